@@ -1,0 +1,126 @@
+"""The HTTP contract, written once for every backend and strategy."""
+
+import logging
+
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from servers import validation
+from servers.errors import ApiError, TooLarge, UnsupportedMediaType
+from servers.openapi import openapi_document
+from servers.registry import open_store
+
+MAX_BODY_BYTES = 64 * 1024
+HTTP_ERROR_CODES = {
+    400: "invalid",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app for config BACKEND, STRATEGY and DATA_DIR (the store must exist)."""
+    app = Flask(__name__)
+    app.config.from_mapping(BACKEND="json", STRATEGY="naive", DATA_DIR="data")
+    if test_config:
+        app.config.update(test_config)
+    # Werkzeug enforces this for bodies without a Content-Length too.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False
+    app.extensions["store"] = open_store(
+        app.config["BACKEND"], app.config["STRATEGY"], app.config["DATA_DIR"]
+    )
+    register_routes(app)
+    register_error_handlers(app)
+    return app
+
+
+def get_store():
+    """Return this app's store."""
+    return current_app.extensions["store"]
+
+
+def register_routes(app: Flask) -> None:
+    """Attach the contract's routes."""
+    app.add_url_rule("/health", view_func=health)
+    app.add_url_rule("/items", view_func=list_items)
+    app.add_url_rule("/orders", view_func=create_order, methods=["POST"])
+    app.add_url_rule("/orders", view_func=list_orders, methods=["GET"])
+    app.add_url_rule("/orders/<int:order_id>", view_func=get_order, methods=["GET"])
+    app.add_url_rule("/orders/<int:order_id>", view_func=cancel_order, methods=["DELETE"])
+    app.add_url_rule("/openapi.json", view_func=openapi)
+
+
+def health():
+    """Say which backend and strategy answer."""
+    store = get_store()
+    return {"status": "ok", "backend": store.backend, "strategy": store.strategy}
+
+
+def list_items():
+    """List every item with its stock."""
+    items = get_store().items()
+    return {"items": [{"sku": sku, "stock": stock} for sku, stock in items.items()]}
+
+
+def create_order():
+    """Create an order, or replay the stored one for a known token."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise TooLarge(
+            f"The body is {request.content_length} bytes; the limit is {MAX_BODY_BYTES}."
+        )
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, not {request.mimetype or 'missing'!r}."
+        )
+    fields = validation.parse_order_body(request.get_data(cache=False))
+    order, created = get_store().create_order(**fields)
+    return jsonify(order), 201 if created else 200
+
+
+def list_orders():
+    """List orders by id, a page at a time."""
+    limit, after_id = validation.parse_list_args(request.args)
+    return {"orders": get_store().list_orders(limit, after_id)}
+
+
+def get_order(order_id: int):
+    """Return one order."""
+    return get_store().get_order(order_id)
+
+
+def cancel_order(order_id: int):
+    """Delete an order and return its qty to stock."""
+    get_store().cancel_order(order_id)
+    return Response(status=204)
+
+
+def openapi():
+    """Describe this contract as OpenAPI 3."""
+    return openapi_document()
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error with the contract's JSON body, never HTML or a traceback."""
+    app.register_error_handler(ApiError, lambda e: (e.body(), e.status))
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _internal_error)
+
+
+def _http_error(e: HTTPException):
+    code = HTTP_ERROR_CODES.get(e.code, "http_error")
+    message = {
+        404: f"No route {request.path!r}.",
+        405: f"{request.method} is not allowed on {request.path!r}.",
+        413: f"The body is over the {MAX_BODY_BYTES}-byte limit.",
+    }.get(e.code, e.description)
+    return {"error": code, "message": message}, e.code
+
+
+def _internal_error(e: Exception):
+    # The naive strategies fail this way on purpose (a half-written file); log it for
+    # the server log and tell the client the outcome is unknown.
+    logging.getLogger("racelab.server").error("internal error: %r", e)
+    return {"error": "internal", "message": f"The server failed: {type(e).__name__}: {e}"}, 500

@@ -1,0 +1,191 @@
+"""JSON-file strategies: the same read-modify-write, guarded four different ways."""
+
+import contextlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import filelock
+
+from servers.errors import Busy
+from servers.json_store import document
+from servers.storage import Store
+
+LOCK_TIMEOUT_S = 10.0
+OPTIMISTIC_ATTEMPTS = 8
+
+
+def write_atomically(path: Path, data: bytes, durable: bool) -> None:
+    """Write data to a temporary file beside path, then rename it over path."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+class JsonStore(Store):
+    """Shared read-modify-write; strategies differ in _load, _save and their guards."""
+
+    backend = "json"
+    filename = "store.json"
+
+    @classmethod
+    def initialize(cls, data_dir, reset: bool, skus: int, stock: int) -> None:
+        """Create and seed store.json if missing or reset; refuse an unreadable one."""
+        path = Path(data_dir) / cls.filename
+        if path.exists() and not reset:
+            document.decode(path.read_bytes())
+            return
+        write_atomically(path, document.encode(document.new_document(skus, stock)), True)
+
+    def _load(self) -> dict:
+        return document.decode(self.path.read_bytes())
+
+    def _save(self, doc: dict) -> None:
+        write_atomically(self.path, document.encode(doc), durable=False)
+
+    def _exclusive(self):
+        """Guard a read-modify-write."""
+        return contextlib.nullcontext()
+
+    def _shared(self):
+        """Guard a read."""
+        return contextlib.nullcontext()
+
+    def _read(self, view):
+        with self._shared():
+            return view(self._load())
+
+    def _update(self, change) -> tuple:
+        with self._exclusive():
+            doc = self._load()
+            result, changed = change(doc)
+            if changed:
+                doc["version"] += 1
+                self._save(doc)
+        return result, changed
+
+    def items(self) -> dict[str, int]:
+        return self._read(lambda doc: dict(doc["items"]))
+
+    def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+        return self._update(lambda doc: document.add_order(doc, sku, qty, token))
+
+    def list_orders(self, limit: int, after_id: int) -> list[dict]:
+        return self._read(lambda doc: document.orders_after(doc, limit, after_id))
+
+    def get_order(self, order_id: int) -> dict:
+        return self._read(lambda doc: document.find_by_id(doc, order_id))
+
+    def cancel_order(self, order_id: int) -> None:
+        self._update(lambda doc: document.remove_order(doc, order_id))
+
+
+class NaiveJsonStore(JsonStore):
+    """The data.json server: read the file, change it, write it back in place. No lock.
+
+    Deliberately the code a beginner writes (and slow: json.dump writes in many small
+    pieces). Two requests interleave, the later write wins, and a shorter document
+    written over a longer one leaves the longer one's tail behind: "Extra data".
+    """
+
+    strategy = "naive"
+
+    def _load(self) -> dict:
+        with open(self.path) as f:
+            return json.load(f)
+
+    def _save(self, doc: dict) -> None:
+        with open(self.path, "w") as f:
+            json.dump(doc, f)
+
+
+class ThreadLockJsonStore(NaiveJsonStore):
+    """A mutex around every read and read-modify-write: safe in one process only.
+
+    Each worker process has its own lock, so four workers are four unguarded writers.
+    """
+
+    strategy = "thread-lock"
+
+    def __init__(self, data_dir):
+        super().__init__(data_dir)
+        self._lock = threading.Lock()
+
+    def _exclusive(self):
+        return self._lock
+
+    def _shared(self):
+        return self._lock
+
+
+class FileLockJsonStore(JsonStore):
+    """An OS file lock around read-modify-write, and an atomic, fsynced replace.
+
+    Holds across processes and crashes. Every write rewrites and fsyncs the whole file,
+    so it is slow and gets slower as the store grows. Reads need no lock: a reader
+    sees either the old file or the new one, never half of one.
+    """
+
+    strategy = "file-lock"
+
+    def __init__(self, data_dir):
+        super().__init__(data_dir)
+        # A short poll interval: filelock polls a non-blocking flock, and its 50 ms
+        # default would dominate every request's latency.
+        self._lock = filelock.FileLock(
+            str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S, poll_interval=0.0005
+        )
+
+    def _save(self, doc: dict) -> None:
+        write_atomically(self.path, document.encode(doc), durable=True)
+
+    @contextlib.contextmanager
+    def _exclusive(self):
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            raise Busy(f"The store lock was busy for {LOCK_TIMEOUT_S:g} s.") from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+
+class OptimisticJsonStore(JsonStore):
+    """Optimistic concurrency without a lock: check the version, then write.
+
+    The window: after the version check passes and before os.replace lands, another
+    writer can check the same version and replace the file too. Both think they won;
+    the later replace erases the earlier write. The check narrows the race, it does
+    not close it: check-and-write must be one atomic step, and here it is two.
+    """
+
+    strategy = "optimistic"
+
+    def _current_version(self) -> int:
+        return self._load()["version"]
+
+    def _update(self, change) -> tuple:
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            doc = self._load()
+            seen = doc["version"]
+            result, changed = change(doc)
+            if not changed:
+                return result, False
+            doc["version"] = seen + 1
+            if self._current_version() == seen:
+                # <- the window: nothing stops another writer between check and replace
+                self._save(doc)
+                return result, True
+        raise Busy(f"The store changed under {OPTIMISTIC_ATTEMPTS} attempts in a row.")

@@ -1,0 +1,179 @@
+"""The OpenAPI 3 description of the contract, so schema-driven tools can test it."""
+
+from servers.validation import LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, QTY_MAX, QTY_MIN, SKU_MAX_LENGTH
+
+
+def _error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _ok(description: str, ref: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+ORDER_ID = {
+    "name": "order_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
+}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "backend", "strategy"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok"]},
+            "backend": {"type": "string", "enum": ["json", "sqlite"]},
+            "strategy": {"type": "string"},
+        },
+    },
+    "Item": {
+        "type": "object",
+        "required": ["sku", "stock"],
+        "properties": {"sku": {"type": "string"}, "stock": {"type": "integer"}},
+    },
+    "Items": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}},
+    },
+    "NewOrder": {
+        "type": "object",
+        "required": ["sku", "qty", "token"],
+        "additionalProperties": False,
+        "properties": {
+            "sku": {"type": "string", "minLength": 1, "maxLength": SKU_MAX_LENGTH},
+            "qty": {"type": "integer", "minimum": QTY_MIN, "maximum": QTY_MAX},
+            "token": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
+        },
+    },
+    "Order": {
+        "type": "object",
+        "required": ["id", "sku", "qty", "token", "created_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "sku": {"type": "string"},
+            "qty": {"type": "integer"},
+            "token": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Orders": {
+        "type": "object",
+        "required": ["orders"],
+        "properties": {
+            "orders": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}}
+        },
+    },
+}
+
+PATHS = {
+    "/health": {
+        "get": {
+            "summary": "Which backend and strategy answer.",
+            "responses": {"200": _ok("Serving.", "Health")},
+        }
+    },
+    "/items": {
+        "get": {
+            "summary": "Every item and its stock.",
+            "responses": {"200": _ok("The items.", "Items")},
+        }
+    },
+    "/orders": {
+        "post": {
+            "summary": "Create an order and take its qty from stock; a known token replays.",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/NewOrder"}}
+                },
+            },
+            "responses": {
+                "201": _ok("Created.", "Order"),
+                "200": _ok("Token already stored: replay.", "Order"),
+                "400": _error("invalid"),
+                "404": _error("unknown_sku"),
+                "409": _error("out_of_stock"),
+                "413": _error("too_large"),
+                "415": _error("unsupported_media_type"),
+                "503": _error("busy: not written"),
+            },
+        },
+        "get": {
+            "summary": "Orders ordered by id, a page at a time.",
+            "parameters": [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {
+                        "type": "integer",
+                        "minimum": LIMIT_MIN,
+                        "maximum": LIMIT_MAX,
+                        "default": LIMIT_DEFAULT,
+                    },
+                },
+                {"name": "after_id", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+            ],
+            "responses": {"200": _ok("A page of orders.", "Orders"), "400": _error("invalid")},
+        },
+    },
+    "/orders/{order_id}": {
+        "parameters": [ORDER_ID],
+        "get": {
+            "summary": "One order.",
+            "responses": {"200": _ok("The order.", "Order"), "404": _error("not_found")},
+        },
+        "delete": {
+            "summary": "Cancel an order and return its qty to stock.",
+            "responses": {
+                "204": {"description": "Cancelled."},
+                "404": _error("not_found"),
+                "503": _error("busy: not written"),
+            },
+        },
+    },
+    "/openapi.json": {
+        "get": {
+            "summary": "This document.",
+            "responses": {
+                "200": {"description": "OpenAPI 3.", "content": {"application/json": {}}}
+            },
+        }
+    },
+}
+
+
+def _with_default_error(paths: dict) -> dict:
+    """Add the 5xx answer every operation may give: the naive strategies fail this way."""
+    for item in paths.values():
+        for method, operation in item.items():
+            if method != "parameters":
+                operation["responses"].setdefault("default", _error("internal: outcome unknown"))
+    return paths
+
+
+def openapi_document() -> dict:
+    """Return the OpenAPI 3.0 document for the contract."""
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "racelab target",
+            "version": "1",
+            "description": "One contract for the JSON-file and SQLite targets.",
+        },
+        "paths": _with_default_error(PATHS),
+        "components": {"schemas": SCHEMAS},
+    }

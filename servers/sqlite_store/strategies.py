@@ -1,0 +1,225 @@
+"""SQLite strategies: the read-then-write habit, and a transaction that holds."""
+
+import contextlib
+import sqlite3
+import threading
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, exc, text
+
+from servers.errors import Busy, NotFound, OutOfStock, StoreUnreadable, UnknownSku
+from servers.sqlite_store.schema import NAIVE_SCHEMA, ORDER_COLUMNS, TRANSACTIONAL_SCHEMA
+from servers.storage import Store, seed_items, utc_now
+
+BUSY_TIMEOUT_S = 2.0
+# One persistent connection per serving thread; a thread-per-request server may run
+# dozens at once, and SQLAlchemy's default pool of 5+10 would make them queue.
+POOL = {"pool_size": 32, "max_overflow": 96, "pool_timeout": 10}
+SELECT_BY_TOKEN = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE token = :token LIMIT 1")
+SELECT_BY_ID = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = :id")
+SELECT_STOCK = text("SELECT stock FROM items WHERE sku = :sku")
+INSERT_ORDER = text(
+    "INSERT INTO orders (sku, qty, token, created_at) VALUES (:sku, :qty, :token, :created_at)"
+)
+
+
+def _remove_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(str(path) + suffix).unlink()
+
+
+def _check_readable(path: Path) -> None:
+    """Raise StoreUnreadable unless path is a SQLite store with both tables."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            db.execute("SELECT sku, stock FROM items LIMIT 1").fetchall()
+            db.execute(f"SELECT {ORDER_COLUMNS} FROM orders LIMIT 1").fetchall()
+    except sqlite3.Error as e:
+        raise StoreUnreadable(f"not a racelab SQLite store ({e})") from None
+
+
+class SqliteStore(Store):
+    """Shared reads and set-up; strategies differ in schema, connection and writes."""
+
+    backend = "sqlite"
+    filename = "store.db"
+    schema: tuple[str, ...] = ()
+    setup_pragmas: tuple[str, ...] = ()
+
+    @classmethod
+    def initialize(cls, data_dir, reset: bool, skus: int, stock: int) -> None:
+        """Create and seed store.db if missing or reset; refuse an unreadable one."""
+        path = Path(data_dir) / cls.filename
+        if path.exists() and not reset:
+            _check_readable(path)
+            return
+        _remove_files(path)
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            for pragma in cls.setup_pragmas:
+                db.execute(pragma)
+            for statement in cls.schema:
+                db.execute(statement)
+            db.executemany("INSERT INTO items VALUES (?, ?)", seed_items(skus, stock).items())
+            db.commit()
+
+    def __init__(self, data_dir):
+        super().__init__(data_dir)
+        self.engine = self._make_engine()
+
+    def _make_engine(self):
+        return create_engine(f"sqlite:///{self.path}", **POOL)
+
+    def items(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT sku, stock FROM items ORDER BY rowid"))
+            return {sku: stock for sku, stock in rows}
+
+    def list_orders(self, limit: int, after_id: int) -> list[dict]:
+        query = text(
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE id > :after ORDER BY id LIMIT :limit"
+        )
+        with self.engine.connect() as conn:
+            return [
+                dict(row._mapping)
+                for row in conn.execute(query, {"after": after_id, "limit": limit})
+            ]
+
+    def get_order(self, order_id: int) -> dict:
+        with self.engine.connect() as conn:
+            row = conn.execute(SELECT_BY_ID, {"id": order_id}).first()
+        if row is None:
+            raise NotFound(f"No order has id {order_id}.")
+        return dict(row._mapping)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class NaiveSqliteStore(SqliteStore):
+    """Read, decide in Python, write back: each step its own transaction.
+
+    The habit carried over from the JSON file. A real database does not help: two
+    requests read stock 10, both write 9 (a lost update), and two requests with one
+    token both find it missing and both insert it (no unique constraint stops them).
+    """
+
+    strategy = "naive"
+    schema = NAIVE_SCHEMA
+
+    def _one(self, statement, params):
+        with self.engine.begin() as conn:
+            return conn.execute(statement, params)
+
+    def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+        existing = self._one(SELECT_BY_TOKEN, {"token": token}).first()
+        if existing is not None:
+            return dict(existing._mapping), False
+        row = self._one(SELECT_STOCK, {"sku": sku}).first()
+        if row is None:
+            raise UnknownSku(f"No item has sku {sku!r}.")
+        if row.stock < qty:
+            raise OutOfStock(f"Only {row.stock} of {sku!r} left; {qty} were asked for.")
+        new_stock = row.stock - qty
+        self._one(
+            text("UPDATE items SET stock = :stock WHERE sku = :sku"),
+            {"stock": new_stock, "sku": sku},
+        )
+        order = {"sku": sku, "qty": qty, "token": token, "created_at": utc_now()}
+        order_id = self._one(INSERT_ORDER, order).lastrowid
+        return {"id": order_id, **order}, True
+
+    def cancel_order(self, order_id: int) -> None:
+        order = self.get_order(order_id)
+        row = self._one(SELECT_STOCK, {"sku": order["sku"]}).first()
+        new_stock = row.stock + order["qty"]
+        self._one(
+            text("UPDATE items SET stock = :stock WHERE sku = :sku"),
+            {"stock": new_stock, "sku": order["sku"]},
+        )
+        self._one(text("DELETE FROM orders WHERE id = :id"), {"id": order_id})
+
+
+class TransactionalSqliteStore(SqliteStore):
+    """One BEGIN IMMEDIATE transaction per write, a conditional update, a unique token.
+
+    WAL lets readers run beside the single writer; busy_timeout bounds the wait for the
+    write lock, and a write that cannot get it answers 503 busy: it did not happen.
+    """
+
+    strategy = "transactional"
+    schema = TRANSACTIONAL_SCHEMA
+    setup_pragmas = ("PRAGMA journal_mode=WAL",)
+
+    def __init__(self, data_dir):
+        super().__init__(data_dir)
+        # Threads of one process queue here, so only one writer per process polls for
+        # SQLite's lock: its busy handler sleeps in growing steps, and dozens of
+        # threads polling at once turn that into a long latency tail.
+        self._local_writer = threading.Lock()
+        self.writer = self._make_engine()
+        # pysqlite would send a deferred BEGIN; take the write lock up front instead,
+        # so two writers never both read and then fight to upgrade. Reads keep their
+        # own engine, in autocommit, so they never wait for the write lock.
+        event.listen(self.writer, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+
+    def _make_engine(self):
+        engine = create_engine(
+            f"sqlite:///{self.path}", connect_args={"timeout": BUSY_TIMEOUT_S}, **POOL
+        )
+        event.listen(engine, "connect", _configure_connection)
+        return engine
+
+    def close(self) -> None:
+        super().close()
+        self.writer.dispose()
+
+    @contextlib.contextmanager
+    def _write(self):
+        try:
+            with self._local_writer, self.writer.begin() as conn:
+                yield conn
+        except exc.OperationalError as e:
+            if "locked" in str(e.orig) or "busy" in str(e.orig):
+                raise Busy(f"The database was locked for {BUSY_TIMEOUT_S:g} s.") from None
+            raise
+
+    def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+        with self._write() as conn:
+            existing = conn.execute(SELECT_BY_TOKEN, {"token": token}).first()
+            if existing is not None:
+                return dict(existing._mapping), False
+            taken = conn.execute(
+                text("UPDATE items SET stock = stock - :qty WHERE sku = :sku AND stock >= :qty"),
+                {"qty": qty, "sku": sku},
+            ).rowcount
+            if not taken:
+                raise self._why_not_taken(conn, sku, qty)
+            order = {"sku": sku, "qty": qty, "token": token, "created_at": utc_now()}
+            order_id = conn.execute(INSERT_ORDER, order).lastrowid
+        return {"id": order_id, **order}, True
+
+    @staticmethod
+    def _why_not_taken(conn, sku: str, qty: int) -> Exception:
+        row = conn.execute(SELECT_STOCK, {"sku": sku}).first()
+        if row is None:
+            return UnknownSku(f"No item has sku {sku!r}.")
+        return OutOfStock(f"Only {row.stock} of {sku!r} left; {qty} were asked for.")
+
+    def cancel_order(self, order_id: int) -> None:
+        with self._write() as conn:
+            row = conn.execute(SELECT_BY_ID, {"id": order_id}).first()
+            if row is None:
+                raise NotFound(f"No order has id {order_id}.")
+            conn.execute(
+                text("UPDATE items SET stock = stock + :qty WHERE sku = :sku"),
+                {"qty": row.qty, "sku": row.sku},
+            )
+            conn.execute(text("DELETE FROM orders WHERE id = :id"), {"id": order_id})
+
+
+def _configure_connection(dbapi_connection, _record) -> None:
+    # Hand transaction control to SQLAlchemy's "begin" hook (SQLAlchemy's documented
+    # recipe for pysqlite), and trade per-commit fsync for WAL's checkpoint fsync.
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")

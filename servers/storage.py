@@ -1,0 +1,55 @@
+"""The storage interface every strategy implements; the routes see nothing else."""
+
+import abc
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def utc_now() -> str:
+    """Return the current time as ISO-8601 UTC with milliseconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def seed_items(skus: int, stock: int) -> dict[str, int]:
+    """Return the seed stock: sku-1 .. sku-K with S units each."""
+    return {f"sku-{n}": stock for n in range(1, skus + 1)}
+
+
+class Store(abc.ABC):
+    """One backend with one locking strategy, bound to a data dir."""
+
+    backend: str = ""
+    strategy: str = ""
+    filename: str = ""
+
+    def __init__(self, data_dir):
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / self.filename
+
+    @classmethod
+    @abc.abstractmethod
+    def initialize(cls, data_dir, reset: bool, skus: int, stock: int) -> None:
+        """Create and seed the store if missing (or if reset); refuse an unreadable one."""
+
+    @abc.abstractmethod
+    def items(self) -> dict[str, int]:
+        """Return stock by sku."""
+
+    @abc.abstractmethod
+    def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+        """Store an order and take its qty from stock; return (order, created)."""
+
+    @abc.abstractmethod
+    def list_orders(self, limit: int, after_id: int) -> list[dict]:
+        """Return up to limit orders with id > after_id, ordered by id."""
+
+    @abc.abstractmethod
+    def get_order(self, order_id: int) -> dict:
+        """Return one order or raise NotFound."""
+
+    @abc.abstractmethod
+    def cancel_order(self, order_id: int) -> None:
+        """Delete an order and put its qty back into stock, or raise NotFound."""
+
+    def close(self) -> None:  # noqa: B027 - most stores hold nothing to release
+        """Release connections and handles."""

@@ -1,0 +1,73 @@
+"""Parse and validate request input; every failure names the bad value."""
+
+import json
+import re
+
+from servers.errors import Invalid
+
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+SKU_MAX_LENGTH = 64
+QTY_MIN, QTY_MAX = 1, 100
+ORDER_FIELDS = ("sku", "qty", "token")
+LIMIT_MIN, LIMIT_MAX, LIMIT_DEFAULT = 1, 1000, 100
+
+
+def parse_order_body(raw: bytes) -> dict:
+    """Return {sku, qty, token} from a POST /orders body, or raise Invalid."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Invalid(f"The body is not valid JSON: {exc}.") from None
+    if not isinstance(body, dict):
+        raise Invalid(f"The body must be a JSON object, not {type(body).__name__}.")
+    unknown = sorted(set(body) - set(ORDER_FIELDS))
+    if unknown:
+        raise Invalid(f"Unknown field {unknown[0]!r}; an order has only sku, qty and token.")
+    missing = [name for name in ORDER_FIELDS if name not in body]
+    if missing:
+        raise Invalid(f"Missing field {missing[0]!r}.")
+    return {"sku": _sku(body["sku"]), "qty": _qty(body["qty"]), "token": _token(body["token"])}
+
+
+def _sku(value) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= SKU_MAX_LENGTH:
+        raise Invalid(f"sku must be a string of 1 to {SKU_MAX_LENGTH} characters, not {value!r}.")
+    return value
+
+
+def _qty(value) -> int:
+    # bool is an int subclass in Python; true is not a quantity.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"qty must be an integer, not {_short(value)}.")
+    if not QTY_MIN <= value <= QTY_MAX:
+        raise Invalid(f"qty must be between {QTY_MIN} and {QTY_MAX}, not {_short(value)}.")
+    return value
+
+
+def _token(value) -> str:
+    if not isinstance(value, str) or not TOKEN_PATTERN.fullmatch(value):
+        raise Invalid(
+            f"token must be 1 to 64 characters of A-Z a-z 0-9 _ . : -, not {_short(value)}."
+        )
+    return value
+
+
+def _short(value) -> str:
+    """Render a value for a message, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def parse_list_args(args) -> tuple[int, int]:
+    """Return (limit, after_id) from GET /orders query arguments, or raise Invalid."""
+    limit = _whole_number(args.get("limit", str(LIMIT_DEFAULT)), "limit")
+    after_id = _whole_number(args.get("after_id", "0"), "after_id")
+    if not LIMIT_MIN <= limit <= LIMIT_MAX:
+        raise Invalid(f"limit must be between {LIMIT_MIN} and {LIMIT_MAX}, not {limit}.")
+    return limit, after_id
+
+
+def _whole_number(text: str, name: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise Invalid(f"{name} must be a whole number, not {_short(text)}.")
+    return int(text)
