@@ -1,0 +1,1 @@
+"""racelab's load generator, load shapes, latency stats and history writer."""

@@ -1,0 +1,58 @@
+"""What each virtual user does next: op, sku, qty, token and think time, all from --seed."""
+
+import random
+from dataclasses import dataclass
+
+OPS = ("create", "cancel", "get", "list", "items")
+DEFAULT_MIX = "create=70,cancel=10,get=10,list=10"
+
+
+class MixError(ValueError):
+    """A --mix that does not parse; the message names it."""
+
+
+def parse_mix(text: str) -> dict[str, int]:
+    """Return {op: weight} for 'create=70,cancel=10,...' (weights like Locust tasks)."""
+    mix = {}
+    for part in text.split(","):
+        op, sep, weight = part.strip().partition("=")
+        if not sep or op not in OPS or not weight.isdigit():
+            raise MixError(f"{part.strip()!r} is not OP=WEIGHT with OP one of {', '.join(OPS)}")
+        mix[op] = int(weight)
+    if not any(mix.values()):
+        raise MixError(f"{text!r} gives every operation weight 0")
+    return mix
+
+
+@dataclass(slots=True)
+class Step:
+    """One planned operation: what to do and with what."""
+
+    op: str
+    sku: str
+    qty: int
+    token: str
+    pick: float  # which earlier order a cancel or get picks, as a fraction of the list
+    think: float  # seconds to wait after the operation
+
+
+class Planner:
+    """A seeded stream of steps: the same seed and stream id give the same steps."""
+
+    def __init__(self, seed: int, stream: str, mix: dict, skus: list, qty=(1, 3), think=(0, 0)):
+        self._rng = random.Random(f"{seed}/{stream}")
+        self._ops, self._weights = list(mix), list(mix.values())
+        self._skus, self._qty, self._think = list(skus), qty, think
+        self._prefix = f"r{seed}-{stream}-"
+        self._n = 0
+
+    def next(self) -> Step:
+        """Draw the next step; every draw is made whatever the op, to keep streams aligned."""
+        rng = self._rng
+        self._n += 1
+        op = rng.choices(self._ops, self._weights)[0]
+        sku = self._skus[rng.randrange(len(self._skus))] if self._skus else "sku-1"
+        qty = rng.randint(*self._qty)
+        pick = rng.random()
+        think = rng.uniform(*self._think) if self._think[1] else 0.0
+        return Step(op, sku, qty, f"{self._prefix}{self._n}", pick, think)

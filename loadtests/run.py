@@ -1,0 +1,59 @@
+"""Run one load end to end: history file, stats, thresholds, outputs."""
+
+import asyncio
+import contextlib
+import json
+import sys
+
+from loadtests.console import print_live, write_timeline_csv
+from loadtests.history import HistoryWriter
+from loadtests.runner import LoadConfig, LoadRun
+from loadtests.stats import summarize
+from loadtests.thresholds import evaluate
+
+
+async def _drive(run: LoadRun, live) -> None:
+    printer = asyncio.create_task(print_live(run, live)) if live else None
+    try:
+        await run.run()
+    finally:
+        if printer:
+            printer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await printer
+            live.write("\n")
+
+
+def execute(
+    config: LoadConfig,
+    history_path=None,
+    thresholds=(),
+    live=None,
+    summary_path=None,
+    timeline_path=None,
+) -> tuple[dict, LoadRun]:
+    """Run the load; write the history and outputs; return (summary, run)."""
+    writer = HistoryWriter(history_path) if history_path else None
+    run = LoadRun(config, writer)
+    try:
+        asyncio.run(_drive(run, live))
+    finally:
+        if writer:
+            writer.close()
+    summary = summarize(run.stats)
+    summary["thresholds"] = evaluate(list(thresholds), summary)
+    summary["shape"] = config.shape()
+    summary["seed"] = config.seed
+    summary["target"] = config.url
+    if summary_path:
+        with open(summary_path, "w") as f:
+            json.dump(summary, f, indent=2)
+    if timeline_path:
+        with open(timeline_path, "w", newline="") as f:
+            write_timeline_csv(run.stats.timeline.rows, f)
+    return summary, run
+
+
+def live_stream(quiet: bool):
+    """Return stderr for the live line when it is a terminal, else None."""
+    return sys.stderr if not quiet and sys.stderr.isatty() else None

@@ -1,0 +1,271 @@
+"""The load engine: closed (virtual users) or open (arrival rate) model on one event loop.
+
+Every attempt becomes one history record and one stats sample; the run is bounded by
+its duration and by a request count.
+"""
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import aiohttp
+
+from loadtests.client import request_args, send
+from loadtests.history import op_record, run_record
+from loadtests.plan import Planner, Step
+from loadtests.shapes import vus_at
+from loadtests.stats import Stats
+
+CONTROL_INTERVAL_S = 0.05
+
+
+class LoadError(Exception):
+    """The run could not start (the target did not answer GET /items)."""
+
+
+@dataclass
+class LoadConfig:
+    """Everything that shapes one run."""
+
+    url: str
+    duration: float
+    vus: int = 10
+    stages: list | None = None
+    rate: float | None = None
+    mix: dict = field(default_factory=lambda: {"create": 70, "cancel": 10, "get": 10, "list": 10})
+    qty: tuple = (1, 3)
+    think: tuple = (0.0, 0.0)
+    timeout: float = 5.0
+    retries: int = 0
+    seed: int = 1
+    max_requests: int = 1_000_000
+
+    def shape(self) -> dict:
+        """Describe the shape for the run record and the summary."""
+        model = (
+            {"model": "open", "rate": self.rate, "max_vus": self.vus}
+            if self.rate
+            else {"model": "closed", "vus": self.vus, "stages": self.stages}
+        )
+        return {
+            **model,
+            "duration_s": self.duration,
+            "mix": self.mix,
+            "qty": list(self.qty),
+            "think_s": list(self.think),
+            "timeout_s": self.timeout,
+            "retries": self.retries,
+            "max_requests": self.max_requests,
+        }
+
+
+@dataclass
+class VirtualUser:
+    """One user: its own seeded plan and the orders it created."""
+
+    id: int
+    planner: Planner
+    orders: list = field(default_factory=list)
+    active: bool = True
+    task: asyncio.Task | None = None
+
+
+class LoadRun:
+    """Run one load against a target; emit records to a history writer and stats."""
+
+    def __init__(self, config: LoadConfig, history=None, stats: Stats | None = None):
+        self.config = config
+        self.history = history
+        self.stats = stats or Stats()
+        self.sent = 0
+        self.active_vus = 0
+        self.stopping = False
+        self.items: dict = {}
+        self._start = 0.0
+
+    def elapsed(self) -> float:
+        """Return seconds since the load started."""
+        return time.perf_counter() - self._start
+
+    async def run(self) -> Stats:
+        """Read the items, write the run record, drive the load, and return the stats."""
+        connector = aiohttp.TCPConnector(limit=max(self.config.vus, 1), limit_per_host=0)
+        timeout = aiohttp.ClientTimeout(total=self.config.timeout)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            self.session = session
+            await self._read_items()
+            self._start = time.perf_counter()
+            await (self._run_open() if self.config.rate else self._run_closed())
+            self.stats.duration_s = self.elapsed()
+        self.stats.timeline.close_second()
+        return self.stats
+
+    async def _read_items(self) -> None:
+        started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        try:
+            async with self.session.get(f"{self.config.url}/items") as response:
+                body = await response.json(content_type=None)
+            self.items = {item["sku"]: item["stock"] for item in body["items"]}
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError, TypeError) as e:
+            raise LoadError(
+                f"cannot read the items from {self.config.url}/items: {type(e).__name__}: {e}"
+            ) from None
+        if self.history is not None:
+            self.history.write(
+                run_record(
+                    self.config.url, started, self.config.seed, self.config.shape(), self.items
+                )
+            )
+
+    def _planner(self, stream: str) -> Planner:
+        c = self.config
+        return Planner(c.seed, stream, c.mix, list(self.items), c.qty, c.think)
+
+    def _budget_left(self) -> bool:
+        if self.sent >= self.config.max_requests:
+            self.stopping = True
+        return not self.stopping
+
+    # --- closed model -----------------------------------------------------------------
+
+    async def _run_closed(self) -> None:
+        c = self.config
+        stages = c.stages or [(c.duration, c.vus)]
+        start_level = 0 if c.stages else c.vus
+        users: list[VirtualUser] = []
+        while not self.stopping and self.elapsed() < c.duration:
+            self._scale(users, vus_at(stages, self.elapsed(), start_level))
+            await asyncio.sleep(CONTROL_INTERVAL_S)
+        self.stopping = True
+        await self._finish([u.task for u in users if u.task])
+
+    def _scale(self, users: list[VirtualUser], target: int) -> None:
+        """Start or park users so that target of them are active."""
+        # Active users are always a prefix of the list: park from its end, grow at its end.
+        active = [u for u in users if u.active]
+        for user in active[target:]:
+            user.active = False
+        for n in range(len(active), target):
+            if n == len(users):
+                users.append(VirtualUser(n, self._planner(f"v{n}")))
+            user = users[n]
+            user.active = True  # a parked user still finishing a request just carries on
+            if user.task is None or user.task.done():
+                user.task = asyncio.create_task(self._user_loop(user))
+        self.active_vus = min(target, len(users))
+        self.stats.timeline.set_vus(self.active_vus)
+
+    async def _user_loop(self, user: VirtualUser) -> None:
+        while user.active and self._budget_left():
+            step = user.planner.next()
+            await self._perform(user.id, step, user.orders, None)
+            if step.think and not self.stopping:
+                await asyncio.sleep(step.think)
+
+    # --- open model -------------------------------------------------------------------
+
+    async def _run_open(self) -> None:
+        c = self.config
+        planner, orders = self._planner("open"), []
+        free = list(range(c.vus - 1, -1, -1))
+        tasks: set[asyncio.Task] = set()
+        arrival = 0
+        while self._budget_left():
+            intended = arrival / c.rate
+            if intended >= c.duration:
+                break
+            delay = intended - self.elapsed()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            step, arrival = planner.next(), arrival + 1
+            if not free:
+                self.stats.dropped += 1  # no free user: this arrival could not start on time
+                continue
+            task = asyncio.create_task(self._open_one(free, free.pop(), step, orders, intended))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            self.active_vus = c.vus - len(free)
+        self.stopping = True
+        await self._finish(list(tasks))
+
+    async def _open_one(self, free: list, slot: int, step: Step, orders: list, intended: float):
+        try:
+            await self._perform(slot, step, orders, intended)
+        finally:
+            free.append(slot)
+
+    # --- one operation ----------------------------------------------------------------
+
+    async def _perform(self, vu: int, step: Step, orders: list, intended: float | None):
+        """Resolve a step against this user's orders, send it (with retries), record it."""
+        op, order = step.op, None
+        if op in ("cancel", "get") and orders:
+            order = orders[int(step.pick * len(orders))]
+        if op == "cancel" and order is None:
+            op = "create"  # nothing to cancel yet: place an order instead
+        if op == "cancel":
+            orders.remove(order)  # no other cancel may pick it while this one runs
+        if op == "create":
+            token, sku, qty, order_id = step.token, step.sku, step.qty, None
+        elif order is not None:
+            order_id, token, sku, qty = order
+        else:
+            token = sku = qty = None
+            order_id = 1 + int(step.pick * 1000) if op == "get" else None
+        after_id = order[0] if op == "list" and order else 0
+        method, url, body = request_args(op, self.config.url, sku, qty, token, order_id, after_id)
+        for attempt in range(self.config.retries + 1):
+            t0 = intended if intended is not None and attempt == 0 else self.elapsed()
+            outcome = await self._attempt(
+                vu, op, method, url, body, token, sku, qty, order_id, t0, attempt
+            )
+            if not outcome.retryable or self.stopping:
+                break
+        if op == "create" and outcome.type == "ok" and isinstance(outcome.body, dict):
+            new_id = outcome.body.get("id")
+            if isinstance(new_id, int):
+                orders.append((new_id, token, sku, qty))
+
+    async def _attempt(self, vu, op, method, url, body, token, sku, qty, order_id, t0, attempt):
+        self.sent += 1
+        try:
+            outcome = await send(self.session, method, url, body)
+        except asyncio.CancelledError:
+            self._record(vu, op, token, sku, qty, order_id, None, "info", t0, "run ended", attempt)
+            raise
+        if op == "create" and outcome.type == "ok" and isinstance(outcome.body, dict):
+            found = outcome.body.get("id")
+            order_id = found if isinstance(found, int) and not isinstance(found, bool) else None
+        self._record(
+            vu,
+            op,
+            token,
+            sku,
+            qty,
+            order_id,
+            outcome.status,
+            outcome.type,
+            t0,
+            outcome.cause,
+            attempt,
+        )
+        return outcome
+
+    def _record(self, vu, op, token, sku, qty, order_id, status, type_, t0, cause, attempt):
+        t1 = self.elapsed()
+        latency_us = int((t1 - t0) * 1_000_000)
+        self.stats.record(op, status, cause, latency_us, t1, self.active_vus)
+        if self.history is not None:
+            self.history.write(
+                op_record(op, vu, token, sku, qty, order_id, status, type_, t0, t1, cause, attempt)
+            )
+
+    async def _finish(self, tasks: list) -> None:
+        """Let in-flight requests end (within the timeout), then cancel what is left."""
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=self.config.timeout + 1.0)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
