@@ -1,0 +1,233 @@
+"""One small checker per anomaly class; each returns (count, examples).
+
+Jepsen's rule throughout: an ok write must be in the store, a fail write must not, an
+info write may or may not be.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Context:
+    """Everything a check may look at."""
+
+    snapshot: object  # checker.stores.Snapshot
+    index: object  # checker.facts.StoreIndex
+    facts: object = None  # checker.facts.HistoryFacts, or None without a history
+
+
+def _order(order) -> dict:
+    return dict(zip(("id", "sku", "qty", "token"), order, strict=True))
+
+
+def _span(record) -> str:
+    return f"{record['t0']:.3f}-{record['t1']:.3f} s"
+
+
+def _example(text: str, ctx: Context, token=None, **extra) -> dict:
+    """Return an example with the token's history records and the writes that overlapped."""
+    example = {"text": text, **extra}
+    if token is not None and ctx.facts is not None:
+        records = ctx.facts.by_token.get(token, [])
+        example["records"] = records[:5]
+        if records:
+            example["overlapping"] = ctx.facts.overlapping(records[0])
+    return example
+
+
+def corrupt_store(ctx: Context, limit: int):
+    """The store is unparseable, not the documented shape, or fails integrity_check."""
+    reason = ctx.snapshot.corruption
+    return (1, [{"text": f"{ctx.snapshot.path}: {reason}."}]) if reason else (0, [])
+
+
+def corrupt_record(ctx: Context, limit: int):
+    """Stored orders with bad fields, or with a sku/qty other than the client sent."""
+    examples = [
+        {"text": f"stored order {bad!r:.200} lacks a well-typed field."}
+        for bad in ctx.snapshot.malformed[:limit]
+    ]
+    count = len(ctx.snapshot.malformed)
+    if ctx.facts is not None:
+        for order in ctx.snapshot.orders:
+            sent = ctx.facts.sent.get(order[3])
+            if sent is not None and sent != (order[1], order[2]):
+                count += 1
+                if len(examples) < limit:
+                    text = (
+                        f"token {order[3]} was sent as {sent[1]} x {sent[0]} but stored as "
+                        f"{order[2]} x {order[1]} (id {order[0]})."
+                    )
+                    examples.append(_example(text, ctx, order[3], stored=_order(order)))
+    return count, examples
+
+
+def lost(ctx: Context, limit: int):
+    """Creates acknowledged ok whose token is not stored and was never cancelled."""
+    facts, stored = ctx.facts, ctx.index.by_token
+    tokens = [
+        t
+        for t, outcome in facts.create_outcome.items()
+        if outcome == "ok" and t not in stored and facts.cancel_outcome.get(t) not in ("ok", "info")
+    ]
+    return len(tokens), [_lost_example(ctx, t) for t in tokens[:limit]]
+
+
+def _lost_example(ctx: Context, token: str) -> dict:
+    facts = ctx.facts
+    acked = facts.acked_id.get(token)
+    record = next(r for r in facts.by_token[token] if r["op"] == "create" and r["type"] == "ok")
+    rivals = sorted(facts.tokens_by_acked_id.get(acked, set()) - {token})
+    text = (
+        f"token {token} was acknowledged ({record['status']}, id {acked}) over "
+        f"{_span(record)} but is not in the store."
+    )
+    if rivals:
+        text += (
+            f" Token {rivals[0]} got the same id {acked} in an overlapping write: "
+            f"a later read-modify-write replaced the store with a copy that never held "
+            f"{token}."
+        )
+    return _example(text, ctx, token)
+
+
+def duplicated(ctx: Context, limit: int):
+    """Tokens stored more than once."""
+    repeats = ctx.index.repeated_tokens
+    examples = [
+        _example(
+            f"token {token} is stored {len(orders)} times, as ids "
+            f"{', '.join(str(o[0]) for o in orders)}.",
+            ctx,
+            token,
+            stored=[_order(o) for o in orders],
+        )
+        for token, orders in list(repeats.items())[:limit]
+    ]
+    return len(repeats), examples
+
+
+def id_collision(ctx: Context, limit: int):
+    """One id on two stored orders, or handed to two tokens in ok answers."""
+    stored = {i: sorted({o[3] for o in orders}) for i, orders in ctx.index.repeated_ids.items()}
+    acked = {}
+    if ctx.facts is not None:
+        acked = {i: sorted(t) for i, t in ctx.facts.tokens_by_acked_id.items() if len(t) > 1}
+    ids = sorted(set(stored) | set(acked))
+    examples = [_collision_example(ctx, i, stored.get(i), acked.get(i)) for i in ids[:limit]]
+    return len(ids), examples
+
+
+def _collision_example(ctx: Context, order_id, stored_tokens, acked_tokens) -> dict:
+    if stored_tokens:
+        return {
+            "text": f"id {order_id} is stored on {len(stored_tokens)} orders "
+            f"(tokens {', '.join(stored_tokens)})."
+        }
+    records = [
+        next(r for r in ctx.facts.by_token[t] if r["type"] == "ok" and r["op"] == "create")
+        for t in acked_tokens
+    ]
+    start, end = max(r["t0"] for r in records), min(r["t1"] for r in records)
+    together = (
+        f"their requests overlapped from {start:.3f} s to {end:.3f} s"
+        if start < end
+        else "their requests did not overlap"
+    )
+    kept = [t for t in acked_tokens if t in ctx.index.by_token]
+    outcome = (
+        f"only {', '.join(kept)} is stored: the others' writes were overwritten"
+        if len(kept) < len(acked_tokens)
+        else "both are stored"
+    )
+    return {
+        "text": f"tokens {' and '.join(acked_tokens)} all got id {order_id}; "
+        f"{together}; {outcome}.",
+        "records": records,
+    }
+
+
+def unexpected(ctx: Context, limit: int):
+    """Stored orders whose token no client sent, or whose every create failed."""
+    outcome = ctx.facts.create_outcome
+    tokens = [t for t in ctx.index.by_token if outcome.get(t, "fail") == "fail"]
+    examples = [
+        _example(
+            f"token {t} is stored (id {ctx.index.by_token[t][0]}) but "
+            + ("no client sent it." if t not in outcome else "every create that sent it failed."),
+            ctx,
+            t,
+        )
+        for t in tokens[:limit]
+    ]
+    return len(tokens), examples
+
+
+def resurrected(ctx: Context, limit: int):
+    """Orders whose cancel was ok but that are still stored."""
+    stored = ctx.index.by_token
+    tokens = [
+        t
+        for t, order_id in ctx.facts.cancelled_id.items()
+        if t in stored and (order_id is None or stored[t][0] == order_id)
+    ]
+    examples = [
+        _example(
+            f"order {stored[t][0]} (token {t}) was cancelled ok and is stored "
+            "again: a stale copy of the store was written back over the cancel.",
+            ctx,
+            t,
+        )
+        for t in tokens[:limit]
+    ]
+    return len(tokens), examples
+
+
+def stock_mismatch(ctx: Context, limit: int):
+    """Skus whose initial stock minus stored orders' qty differs from the stored stock."""
+    initial, items, sold = ctx.facts.initial, ctx.snapshot.items, ctx.index.qty_by_sku
+    skus = sorted(
+        s for s in set(initial) | set(items) if initial.get(s, 0) - sold[s] != items.get(s, 0)
+    )
+    examples = [
+        {
+            "text": f"{s}: {initial.get(s, 0)} at the start - {sold[s]} in stored orders "
+            f"= {initial.get(s, 0) - sold[s]}, but the store says "
+            f"{items.get(s, 0)} (a lost update)."
+        }
+        for s in skus[:limit]
+    ]
+    return len(skus), examples
+
+
+def oversold(ctx: Context, limit: int):
+    """Skus with stock below zero, or more sold than there was."""
+    items, sold = ctx.snapshot.items, ctx.index.qty_by_sku
+    initial = ctx.facts.initial if ctx.facts is not None else {}
+    skus = sorted(
+        s
+        for s in set(items) | set(initial)
+        if items.get(s, 0) < 0 or (s in initial and sold[s] > initial[s])
+    )
+    examples = [
+        {
+            "text": f"{s}: {sold[s]} sold of {initial.get(s, '?')} at the start; "
+            f"stock now {items.get(s, 0)}."
+        }
+        for s in skus[:limit]
+    ]
+    return len(skus), examples
+
+
+# name -> (check, what it needs); the order is the report's order.
+CHECKS = {
+    "corrupt_store": (corrupt_store, ()),
+    "corrupt_record": (corrupt_record, ()),
+    "lost": (lost, ("history",)),
+    "duplicated": (duplicated, ()),
+    "id_collision": (id_collision, ()),
+    "unexpected": (unexpected, ("history",)),
+    "resurrected": (resurrected, ("history",)),
+    "stock_mismatch": (stock_mismatch, ("history", "items")),
+    "oversold": (oversold, ("items",)),
+}

@@ -1,0 +1,144 @@
+"""Compose the checks into one report; format it as a table or plain-word examples."""
+
+from checker.checks import CHECKS, Context
+from checker.facts import history_facts, index_store
+from checker.stores import read_store
+
+DEFAULT_EXAMPLES = 3
+
+
+def check(store_path, history=None, examples: int = DEFAULT_EXAMPLES) -> dict:
+    """Check the store at store_path against a parsed history (or none); return the report."""
+    snapshot = read_store(store_path)
+    facts = history_facts(history) if history is not None else None
+    ctx = Context(snapshot=snapshot, index=index_store(snapshot), facts=facts)
+    report = _empty_report(snapshot, history, facts)
+    for name, (fn, needs) in CHECKS.items():
+        missing = _missing(needs, ctx)
+        if missing:
+            report["skipped"].append(name)
+            report["skipped_because"][name] = missing
+            continue
+        _run_check(report, name, fn, ctx, examples)
+    if facts is not None:
+        report["recovered"] = sum(
+            1
+            for t, outcome in facts.create_outcome.items()
+            if outcome == "info" and t in ctx.index.by_token
+        )
+    report["valid"] = _validity(report)
+    report["verdict"] = {True: "held", False: "failed", "unknown": "unknown"}[report["valid"]]
+    return report
+
+
+def _missing(needs, ctx: Context) -> str | None:
+    if "history" in needs and ctx.facts is None:
+        return "no history was given"
+    if "items" in needs and ctx.snapshot.items is None:
+        return "the store's items could not be read"
+    return None
+
+
+def _run_check(report: dict, name: str, fn, ctx: Context, examples: int) -> None:
+    """Run one check; a crash makes it unknown instead of stopping the others."""
+    try:
+        count, found = fn(ctx, examples)
+    except Exception as e:  # noqa: BLE001 - Jepsen's safe wrapper: report, do not die
+        report["errors"][name] = f"{type(e).__name__}: {e}"
+        return
+    report["anomalies"][name] = count
+    if found:
+        report["examples"][name] = found
+
+
+def _validity(report: dict):
+    """False beats unknown beats true."""
+    if any(report["anomalies"].values()):
+        return False
+    if report["errors"] or not report["store"]["readable"]:
+        return "unknown"
+    return True
+
+
+def _empty_report(snapshot, history, facts) -> dict:
+    return {
+        "valid": True,
+        "verdict": "held",
+        "store": {
+            "path": snapshot.path,
+            "backend": snapshot.backend,
+            "readable": snapshot.readable,
+            "orders": len(snapshot.orders),
+            "error": snapshot.corruption,
+        },
+        "history": None if facts is None else {**facts.counts, "skipped_lines": history.skipped},
+        "anomalies": {},
+        "recovered": 0,
+        "skipped": [],
+        "skipped_because": {},
+        "examples": {},
+        "errors": {},
+    }
+
+
+def exit_code(report: dict) -> int:
+    """Return 0 if the store held, 1 otherwise."""
+    return 0 if report["valid"] is True else 1
+
+
+def table_lines(report: dict) -> list[str]:
+    """Return the verdict table: one row per class, with one example each."""
+    store = report["store"]
+    lines = [
+        f"store   {store['path']} ({store['backend'] or 'unknown format'}, "
+        f"{store['orders']} orders)"
+    ]
+    if report["history"]:
+        c, x = report["history"]["creates"], report["history"]["cancels"]
+        lines.append(
+            f"history creates ok {c['ok']} / fail {c['fail']} / info {c['info']}; "
+            f"cancels ok {x['ok']} / fail {x['fail']} / info {x['info']}"
+        )
+    lines.append("")
+    lines.append(f"{'anomaly':<16}{'count':>7}  example")
+    for name in CHECKS:
+        lines.append(_row(report, name))
+    lines.append("")
+    if report["history"]:
+        lines.append(f"recovered (info writes that landed): {report['recovered']}")
+    verdict = report["verdict"]
+    lines.append(f"verdict: {verdict.upper() if verdict == 'failed' else verdict}")
+    return lines
+
+
+def _row(report: dict, name: str) -> str:
+    if name in report["skipped"]:
+        return f"{name:<16}{'-':>7}  skipped: {report['skipped_because'][name]}"
+    if name in report["errors"]:
+        return f"{name:<16}{'?':>7}  checker crashed: {report['errors'][name]}"
+    example = report["examples"].get(name, [{}])[0].get("text", "")
+    return f"{name:<16}{report['anomalies'][name]:>7}  {example[:110]}"
+
+
+def explain_lines(report: dict) -> list[str]:
+    """Return every example in plain words, with the history records involved."""
+    lines = []
+    for name, examples in report["examples"].items():
+        lines.append(f"{name} ({report['anomalies'][name]}):")
+        for n, example in enumerate(examples, 1):
+            lines.append(f"  {n}. {example['text']}")
+            lines.extend(f"       history: {_record(r)}" for r in example.get("records", []))
+            overlapping = example.get("overlapping", [])
+            if overlapping:
+                lines.append(f"       {len(overlapping)} overlapping write(s), e.g.:")
+                lines.extend(f"         {_record(r)}" for r in overlapping)
+        lines.append("")
+    return lines or ["nothing to explain: no anomalies."]
+
+
+def _record(r: dict) -> str:
+    return (
+        f"{r['op']} vu={r['vu']} token={r['token']} {r['qty']} x {r['sku']} -> "
+        f"{r['type']} {r['status']} id={r['order_id']} at {r['t0']:.3f}-{r['t1']:.3f} s"
+        + (f" ({r['error']})" if r.get("error") else "")
+    )

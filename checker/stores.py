@@ -1,0 +1,182 @@
+"""Read a store by the formats in docs/contract.md, recovering what a broken one still holds."""
+
+import contextlib
+import json
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+STORE_NAMES = ("store.json", "store.db")
+ORDER_KEYS = ("id", "sku", "qty", "token")
+ORDER_START = re.compile(rb'\{\s*"id"\s*:')
+
+
+@dataclass
+class Snapshot:
+    """What a store holds, as far as it could be read."""
+
+    path: str
+    backend: str | None = None
+    items: dict | None = None
+    # Well-formed orders as (id, sku, qty, token) tuples: compact, since there may be millions.
+    orders: list = field(default_factory=list)
+    # Orders with missing or ill-typed fields, as they were found.
+    malformed: list = field(default_factory=list)
+    corruption: str | None = None
+
+    @property
+    def readable(self) -> bool:
+        """Say whether any orders or items could be read."""
+        return self.items is not None or bool(self.orders)
+
+
+def resolve_store_path(path) -> Path:
+    """Return the store file for a file or a data dir, or raise FileNotFoundError."""
+    path = Path(path)
+    if path.is_dir():
+        found = [path / name for name in STORE_NAMES if (path / name).is_file()]
+        if len(found) != 1:
+            raise FileNotFoundError(f"{path} holds {len(found)} stores (store.json, store.db)")
+        return found[0]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is not a file")
+    return path
+
+
+def read_store(path) -> Snapshot:
+    """Read a store file, detecting its format from its first bytes."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(len(SQLITE_MAGIC))
+    if head == SQLITE_MAGIC:
+        return read_sqlite(path)
+    return read_json(path, path.read_bytes())
+
+
+def is_order(value) -> bool:
+    """Say whether value is an order with every documented field well-typed."""
+    return (
+        isinstance(value, dict)
+        and _is_int(value.get("id"))
+        and isinstance(value.get("sku"), str)
+        and _is_int(value.get("qty"))
+        and isinstance(value.get("token"), str)
+        and isinstance(value.get("created_at"), str)
+    )
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _add_order(snapshot: Snapshot, value) -> None:
+    if is_order(value):
+        snapshot.orders.append((value["id"], value["sku"], value["qty"], value["token"]))
+    else:
+        snapshot.malformed.append(value)
+
+
+def read_json(path, raw: bytes) -> Snapshot:
+    """Read store.json; on damage, read the valid prefix or salvage whole orders."""
+    snapshot = Snapshot(str(path), backend="json")
+    if not raw.strip():
+        snapshot.corruption = "the file is empty"
+        return snapshot
+    doc, snapshot.corruption = _decode_prefix(raw)
+    if doc is None:
+        _salvage_orders(snapshot, raw)
+        return snapshot
+    _read_document(snapshot, doc)
+    return snapshot
+
+
+def _decode_prefix(raw: bytes):
+    """Return (document or None, corruption or None), reading up to any trailing garbage."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return None, f"not UTF-8 at byte {e.start}"
+    try:
+        return json.loads(text), None
+    except RecursionError:
+        return None, "nested too deeply to be a store"
+    except ValueError as e:
+        error = str(e)
+    try:
+        # A naive writer overwrote a longer document with a shorter one: what precedes the
+        # old tail is a whole, valid document.
+        doc, end = json.JSONDecoder().raw_decode(text.lstrip())
+    except (ValueError, RecursionError):
+        return None, f"not valid JSON ({error})"
+    return (
+        doc,
+        f"a valid document followed by {len(text.lstrip()) - end} bytes of garbage ({error})",
+    )
+
+
+def _read_document(snapshot: Snapshot, doc) -> None:
+    if not isinstance(doc, dict):
+        snapshot.corruption = snapshot.corruption or f"the document is a {type(doc).__name__}"
+        return
+    problems = [key for key in ("version", "next_id") if not _is_int(doc.get(key))]
+    items = doc.get("items")
+    if isinstance(items, dict) and all(_is_int(v) for v in items.values()):
+        snapshot.items = items
+    else:
+        problems.append("items")
+    orders = doc.get("orders")
+    if isinstance(orders, list):
+        for order in orders:
+            _add_order(snapshot, order)
+    else:
+        problems.append("orders")
+    if problems and snapshot.corruption is None:
+        snapshot.corruption = f"not the documented shape: bad or missing {', '.join(problems)}"
+
+
+def _salvage_orders(snapshot: Snapshot, raw: bytes) -> None:
+    """Recover every whole order object from an unparseable file."""
+    decoder = json.JSONDecoder()
+    text = raw.decode("utf-8", errors="replace")
+    for match in ORDER_START.finditer(raw):
+        with contextlib.suppress(ValueError, RecursionError):
+            value, _ = decoder.raw_decode(text, match.start())
+            _add_order(snapshot, value)
+
+
+def read_sqlite(path) -> Snapshot:
+    """Read store.db read-only: integrity check, items, orders."""
+    snapshot = Snapshot(str(path), backend="sqlite")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            verdict = db.execute("PRAGMA integrity_check").fetchone()[0]
+            if verdict != "ok":
+                snapshot.corruption = f"PRAGMA integrity_check: {verdict}"
+            _read_tables(snapshot, db)
+    except sqlite3.Error as e:
+        snapshot.corruption = snapshot.corruption or f"cannot be read as a racelab store ({e})"
+    return snapshot
+
+
+def _read_tables(snapshot: Snapshot, db) -> None:
+    rows = db.execute("SELECT sku, stock FROM items").fetchall()
+    if all(isinstance(sku, str) and _is_int(stock) for sku, stock in rows):
+        snapshot.items = dict(rows)
+    else:
+        snapshot.corruption = "items holds an ill-typed row"
+    cursor = db.execute("SELECT id, sku, qty, token, created_at FROM orders")
+    for row in cursor:
+        if (
+            _is_int(row[0])
+            and isinstance(row[1], str)
+            and _is_int(row[2])
+            and isinstance(row[3], str)
+            and isinstance(row[4], str)
+        ):
+            snapshot.orders.append(row[:4])
+        else:
+            snapshot.malformed.append(
+                dict(zip(("id", "sku", "qty", "token", "created_at"), row, strict=True))
+            )
