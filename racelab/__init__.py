@@ -1,0 +1,3 @@
+"""racelab: make write races visible."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,116 @@
+"""Serve a target: one threaded process, or N gunicorn worker processes on one store."""
+
+import logging
+import os
+import signal
+import socket
+import sys
+
+from werkzeug.serving import make_server
+
+from servers import create_app, init_store
+from servers.errors import StoreUnreadable
+
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+class ServeError(Exception):
+    """A reason the server cannot start, in one line."""
+
+
+def open_listener(host: str, port: int) -> socket.socket:
+    """Bind and listen on host:port, or raise ServeError naming the cause."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def prepare_store(backend, strategy, data_dir, reset, skus, stock) -> None:
+    """Create or check the store once, before any worker opens it."""
+    try:
+        init_store(backend, strategy, data_dir, reset=reset, skus=skus, stock=stock)
+    except StoreUnreadable as e:
+        raise ServeError(
+            f"the store in {data_dir} cannot be read: {e}; --reset replaces it"
+        ) from None
+    except OSError as e:
+        raise ServeError(f"cannot write the data dir {data_dir}: {e.strerror}") from None
+
+
+def app_config(backend, strategy, data_dir) -> dict:
+    """Return the Flask config for a target."""
+    return {"BACKEND": backend, "STRATEGY": strategy, "DATA_DIR": str(data_dir)}
+
+
+def serve_threaded(sock: socket.socket, config: dict) -> None:
+    """Serve in this process with a thread per request, as `flask run` does."""
+    server = make_server(
+        *sock.getsockname()[:2], create_app(config), threaded=True, fd=sock.fileno()
+    )
+    # Quiet the per-request access log: at thousands of requests/s it is the bottleneck.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, lambda *_: _raise_interrupt())
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def _raise_interrupt():
+    raise KeyboardInterrupt
+
+
+def serve_gunicorn(sock: socket.socket, config: dict, workers: int, threads: int) -> None:
+    """Serve with N gunicorn worker processes (gthread), each opening the store itself."""
+    from gunicorn.app.base import BaseApplication
+
+    class TargetApplication(BaseApplication):
+        def load_config(self):
+            settings = {
+                "bind": [f"fd://{sock.fileno()}"],
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "graceful_timeout": 5,
+                "timeout": 60,
+                "accesslog": None,
+                "loglevel": "warning",
+                "keepalive": 30,
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return create_app(config)
+
+    TargetApplication().run()
+
+
+def serve(
+    backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock, announce=print
+) -> None:
+    """Prepare the store, listen, announce the URL, and serve until signalled."""
+    prepare_store(backend, strategy, data_dir, reset, skus, stock)
+    sock = open_listener(host, port)
+    bound_port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    announce(
+        f"racelab serve: {backend}/{strategy} on http://{shown}:{bound_port} "
+        f"({workers} worker{'s' if workers > 1 else ''}, pid {os.getpid()})"
+    )
+    sys.stdout.flush()
+    config = app_config(backend, strategy, data_dir)
+    if workers == 1:
+        serve_threaded(sock, config)
+    else:
+        serve_gunicorn(sock, config, workers, threads)
