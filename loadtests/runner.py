@@ -202,8 +202,9 @@ class LoadRun:
         op, order = step.op, None
         if op in ("cancel", "get") and orders:
             order = orders[int(step.pick * len(orders))]
-        if op == "cancel" and order is None:
-            op = "create"  # nothing to cancel yet: place an order instead
+        if order is None and op in ("cancel", "get"):
+            # Nothing of this user's to cancel or read yet: order, or browse, instead.
+            op = "create" if op == "cancel" else "list"
         if op == "cancel":
             orders.remove(order)  # no other cancel may pick it while this one runs
         if op == "create":
@@ -211,8 +212,7 @@ class LoadRun:
         elif order is not None:
             order_id, token, sku, qty = order
         else:
-            token = sku = qty = None
-            order_id = 1 + int(step.pick * 1000) if op == "get" else None
+            token = sku = qty = order_id = None
         after_id = order[0] if op == "list" and order else 0
         method, url, body = request_args(op, self.config.url, sku, qty, token, order_id, after_id)
         for attempt in range(self.config.retries + 1):

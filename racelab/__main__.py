@@ -1,0 +1,5 @@
+"""Allow `python -m racelab`."""
+
+from racelab.cli import main
+
+main()

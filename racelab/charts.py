@@ -1,0 +1,80 @@
+"""Charts for the compare report, drawn with matplotlib and kept as inline SVG text."""
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to files only
+import matplotlib.pyplot as plt  # noqa: E402
+
+ANOMALIES = ("lost", "duplicated", "id_collision", "corrupt_store", "corrupt_record",
+             "unexpected", "resurrected", "stock_mismatch", "oversold")
+COLORS = {"held": "#2e7d32", "failed": "#c62828", "unknown": "#9e9e9e"}
+plt.rcParams.update({"svg.fonttype": "path", "font.size": 9, "axes.spines.top": False,
+                     "axes.spines.right": False, "svg.hashsalt": "racelab"})
+
+
+def to_svg(figure) -> str:
+    """Render a figure as an SVG document string and free it."""
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def timeline_chart(rows: list[dict], title: str) -> str:
+    """Locust's three charts for one target: requests/s, response times, users."""
+    seconds = [r["second"] for r in rows]
+    figure, (rps, latency, users) = plt.subplots(3, 1, figsize=(7.5, 5.2), sharex=True)
+    rps.plot(seconds, [r["requests"] for r in rows], color="#1565c0", label="requests/s")
+    rps.plot(seconds, [r["errors"] for r in rows], color="#c62828", label="errors/s")
+    rps.set_ylabel("per second")
+    rps.legend(loc="upper right", frameon=False)
+    rps.set_title(title, loc="left", fontweight="bold")
+    for key, color in (("p50_ms", "#7cb342"), ("p95_ms", "#fb8c00"), ("p99_ms", "#8e24aa")):
+        latency.plot(seconds, [r[key] for r in rows], color=color, label=key[:-3])
+    latency.set_ylabel("response time (ms)")
+    latency.legend(loc="upper right", frameon=False, ncol=3)
+    users.plot(seconds, [r["vus"] for r in rows], color="#455a64", drawstyle="steps-post")
+    users.set_ylabel("users")
+    users.set_xlabel("seconds into the run")
+    for axis in (rps, latency, users):
+        axis.set_ylim(bottom=0)
+        axis.grid(alpha=0.3)
+    return to_svg(figure)
+
+
+def anomaly_chart(entries: list[dict]) -> str:
+    """Anomaly counts of every target side by side (log scale: counts span decades)."""
+    names = [f"{e['target']}@{e['workers']}" for e in entries]
+    figure, axis = plt.subplots(figsize=(7.5, 0.45 * len(entries) + 1.4))
+    height = 0.8 / len(ANOMALIES)
+    cmap = plt.get_cmap("tab10")
+    for k, anomaly in enumerate(ANOMALIES):
+        counts = [e["anomalies"].get(anomaly, 0) for e in entries]
+        if any(counts):
+            positions = [i + k * height for i in range(len(entries))]
+            axis.barh(positions, counts, height=height, color=cmap(k), label=anomaly)
+    axis.set_yticks([i + 0.4 - height / 2 for i in range(len(entries))], names)
+    axis.invert_yaxis()
+    axis.set_xscale("symlog", linthresh=1)
+    axis.set_xlabel("anomalies found by the checker (0 = held)")
+    for label, entry in zip(axis.get_yticklabels(), entries, strict=True):
+        label.set_color(COLORS.get(entry["verdict"], "black"))
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend(loc="lower right", frameon=False, fontsize=8)
+    return to_svg(figure)
+
+
+def throughput_chart(entries: list[dict]) -> str:
+    """Requests/s and p99 of every target: the cost of safety."""
+    names = [f"{e['target']}@{e['workers']}" for e in entries]
+    figure, (rps, p99) = plt.subplots(1, 2, figsize=(7.5, 0.4 * len(entries) + 1.2), sharey=True)
+    colors = [COLORS.get(e["verdict"], "gray") for e in entries]
+    rps.barh(names, [e["load"]["rps"] for e in entries], color=colors)
+    rps.set_xlabel("requests/s")
+    rps.invert_yaxis()
+    p99.barh(names, [e["load"]["latency_ms"]["p99"] for e in entries], color=colors)
+    p99.set_xlabel("p99 response time (ms)")
+    return to_svg(figure)

@@ -1,0 +1,137 @@
+"""`racelab compare`: the same seeded load against each target, each checked, side by side."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from checker import check
+from loadtests.history import read_history
+from loadtests.run import execute
+from loadtests.runner import LoadConfig, LoadError
+from racelab.targets import TargetSpec
+
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+
+
+class TargetFailed(Exception):
+    """A target could not be run: it did not start, or the load could not begin."""
+
+
+@dataclass
+class Settings:
+    """What every target in one compare run gets."""
+
+    vus: int = 50
+    duration: float = 8.0
+    seed: int = 42
+    skus: int = 10
+    stock: int = 100_000
+    threads: int = 16
+    mix: dict = field(default_factory=lambda: {"create": 70, "cancel": 10, "get": 10, "list": 10})
+    retries: int = 0
+    timeout: float = 5.0
+
+
+def start_server(spec: TargetSpec, data_dir: Path, settings: Settings, log_path: Path):
+    """Start `racelab serve` on a free loopback port; return (process, base URL)."""
+    command = [sys.executable, "-m", "racelab", "serve", spec.backend,
+               "--strategy", spec.strategy, "--data-dir", str(data_dir), "--port", "0",
+               "--workers", str(spec.workers), "--threads", str(settings.threads), "--reset",
+               "--skus", str(settings.skus), "--stock", str(settings.stock)]
+    log = open(log_path, "w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL)
+    log.close()
+    try:
+        url = _wait_for_url(process, log_path)
+        _wait_for_health(url, process, log_path)
+    except TargetFailed:
+        stop_server(process)
+        raise
+    return process, url
+
+
+def _wait_for_url(process, log_path: Path) -> str:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for line in log_path.read_text().splitlines():
+            if line.startswith("racelab serve:") and " on http://" in line:
+                return line.split(" on ", 1)[1].split()[0]
+        if process.poll() is not None:
+            raise TargetFailed(f"the server exited with status {process.returncode}")
+        time.sleep(0.05)
+    raise TargetFailed(f"the server did not announce its address within {START_TIMEOUT_S:g} s")
+
+
+def _wait_for_health(url: str, process, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None:
+            raise TargetFailed(f"the server exited with status {process.returncode}")
+        time.sleep(0.05)
+    raise TargetFailed(f"{url}/health did not answer within {START_TIMEOUT_S:g} s")
+
+
+def stop_server(process) -> None:
+    """Stop a server cleanly (SIGTERM), killing it only if it will not go."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def log_tail(log_path: Path, lines: int = 10) -> str:
+    """Return the last lines of a server log."""
+    try:
+        return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no server log)"
+
+
+def load_config(url: str, settings: Settings) -> LoadConfig:
+    """Return the load every target gets."""
+    return LoadConfig(url=url, duration=settings.duration, vus=settings.vus, mix=settings.mix,
+                      seed=settings.seed, retries=settings.retries, timeout=settings.timeout)
+
+
+def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -> dict:
+    """Serve, load, stop and check one target; return its entry for report.json."""
+    target_dir = out_dir / spec.slug
+    data_dir = target_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = target_dir / "server.log"
+    process, url = start_server(spec, data_dir, settings, log_path)
+    try:
+        summary, _ = execute(load_config(url, settings), target_dir / "history.jsonl", (), live,
+                             target_dir / "load.json", target_dir / "timeline.csv")
+    except LoadError as e:
+        raise TargetFailed(str(e)) from None
+    finally:
+        stop_server(process)
+    store = data_dir / ("store.json" if spec.backend == "json" else "store.db")
+    report = check(store, read_history(target_dir / "history.jsonl"))
+    (target_dir / "check.json").write_text(json.dumps(report, indent=2))
+    return {"target": f"{spec.backend}:{spec.strategy}", "backend": spec.backend,
+            "strategy": spec.strategy, "workers": spec.workers, "verdict": report["verdict"],
+            "anomalies": report["anomalies"], "load": summary, "dir": spec.slug,
+            "examples": {k: [e["text"] for e in v[:1]] for k, v in report["examples"].items()}}
+
+
+def settings_dict(settings: Settings, specs: list[TargetSpec]) -> dict:
+    """Return the run's settings for report.json."""
+    return {**asdict(settings), "targets": [s.name for s in specs]}

@@ -1,0 +1,78 @@
+"""The self-contained compare report: tables, charts and settings in one HTML file."""
+
+import csv
+import html
+from pathlib import Path
+
+from racelab.charts import anomaly_chart, throughput_chart, timeline_chart
+from racelab.verdicts import COLUMNS, explanation_lines, row_values
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1100px;color:#212121;line-height:1.45;padding:0 1rem}
+h1{margin-bottom:.2rem}.sub{color:#616161;margin-top:0}
+table{border-collapse:collapse;margin:1rem 0;font-size:.92rem}
+th,td{padding:.35rem .6rem;border-bottom:1px solid #e0e0e0;text-align:right}
+th:first-child,td:first-child{text-align:left}th{background:#fafafa}
+.held{color:#2e7d32;font-weight:700}.failed{color:#c62828;font-weight:700}
+.unknown{color:#757575;font-weight:700}
+.card{border:1px solid #e0e0e0;border-radius:8px;padding:1rem;margin:1.2rem 0}
+.why{background:#fff8e1;border-left:4px solid #ffb300;padding:.5rem .8rem;margin:.4rem 0}
+code{background:#f5f5f5;padding:0 .25rem;border-radius:3px}svg{max-width:100%;height:auto}
+"""
+
+
+def read_timeline(path: Path) -> list[dict]:
+    """Read a timeline.csv written by racelab load."""
+    with open(path, newline="") as f:
+        return [{k: float(v) if "." in v else int(v) for k, v in row.items()}
+                for row in csv.DictReader(f)]
+
+
+def _verdict_table(entries: list[dict]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    rows = []
+    for entry in entries:
+        cells = row_values(entry)
+        css = "held" if entry["verdict"] == "held" else entry["verdict"]
+        tds = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells[:-1])
+        rows.append(f"<tr>{tds}<td class='{css}'>{html.escape(cells[-1])}</td></tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _target_card(entry: dict, out_dir: Path) -> str:
+    rows = read_timeline(out_dir / entry["dir"] / "timeline.csv")
+    name = f"{entry['target']}@{entry['workers']}"
+    css = "held" if entry["verdict"] == "held" else entry["verdict"]
+    examples = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v[0])}</li>"
+                       for k, v in entry.get("examples", {}).items() if v)
+    files = ", ".join(f"<code>{entry['dir']}/{f}</code>" for f in
+                      ("history.jsonl", "load.json", "timeline.csv", "check.json", "server.log"))
+    return (f"<div class='card'><h3>{html.escape(name)} — "
+            f"<span class='{css}'>{html.escape(entry['verdict'])}</span></h3>"
+            f"{timeline_chart(rows, name)}"
+            + (f"<p>One example per anomaly:</p><ul>{examples}</ul>" if examples else "")
+            + f"<p>Files: {files}, and the store in <code>{entry['dir']}/data/</code>. "
+            f"Re-check with <code>racelab check {entry['dir']}/data --history "
+            f"{entry['dir']}/history.jsonl --explain</code>.</p></div>")
+
+
+def render(report: dict, out_dir: Path) -> str:
+    """Return the whole report page as one HTML string (no external resources)."""
+    entries, settings = report["targets"], report["settings"]
+    why = "".join(f"<div class='why'>{html.escape(line)}</div>"
+                  for line in explanation_lines(entries))
+    settings_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+                            for k, v in settings.items())
+    cards = "".join(_target_card(e, out_dir) for e in entries)
+    charts = (anomaly_chart(entries) + throughput_chart(entries)) if entries else ""
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>racelab compare</title><style>{STYLE}</style></head><body>"
+        "<h1>racelab compare</h1><p class='sub'>The same seeded load against each target; "
+        "the checker reads each store and the client's history and counts what went wrong."
+        "</p><h2>Verdicts</h2>" + _verdict_table(entries) + why
+        + "<h2>Side by side</h2>" + charts + "<h2>Each target</h2>" + cards
+        + f"<h2>Settings</h2><table>{settings_rows}</table></body></html>"
+    )

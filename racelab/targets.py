@@ -1,0 +1,79 @@
+"""Target specs such as json:naive@4, and the matrices compare runs."""
+
+from dataclasses import dataclass
+
+from servers.registry import STRATEGIES
+
+
+class SpecError(ValueError):
+    """A target spec that does not name a backend, strategy and worker count."""
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """One backend, strategy and number of worker processes."""
+
+    backend: str
+    strategy: str
+    workers: int = 1
+
+    @property
+    def name(self) -> str:
+        """Return 'backend:strategy@workers'."""
+        return f"{self.backend}:{self.strategy}@{self.workers}"
+
+    @property
+    def slug(self) -> str:
+        """Return a folder name for this target."""
+        return f"{self.backend}-{self.strategy}-{self.workers}w"
+
+
+def parse_spec(text: str, default_workers: int = 1) -> TargetSpec:
+    """Return the spec for 'json:naive', 'sqlite:transactional@4'."""
+    body, _, workers = text.strip().partition("@")
+    backend, sep, strategy = body.partition(":")
+    if not sep or backend not in STRATEGIES or strategy not in STRATEGIES[backend]:
+        known = ", ".join(f"{b}:{s}" for b, names in STRATEGIES.items() for s in names)
+        raise SpecError(f"{text!r} is not BACKEND:STRATEGY[@WORKERS] (known: {known})")
+    if workers and (not workers.isdigit() or not 1 <= int(workers) <= 64):
+        raise SpecError(f"{text!r}: the worker count after @ must be 1 to 64")
+    return TargetSpec(backend, strategy, int(workers) if workers else default_workers)
+
+
+def parse_specs(text: str) -> list[TargetSpec]:
+    """Return the specs in a comma-separated list."""
+    return [parse_spec(part) for part in text.split(",") if part.strip()]
+
+
+MATRICES = {
+    # The mitigation ladder: each rung fixes what broke the one before, or seems to.
+    "ladder": parse_specs(
+        "json:naive@1,json:thread-lock@1,json:thread-lock@4,json:optimistic@4,"
+        "json:file-lock@4,sqlite:naive@4,sqlite:transactional@4"
+    ),
+    # The original classroom demo: data.json against SQLite.
+    "seed": parse_specs("json:naive@1,sqlite:transactional@1"),
+    "full": [
+        TargetSpec(backend, strategy, workers)
+        for backend, names in STRATEGIES.items()
+        for strategy in names
+        for workers in (1, 4)
+    ],
+}
+
+# What each strategy's failure means, for the sentence under the verdict table.
+WHY = {
+    ("json", "naive"): "no lock at all: concurrent read-modify-writes of one file overwrite "
+    "each other, and a shorter document written over a longer one leaves garbage behind.",
+    ("json", "thread-lock"): "thread-lock holds one process; several processes each hold "
+    "their own lock, so their writes interleave as if there were none.",
+    ("json", "optimistic"): "the version check and the write are two steps: writers that "
+    "check the same version all pass, and the last replace erases the others' writes.",
+    ("json", "file-lock"): "an OS file lock and an atomic replace should hold; a failure "
+    "here is a bug worth reporting.",
+    ("sqlite", "naive"): "stock is read, computed in Python and written back in separate "
+    "statements: concurrent orders overwrite each other's stock (a lost update), "
+    "even on a real database.",
+    ("sqlite", "transactional"): "BEGIN IMMEDIATE with a conditional update should hold; "
+    "a failure here is a bug worth reporting.",
+}

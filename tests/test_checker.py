@@ -1,0 +1,165 @@
+"""Every anomaly class planted by hand, with a clean twin; the whole report is asserted."""
+
+import pytest
+
+from checker import check, exit_code
+from checker.checks import CHECKS
+from tests.builders import cancel, create, history, order, write_store
+
+ITEMS = {"sku-1": 10, "sku-2": 10}
+NONE = dict.fromkeys(CHECKS, 0)
+
+
+@pytest.fixture(params=["json", "sqlite"])
+def kind(request):
+    """Both store formats."""
+    return request.param
+
+
+def run(kind, tmp_path, items, orders, records):
+    """Check a hand-built store against a hand-built history."""
+    return check(write_store(kind, tmp_path, items, orders), history(ITEMS, records))
+
+
+def clean_case():
+    """Two acknowledged orders, one cancelled; stock agrees."""
+    orders = [order(1, "a", qty=2), order(3, "c", "sku-2", 1)]
+    records = [create("a", order_id=1, qty=2), create("b", order_id=2, qty=3),
+               create("c", order_id=3, sku="sku-2"), cancel("b", 2, qty=3)]
+    return {"sku-1": 8, "sku-2": 9}, orders, records
+
+
+def test_clean_history_holds(kind, tmp_path):
+    report = run(kind, tmp_path, *clean_case())
+    assert report["anomalies"] == NONE
+    assert (report["valid"], report["verdict"], report["examples"]) == (True, "held", {})
+    assert report["history"]["creates"] == {"ok": 3, "fail": 0, "info": 0}
+    assert report["history"]["cancels"] == {"ok": 1, "fail": 0, "info": 0}
+    assert report["store"]["orders"] == 2 and report["store"]["backend"] == kind
+    assert report["skipped"] == [] and exit_code(report) == 0
+
+
+def test_lost(kind, tmp_path):
+    items, orders, records = clean_case()
+    # The whole-file overwrite that loses an order also loses its stock change: the
+    # stock invariant still holds, and only the token shows the loss.
+    report = run(kind, tmp_path, items | {"sku-1": 10}, orders[1:], records)
+    assert report["anomalies"] == NONE | {"lost": 1}
+    assert report["examples"]["lost"][0]["text"].startswith("token a was acknowledged (201, id 1)")
+    assert report["valid"] is False and exit_code(report) == 1
+
+
+def test_lost_is_not_claimed_when_a_cancel_may_have_happened(kind, tmp_path):
+    items, orders, records = clean_case()
+    records.append(cancel("a", 1, type_="info"))
+    report = run(kind, tmp_path, items | {"sku-1": 10}, orders[1:], records)
+    assert report["anomalies"] == NONE
+
+
+def test_info_writes_either_way_are_not_anomalies(kind, tmp_path):
+    items, orders, records = clean_case()
+    records += [create("landed", "info", sku="sku-2"), create("vanished", "info", sku="sku-2")]
+    report = run(kind, tmp_path, items | {"sku-2": 8}, orders + [order(4, "landed", "sku-2")],
+                 records)
+    assert report["anomalies"] == NONE
+    assert report["recovered"] == 1 and report["verdict"] == "held"
+
+
+def test_duplicated(kind, tmp_path):
+    items, orders, records = clean_case()
+    report = run(kind, tmp_path, items | {"sku-1": 6}, orders + [order(7, "a", qty=2)], records)
+    assert report["anomalies"] == NONE | {"duplicated": 1}
+    assert report["examples"]["duplicated"][0]["text"] == "token a is stored 2 times, as ids 1, 7."
+
+
+def test_id_collision_in_the_store(kind, tmp_path):
+    items, orders, records = clean_case()
+    records.append(create("d", order_id=9))
+    report = run(kind, tmp_path, items | {"sku-1": 7}, orders + [order(3, "d")], records)
+    assert report["anomalies"] == NONE | {"id_collision": 1}
+    assert report["examples"]["id_collision"][0]["text"] == "id 3 is stored on 2 orders (tokens c, d)."
+
+
+def test_id_collision_only_the_history_shows(kind, tmp_path):
+    items, orders, records = clean_case()
+    records += [create("d", order_id=5, t0=2.0, t1=2.5), create("e", order_id=5, t0=2.1, t1=2.4)]
+    report = run(kind, tmp_path, items | {"sku-1": 7}, orders + [order(5, "e")], records)
+    assert report["anomalies"] == NONE | {"id_collision": 1, "lost": 1}
+    text = report["examples"]["id_collision"][0]["text"]
+    assert text == ("tokens d and e all got id 5; their requests overlapped from 2.100 s to "
+                    "2.400 s; only e is stored: the others' writes were overwritten.")
+    assert "Token e got the same id 5" in report["examples"]["lost"][0]["text"]
+
+
+def test_unexpected(kind, tmp_path):
+    items, orders, records = clean_case()
+    records.append(create("refused", "fail", sku="sku-2"))
+    stored = orders + [order(8, "ghost", "sku-2"), order(9, "refused", "sku-2")]
+    report = run(kind, tmp_path, items | {"sku-2": 7}, stored, records)
+    assert report["anomalies"] == NONE | {"unexpected": 2}
+    texts = [e["text"] for e in report["examples"]["unexpected"]]
+    assert texts == ["token ghost is stored (id 8) but no client sent it.",
+                     "token refused is stored (id 9) but every create that sent it failed."]
+
+
+def test_resurrected(kind, tmp_path):
+    items, orders, records = clean_case()
+    report = run(kind, tmp_path, items | {"sku-1": 5}, orders + [order(2, "b", qty=3)], records)
+    assert report["anomalies"] == NONE | {"resurrected": 1}
+
+
+def test_stock_mismatch(kind, tmp_path):
+    items, orders, records = clean_case()
+    report = run(kind, tmp_path, items | {"sku-1": 9}, orders, records)
+    assert report["anomalies"] == NONE | {"stock_mismatch": 1}
+    assert report["examples"]["stock_mismatch"][0]["text"].startswith(
+        "sku-1: 10 at the start - 2 in stored orders = 8, but the store says 9")
+
+
+def test_oversold(kind, tmp_path):
+    records = [create(f"t{n}", order_id=n, qty=4) for n in range(1, 4)]
+    stored = [order(n, f"t{n}", qty=4) for n in range(1, 4)]
+    report = run(kind, tmp_path, {"sku-1": -2, "sku-2": 10}, stored, records)
+    assert report["anomalies"] == NONE | {"oversold": 1}
+    assert report["examples"]["oversold"][0]["text"] == "sku-1: 12 sold of 10 at the start; stock now -2."
+
+
+def test_corrupt_record(kind, tmp_path):
+    items, orders, records = clean_case()
+    orders[1]["qty"] = 5  # the client sent qty 1 under token c
+    report = run(kind, tmp_path, items | {"sku-2": 5}, orders, records)
+    assert report["anomalies"] == NONE | {"corrupt_record": 1}
+    assert report["examples"]["corrupt_record"][0]["text"] == (
+        "token c was sent as 1 x sku-2 but stored as 5 x sku-2 (id 3).")
+
+
+def test_ill_typed_record(kind, tmp_path):
+    items, orders, records = clean_case()
+    orders.append({**order(4, "x"), "qty": "two"})
+    records.append(create("x", order_id=4))
+    report = run(kind, tmp_path, items | {"sku-1": 7}, orders, records)
+    # The ill-typed order cannot be counted, so its token looks lost and its qty unsold.
+    assert report["anomalies"] == NONE | {"corrupt_record": 1, "lost": 1, "stock_mismatch": 1}
+
+
+def test_without_history_only_store_checks_run(kind, tmp_path):
+    items, orders, _ = clean_case()
+    report = check(write_store(kind, tmp_path, items, orders + [order(1, "a")]))
+    assert report["skipped"] == ["lost", "unexpected", "resurrected", "stock_mismatch"]
+    assert report["anomalies"] == {"corrupt_store": 0, "corrupt_record": 0, "duplicated": 1,
+                                   "id_collision": 1, "oversold": 0}
+    assert report["history"] is None and report["verdict"] == "failed"
+
+
+def test_a_crashing_check_is_unknown_and_the_others_still_report(tmp_path, monkeypatch):
+    import checker.checks as checks
+
+    def broken(ctx, limit):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(checks.CHECKS, "lost", (broken, ("history",)))
+    report = run("json", tmp_path, *clean_case())
+    assert report["valid"] == "unknown" and report["verdict"] == "unknown"
+    assert report["errors"] == {"lost": "RuntimeError: boom"}
+    assert "lost" not in report["anomalies"] and len(report["anomalies"]) == len(CHECKS) - 1
+    assert exit_code(report) == 1

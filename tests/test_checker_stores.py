@@ -1,0 +1,110 @@
+"""Any bytes as a store give a report, never a traceback; damaged stores are read as far as they go."""
+
+import json
+import sqlite3
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from checker import check
+from checker.stores import read_store
+from tests.builders import create, history, order, write_json_store
+
+ITEMS = {"sku-1": 10}
+
+
+def two_orders_doc() -> bytes:
+    doc = {"version": 2, "items": {"sku-1": 8}, "orders": [order(1, "a"), order(2, "b")],
+           "next_id": 3}
+    return json.dumps(doc).encode()
+
+
+def test_extra_data_is_read_up_to_the_garbage(tmp_path):
+    # A shorter document written over a longer one: the longer one's tail is left behind.
+    longer = json.dumps({"version": 3, "items": {"sku-1": 7},
+                         "orders": [order(1, "a"), order(2, "b"), order(3, "c")], "next_id": 4})
+    shorter = two_orders_doc().decode()
+    path = tmp_path / "store.json"
+    path.write_text(shorter + longer[len(shorter):])
+    records = [create(t, order_id=n) for n, t in enumerate("abc", 1)]
+    report = check(path, history(ITEMS, records))
+    assert report["anomalies"]["corrupt_store"] == 1
+    assert report["anomalies"]["lost"] == 1  # c was acknowledged; the surviving document lacks it
+    assert report["store"]["orders"] == 2 and report["store"]["readable"] is True
+    assert "garbage" in report["store"]["error"]
+
+
+def test_a_truncated_file_still_yields_its_whole_orders(tmp_path):
+    raw = two_orders_doc()
+    path = tmp_path / "store.json"
+    path.write_bytes(raw[: raw.index(b'{"id": 2') + 20])
+    snapshot = read_store(path)
+    assert [o[3] for o in snapshot.orders] == ["a"]
+    assert snapshot.items is None and snapshot.corruption.startswith("not valid JSON")
+    report = check(path, history(ITEMS, [create("a", order_id=1)]))
+    assert "stock_mismatch" in report["skipped"] and report["verdict"] == "failed"
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), [
+    ("empty", b"", "the file is empty"),
+    ("binary", bytes(range(256)), "not UTF-8"),
+    ("array", b"[1, 2]", "the document is a list"),
+    ("wrong shape", b'{"orders": 3}', "not the documented shape"),
+    ("half-written temp file", b'{"version": 4, "items": {"sku-1": 1', "not valid JSON"),
+    ("deep nesting", b"[" * 100_000, "nested too deeply"),
+])
+def test_damaged_json_is_reported_not_raised(tmp_path, name, content, reason):
+    path = tmp_path / "store.json"
+    path.write_bytes(content)
+    report = check(path, history(ITEMS, []))
+    assert report["verdict"] == "failed" and report["anomalies"]["corrupt_store"] == 1
+    assert reason in report["store"]["error"]
+
+
+def test_sqlite_without_tables_is_corrupt(tmp_path):
+    path = tmp_path / "store.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE other (x)")
+    report = check(path)
+    assert report["store"]["backend"] == "sqlite" and report["anomalies"]["corrupt_store"] == 1
+    assert "no such table" in report["store"]["error"]
+
+
+def test_format_is_detected_from_bytes_not_the_name(tmp_path):
+    path = write_json_store(tmp_path / "store.db", ITEMS, [])
+    assert read_store(path).backend == "json"
+
+
+def test_a_damaged_sqlite_file_is_reported(tmp_path):
+    path = tmp_path / "store.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE items (sku TEXT PRIMARY KEY, stock INTEGER)")
+        db.executemany("INSERT INTO items VALUES (?, ?)", [(f"s{n}", n) for n in range(3000)])
+    raw = bytearray(path.read_bytes())
+    raw[4096:8192] = b"\xde\xad" * 2048
+    path.write_bytes(bytes(raw))
+    report = check(path)
+    assert report["anomalies"]["corrupt_store"] == 1 and report["verdict"] == "failed"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2000))
+def test_any_bytes_give_a_report(tmp_path_factory, content):
+    path = tmp_path_factory.mktemp("fuzz") / "store.json"
+    path.write_bytes(content)
+    report = check(path, history(ITEMS, []))
+    assert report["verdict"] in ("held", "failed", "unknown")
+    assert report["errors"] == {}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_mutated_stores_give_a_report(tmp_path_factory, data):
+    raw = bytearray(two_orders_doc())
+    for _ in range(data.draw(st.integers(1, 5))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    path = tmp_path_factory.mktemp("mutant") / "store.json"
+    path.write_bytes(bytes(raw))
+    report = check(path, history(ITEMS, [create("a", order_id=1), create("b", order_id=2)]))
+    assert report["errors"] == {}
