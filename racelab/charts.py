@@ -7,11 +7,27 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render to files only
 import matplotlib.pyplot as plt  # noqa: E402
 
-ANOMALIES = ("lost", "duplicated", "id_collision", "corrupt_store", "corrupt_record",
-             "unexpected", "resurrected", "stock_mismatch", "oversold")
+ANOMALIES = (
+    "lost",
+    "duplicated",
+    "id_collision",
+    "corrupt_store",
+    "corrupt_record",
+    "unexpected",
+    "resurrected",
+    "stock_mismatch",
+    "oversold",
+)
 COLORS = {"held": "#2e7d32", "failed": "#c62828", "unknown": "#9e9e9e"}
-plt.rcParams.update({"svg.fonttype": "path", "font.size": 9, "axes.spines.top": False,
-                     "axes.spines.right": False, "svg.hashsalt": "racelab"})
+plt.rcParams.update(
+    {
+        "svg.fonttype": "path",
+        "font.size": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "svg.hashsalt": "racelab",
+    }
+)
 
 
 def to_svg(figure) -> str:
@@ -20,7 +36,7 @@ def to_svg(figure) -> str:
     figure.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(figure)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def timeline_chart(rows: list[dict], title: str) -> str:

@@ -260,22 +260,50 @@ def load_command(
 
 
 @cli.command("compare")
-@click.option("--matrix", type=click.Choice(["ladder", "seed", "full"]), default="ladder",
-              show_default=True, help="Which targets to run (see the README).")
+@click.option(
+    "--matrix",
+    type=click.Choice(["ladder", "seed", "full"]),
+    default="ladder",
+    show_default=True,
+    help="Which targets to run (see the README).",
+)
 @click.option("--targets", help="Run these instead, e.g. json:naive,sqlite:transactional@4.")
-@click.option("--vus", type=click.IntRange(1, 2000), default=50, show_default=True,
-              help="Virtual users for every target.")
+@click.option(
+    "--vus",
+    type=click.IntRange(1, 2000),
+    default=50,
+    show_default=True,
+    help="Virtual users for every target.",
+)
 @click.option("--duration", default="8s", show_default=True, help="Load per target.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed for every load.")
-@click.option("--skus", type=click.IntRange(1, 10_000), default=10, show_default=True,
-              help="Items in each fresh store.")
-@click.option("--stock", type=click.IntRange(0, 10**12), default=100_000, show_default=True,
-              help="Units of each item in each fresh store.")
-@click.option("--retries", type=click.IntRange(0, 10), default=0, show_default=True,
-              help="Resend the same token after a timeout or reset, up to N times.")
+@click.option(
+    "--skus",
+    type=click.IntRange(1, 10_000),
+    default=10,
+    show_default=True,
+    help="Items in each fresh store.",
+)
+@click.option(
+    "--stock",
+    type=click.IntRange(0, 10**12),
+    default=100_000,
+    show_default=True,
+    help="Units of each item in each fresh store.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 10),
+    default=0,
+    show_default=True,
+    help="Resend the same token after a timeout or reset, up to N times.",
+)
 @click.option("--timeout", default="5s", show_default=True, help="Per-request timeout.")
-@click.option("--out", type=click.Path(file_okay=False),
-              help="Folder for the report and every target's files (default runs/<time>).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Folder for the report and every target's files (default runs/<time>).",
+)
 def compare_command(matrix, targets, vus, duration, seed, skus, stock, retries, timeout, out):
     """Serve, load and check each target in turn; print a verdict table, write a report.
 

@@ -40,13 +40,32 @@ class Settings:
 
 def start_server(spec: TargetSpec, data_dir: Path, settings: Settings, log_path: Path):
     """Start `racelab serve` on a free loopback port; return (process, base URL)."""
-    command = [sys.executable, "-m", "racelab", "serve", spec.backend,
-               "--strategy", spec.strategy, "--data-dir", str(data_dir), "--port", "0",
-               "--workers", str(spec.workers), "--threads", str(settings.threads), "--reset",
-               "--skus", str(settings.skus), "--stock", str(settings.stock)]
+    command = [
+        sys.executable,
+        "-m",
+        "racelab",
+        "serve",
+        spec.backend,
+        "--strategy",
+        spec.strategy,
+        "--data-dir",
+        str(data_dir),
+        "--port",
+        "0",
+        "--workers",
+        str(spec.workers),
+        "--threads",
+        str(settings.threads),
+        "--reset",
+        "--skus",
+        str(settings.skus),
+        "--stock",
+        str(settings.stock),
+    ]
     log = open(log_path, "w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
     log.close()
     try:
         url = _wait_for_url(process, log_path)
@@ -105,8 +124,15 @@ def log_tail(log_path: Path, lines: int = 10) -> str:
 
 def load_config(url: str, settings: Settings) -> LoadConfig:
     """Return the load every target gets."""
-    return LoadConfig(url=url, duration=settings.duration, vus=settings.vus, mix=settings.mix,
-                      seed=settings.seed, retries=settings.retries, timeout=settings.timeout)
+    return LoadConfig(
+        url=url,
+        duration=settings.duration,
+        vus=settings.vus,
+        mix=settings.mix,
+        seed=settings.seed,
+        retries=settings.retries,
+        timeout=settings.timeout,
+    )
 
 
 def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -> dict:
@@ -117,8 +143,14 @@ def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -
     log_path = target_dir / "server.log"
     process, url = start_server(spec, data_dir, settings, log_path)
     try:
-        summary, _ = execute(load_config(url, settings), target_dir / "history.jsonl", (), live,
-                             target_dir / "load.json", target_dir / "timeline.csv")
+        summary, _ = execute(
+            load_config(url, settings),
+            target_dir / "history.jsonl",
+            (),
+            live,
+            target_dir / "load.json",
+            target_dir / "timeline.csv",
+        )
     except LoadError as e:
         raise TargetFailed(str(e)) from None
     finally:
@@ -126,10 +158,17 @@ def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -
     store = data_dir / ("store.json" if spec.backend == "json" else "store.db")
     report = check(store, read_history(target_dir / "history.jsonl"))
     (target_dir / "check.json").write_text(json.dumps(report, indent=2))
-    return {"target": f"{spec.backend}:{spec.strategy}", "backend": spec.backend,
-            "strategy": spec.strategy, "workers": spec.workers, "verdict": report["verdict"],
-            "anomalies": report["anomalies"], "load": summary, "dir": spec.slug,
-            "examples": {k: [e["text"] for e in v[:1]] for k, v in report["examples"].items()}}
+    return {
+        "target": f"{spec.backend}:{spec.strategy}",
+        "backend": spec.backend,
+        "strategy": spec.strategy,
+        "workers": spec.workers,
+        "verdict": report["verdict"],
+        "anomalies": report["anomalies"],
+        "load": summary,
+        "dir": spec.slug,
+        "examples": {k: [e["text"] for e in v[:1]] for k, v in report["examples"].items()},
+    }
 
 
 def settings_dict(settings: Settings, specs: list[TargetSpec]) -> dict:

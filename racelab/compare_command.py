@@ -24,8 +24,15 @@ def _progress(index: int, total: int, name: str, started: float, per_target: flo
 
 def run_compare(specs, vus, duration, seed, skus, stock, retries, timeout, out) -> int:
     """Run every target; print and write the results; return the exit status."""
-    settings = Settings(vus=vus, duration=duration, seed=seed, skus=skus, stock=stock,
-                        retries=retries, timeout=timeout)
+    settings = Settings(
+        vus=vus,
+        duration=duration,
+        seed=seed,
+        skus=skus,
+        stock=stock,
+        retries=retries,
+        timeout=timeout,
+    )
     out_dir = Path(out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
     out_dir.mkdir(parents=True, exist_ok=True)
     entries, failures, started = [], [], time.monotonic()
@@ -39,8 +46,11 @@ def run_compare(specs, vus, duration, seed, skus, stock, retries, timeout, out) 
             failures.append(spec.name)
             click.echo(f"  {spec.name} could not be run: {e}\n  server log:\n{tail}", err=True)
         per_target = (time.monotonic() - started) / (index + 1)
-    report = {"settings": settings_dict(settings, specs), "targets": entries,
-              "could_not_run": failures}
+    report = {
+        "settings": settings_dict(settings, specs),
+        "targets": entries,
+        "could_not_run": failures,
+    }
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     (out_dir / "report.html").write_text(render(report, out_dir))
     _print_results(entries, out_dir, time.monotonic() - started)

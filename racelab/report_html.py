@@ -25,8 +25,10 @@ code{background:#f5f5f5;padding:0 .25rem;border-radius:3px}svg{max-width:100%;he
 def read_timeline(path: Path) -> list[dict]:
     """Read a timeline.csv written by racelab load."""
     with open(path, newline="") as f:
-        return [{k: float(v) if "." in v else int(v) for k, v in row.items()}
-                for row in csv.DictReader(f)]
+        return [
+            {k: float(v) if "." in v else int(v) for k, v in row.items()}
+            for row in csv.DictReader(f)
+        ]
 
 
 def _verdict_table(entries: list[dict]) -> str:
@@ -44,26 +46,36 @@ def _target_card(entry: dict, out_dir: Path) -> str:
     rows = read_timeline(out_dir / entry["dir"] / "timeline.csv")
     name = f"{entry['target']}@{entry['workers']}"
     css = "held" if entry["verdict"] == "held" else entry["verdict"]
-    examples = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v[0])}</li>"
-                       for k, v in entry.get("examples", {}).items() if v)
-    files = ", ".join(f"<code>{entry['dir']}/{f}</code>" for f in
-                      ("history.jsonl", "load.json", "timeline.csv", "check.json", "server.log"))
-    return (f"<div class='card'><h3>{html.escape(name)} — "
-            f"<span class='{css}'>{html.escape(entry['verdict'])}</span></h3>"
-            f"{timeline_chart(rows, name)}"
-            + (f"<p>One example per anomaly:</p><ul>{examples}</ul>" if examples else "")
-            + f"<p>Files: {files}, and the store in <code>{entry['dir']}/data/</code>. "
-            f"Re-check with <code>racelab check {entry['dir']}/data --history "
-            f"{entry['dir']}/history.jsonl --explain</code>.</p></div>")
+    examples = "".join(
+        f"<li><b>{html.escape(k)}</b>: {html.escape(v[0])}</li>"
+        for k, v in entry.get("examples", {}).items()
+        if v
+    )
+    files = ", ".join(
+        f"<code>{entry['dir']}/{f}</code>"
+        for f in ("history.jsonl", "load.json", "timeline.csv", "check.json", "server.log")
+    )
+    return (
+        f"<div class='card'><h3>{html.escape(name)} — "
+        f"<span class='{css}'>{html.escape(entry['verdict'])}</span></h3>"
+        f"{timeline_chart(rows, name)}"
+        + (f"<p>One example per anomaly:</p><ul>{examples}</ul>" if examples else "")
+        + f"<p>Files: {files}, and the store in <code>{entry['dir']}/data/</code>. "
+        f"Re-check with <code>racelab check {entry['dir']}/data --history "
+        f"{entry['dir']}/history.jsonl --explain</code>.</p></div>"
+    )
 
 
 def render(report: dict, out_dir: Path) -> str:
     """Return the whole report page as one HTML string (no external resources)."""
     entries, settings = report["targets"], report["settings"]
-    why = "".join(f"<div class='why'>{html.escape(line)}</div>"
-                  for line in explanation_lines(entries))
-    settings_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
-                            for k, v in settings.items())
+    why = "".join(
+        f"<div class='why'>{html.escape(line)}</div>" for line in explanation_lines(entries)
+    )
+    settings_rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+        for k, v in settings.items()
+    )
     cards = "".join(_target_card(e, out_dir) for e in entries)
     charts = (anomaly_chart(entries) + throughput_chart(entries)) if entries else ""
     return (
@@ -72,7 +84,12 @@ def render(report: dict, out_dir: Path) -> str:
         f"<title>racelab compare</title><style>{STYLE}</style></head><body>"
         "<h1>racelab compare</h1><p class='sub'>The same seeded load against each target; "
         "the checker reads each store and the client's history and counts what went wrong."
-        "</p><h2>Verdicts</h2>" + _verdict_table(entries) + why
-        + "<h2>Side by side</h2>" + charts + "<h2>Each target</h2>" + cards
+        "</p><h2>Verdicts</h2>"
+        + _verdict_table(entries)
+        + why
+        + "<h2>Side by side</h2>"
+        + charts
+        + "<h2>Each target</h2>"
+        + cards
         + f"<h2>Settings</h2><table>{settings_rows}</table></body></html>"
     )

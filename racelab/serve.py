@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 
 from werkzeug.serving import make_server
 
@@ -50,7 +51,7 @@ def app_config(backend, strategy, data_dir) -> dict:
     return {"BACKEND": backend, "STRATEGY": strategy, "DATA_DIR": str(data_dir)}
 
 
-def serve_threaded(sock: socket.socket, config: dict) -> None:
+def serve_threaded(sock: socket.socket, config: dict, ready) -> None:
     """Serve in this process with a thread per request, as `flask run` does."""
     server = make_server(
         *sock.getsockname()[:2], create_app(config), threaded=True, fd=sock.fileno()
@@ -58,6 +59,7 @@ def serve_threaded(sock: socket.socket, config: dict) -> None:
     # Quiet the per-request access log: at thousands of requests/s it is the bottleneck.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: _raise_interrupt())
+    ready()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -70,17 +72,42 @@ def _raise_interrupt():
     raise KeyboardInterrupt
 
 
-def serve_gunicorn(sock: socket.socket, config: dict, workers: int, threads: int) -> None:
+def announce_when_workers_ready(workers: int, ready):
+    """Return a post_worker_init hook; call ready() once every worker has reported in.
+
+    Until then a fast worker could accept every connection of a starting load while the
+    others boot, and N workers would quietly behave as one.
+    """
+    read_end, write_end = os.pipe()
+
+    def wait() -> None:
+        with os.fdopen(read_end, "rb", buffering=0) as pipe:
+            for _ in range(workers):
+                pipe.read(1)
+        ready()
+
+    threading.Thread(target=wait, daemon=True).start()
+    return lambda worker: os.write(write_end, b"!")
+
+
+def serve_gunicorn(sock: socket.socket, config: dict, workers: int, threads: int, ready) -> None:
     """Serve with N gunicorn worker processes (gthread), each opening the store itself."""
     from gunicorn.app.base import BaseApplication
 
+    worker_ready = announce_when_workers_ready(workers, ready)
+
     class TargetApplication(BaseApplication):
         def load_config(self):
+            # preload_app: workers fork ready to serve, so none can take every connection
+            # while the others are still importing; post_fork gives each its own handles.
             settings = {
                 "bind": [f"fd://{sock.fileno()}"],
                 "workers": workers,
                 "threads": threads,
                 "worker_class": "gthread",
+                "preload_app": True,
+                "post_fork": _after_fork,
+                "post_worker_init": worker_ready,
                 "graceful_timeout": 5,
                 "timeout": 60,
                 "accesslog": None,
@@ -96,6 +123,11 @@ def serve_gunicorn(sock: socket.socket, config: dict, workers: int, threads: int
     TargetApplication().run()
 
 
+def _after_fork(_server, worker) -> None:
+    """Drop any handle the preloading parent made; each worker opens its own."""
+    worker.app.wsgi().extensions["store"].after_fork()
+
+
 def serve(
     backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock, announce=print
 ) -> None:
@@ -104,13 +136,17 @@ def serve(
     sock = open_listener(host, port)
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    announce(
+    line = (
         f"racelab serve: {backend}/{strategy} on http://{shown}:{bound_port} "
         f"({workers} worker{'s' if workers > 1 else ''}, pid {os.getpid()})"
     )
-    sys.stdout.flush()
+
+    def ready() -> None:
+        announce(line)
+        sys.stdout.flush()
+
     config = app_config(backend, strategy, data_dir)
     if workers == 1:
-        serve_threaded(sock, config)
+        serve_threaded(sock, config, ready)
     else:
-        serve_gunicorn(sock, config, workers, threads)
+        serve_gunicorn(sock, config, workers, threads, ready)

@@ -2,8 +2,21 @@
 
 from racelab.targets import WHY
 
-COLUMNS = ("target", "workers", "requests", "req/s", "p50 ms", "p99 ms", "errors", "lost",
-           "dup", "ids", "corrupt", "stock", "verdict")
+COLUMNS = (
+    "target",
+    "workers",
+    "requests",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "lost",
+    "dup",
+    "ids",
+    "corrupt",
+    "stock",
+    "verdict",
+)
 WIDTHS = (24, 7, 9, 8, 8, 8, 7, 6, 5, 5, 8, 6, 8)
 RED, GREEN, RESET = "\033[31m", "\033[32m", "\033[0m"
 
@@ -11,23 +24,36 @@ RED, GREEN, RESET = "\033[31m", "\033[32m", "\033[0m"
 def row_values(entry: dict) -> tuple:
     """Return the table's cells for one target entry of report.json."""
     load, a = entry["load"], entry["anomalies"]
-    return (entry["target"], entry["workers"], load["requests"], f"{load['rps']:.0f}",
-            f"{load['latency_ms']['p50']:.1f}", f"{load['latency_ms']['p99']:.1f}",
-            load["errors"], a.get("lost", 0), a.get("duplicated", 0), a.get("id_collision", 0),
-            a.get("corrupt_store", 0) + a.get("corrupt_record", 0),
-            a.get("stock_mismatch", 0) + a.get("oversold", 0),
-            "held" if entry["verdict"] == "held" else entry["verdict"].upper())
+    return (
+        entry["target"],
+        entry["workers"],
+        load["requests"],
+        f"{load['rps']:.0f}",
+        f"{load['latency_ms']['p50']:.1f}",
+        f"{load['latency_ms']['p99']:.1f}",
+        load["errors"],
+        a.get("lost", 0),
+        a.get("duplicated", 0),
+        a.get("id_collision", 0),
+        a.get("corrupt_store", 0) + a.get("corrupt_record", 0),
+        a.get("stock_mismatch", 0) + a.get("oversold", 0),
+        "held" if entry["verdict"] == "held" else entry["verdict"].upper(),
+    )
 
 
 def table_lines(entries: list[dict], color: bool = False) -> list[str]:
     """Return the verdict table, coloured for a terminal if asked."""
-    header = "".join(f"{c:>{w}}" if i else f"{c:<{w}}" for i, (c, w) in
-                     enumerate(zip(COLUMNS, WIDTHS, strict=True)))
+    header = "".join(
+        f"{c:>{w}}" if i else f"{c:<{w}}"
+        for i, (c, w) in enumerate(zip(COLUMNS, WIDTHS, strict=True))
+    )
     lines = [header, "-" * len(header)]
     for entry in entries:
         cells = row_values(entry)
-        text = "".join(f"{c!s:>{w}}" if i else f"{c!s:<{w}}" for i, (c, w) in
-                       enumerate(zip(cells[:-1], WIDTHS[:-1], strict=True)))
+        text = "".join(
+            f"{c!s:>{w}}" if i else f"{c!s:<{w}}"
+            for i, (c, w) in enumerate(zip(cells[:-1], WIDTHS[:-1], strict=True))
+        )
         verdict = f"{cells[-1]:>{WIDTHS[-1]}}"
         if color:
             verdict = f"{GREEN if cells[-1] == 'held' else RED}{verdict}{RESET}"
@@ -37,8 +63,9 @@ def table_lines(entries: list[dict], color: bool = False) -> list[str]:
 
 def what_broke(entry: dict) -> str:
     """Return the anomaly counts of a failed target in words."""
-    parts = [f"{count} {name.replace('_', ' ')}" for name, count in entry["anomalies"].items()
-             if count]
+    parts = [
+        f"{count} {name.replace('_', ' ')}" for name, count in entry["anomalies"].items() if count
+    ]
     return ", ".join(parts) or "no anomaly counted"
 
 
@@ -49,5 +76,7 @@ def explanation_lines(entries: list[dict]) -> list[str]:
         if entry["verdict"] == "held":
             continue
         why = WHY.get((entry["backend"], entry["strategy"]), "")
-        lines.append(f"{entry['target']}@{entry['workers']}: {what_broke(entry)}. {why}")
+        lines.append(
+            f"{entry['target']}@{entry['workers']}: {what_broke(entry)}. {why[:1].upper()}{why[1:]}"
+        )
     return lines

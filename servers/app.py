@@ -107,6 +107,15 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, lambda e: (e.body(), e.status))
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _internal_error)
+    app.after_request(_close_after_unread_body)
+
+
+def _close_after_unread_body(response: Response) -> Response:
+    # A refused body is never read; closing keeps the server from draining it to reuse
+    # the connection (gunicorn would otherwise wait for all of it).
+    if response.status_code == 413:
+        response.headers["Connection"] = "close"
+    return response
 
 
 def _http_error(e: HTTPException):

@@ -51,5 +51,8 @@ class Store(abc.ABC):
     def cancel_order(self, order_id: int) -> None:
         """Delete an order and put its qty back into stock, or raise NotFound."""
 
+    def after_fork(self) -> None:  # noqa: B027 - most stores hold nothing across a fork
+        """Forget handles inherited from a parent process."""
+
     def close(self) -> None:  # noqa: B027 - most stores hold nothing to release
         """Release connections and handles."""

@@ -120,6 +120,9 @@ class ThreadLockJsonStore(NaiveJsonStore):
 
     def __init__(self, data_dir):
         super().__init__(data_dir)
+        self.after_fork()
+
+    def after_fork(self) -> None:
         self._lock = threading.Lock()
 
     def _exclusive(self):
@@ -141,8 +144,12 @@ class FileLockJsonStore(JsonStore):
 
     def __init__(self, data_dir):
         super().__init__(data_dir)
+        self.after_fork()
+
+    def after_fork(self) -> None:
         # A short poll interval: filelock polls a non-blocking flock, and its 50 ms
-        # default would dominate every request's latency.
+        # default would dominate every request's latency. A new instance per process:
+        # filelock refuses one inherited across fork.
         self._lock = filelock.FileLock(
             str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S, poll_interval=0.0005
         )

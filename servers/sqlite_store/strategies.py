@@ -92,6 +92,10 @@ class SqliteStore(Store):
             raise NotFound(f"No order has id {order_id}.")
         return dict(row._mapping)
 
+    def after_fork(self) -> None:
+        # SQLAlchemy's rule for forked processes: never reuse the parent's connections.
+        self.engine.dispose(close=False)
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -169,6 +173,10 @@ class TransactionalSqliteStore(SqliteStore):
         )
         event.listen(engine, "connect", _configure_connection)
         return engine
+
+    def after_fork(self) -> None:
+        super().after_fork()
+        self.writer.dispose(close=False)
 
     def close(self) -> None:
         super().close()
