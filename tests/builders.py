@@ -15,8 +15,12 @@ def order(order_id, token, sku="sku-1", qty=1) -> dict:
 
 def write_json_store(path, items, orders, next_id=None):
     """Write store.json as documented."""
-    doc = {"version": len(orders), "items": items, "orders": orders,
-           "next_id": next_id or 1 + max((o["id"] for o in orders), default=0)}
+    doc = {
+        "version": len(orders),
+        "items": items,
+        "orders": orders,
+        "next_id": next_id or 1 + max((o["id"] for o in orders), default=0),
+    }
     path.write_text(json.dumps(doc))
     return path
 
@@ -25,8 +29,9 @@ def write_sqlite_store(path, items, orders):
     """Write store.db with the documented tables (the naive schema: no constraints)."""
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE items (sku TEXT PRIMARY KEY, stock INTEGER)")
-        db.execute("CREATE TABLE orders (id INTEGER, sku TEXT, qty INTEGER, token TEXT,"
-                   " created_at TEXT)")
+        db.execute(
+            "CREATE TABLE orders (id INTEGER, sku TEXT, qty INTEGER, token TEXT, created_at TEXT)"
+        )
         db.executemany("INSERT INTO items VALUES (?, ?)", items.items())
         db.executemany("INSERT INTO orders VALUES (:id, :sku, :qty, :token, :created_at)", orders)
     return path
@@ -42,8 +47,19 @@ def write_store(kind, tmp_path, items, orders):
 def create(token, type_="ok", order_id=None, sku="sku-1", qty=1, t0=0.0, t1=0.01, vu=0):
     """Return a create record; an ok one gets an id and status 201."""
     status = {"ok": 201, "fail": 409, "info": None}[type_]
-    return op_record("create", vu, token, sku, qty, order_id, status, type_, t0, t1,
-                     None if type_ != "info" else "timeout")
+    return op_record(
+        "create",
+        vu,
+        token,
+        sku,
+        qty,
+        order_id,
+        status,
+        type_,
+        t0,
+        t1,
+        None if type_ != "info" else "timeout",
+    )
 
 
 def cancel(token, order_id, type_="ok", sku="sku-1", qty=1, t0=1.0, t1=1.01, vu=0):

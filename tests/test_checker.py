@@ -24,8 +24,12 @@ def run(kind, tmp_path, items, orders, records):
 def clean_case():
     """Two acknowledged orders, one cancelled; stock agrees."""
     orders = [order(1, "a", qty=2), order(3, "c", "sku-2", 1)]
-    records = [create("a", order_id=1, qty=2), create("b", order_id=2, qty=3),
-               create("c", order_id=3, sku="sku-2"), cancel("b", 2, qty=3)]
+    records = [
+        create("a", order_id=1, qty=2),
+        create("b", order_id=2, qty=3),
+        create("c", order_id=3, sku="sku-2"),
+        cancel("b", 2, qty=3),
+    ]
     return {"sku-1": 8, "sku-2": 9}, orders, records
 
 
@@ -59,8 +63,9 @@ def test_lost_is_not_claimed_when_a_cancel_may_have_happened(kind, tmp_path):
 def test_info_writes_either_way_are_not_anomalies(kind, tmp_path):
     items, orders, records = clean_case()
     records += [create("landed", "info", sku="sku-2"), create("vanished", "info", sku="sku-2")]
-    report = run(kind, tmp_path, items | {"sku-2": 8}, orders + [order(4, "landed", "sku-2")],
-                 records)
+    report = run(
+        kind, tmp_path, items | {"sku-2": 8}, orders + [order(4, "landed", "sku-2")], records
+    )
     assert report["anomalies"] == NONE
     assert report["recovered"] == 1 and report["verdict"] == "held"
 
@@ -77,7 +82,9 @@ def test_id_collision_in_the_store(kind, tmp_path):
     records.append(create("d", order_id=9))
     report = run(kind, tmp_path, items | {"sku-1": 7}, orders + [order(3, "d")], records)
     assert report["anomalies"] == NONE | {"id_collision": 1}
-    assert report["examples"]["id_collision"][0]["text"] == "id 3 is stored on 2 orders (tokens c, d)."
+    assert (
+        report["examples"]["id_collision"][0]["text"] == "id 3 is stored on 2 orders (tokens c, d)."
+    )
 
 
 def test_id_collision_only_the_history_shows(kind, tmp_path):
@@ -86,8 +93,10 @@ def test_id_collision_only_the_history_shows(kind, tmp_path):
     report = run(kind, tmp_path, items | {"sku-1": 7}, orders + [order(5, "e")], records)
     assert report["anomalies"] == NONE | {"id_collision": 1, "lost": 1}
     text = report["examples"]["id_collision"][0]["text"]
-    assert text == ("tokens d and e all got id 5; their requests overlapped from 2.100 s to "
-                    "2.400 s; only e is stored: the others' writes were overwritten.")
+    assert text == (
+        "tokens d and e all got id 5; their requests overlapped from 2.100 s to "
+        "2.400 s; only e is stored: the others' writes were overwritten."
+    )
     assert "Token e got the same id 5" in report["examples"]["lost"][0]["text"]
 
 
@@ -98,8 +107,10 @@ def test_unexpected(kind, tmp_path):
     report = run(kind, tmp_path, items | {"sku-2": 7}, stored, records)
     assert report["anomalies"] == NONE | {"unexpected": 2}
     texts = [e["text"] for e in report["examples"]["unexpected"]]
-    assert texts == ["token ghost is stored (id 8) but no client sent it.",
-                     "token refused is stored (id 9) but every create that sent it failed."]
+    assert texts == [
+        "token ghost is stored (id 8) but no client sent it.",
+        "token refused is stored (id 9) but every create that sent it failed.",
+    ]
 
 
 def test_resurrected(kind, tmp_path):
@@ -113,7 +124,8 @@ def test_stock_mismatch(kind, tmp_path):
     report = run(kind, tmp_path, items | {"sku-1": 9}, orders, records)
     assert report["anomalies"] == NONE | {"stock_mismatch": 1}
     assert report["examples"]["stock_mismatch"][0]["text"].startswith(
-        "sku-1: 10 at the start - 2 in stored orders = 8, but the store says 9")
+        "sku-1: 10 at the start - 2 in stored orders = 8, but the store says 9"
+    )
 
 
 def test_oversold(kind, tmp_path):
@@ -121,7 +133,10 @@ def test_oversold(kind, tmp_path):
     stored = [order(n, f"t{n}", qty=4) for n in range(1, 4)]
     report = run(kind, tmp_path, {"sku-1": -2, "sku-2": 10}, stored, records)
     assert report["anomalies"] == NONE | {"oversold": 1}
-    assert report["examples"]["oversold"][0]["text"] == "sku-1: 12 sold of 10 at the start; stock now -2."
+    assert (
+        report["examples"]["oversold"][0]["text"]
+        == "sku-1: 12 sold of 10 at the start; stock now -2."
+    )
 
 
 def test_corrupt_record(kind, tmp_path):
@@ -130,7 +145,8 @@ def test_corrupt_record(kind, tmp_path):
     report = run(kind, tmp_path, items | {"sku-2": 5}, orders, records)
     assert report["anomalies"] == NONE | {"corrupt_record": 1}
     assert report["examples"]["corrupt_record"][0]["text"] == (
-        "token c was sent as 1 x sku-2 but stored as 5 x sku-2 (id 3).")
+        "token c was sent as 1 x sku-2 but stored as 5 x sku-2 (id 3)."
+    )
 
 
 def test_ill_typed_record(kind, tmp_path):
@@ -146,8 +162,13 @@ def test_without_history_only_store_checks_run(kind, tmp_path):
     items, orders, _ = clean_case()
     report = check(write_store(kind, tmp_path, items, orders + [order(1, "a")]))
     assert report["skipped"] == ["lost", "unexpected", "resurrected", "stock_mismatch"]
-    assert report["anomalies"] == {"corrupt_store": 0, "corrupt_record": 0, "duplicated": 1,
-                                   "id_collision": 1, "oversold": 0}
+    assert report["anomalies"] == {
+        "corrupt_store": 0,
+        "corrupt_record": 0,
+        "duplicated": 1,
+        "id_collision": 1,
+        "oversold": 0,
+    }
     assert report["history"] is None and report["verdict"] == "failed"
 
 

@@ -12,7 +12,8 @@ INITIAL = dict.fromkeys(SKUS, 1000)
 
 token_plan = st.tuples(
     st.sampled_from(["ok", "ok", "ok", "fail", "info"]),  # create outcome
-    st.sampled_from(SKUS), st.integers(1, 3),
+    st.sampled_from(SKUS),
+    st.integers(1, 3),
     st.booleans(),  # an info create landed / an ok create was cancelled
 )
 
@@ -22,8 +23,17 @@ def consistent(plans):
     records, stored, cancelled = [], {}, {}
     for n, (outcome, sku, qty, flag) in enumerate(plans, 1):
         token = f"t{n}"
-        records.append(create(token, outcome, n if outcome == "ok" else None, sku, qty,
-                              t0=n * 0.01, t1=n * 0.01 + 0.005))
+        records.append(
+            create(
+                token,
+                outcome,
+                n if outcome == "ok" else None,
+                sku,
+                qty,
+                t0=n * 0.01,
+                t1=n * 0.01 + 0.005,
+            )
+        )
         if outcome == "ok" and flag:
             records.append(cancel(token, n, sku=sku, qty=qty, t0=5 + n * 0.01, t1=5.005 + n * 0.01))
             cancelled[token] = order(n, token, sku, qty)
@@ -33,14 +43,18 @@ def consistent(plans):
 
 
 @settings(max_examples=120, deadline=None)
-@given(plans=st.lists(token_plan, min_size=1, max_size=25),
-       plant=st.sets(st.sampled_from(["lost", "duplicated", "unexpected", "resurrected",
-                                      "stock_mismatch"])),
-       kind=st.sampled_from(["json", "sqlite"]))
+@given(
+    plans=st.lists(token_plan, min_size=1, max_size=25),
+    plant=st.sets(
+        st.sampled_from(["lost", "duplicated", "unexpected", "resurrected", "stock_mismatch"])
+    ),
+    kind=st.sampled_from(["json", "sqlite"]),
+)
 def test_exactly_the_planted_anomalies_are_found(tmp_path_factory, plans, plant, kind):
     records, stored, cancelled = consistent(plans)
-    acked = [t for t, o in stored.items() if any(r["token"] == t and r["type"] == "ok"
-                                                   for r in records)]
+    acked = [
+        t for t, o in stored.items() if any(r["token"] == t and r["type"] == "ok" for r in records)
+    ]
     expected = dict.fromkeys(CHECKS, 0)
     orders = dict(stored)
     extra = []

@@ -15,18 +15,28 @@ ITEMS = {"sku-1": 10}
 
 
 def two_orders_doc() -> bytes:
-    doc = {"version": 2, "items": {"sku-1": 8}, "orders": [order(1, "a"), order(2, "b")],
-           "next_id": 3}
+    doc = {
+        "version": 2,
+        "items": {"sku-1": 8},
+        "orders": [order(1, "a"), order(2, "b")],
+        "next_id": 3,
+    }
     return json.dumps(doc).encode()
 
 
 def test_extra_data_is_read_up_to_the_garbage(tmp_path):
     # A shorter document written over a longer one: the longer one's tail is left behind.
-    longer = json.dumps({"version": 3, "items": {"sku-1": 7},
-                         "orders": [order(1, "a"), order(2, "b"), order(3, "c")], "next_id": 4})
+    longer = json.dumps(
+        {
+            "version": 3,
+            "items": {"sku-1": 7},
+            "orders": [order(1, "a"), order(2, "b"), order(3, "c")],
+            "next_id": 4,
+        }
+    )
     shorter = two_orders_doc().decode()
     path = tmp_path / "store.json"
-    path.write_text(shorter + longer[len(shorter):])
+    path.write_text(shorter + longer[len(shorter) :])
     records = [create(t, order_id=n) for n, t in enumerate("abc", 1)]
     report = check(path, history(ITEMS, records))
     assert report["anomalies"]["corrupt_store"] == 1
@@ -46,14 +56,17 @@ def test_a_truncated_file_still_yields_its_whole_orders(tmp_path):
     assert "stock_mismatch" in report["skipped"] and report["verdict"] == "failed"
 
 
-@pytest.mark.parametrize(("name", "content", "reason"), [
-    ("empty", b"", "the file is empty"),
-    ("binary", bytes(range(256)), "not UTF-8"),
-    ("array", b"[1, 2]", "the document is a list"),
-    ("wrong shape", b'{"orders": 3}', "not the documented shape"),
-    ("half-written temp file", b'{"version": 4, "items": {"sku-1": 1', "not valid JSON"),
-    ("deep nesting", b"[" * 100_000, "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty", b"", "the file is empty"),
+        ("binary", bytes(range(256)), "not UTF-8"),
+        ("array", b"[1, 2]", "the document is a list"),
+        ("wrong shape", b'{"orders": 3}', "not the documented shape"),
+        ("half-written temp file", b'{"version": 4, "items": {"sku-1": 1', "not valid JSON"),
+        ("deep nesting", b"[" * 100_000, "nested too deeply"),
+    ],
+)
 def test_damaged_json_is_reported_not_raised(tmp_path, name, content, reason):
     path = tmp_path / "store.json"
     path.write_bytes(content)

@@ -4,13 +4,21 @@ import pytest
 
 from loadtests.plan import MixError, Planner, parse_mix
 from loadtests.shapes import (
-    ShapeError, parse_duration, parse_range, parse_rate, parse_stages, scenario_stages,
-    total_duration, vus_at,
+    ShapeError,
+    parse_duration,
+    parse_range,
+    parse_rate,
+    parse_stages,
+    scenario_stages,
+    total_duration,
+    vus_at,
 )
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("30s", 30.0), ("500ms", 0.5), ("2m", 120.0), ("1h", 3600.0), ("1.5", 1.5)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30.0), ("500ms", 0.5), ("2m", 120.0), ("1h", 3600.0), ("1.5", 1.5)],
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
@@ -34,7 +42,15 @@ def test_stages_ramp_linearly_like_k6():
     stages = parse_stages("10s:20,20s:100,10s:0")
     assert stages == [(10.0, 20), (20.0, 100), (10.0, 0)]
     assert [vus_at(stages, t) for t in (0, 5, 10, 20, 30, 35, 40, 99)] == [
-        0, 10, 20, 60, 100, 50, 0, 0]
+        0,
+        10,
+        20,
+        60,
+        100,
+        50,
+        0,
+        0,
+    ]
     assert total_duration(stages) == 40.0
 
 

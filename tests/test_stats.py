@@ -19,8 +19,14 @@ def test_percentiles_of_one_to_a_thousand_microseconds_are_exact():
     histogram = new_histogram()
     for value in range(1, 1001):
         histogram.record_value(value)
-    assert latency_ms(histogram) == {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99,
-                                     "p99_9": 0.999, "max": 1.0}
+    assert latency_ms(histogram) == {
+        "p50": 0.5,
+        "p90": 0.9,
+        "p95": 0.95,
+        "p99": 0.99,
+        "p99_9": 0.999,
+        "max": 1.0,
+    }
 
 
 def test_a_single_outlier_owns_the_top_percentiles():
@@ -50,8 +56,11 @@ def test_summary_counts_errors_by_status_and_op():
     assert (summary["requests"], summary["errors"], summary["rps"]) == (10, 2, 5.0)
     assert summary["by_status"] == {"201": 8, "404": 1, "none": 1}
     assert summary["by_cause"] == {"http 404": 1, "timeout": 1}
-    assert summary["by_op"]["cancel"] == {"requests": 1, "errors": 1, "latency_ms": {
-        "p50": 0.5, "p90": 0.5, "p95": 0.5, "p99": 0.5, "p99_9": 0.5, "max": 0.5}}
+    assert summary["by_op"]["cancel"] == {
+        "requests": 1,
+        "errors": 1,
+        "latency_ms": {"p50": 0.5, "p90": 0.5, "p95": 0.5, "p99": 0.5, "p99_9": 0.5, "max": 0.5},
+    }
     assert summary["by_op"]["create"]["requests"] == 9
 
 
@@ -62,23 +71,29 @@ def test_timeline_has_a_row_per_second_including_idle_ones():
     stats.timeline.close_second()
     rows = stats.timeline.rows
     assert [(r["second"], r["requests"], r["errors"], r["vus"]) for r in rows] == [
-        (1, 1, 0, 3), (2, 0, 0, 0), (3, 1, 1, 5)]
+        (1, 1, 0, 3),
+        (2, 0, 0, 0),
+        (3, 1, 1, 5),
+    ]
     assert rows[0]["p99_ms"] == 1.0 and rows[2]["p50_ms"] == 1.5
 
 
-@pytest.mark.parametrize(("expr", "passed", "value"), [
-    ("p99<150ms", True, 2.0),
-    ("p99<1.5ms", False, 2.0),
-    ("p50<=1ms", True, 1.0),
-    ("max<0.001s", False, 0.002),
-    ("p99.9<3000us", True, 2000.0),
-    ("errors<1%", False, 10.0),
-    ("errors<=1", True, 1.0),
-    ("rps>4", True, 5.0),
-    ("requests>=10", True, 10.0),
-    ("create.p95<1.5ms", False, 2.0),
-    ("cancel.errors<50%", True, 0.0),
-])
+@pytest.mark.parametrize(
+    ("expr", "passed", "value"),
+    [
+        ("p99<150ms", True, 2.0),
+        ("p99<1.5ms", False, 2.0),
+        ("p50<=1ms", True, 1.0),
+        ("max<0.001s", False, 0.002),
+        ("p99.9<3000us", True, 2000.0),
+        ("errors<1%", False, 10.0),
+        ("errors<=1", True, 1.0),
+        ("rps>4", True, 5.0),
+        ("requests>=10", True, 10.0),
+        ("create.p95<1.5ms", False, 2.0),
+        ("cancel.errors<50%", True, 0.0),
+    ],
+)
 def test_thresholds_pass_and_fail_on_measured_values(expr, passed, value):
     stats = stats_with([1000] * 9)
     stats.record("create", 500, "http 500", 2000, 0.5, 1)  # 10 requests, 1 error
@@ -87,14 +102,17 @@ def test_thresholds_pass_and_fail_on_measured_values(expr, passed, value):
     assert result == {"expr": expr, "value": pytest.approx(value), "passed": passed}
 
 
-@pytest.mark.parametrize(("expr", "message"), [
-    ("p98<150ms", "unknown metric 'p98'"),
-    ("latency<1s", "unknown metric 'latency'"),
-    ("p99 150ms", "is not METRIC<VALUE"),
-    ("p99<1%", "a latency takes ms, s or us"),
-    ("rps>10%", "takes a plain number"),
-    ("errors<3ms", "takes a plain number"),
-])
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("p98<150ms", "unknown metric 'p98'"),
+        ("latency<1s", "unknown metric 'latency'"),
+        ("p99 150ms", "is not METRIC<VALUE"),
+        ("p99<1%", "a latency takes ms, s or us"),
+        ("rps>10%", "takes a plain number"),
+        ("errors<3ms", "takes a plain number"),
+    ],
+)
 def test_bad_thresholds_are_named(expr, message):
     with pytest.raises(ThresholdError, match=message):
         parse_threshold(expr)

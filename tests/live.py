@@ -1,0 +1,66 @@
+"""Helpers for tests that start real servers and send real load, on loopback only."""
+
+import threading
+from contextlib import contextmanager
+
+from werkzeug.serving import make_server
+
+from checker import check
+from loadtests.history import read_history
+from loadtests.run import execute
+from loadtests.runner import LoadConfig
+from racelab.compare import Settings, start_server, stop_server
+from racelab.targets import TargetSpec
+from servers import create_app, init_store
+
+
+@contextmanager
+def served(tmp_path, backend, strategy, workers=1, skus=5, stock=100_000):
+    """Run `racelab serve` as a subprocess on a free port; yield (base URL, data dir)."""
+    spec = TargetSpec(backend, strategy, workers)
+    data_dir = tmp_path / spec.slug
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(skus=skus, stock=stock)
+    process, url = start_server(spec, data_dir, settings, tmp_path / f"{spec.slug}.log")
+    try:
+        yield url, data_dir
+    finally:
+        stop_server(process)
+
+
+@contextmanager
+def in_process(tmp_path, backend="sqlite", strategy="transactional", skus=3, stock=100_000):
+    """Serve a target from a thread of this process; yield its base URL."""
+    init_store(backend, strategy, tmp_path, skus=skus, stock=stock)
+    app = create_app({"BACKEND": backend, "STRATEGY": strategy, "DATA_DIR": str(tmp_path)})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        app.extensions["store"].close()
+
+
+def hammer(url, history_path, seconds=3.0, vus=30, seed=1, **overrides) -> dict:
+    """Run a bounded write-heavy load; return the summary."""
+    config = LoadConfig(
+        url=url,
+        duration=seconds,
+        vus=vus,
+        seed=seed,
+        mix=overrides.pop("mix", {"create": 80, "cancel": 20}),
+        **overrides,
+    )
+    summary, _ = execute(config, history_path)
+    return summary
+
+
+def load_and_check(tmp_path, backend, strategy, workers, seconds=3.0) -> dict:
+    """Serve a target, hammer it, stop it, and return the checker's report."""
+    history_path = tmp_path / f"{backend}-{strategy}-{workers}.jsonl"
+    with served(tmp_path, backend, strategy, workers) as (url, data_dir):
+        hammer(url, history_path, seconds)
+    return check(next(data_dir.glob("store.*")), read_history(history_path))

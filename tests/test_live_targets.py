@@ -1,0 +1,158 @@
+"""Real `racelab serve` processes under real concurrent writers, checked by the checker."""
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.live import load_and_check, served
+
+SHOULD_FAIL = [
+    ("json", "naive", 1),
+    ("json", "thread-lock", 4),
+    ("json", "optimistic", 4),
+    ("sqlite", "naive", 4),
+]
+SHOULD_HOLD = [
+    ("json", "thread-lock", 1),
+    ("json", "file-lock", 4),
+    ("sqlite", "transactional", 1),
+    ("sqlite", "transactional", 4),
+]
+
+
+@pytest.mark.parametrize(
+    ("backend", "strategy", "workers"), SHOULD_FAIL, ids=[f"{b}:{s}@{w}" for b, s, w in SHOULD_FAIL]
+)
+def test_unsafe_strategies_lose_or_corrupt_writes(tmp_path, backend, strategy, workers):
+    report = load_and_check(tmp_path, backend, strategy, workers)
+    assert report["verdict"] == "failed", report["anomalies"]
+
+
+@pytest.mark.parametrize(
+    ("backend", "strategy", "workers"), SHOULD_HOLD, ids=[f"{b}:{s}@{w}" for b, s, w in SHOULD_HOLD]
+)
+def test_safe_strategies_lose_nothing_and_never_oversell(tmp_path, backend, strategy, workers):
+    report = load_and_check(tmp_path, backend, strategy, workers)
+    assert report["verdict"] == "held", report["examples"]
+    assert report["history"]["creates"]["ok"] > 100
+
+
+def raw_request(url: str, head: bytes) -> bytes:
+    """Send raw request bytes and return the whole response (headers and body)."""
+    host, port = url.removeprefix("http://").split(":")
+    answer = b""
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(head)
+        while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < int(
+            answer.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0]
+        ):
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_huge_declared_body_is_refused_without_being_read(tmp_path, workers):
+    with served(tmp_path, "json", "file-lock", workers) as (url, _):
+        started = time.monotonic()
+        answer = raw_request(
+            url,
+            b"POST /orders HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: 104857600\r\n\r\n{",
+        )
+        assert answer.startswith(b"HTTP/1.1 413")
+        assert b'"error":"too_large"' in answer.replace(b" ", b"")
+        assert time.monotonic() - started < 3
+
+
+def racelab(*args, timeout=20) -> subprocess.CompletedProcess:
+    """Run the racelab CLI as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "racelab", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_serve_refuses_a_port_in_use(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = racelab("serve", "json", "--data-dir", str(tmp_path), "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"racelab serve: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+
+
+def test_serve_refuses_an_unwritable_data_dir(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    result = racelab("serve", "sqlite", "--data-dir", str(tmp_path / "file" / "data"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("racelab serve: cannot write the data dir")
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("backend", "name"), [("json", "store.json"), ("sqlite", "store.db")])
+def test_serve_refuses_a_corrupt_store_unless_reset(tmp_path, backend, name):
+    (tmp_path / name).write_bytes(b"\x00garbage")
+    result = racelab("serve", backend, "--data-dir", str(tmp_path), "--port", "0")
+    assert result.returncode == 2
+    assert "cannot be read" in result.stderr and "--reset replaces it" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_serve_rejects_an_unknown_strategy(tmp_path):
+    result = racelab("serve", "sqlite", "--strategy", "file-lock", "--data-dir", str(tmp_path))
+    assert result.returncode == 2 and "'file-lock' is not a sqlite strategy" in result.stderr
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_serve_starts_fast_and_stops_cleanly_on_sigterm(tmp_path, workers):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "racelab",
+            "serve",
+            "sqlite",
+            "--strategy",
+            "transactional",
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            "0",
+            "--workers",
+            str(workers),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    announced = process.stdout.readline()
+    assert "on http://127.0.0.1:" in announced
+    url = announced.split(" on ")[1].split()[0]
+    import urllib.request
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                assert response.status == 200
+                break
+        except OSError:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    process.terminate()
+    _, errors = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "Traceback" not in errors

@@ -1,0 +1,168 @@
+"""racelab load against a real in-process target: counts, completeness, seeds, bounds."""
+
+import collections
+import json
+import socket
+import threading
+
+import pytest
+
+from loadtests.history import read_history
+from loadtests.run import execute
+from loadtests.runner import LoadConfig
+from tests.live import hammer, in_process
+
+MIX = {"create": 60, "cancel": 15, "get": 10, "list": 10, "items": 5}
+
+
+def test_every_request_has_one_record_and_the_counts_agree(tmp_path):
+    with in_process(tmp_path / "store") as url:
+        summary = hammer(url, tmp_path / "h.jsonl", seconds=1.5, vus=8, mix=MIX)
+    history = read_history(tmp_path / "h.jsonl")
+    assert history.run["target"] == url and history.run["seed"] == 1
+    assert history.run["items"] == {"sku-1": 100_000, "sku-2": 100_000, "sku-3": 100_000}
+    assert len(history.ops) == summary["requests"] > 100
+    by_op = collections.Counter(r["op"] for r in history.ops)
+    assert {op: s["requests"] for op, s in summary["by_op"].items()} == dict(by_op)
+    assert set(by_op) == {"create", "cancel", "get", "list", "items"}
+    by_status = collections.Counter(str(r["status"]) for r in history.ops)
+    assert summary["by_status"] == dict(by_status)
+    assert all(r["t0"] <= r["t1"] for r in history.ops)
+    assert all(r["type"] == "ok" for r in history.ops)
+
+
+def test_a_cancel_records_the_token_of_the_order_it_cancelled(tmp_path):
+    with in_process(tmp_path / "store") as url:
+        hammer(url, tmp_path / "h.jsonl", seconds=1.0, vus=4, mix={"create": 1, "cancel": 1})
+    ops = read_history(tmp_path / "h.jsonl").ops
+    created = {r["order_id"]: r for r in ops if r["op"] == "create"}
+    cancels = [r for r in ops if r["op"] == "cancel"]
+    assert cancels
+    for cancel in cancels:
+        origin = created[cancel["order_id"]]
+        assert (cancel["token"], cancel["sku"], cancel["qty"], cancel["vu"]) == (
+            origin["token"],
+            origin["sku"],
+            origin["qty"],
+            origin["vu"],
+        )
+
+
+def per_user_plan(path):
+    """Return each VU's sequence of (op, token, sku, qty)."""
+    plans = collections.defaultdict(list)
+    for r in read_history(path).ops:
+        plans[r["vu"]].append((r["op"], r["token"], r["sku"], r["qty"]))
+    return plans
+
+
+def test_the_same_seed_replays_each_users_operations(tmp_path):
+    runs = []
+    for n, seed in enumerate((5, 5, 6)):
+        with in_process(tmp_path / f"store{n}") as url:
+            hammer(url, tmp_path / f"h{n}.jsonl", seconds=1.0, vus=4, seed=seed, mix=MIX)
+        runs.append(per_user_plan(tmp_path / f"h{n}.jsonl"))
+    first, again, other = runs
+    for vu in first:
+        shorter = min(len(first[vu]), len(again[vu]))
+        assert shorter > 10
+        assert first[vu][:shorter] == again[vu][:shorter]
+    assert first[0][:10] != other[0][:10]
+
+
+def test_the_request_bound_stops_the_run(tmp_path):
+    with in_process(tmp_path / "store") as url:
+        summary = hammer(url, tmp_path / "h.jsonl", seconds=30, vus=5, max_requests=120)
+    assert summary["requests"] == 120
+    assert summary["duration_s"] < 10
+
+
+def test_stages_ramp_users_up_and_down(tmp_path):
+    with in_process(tmp_path / "store") as url:
+        config = LoadConfig(url=url, duration=2.0, vus=6, stages=[(1.0, 6), (1.0, 0)], seed=3)
+        summary, run = execute(config, tmp_path / "h.jsonl")
+    vus = [row["vus"] for row in run.stats.timeline.rows]
+    assert max(vus) == 6 and summary["requests"] > 20
+    assert len({r["vu"] for r in read_history(tmp_path / "h.jsonl").ops}) == 6
+
+
+def test_open_model_keeps_its_rate_and_counts_from_the_intended_start(tmp_path):
+    with in_process(tmp_path / "store") as url:
+        config = LoadConfig(url=url, duration=2.0, vus=20, rate=100.0, seed=4)
+        summary, _ = execute(config, tmp_path / "h.jsonl")
+    ops = read_history(tmp_path / "h.jsonl").ops
+    assert summary["requests"] == len(ops) == 200 and summary["dropped"] == 0
+    starts = sorted(r["t0"] for r in ops)
+    assert starts[0] == 0.0 and starts[-1] == pytest.approx(1.99)
+    assert starts[1] - starts[0] == pytest.approx(0.01)
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server that accepts and reads but never answers: every request times out."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    conns = []
+
+    def accept():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conns.append(conn)
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+    for conn in conns:
+        conn.close()
+
+
+def test_timeouts_are_info_and_retries_resend_the_same_token(tmp_path, silent_server):
+    from loadtests.runner import LoadRun
+
+    config = LoadConfig(
+        url=silent_server, duration=1.0, vus=2, timeout=0.2, retries=2, mix={"create": 1}, seed=9
+    )
+    run = LoadRun(config)
+    run.items = {"sku-1": 10}
+    run._read_items = _no_items_needed  # the silent server cannot answer GET /items
+    records = []
+    run.history = type("Sink", (), {"write": lambda self, r: records.append(r)})()
+    import asyncio
+
+    asyncio.run(run.run())
+    assert records and all(r["type"] == "info" and r["status"] is None for r in records)
+    assert all(r["error"] == "timeout" for r in records)
+    by_token = collections.defaultdict(list)
+    for r in records:
+        by_token[r["token"]].append(r["attempt"])
+    assert [0, 1, 2] in by_token.values()
+
+
+async def _no_items_needed():
+    return None
+
+
+def test_summary_and_timeline_files(tmp_path):
+    with in_process(tmp_path / "store") as url:
+        config = LoadConfig(url=url, duration=1.2, vus=3, seed=2)
+        summary, _ = execute(
+            config, None, summary_path=tmp_path / "s.json", timeline_path=tmp_path / "t.csv"
+        )
+    written = json.loads((tmp_path / "s.json").read_text())
+    assert written == json.loads(json.dumps(summary))
+    assert set(written) >= {
+        "requests",
+        "duration_s",
+        "rps",
+        "errors",
+        "dropped",
+        "latency_ms",
+        "by_op",
+        "by_status",
+        "thresholds",
+    }
+    assert set(written["latency_ms"]) == {"p50", "p90", "p95", "p99", "p99_9", "max"}
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    assert lines[0] == "second,vus,requests,errors,p50_ms,p95_ms,p99_ms" and len(lines) == 3
