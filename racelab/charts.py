@@ -1,6 +1,7 @@
 """Charts for the compare report, drawn with matplotlib and kept as inline SVG text."""
 
 import io
+import re
 
 import matplotlib
 
@@ -36,7 +37,9 @@ def to_svg(figure) -> str:
     figure.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(figure)
     text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    # Drop the XML prologue and the RDF metadata (a date and licence links): a report
+    # page needs neither, and without them nothing in it even names another site.
+    return re.sub(r"<metadata>.*?</metadata>", "", text[text.index("<svg") :], flags=re.S)
 
 
 def timeline_chart(rows: list[dict], title: str) -> str:

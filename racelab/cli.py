@@ -124,7 +124,8 @@ def check_command(store, history_path, as_json, explain, examples, lenient):
     try:
         history = read_history(history_path, lenient) if history_path else None
     except HistoryError as e:
-        raise click.UsageError(f"unreadable history: {e}") from None
+        click.echo(f"racelab check: unreadable history: {e}", err=True)
+        raise SystemExit(2) from None
     report = check(path, history, examples)
     if as_json:
         click.echo(json.dumps(report, indent=2))

@@ -139,7 +139,10 @@ def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -
     """Serve, load, stop and check one target; return its entry for report.json."""
     target_dir = out_dir / spec.slug
     data_dir = target_dir / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TargetFailed(f"cannot create {data_dir}: {e.strerror}") from None
     log_path = target_dir / "server.log"
     process, url = start_server(spec, data_dir, settings, log_path)
     try:

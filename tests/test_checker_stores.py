@@ -1,4 +1,4 @@
-"""Any bytes as a store give a report, never a traceback; damaged stores are read as far as they go."""
+"""Any bytes as a store give a report, never a traceback; damage is read as far as it goes."""
 
 import json
 import sqlite3

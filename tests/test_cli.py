@@ -1,0 +1,117 @@
+"""The command line: help for every command, bad values named with exit 2, check's exit codes."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from racelab.cli import cli
+from tests.builders import create, order, write_json_store
+
+COMMANDS = ["serve", "load", "check", "compare"]
+
+
+@pytest.fixture
+def runner():
+    """A click test runner."""
+    return CliRunner()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_and_option_has_help(runner, command):
+    result = runner.invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    params = cli.commands[command].params
+    for param in params:
+        if param.param_type_name == "option" and param.name != "help":
+            assert param.help and param.help.endswith("."), param.name
+    assert cli.commands[command].help
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["load", "http://10.1.2.3:8000"], "'10.1.2.3' is not a loopback address"),
+        (["load", "http://example.com"], "Pass --allow-remote if this server is yours"),
+        (["load", "ftp://127.0.0.1"], "is not an http:// URL"),
+        (["load", "http://127.0.0.1:1", "--duration", "soon"], "'soon' is not a duration"),
+        (["load", "http://127.0.0.1:1", "--mix", "buy=3"], "'buy=3' is not OP=WEIGHT"),
+        (["load", "http://127.0.0.1:1", "--qty", "0-500"], "must lie within 1-100"),
+        (["load", "http://127.0.0.1:1", "--threshold", "p98<1s"], "unknown metric 'p98'"),
+        (["load", "http://127.0.0.1:1", "--stages", "10s"], "is not DURATION:VUS"),
+        (["load", "http://127.0.0.1:1", "--rate", "9/s", "--stages", "1s:1"], "choose one of"),
+        (["compare", "--targets", "json:nope"], "'json:nope' is not BACKEND:STRATEGY"),
+        (["compare", "--targets", "json:naive@0"], "worker count after @ must be 1 to 64"),
+        (["serve", "mysql"], "'mysql' is not one of"),
+    ],
+)
+def test_bad_values_are_named_and_exit_2(runner, args, message):
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_load_says_when_the_target_does_not_answer(runner):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = runner.invoke(cli, ["load", f"http://127.0.0.1:{port}", "--duration", "1s"])
+    assert result.exit_code == 1
+    assert f"cannot read the items from http://127.0.0.1:{port}/items" in result.output
+
+
+def write_history(path, records, items=None):
+    """Write a history file."""
+    from loadtests.history import run_record
+
+    lines = [run_record("http://127.0.0.1:1", "t", 1, {}, items or {"sku-1": 10}), *records]
+    path.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    return path
+
+
+def test_check_exit_codes_and_json_report(runner, tmp_path):
+    store = write_json_store(tmp_path / "store.json", {"sku-1": 9}, [order(1, "a")])
+    history = write_history(tmp_path / "h.jsonl", [create("a", order_id=1)])
+    held = runner.invoke(cli, ["check", str(tmp_path), "--history", str(history), "--json"])
+    assert held.exit_code == 0 and json.loads(held.output)["verdict"] == "held"
+    lost = write_history(
+        tmp_path / "lost.jsonl", [create("a", order_id=1), create("b", order_id=2)]
+    )
+    failed = runner.invoke(cli, ["check", str(store), "--history", str(lost), "--explain"])
+    assert failed.exit_code == 1
+    assert "lost                  1  token b was acknowledged" in failed.output
+    assert "verdict: FAILED" in failed.output and "lost (1):" in failed.output
+
+
+def test_check_names_the_bad_history_line(runner, tmp_path):
+    write_json_store(tmp_path / "store.json", {"sku-1": 10}, [])
+    history = write_history(tmp_path / "h.jsonl", [create("a", order_id=1)])
+    with open(history, "a") as f:
+        f.write('{"op": "create", "vu": "x"}\n')
+    result = runner.invoke(cli, ["check", str(tmp_path), "--history", str(history)])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"racelab check: unreadable history: {history}: line 3: "
+        "field 'vu' has the wrong type (str)\n"
+    )
+    lenient = runner.invoke(
+        cli, ["check", str(tmp_path), "--history", str(history), "--lenient", "--json"]
+    )
+    assert json.loads(lenient.output)["history"]["skipped_lines"] == 1
+
+
+@pytest.mark.parametrize("content", [b"", b"\xff\xfe", b"[]", b'{"op": "create"}'])
+def test_check_refuses_an_unreadable_history_with_exit_2(runner, tmp_path, content):
+    write_json_store(tmp_path / "store.json", {"sku-1": 10}, [])
+    (tmp_path / "h.jsonl").write_bytes(content)
+    result = runner.invoke(cli, ["check", str(tmp_path), "--history", str(tmp_path / "h.jsonl")])
+    assert result.exit_code == 2 and "unreadable history" in result.output
+
+
+def test_check_an_unreadable_store_is_exit_1(runner, tmp_path):
+    (tmp_path / "store.json").write_bytes(b"\x00\x01")
+    result = runner.invoke(cli, ["check", str(tmp_path / "store.json")])
+    assert result.exit_code == 1 and "corrupt_store         1" in result.output
