@@ -1,0 +1,197 @@
+"""Locust users for racelab's contract and mix, writing a racelab history.
+
+    RACELAB_HISTORY=h.jsonl locust -f loadtests/locustfile.py --headless -u 20 -r 20 -t 30s \\
+        -H http://127.0.0.1:8000
+
+Every request goes through Locust's request event hook into the history file named by
+RACELAB_HISTORY; in distributed mode (--master/--worker, or --processes N) each worker
+writes its own file, the path suffixed with the worker's id, and
+`racelab history merge FILES... > history.jsonl` joins them. RACELAB_SEED seeds the users.
+"""
+
+import itertools
+import os
+import random
+import time
+import zlib
+from datetime import datetime, timezone
+
+from locust import HttpUser, between, constant, events, task
+from locust.runners import MasterRunner, WorkerRunner
+
+from loadtests.history import HistoryWriter, classify_status, op_record, run_record
+
+SEED = int(os.environ.get("RACELAB_SEED", "1"))
+THINK = float(os.environ.get("RACELAB_THINK", "0"))
+_recorder = {"writer": None, "start": 0.0, "worker": "l", "users": itertools.count()}
+# Requests sent and not yet answered: Locust kills users at the end of a run without
+# firing the request event, so whatever is still here then is written as info.
+_in_flight: dict[int, tuple[dict, float]] = {}
+_request_ids = itertools.count()
+
+
+def _history_path(environment) -> str | None:
+    path = os.environ.get("RACELAB_HISTORY")
+    if path and isinstance(environment.runner, WorkerRunner):
+        return f"{path}.{environment.runner.client_id}"
+    return path
+
+
+@events.test_start.add_listener
+def open_history(environment, **_kwargs):
+    """Start the history: read the items snapshot and write the run record."""
+    path = _history_path(environment)
+    if not path or isinstance(environment.runner, MasterRunner) or _recorder["writer"]:
+        return
+    import requests
+
+    items = {
+        i["sku"]: i["stock"]
+        for i in requests.get(f"{environment.host}/items", timeout=10).json()["items"]
+    }
+    worker = getattr(environment.runner, "client_id", "local")
+    _recorder.update(
+        writer=HistoryWriter(path),
+        start=time.time(),
+        worker=f"l{zlib.crc32(str(worker).encode()) % 100_000}",
+    )
+    started = datetime.fromtimestamp(_recorder["start"], timezone.utc).isoformat()
+    _recorder["writer"].write(
+        run_record(environment.host, started, SEED, {"model": "locust", "worker": worker}, items)
+    )
+
+
+@events.test_stop.add_listener
+def close_history(environment, **_kwargs):
+    """Write the requests cut off by the stop as info, then flush and close the history."""
+    writer = _recorder["writer"]
+    if writer:
+        for context, t0 in list(_in_flight.values()):
+            writer.write(
+                op_record(
+                    context["op"],
+                    context["vu"],
+                    context.get("token"),
+                    context.get("sku"),
+                    context.get("qty"),
+                    context.get("order_id"),
+                    None,
+                    "info",
+                    t0,
+                    time.time() - _recorder["start"],
+                    "run ended",
+                )
+            )
+        _in_flight.clear()
+        _recorder["writer"].close()
+        _recorder["writer"] = None
+
+
+@events.request.add_listener
+def record(
+    request_type, name, response_time, response, context, exception, start_time=None, **_kwargs
+):
+    """Write one history record per request, typed as Jepsen would."""
+    writer = _recorder["writer"]
+    if writer is None or not context or "op" not in context:
+        return
+    _in_flight.pop(context.get("request"), None)
+    status = getattr(response, "status_code", 0) or None
+    if status:
+        type_, error = classify_status(status), None if status < 400 else f"http {status}"
+    elif exception is not None and "refused" in str(exception).lower():
+        type_, error = "fail", "connect refused"
+    else:
+        type_, error = "info", f"{type(exception).__name__}" if exception else "no response"
+    t0 = (start_time or time.time() - response_time / 1000) - _recorder["start"]
+    order_id = context.get("order_id")
+    if context["op"] == "create" and type_ == "ok":
+        try:
+            order_id = response.json()["id"]
+        except (ValueError, KeyError, TypeError):
+            order_id = None
+    writer.write(
+        op_record(
+            context["op"],
+            context["vu"],
+            context.get("token"),
+            context.get("sku"),
+            context.get("qty"),
+            order_id,
+            status,
+            type_,
+            t0,
+            t0 + response_time / 1000,
+            error,
+        )
+    )
+
+
+class OrderUser(HttpUser):
+    """One shopper: orders, cancels, reads, with the mix create=70, cancel=10, get=10, list=10."""
+
+    wait_time = between(0, THINK) if THINK else constant(0)
+
+    def on_start(self):
+        self.vu = next(_recorder["users"])
+        self.random = random.Random(f"{SEED}/{_recorder['worker']}-{self.vu}")
+        self.orders, self.n = [], 0
+        self.skus = [i["sku"] for i in self.client.get("/items").json()["items"]]
+
+    def _send(self, method: str, path: str, name: str, context: dict, **kwargs):
+        context["request"] = next(_request_ids)  # Locust may copy the context; keep a key
+        _in_flight[context["request"]] = (context, time.time() - _recorder["start"])
+        return self.client.request(method, path, name=name, context=context, **kwargs)
+
+    def _mine(self):
+        return self.orders[self.random.randrange(len(self.orders))] if self.orders else None
+
+    @task(70)
+    def create(self):
+        self.n += 1
+        order = {
+            "sku": self.random.choice(self.skus),
+            "qty": self.random.randint(1, 3),
+            "token": f"l{SEED}-{_recorder['worker']}-{self.vu}-{self.n}",
+        }
+        context = {"op": "create", "vu": self.vu, **order}
+        response = self._send("POST", "/orders", "/orders", context, json=order)
+        if response.status_code in (200, 201):
+            self.orders.append({**order, "id": response.json()["id"]})
+
+    @task(10)
+    def cancel(self):
+        order = self._mine()
+        if order is None:
+            return self.create()
+        self.orders.remove(order)
+        context = {
+            "op": "cancel",
+            "vu": self.vu,
+            "order_id": order["id"],
+            **{k: order[k] for k in ("sku", "qty", "token")},
+        }
+        self._send("DELETE", f"/orders/{order['id']}", "/orders/{id}", context)
+
+    @task(10)
+    def get(self):
+        order = self._mine()
+        if order is None:
+            return self.list()
+        context = {
+            "op": "get",
+            "vu": self.vu,
+            "order_id": order["id"],
+            **{k: order[k] for k in ("sku", "qty", "token")},
+        }
+        self._send("GET", f"/orders/{order['id']}", "/orders/{id}", context)
+
+    @task(10)
+    def list(self):
+        after = (self._mine() or {"id": 0})["id"]
+        self._send(
+            "GET",
+            f"/orders?limit=20&after_id={after}",
+            "/orders?limit=20",
+            {"op": "list", "vu": self.vu},
+        )
