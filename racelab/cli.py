@@ -301,28 +301,53 @@ def load_command(
 )
 @click.option("--timeout", default="5s", show_default=True, help="Per-request timeout.")
 @click.option(
+    "--mix",
+    default="create=70,cancel=10,get=10,list=10",
+    show_default=True,
+    help="Operation weights for every load.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="Threads per gunicorn worker.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False),
     help="Folder for the report and every target's files (default runs/<time>).",
 )
-def compare_command(matrix, targets, vus, duration, seed, skus, stock, retries, timeout, out):
+def compare_command(
+    matrix, targets, vus, duration, seed, skus, stock, retries, timeout, mix, threads, out
+):
     """Serve, load and check each target in turn; print a verdict table, write a report.
 
     Exit 0 when every target ran (whatever its verdict), 1 when one could not be run.
     """
+    from loadtests.plan import parse_mix
+    from loadtests.shapes import parse_duration
+    from racelab.compare import Settings
     from racelab.compare_command import run_compare
-    from racelab.load_options import _parsed
+    from racelab.load_options import parsed_option
     from racelab.targets import MATRICES, SpecError, parse_specs
 
     try:
         specs = parse_specs(targets) if targets else MATRICES[matrix]
     except SpecError as e:
         raise click.BadParameter(str(e), param_hint="--targets") from None
-    from loadtests.shapes import parse_duration
-
-    seconds = _parsed(parse_duration, duration, "--duration")
-    timeout_s = _parsed(parse_duration, timeout, "--timeout")
-    raise SystemExit(run_compare(specs, vus, seconds, seed, skus, stock, retries, timeout_s, out))
+    settings = Settings(
+        vus=vus,
+        duration=parsed_option(parse_duration, duration, "--duration"),
+        seed=seed,
+        skus=skus,
+        stock=stock,
+        threads=threads,
+        mix=parsed_option(parse_mix, mix, "--mix"),
+        retries=retries,
+        timeout=parsed_option(parse_duration, timeout, "--timeout"),
+    )
+    raise SystemExit(run_compare(specs, settings, out))
 
 
 @cli.group("history")

@@ -22,21 +22,12 @@ def _progress(index: int, total: int, name: str, started: float, per_target: flo
     return f"[{index + 1}/{total}] {name:<26} elapsed {elapsed:4.0f}s, about {left:3.0f}s left"
 
 
-def run_compare(specs, vus, duration, seed, skus, stock, retries, timeout, out) -> int:
+def run_compare(specs, settings: Settings, out) -> int:
     """Run every target; print and write the results; return the exit status."""
-    settings = Settings(
-        vus=vus,
-        duration=duration,
-        seed=seed,
-        skus=skus,
-        stock=stock,
-        retries=retries,
-        timeout=timeout,
-    )
     out_dir = Path(out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
     out_dir.mkdir(parents=True, exist_ok=True)
     entries, failures, started = [], [], time.monotonic()
-    per_target = duration + OVERHEAD_GUESS_S
+    per_target = settings.duration + OVERHEAD_GUESS_S
     for index, spec in enumerate(specs):
         click.echo(_progress(index, len(specs), spec.name, started, per_target), err=True)
         try:

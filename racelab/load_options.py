@@ -22,7 +22,8 @@ from loadtests.thresholds import ThresholdError, parse_threshold
 SOAK_DEFAULT_S = 600.0
 
 
-def _parsed(parser, text, hint):
+def parsed_option(parser, text, hint):
+    """Parse an option value, or fail naming it (exit 2)."""
     try:
         return parser(text)
     except (ShapeError, MixError, ThresholdError, TargetError) as e:
@@ -48,11 +49,11 @@ def build_config(
     """Validate every option and return the run's configuration."""
     if sum(x is not None for x in (stages, scenario, rate)) > 1:
         raise click.UsageError("choose one of --stages, --scenario and --rate")
-    url = _parsed(lambda u: check_target(u, allow_remote), url, "URL")
-    seconds = _parsed(parse_duration, duration, "--duration") if duration else None
+    url = parsed_option(lambda u: check_target(u, allow_remote), url, "URL")
+    seconds = parsed_option(parse_duration, duration, "--duration") if duration else None
     stage_list = None
     if stages:
-        stage_list = _parsed(parse_stages, stages, "--stages")
+        stage_list = parsed_option(parse_stages, stages, "--stages")
         seconds = total_duration(stage_list)
     elif scenario:
         default = SOAK_DEFAULT_S if scenario == "soak" else 30.0
@@ -66,11 +67,11 @@ def build_config(
         duration=seconds,
         vus=peak,
         stages=stage_list,
-        rate=_parsed(parse_rate, rate, "--rate") if rate else None,
-        mix=_parsed(parse_mix, mix, "--mix"),
+        rate=parsed_option(parse_rate, rate, "--rate") if rate else None,
+        mix=parsed_option(parse_mix, mix, "--mix"),
         qty=_qty_range(qty),
-        think=_parsed(lambda t: parse_range(t, parse_duration), think, "--think"),
-        timeout=_parsed(parse_duration, timeout, "--timeout"),
+        think=parsed_option(lambda t: parse_range(t, parse_duration), think, "--think"),
+        timeout=parsed_option(parse_duration, timeout, "--timeout"),
         seed=seed if seed is not None else random.randrange(1, 2**31),
         retries=retries,
         max_requests=max_requests,
@@ -78,7 +79,7 @@ def build_config(
 
 
 def _qty_range(text: str) -> tuple[int, int]:
-    low, high = _parsed(lambda t: parse_range(t, int), text, "--qty")
+    low, high = parsed_option(lambda t: parse_range(t, int), text, "--qty")
     if low < 1 or high > 100:
         raise click.BadParameter(
             f"{text!r} must lie within 1-100, the contract's qty", param_hint="--qty"
@@ -88,7 +89,7 @@ def _qty_range(text: str) -> tuple[int, int]:
 
 def parse_thresholds(texts) -> list[dict]:
     """Parse every --threshold, or fail with the bad one named."""
-    return [_parsed(parse_threshold, t, "--threshold") for t in texts]
+    return [parsed_option(parse_threshold, t, "--threshold") for t in texts]
 
 
 SCENARIO_CHOICE = click.Choice(SCENARIOS)
