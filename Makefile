@@ -20,6 +20,9 @@ test: setup
 compare: setup
 	$(BIN)/racelab compare
 
+bench: setup
+	$(BIN)/python -m benchmarks
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

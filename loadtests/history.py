@@ -25,6 +25,8 @@ OP_FIELDS = {
     "error": (str, type(None)),
 }
 BUFFER_RECORDS = 2048
+# One encoder for every record: json.dumps with separators builds a new one per call.
+ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 class HistoryError(Exception):
@@ -87,7 +89,7 @@ class HistoryWriter:
 
     def write(self, record: dict) -> None:
         """Queue one record; flush every few thousand."""
-        self._lines.append(json.dumps(record, separators=(",", ":")))
+        self._lines.append(ENCODER.encode(record))
         self.count += 1
         if len(self._lines) >= BUFFER_RECORDS:
             self.flush()

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import aiohttp
 
-from loadtests.client import request_args, send
+from loadtests.client import open_session, request_args, send
 from loadtests.history import op_record, run_record
 from loadtests.plan import Planner, Step
 from loadtests.shapes import vus_at
@@ -90,9 +90,7 @@ class LoadRun:
 
     async def run(self) -> Stats:
         """Read the items, write the run record, drive the load, and return the stats."""
-        connector = aiohttp.TCPConnector(limit=max(self.config.vus, 1), limit_per_host=0)
-        timeout = aiohttp.ClientTimeout(total=self.config.timeout)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        async with open_session(self.config.vus, self.config.timeout) as session:
             self.session = session
             await self._read_items()
             self._start = time.perf_counter()
@@ -230,7 +228,7 @@ class LoadRun:
     async def _attempt(self, vu, op, method, url, body, token, sku, qty, order_id, t0, attempt):
         self.sent += 1
         try:
-            outcome = await send(self.session, method, url, body)
+            outcome = await send(self.session, method, url, body, parse=op == "create")
         except asyncio.CancelledError:
             self._record(vu, op, token, sku, qty, order_id, None, "info", t0, "run ended", attempt)
             raise

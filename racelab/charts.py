@@ -42,8 +42,11 @@ def to_svg(figure) -> str:
     return re.sub(r"<metadata>.*?</metadata>", "", text[text.index("<svg") :], flags=re.S)
 
 
-def timeline_chart(rows: list[dict], title: str) -> str:
-    """Locust's three charts for one target: requests/s, response times, users."""
+def timeline_chart(rows: list[dict], title: str, kills: tuple = ()) -> str:
+    """Locust's three charts for one target: requests/s, response times, users.
+
+    Kills (seconds into the run) are marked on every chart.
+    """
     seconds = [r["second"] for r in rows]
     figure, (rps, latency, users) = plt.subplots(3, 1, figsize=(7.5, 5.2), sharex=True)
     rps.plot(seconds, [r["requests"] for r in rows], color="#1565c0", label="requests/s")
@@ -61,6 +64,10 @@ def timeline_chart(rows: list[dict], title: str) -> str:
     for axis in (rps, latency, users):
         axis.set_ylim(bottom=0)
         axis.grid(alpha=0.3)
+        for at in kills:
+            axis.axvline(at, color="#c62828", linestyle="--", linewidth=1)
+    if kills:
+        rps.text(kills[0], rps.get_ylim()[1], " SIGKILL", color="#c62828", va="top", fontsize=8)
     return to_svg(figure)
 
 

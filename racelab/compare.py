@@ -13,6 +13,7 @@ from checker import check
 from loadtests.history import read_history
 from loadtests.run import execute
 from loadtests.runner import LoadConfig, LoadError
+from racelab.faults import Killer, kill_times
 from racelab.targets import TargetSpec
 
 START_TIMEOUT_S = 20.0
@@ -36,39 +37,45 @@ class Settings:
     mix: dict = field(default_factory=lambda: {"create": 70, "cancel": 10, "get": 10, "list": 10})
     retries: int = 0
     timeout: float = 5.0
+    faults: str | None = None  # None, "kill" or "retry"
+    kills: int = 3
+    delay: tuple | None = None  # the servers' injected delay range, seconds
 
 
-def start_server(spec: TargetSpec, data_dir: Path, settings: Settings, log_path: Path):
-    """Start `racelab serve` on a free loopback port; return (process, base URL)."""
-    command = [
-        sys.executable,
-        "-m",
-        "racelab",
-        "serve",
-        spec.backend,
-        "--strategy",
-        spec.strategy,
-        "--data-dir",
-        str(data_dir),
-        "--port",
-        "0",
-        "--workers",
-        str(spec.workers),
-        "--threads",
-        str(settings.threads),
-        "--reset",
-        "--skus",
-        str(settings.skus),
-        "--stock",
-        str(settings.stock),
-    ]
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-    )
-    log.close()
+def serve_command(spec: TargetSpec, data_dir: Path, settings: Settings, port=0, reset=True):
+    """Return the `racelab serve` command line for a target."""
+    return [
+        sys.executable, "-m", "racelab", "serve", spec.backend, "--strategy", spec.strategy,
+        "--data-dir", str(data_dir), "--port", str(port), "--workers", str(spec.workers),
+        "--threads", str(settings.threads), "--skus", str(settings.skus),
+        "--stock", str(settings.stock), *(["--reset"] if reset else []),
+        *(["--delay", f"{settings.delay[0]}-{settings.delay[1]}s"] if settings.delay else []),
+    ]  # fmt: skip
+
+
+def start_server(
+    spec: TargetSpec,
+    data_dir: Path,
+    settings: Settings,
+    log_path: Path,
+    port: int = 0,
+    reset: bool = True,
+):
+    """Start `racelab serve` (port 0: a free loopback one); return (process, base URL).
+
+    The server leads its own process group, so a fault can kill it with its workers.
+    """
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    with open(log_path, "a") as log:
+        process = subprocess.Popen(
+            serve_command(spec, data_dir, settings, port, reset),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
-        url = _wait_for_url(process, log_path)
+        url = _wait_for_url(process, log_path, offset)
         _wait_for_health(url, process, log_path)
     except TargetFailed:
         stop_server(process)
@@ -76,10 +83,14 @@ def start_server(spec: TargetSpec, data_dir: Path, settings: Settings, log_path:
     return process, url
 
 
-def _wait_for_url(process, log_path: Path) -> str:
+def _wait_for_url(process, log_path: Path, offset: int) -> str:
+    """Return the URL the server announces in its log after offset (an earlier life's is older)."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
-        for line in log_path.read_text().splitlines():
+        with open(log_path, "rb") as log:
+            log.seek(offset)
+            lines = log.read().decode(errors="replace").splitlines()
+        for line in lines:
             if line.startswith("racelab serve:") and " on http://" in line:
                 return line.split(" on ", 1)[1].split()[0]
         if process.poll() is not None:
@@ -145,6 +156,11 @@ def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -
         raise TargetFailed(f"cannot create {data_dir}: {e.strerror}") from None
     log_path = target_dir / "server.log"
     process, url = start_server(spec, data_dir, settings, log_path)
+    killer = None
+    if settings.faults == "kill":
+        times = kill_times(settings.seed, spec.slug, settings.kills, settings.duration)
+        killer = Killer(spec, data_dir, settings, log_path, process, url, times)
+        killer.start()
     try:
         summary, _ = execute(
             load_config(url, settings),
@@ -157,7 +173,9 @@ def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -
     except LoadError as e:
         raise TargetFailed(str(e)) from None
     finally:
-        stop_server(process)
+        process = killer.finish() if killer else process
+        if process is not None:
+            stop_server(process)
     store = data_dir / ("store.json" if spec.backend == "json" else "store.db")
     report = check(store, read_history(target_dir / "history.jsonl"))
     (target_dir / "check.json").write_text(json.dumps(report, indent=2))
@@ -167,6 +185,7 @@ def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -
         "strategy": spec.strategy,
         "workers": spec.workers,
         "verdict": report["verdict"],
+        "faults": killer.events if killer else [],
         "anomalies": report["anomalies"],
         "load": summary,
         "dir": spec.slug,

@@ -42,6 +42,20 @@ def _verdict_table(entries: list[dict]) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
+def _faults_note(entry: dict) -> str:
+    """Say when the target was killed and whether it came back."""
+    events = entry.get("faults", [])
+    if not events:
+        return ""
+    parts = [
+        f"{e['at_s']:.1f} s (back after {e['down_s']:.1f} s)"
+        if e["restarted"]
+        else f"{e['at_s']:.1f} s (did not come back: {html.escape(e['error'])})"
+        for e in events
+    ]
+    return f"<p>Killed with SIGKILL at {', '.join(parts)}.</p>"
+
+
 def _target_card(entry: dict, out_dir: Path) -> str:
     rows = read_timeline(out_dir / entry["dir"] / "timeline.csv")
     name = f"{entry['target']}@{entry['workers']}"
@@ -58,7 +72,8 @@ def _target_card(entry: dict, out_dir: Path) -> str:
     return (
         f"<div class='card'><h3>{html.escape(name)} — "
         f"<span class='{css}'>{html.escape(entry['verdict'])}</span></h3>"
-        f"{timeline_chart(rows, name)}"
+        f"{timeline_chart(rows, name, tuple(e['at_s'] for e in entry.get('faults', [])))}"
+        f"{_faults_note(entry)}"
         + (f"<p>One example per anomaly:</p><ul>{examples}</ul>" if examples else "")
         + f"<p>Files: {files}, and the store in <code>{entry['dir']}/data/</code>. "
         f"Re-check with <code>racelab check {entry['dir']}/data --history "

@@ -46,9 +46,9 @@ def prepare_store(backend, strategy, data_dir, reset, skus, stock) -> None:
         raise ServeError(f"cannot write the data dir {data_dir}: {e.strerror}") from None
 
 
-def app_config(backend, strategy, data_dir) -> dict:
+def app_config(backend, strategy, data_dir, delay=None) -> dict:
     """Return the Flask config for a target."""
-    return {"BACKEND": backend, "STRATEGY": strategy, "DATA_DIR": str(data_dir)}
+    return {"BACKEND": backend, "STRATEGY": strategy, "DATA_DIR": str(data_dir), "DELAY_S": delay}
 
 
 def serve_threaded(sock: socket.socket, config: dict, ready) -> None:
@@ -129,7 +129,18 @@ def _after_fork(_server, worker) -> None:
 
 
 def serve(
-    backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock, announce=print
+    backend,
+    strategy,
+    data_dir,
+    host,
+    port,
+    workers,
+    threads,
+    reset,
+    skus,
+    stock,
+    delay=None,
+    announce=print,
 ) -> None:
     """Prepare the store, listen, announce the URL, and serve until signalled."""
     prepare_store(backend, strategy, data_dir, reset, skus, stock)
@@ -145,7 +156,7 @@ def serve(
         announce(line)
         sys.stdout.flush()
 
-    config = app_config(backend, strategy, data_dir)
+    config = app_config(backend, strategy, data_dir, delay)
     if workers == 1:
         serve_threaded(sock, config, ready)
     else:

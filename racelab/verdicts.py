@@ -76,6 +76,9 @@ def explanation_lines(entries: list[dict]) -> list[str]:
         if entry["verdict"] == "held":
             continue
         why = WHY.get((entry["backend"], entry["strategy"]), "")
+        down = [e for e in entry.get("faults", []) if not e["restarted"]]
+        if down:
+            why += f" After a kill it could not restart: {down[0]['error']}."
         lines.append(
             f"{entry['target']}@{entry['workers']}: {what_broke(entry)}. {why[:1].upper()}{why[1:]}"
         )

@@ -1,12 +1,14 @@
 """The HTTP contract, written once for every backend and strategy."""
 
 import logging
+import random
+import time
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from servers import validation
-from servers.errors import ApiError, TooLarge, UnsupportedMediaType
+from servers.errors import ApiError, NotFound, TooLarge, UnsupportedMediaType
 from servers.openapi import openapi_document
 from servers.registry import open_store
 
@@ -27,14 +29,33 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     # Werkzeug enforces this for bodies without a Content-Length too.
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # One byte over the limit, so that reading it proves a body without a
+    # Content-Length (chunked) is too large; Werkzeug stops reading there.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     app.json.sort_keys = False
     app.extensions["store"] = open_store(
         app.config["BACKEND"], app.config["STRATEGY"], app.config["DATA_DIR"]
     )
     register_routes(app)
     register_error_handlers(app)
+    register_delay(app)
     return app
+
+
+def register_delay(app: Flask) -> None:
+    """Slow writes down by a random delay in DELAY_S (low, high): a fault-injection knob.
+
+    A slow server makes clients time out and resend; off unless asked for.
+    """
+    low, high = app.config.get("DELAY_S") or (0.0, 0.0)
+    if high <= 0:
+        return
+
+    def delay_writes():
+        if request.method in ("POST", "DELETE"):
+            time.sleep(random.uniform(low, high))
+
+    app.before_request(delay_writes)
 
 
 def get_store():
@@ -75,7 +96,10 @@ def create_order():
         raise UnsupportedMediaType(
             f"Content-Type must be application/json, not {request.mimetype or 'missing'!r}."
         )
-    fields = validation.parse_order_body(request.get_data(cache=False))
+    raw = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise TooLarge(f"The body is over the {MAX_BODY_BYTES}-byte limit.")
+    fields = validation.parse_order_body(raw)
     order, created = get_store().create_order(**fields)
     return jsonify(order), 201 if created else 200
 
@@ -88,13 +112,20 @@ def list_orders():
 
 def get_order(order_id: int):
     """Return one order."""
-    return get_store().get_order(order_id)
+    return get_store().get_order(existing_id(order_id))
 
 
 def cancel_order(order_id: int):
     """Delete an order and return its qty to stock."""
-    get_store().cancel_order(order_id)
+    get_store().cancel_order(existing_id(order_id))
     return Response(status=204)
+
+
+def existing_id(order_id: int) -> int:
+    """Return order_id, or raise NotFound for one no store can hold."""
+    if order_id > validation.MAX_ID:
+        raise NotFound(f"No order has id {order_id}.")
+    return order_id
 
 
 def openapi():
@@ -125,7 +156,9 @@ def _http_error(e: HTTPException):
         405: f"{request.method} is not allowed on {request.path!r}.",
         413: f"The body is over the {MAX_BODY_BYTES}-byte limit.",
     }.get(e.code, e.description)
-    return {"error": code, "message": message}, e.code
+    # Keep the exception's headers: a 405 must say which methods are Allowed.
+    headers = [(k, v) for k, v in e.get_headers() if k.lower() != "content-type"]
+    return {"error": code, "message": message}, e.code, headers
 
 
 def _internal_error(e: Exception):

@@ -1,6 +1,14 @@
 """The OpenAPI 3 description of the contract, so schema-driven tools can test it."""
 
-from servers.validation import LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, QTY_MAX, QTY_MIN, SKU_MAX_LENGTH
+from servers.validation import (
+    LIMIT_DEFAULT,
+    LIMIT_MAX,
+    LIMIT_MIN,
+    MAX_ID,
+    QTY_MAX,
+    QTY_MIN,
+    SKU_MAX_LENGTH,
+)
 
 
 def _error(description: str) -> dict:
@@ -21,7 +29,7 @@ ORDER_ID = {
     "name": "order_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "integer", "minimum": 0},
+    "schema": {"type": "integer", "minimum": 0},  # larger than any id: 404
 }
 
 SCHEMAS = {
@@ -125,7 +133,11 @@ PATHS = {
                         "default": LIMIT_DEFAULT,
                     },
                 },
-                {"name": "after_id", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {
+                    "name": "after_id",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                },
             ],
             "responses": {"200": _ok("A page of orders.", "Orders"), "400": _error("invalid")},
         },

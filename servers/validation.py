@@ -10,6 +10,7 @@ SKU_MAX_LENGTH = 64
 QTY_MIN, QTY_MAX = 1, 100
 ORDER_FIELDS = ("sku", "qty", "token")
 LIMIT_MIN, LIMIT_MAX, LIMIT_DEFAULT = 1, 1000, 100
+MAX_ID = 2**63 - 1  # SQLite's largest integer; no store hands out a larger id
 
 
 def parse_order_body(raw: bytes) -> dict:
@@ -64,10 +65,12 @@ def parse_list_args(args) -> tuple[int, int]:
     after_id = _whole_number(args.get("after_id", "0"), "after_id")
     if not LIMIT_MIN <= limit <= LIMIT_MAX:
         raise Invalid(f"limit must be between {LIMIT_MIN} and {LIMIT_MAX}, not {limit}.")
+    if after_id > MAX_ID:
+        raise Invalid(f"after_id must be at most {MAX_ID}, not {after_id}.")
     return limit, after_id
 
 
 def _whole_number(text: str, name: str) -> int:
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
+    if not text.isascii() or not text.isdigit() or len(text) > 40:
         raise Invalid(f"{name} must be a whole number, not {_short(text)}.")
     return int(text)

@@ -30,8 +30,11 @@ def assert_agrees_with_store(history_path, data_dir):
     assert report["verdict"] == "held", report["examples"]
     creates = report["history"]["creates"]
     assert creates["ok"] > 50
-    cancels_ok = report["history"]["cancels"]["ok"]
-    assert report["store"]["orders"] + cancels_ok == creates["ok"] + report["recovered"]
+    cancels = report["history"]["cancels"]
+    # Every ok create is stored unless cancelled; a cancel cut off by the stop (info)
+    # may or may not have happened.
+    expected = creates["ok"] + report["recovered"] - cancels["ok"]
+    assert expected - cancels["info"] <= report["store"]["orders"] <= expected
     return history
 
 

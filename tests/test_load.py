@@ -166,3 +166,36 @@ def test_summary_and_timeline_files(tmp_path):
     assert set(written["latency_ms"]) == {"p50", "p90", "p95", "p99", "p99_9", "max"}
     lines = (tmp_path / "t.csv").read_text().splitlines()
     assert lines[0] == "second,vus,requests,errors,p50_ms,p95_ms,p99_ms" and len(lines) == 3
+
+
+def test_a_request_the_server_may_have_run_is_never_resent_behind_our_back():
+    """A DELETE dies with its connection: one copy reached the server, so it is info."""
+    import asyncio
+
+    from loadtests.client import open_session, send
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    deletes = []
+
+    def serve_one_connection():
+        conn, _ = listener.accept()
+        conn.recv(65536)  # GET /items: answer it and keep the connection
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        deletes.append(conn.recv(65536))  # the DELETE reaches the server...
+        listener.close()  # ...which dies before answering: a resend would be refused
+        conn.close()
+
+    server = threading.Thread(target=serve_one_connection, daemon=True)
+    server.start()
+
+    async def scenario():
+        async with open_session(1, 2.0) as session:
+            await send(session, "GET", f"{url}/items", None)
+            return await send(session, "DELETE", f"{url}/orders/1", None)
+
+    outcome = asyncio.run(scenario())
+    server.join(5)
+    assert len(deletes) == 1 and deletes[0].startswith(b"DELETE /orders/1")
+    assert (outcome.status, outcome.type) == (None, "info")
+    assert outcome.cause.startswith("reset")

@@ -1,0 +1,1 @@
+"""racelab's benchmarks: `make bench` (python -m benchmarks)."""

@@ -1,0 +1,37 @@
+"""`make bench`: run racelab's benchmarks (all, or the ones named) and print their tables."""
+
+import argparse
+
+from benchmarks import checker_scale, compare_time, generator, growth, soak, targets
+
+BENCHMARKS = {
+    "generator": generator.run,
+    "targets": targets.run,
+    "growth": growth.run,
+    "checker": checker_scale.run,
+    "compare": compare_time.run,
+}
+# Run only when named: it lasts its full ten minutes.
+EXTRA = {"soak": soak.run}
+
+
+def main() -> None:
+    """Parse the names and run count, then run each benchmark in turn."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"benchmarks to run: {', '.join([*BENCHMARKS, *EXTRA])} (default: all but soak)",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="repetitions; medians are quoted")
+    args = parser.parse_args()
+    known = {**BENCHMARKS, **EXTRA}
+    unknown = [name for name in args.names if name not in known]
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}")
+    for name in args.names or BENCHMARKS:
+        known[name](runs=args.runs)
+
+
+main()

@@ -1,0 +1,133 @@
+"""Benchmark 4: the checker on 10k, 100k and 1M stored orders and operations, both formats.
+
+Synthetic but realistic data: every create acknowledged and stored, one in ten cancelled.
+Reported: wall seconds and the checker process's peak memory (the OS's maximum RSS).
+"""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.tools import median, print_table, save
+from loadtests.history import op_record, run_record
+
+SIZES = (10_000, 100_000, 1_000_000)
+SKUS = 10
+CREATED = "2026-01-01T00:00:00.000Z"
+
+
+def write_data(work: Path, size: int) -> tuple[Path, Path, Path]:
+    """Write a history of `size` operations and the matching stores; return their paths."""
+    items, orders, sold = {f"sku-{n}": 10**9 for n in range(1, SKUS + 1)}, [], {}
+    history_path = work / "history.jsonl"
+    with open(history_path, "w") as f:
+        f.write(json.dumps(run_record("http://127.0.0.1:1", CREATED, 1, {}, items)) + "\n")
+        for n in range(1, size + 1):
+            sku, t = f"sku-{1 + n % SKUS}", n / 10_000
+            if n % 10 == 0:  # cancel the previous order
+                f.write(
+                    json.dumps(
+                        op_record(
+                            "cancel",
+                            n % 50,
+                            f"t{n - 1}",
+                            orders[-1][1],
+                            1,
+                            n - 1,
+                            204,
+                            "ok",
+                            t,
+                            t + 0.002,
+                        )
+                    )
+                    + "\n"
+                )
+                orders.pop()
+                continue
+            f.write(
+                json.dumps(op_record("create", n % 50, f"t{n}", sku, 1, n, 201, "ok", t, t + 0.002))
+                + "\n"
+            )
+            orders.append((n, sku, 1, f"t{n}", CREATED))
+    for _, sku, qty, _, _ in orders:
+        sold[sku] = sold.get(sku, 0) + qty
+    stock = {sku: items[sku] - sold.get(sku, 0) for sku in items}
+    json_path = work / "store.json"
+    keys = ("id", "sku", "qty", "token", "created_at")
+    json_path.write_text(
+        json.dumps(
+            {
+                "version": size,
+                "items": stock,
+                "next_id": size + 1,
+                "orders": [dict(zip(keys, o, strict=True)) for o in orders],
+            }
+        )
+    )
+    db_path = work / "store.db"
+    with sqlite3.connect(db_path) as db:
+        db.execute("CREATE TABLE items (sku TEXT PRIMARY KEY, stock INTEGER)")
+        db.execute(
+            "CREATE TABLE orders (id INTEGER PRIMARY KEY AUTOINCREMENT, sku TEXT, "
+            "qty INTEGER, token TEXT, created_at TEXT)"
+        )
+        db.executemany("INSERT INTO items VALUES (?, ?)", stock.items())
+        db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?)", orders)
+    return history_path, json_path, db_path
+
+
+def check_once(store: Path, history: Path) -> dict:
+    """Run racelab check once; return wall seconds, peak RSS and its verdict."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "racelab", "check", str(store), "--history", str(history), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    process.stdout.close()
+    return {
+        "seconds": time.monotonic() - started,
+        "peak_mb": usage.ru_maxrss / 1024,
+        "verdict": json.loads(output)["verdict"],
+    }
+
+
+def run(runs: int = 3) -> dict:
+    """Check every size and format `runs` times; print and save medians."""
+    rows, summary = [], {}
+    for size in SIZES:
+        with tempfile.TemporaryDirectory() as work:
+            history, json_store, db_store = write_data(Path(work), size)
+            for fmt, store in (("json", json_store), ("sqlite", db_store)):
+                results = [check_once(store, history) for _ in range(runs)]
+                figures = {
+                    "seconds": median([r["seconds"] for r in results]),
+                    "peak_mb": median([r["peak_mb"] for r in results]),
+                    "verdicts": sorted({r["verdict"] for r in results}),
+                }
+                summary[f"{fmt} {size}"] = figures
+                rows.append(
+                    [
+                        fmt,
+                        f"{size:,}",
+                        f"{figures['seconds']:.2f}",
+                        f"{figures['peak_mb']:.0f}",
+                        "/".join(figures["verdicts"]),
+                    ]
+                )
+    print_table(
+        f"Checker: N stored orders and N operations, median of {runs}",
+        ["format", "N", "seconds", "peak MB", "verdict"],
+        rows,
+        f"python -m benchmarks checker --runs {runs}",
+    )
+    save("checker", {"runs": runs, "results": summary})
+    return summary

@@ -1,0 +1,203 @@
+"""Benchmark 1: generator efficiency against a fast fixed endpoint, side by side in one run.
+
+Each tool in turn drives GET /items at the same concurrency for the same time; the server
+is pinned to core 0 and the generator to core 1 where taskset works. Reported: requests/s
+and the generator's CPU milliseconds per request (user + system, from the OS).
+"""
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks.tools import BIN, free_port, median, pinned, print_table, run_measured, save
+
+HERE = Path(__file__).resolve().parent
+
+
+def start_fast_server() -> tuple[subprocess.Popen, str]:
+    """Start the fixed endpoint on core 0; return (process, base URL)."""
+    port = free_port()
+    process = subprocess.Popen(
+        pinned([sys.executable, "-m", "benchmarks.fast_server", str(port)], 0), cwd=HERE.parent
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{url}/items", timeout=1).read()
+            return process, url
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("the fast endpoint did not start")
+
+
+def _wrk(url, vus, seconds, work):
+    if not Path("/usr/bin/wrk").exists():
+        return None
+    command = ["wrk", "-t1", f"-c{vus}", f"-d{seconds}s", f"{url}/items"]
+    return command, lambda out: int(re.search(r"(\d+) requests in", out).group(1))
+
+
+def _k6(url, vus, seconds, work):
+    if not (BIN / "k6").exists():
+        return None
+    summary = work / "k6.json"
+    command = [
+        str(BIN / "k6"),
+        "run",
+        "--no-usage-report",
+        "--quiet",
+        "-e",
+        f"BASE_URL={url}",
+        "-e",
+        f"VUS={vus}",
+        "-e",
+        f"DURATION={seconds}s",
+        "--summary-export",
+        str(summary),
+        str(HERE / "k6_items.js"),
+    ]
+    return command, lambda out: json.loads(summary.read_text())["metrics"]["http_reqs"]["count"]
+
+
+def _locust(user_class):
+    def build(url, vus, seconds, work):
+        if not (BIN / "locust").exists():
+            return None
+        prefix = work / f"locust-{user_class}"
+        command = [
+            str(BIN / "locust"),
+            "-f",
+            str(HERE / "locust_items.py"),
+            user_class,
+            "--headless",
+            "-u",
+            str(vus),
+            "-r",
+            str(vus),
+            "-t",
+            f"{seconds}s",
+            "-H",
+            url,
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+        ]
+
+        def count(out):
+            for line in Path(f"{prefix}_stats.csv").read_text().splitlines():
+                if ",Aggregated," in line:
+                    return int(line.split(",")[2])
+            raise ValueError("no Aggregated row in Locust's CSV")
+
+        return command, count
+
+    return build
+
+
+def _racelab(url, vus, seconds, work):
+    summary, history = work / "racelab.json", work / "racelab.jsonl"
+    command = [
+        str(BIN / "racelab"),
+        "load",
+        url,
+        "--mix",
+        "items=1",
+        "--vus",
+        str(vus),
+        "--duration",
+        f"{seconds}s",
+        "--quiet",
+        "--summary-json",
+        str(summary),
+        "--history",
+        str(history),
+    ]
+    return command, lambda out: json.loads(summary.read_text())["requests"]
+
+
+TOOLS = {
+    "wrk": _wrk,
+    "k6": _k6,
+    "locust-fast": _locust("FastItems"),
+    "locust-http": _locust("SlowItems"),
+    "racelab": _racelab,
+}
+
+
+def measure(tool: str, url: str, vus: int, seconds: int) -> dict | None:
+    """Run one tool once; return requests, rps and CPU ms per request, or None if missing."""
+    with tempfile.TemporaryDirectory() as work:
+        built = TOOLS[tool](url, vus, seconds, Path(work))
+        if built is None:
+            return None
+        command, count_requests = built
+        status, cpu, wall, output = run_measured(pinned(command, 1), timeout=seconds * 4 + 60)
+        if status != 0:
+            raise RuntimeError(f"{tool} failed ({status}): {output[-500:]}")
+        requests = count_requests(output)
+    return {
+        "requests": requests,
+        "rps": requests / seconds,
+        "cpu_s": cpu,
+        "cpu_ms_per_request": 1000 * cpu / requests,
+    }
+
+
+def run(runs: int = 3, vus: int = 50, seconds: int = 10) -> dict:
+    """Measure every tool `runs` times, interleaved; print and save the medians."""
+    server, url = start_fast_server()
+    samples: dict[str, list] = {tool: [] for tool in TOOLS}
+    missing = set()
+    try:
+        for _ in range(runs):
+            for tool in TOOLS:
+                if tool in missing:
+                    continue
+                result = measure(tool, url, vus, seconds)
+                if result is None:
+                    missing.add(tool)
+                    print(f"  {tool}: not installed here, skipped")
+                else:
+                    samples[tool].append(result)
+    finally:
+        server.kill()
+        server.wait()
+    rows, summary = [], {}
+    base = median([s["cpu_ms_per_request"] for s in samples["racelab"]])
+    for tool, results in samples.items():
+        if not results:
+            continue
+        cpu = median([r["cpu_ms_per_request"] for r in results])
+        rps = median([r["rps"] for r in results])
+        summary[tool] = {
+            "rps": round(rps),
+            "cpu_ms_per_request": round(cpu, 4),
+            "racelab_cpu_ratio": round(base / cpu, 2),
+            "runs": results,
+        }
+        rows.append([tool, f"{rps:,.0f}", f"{cpu:.4f}", f"{base / cpu:.2f}"])
+    print_table(
+        f"Generator efficiency: GET /items, {vus} connections, {seconds} s, median of {runs}",
+        ["tool", "req/s", "CPU ms/req", "racelab CPU / tool CPU"],
+        rows,
+        f"python -m benchmarks generator --runs {runs}",
+    )
+    save(
+        "generator",
+        {
+            "vus": vus,
+            "seconds": seconds,
+            "runs": runs,
+            "tools": summary,
+            "missing": sorted(missing),
+        },
+    )
+    return summary

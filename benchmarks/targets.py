@@ -1,0 +1,88 @@
+"""Benchmark 2: every backend x strategy at 1 and 4 workers: throughput, latency, anomalies.
+
+The cost of safety, measured: each target gets the same seeded load (50 VUs, 10 s), and
+the checker's verdict stands beside its speed.
+"""
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.tools import median, print_table, save
+from racelab.targets import MATRICES
+
+
+def run_compare_once(specs: str, vus: int, seconds: int, out: Path, *extra) -> dict:
+    """Run racelab compare on the given targets; return its report.json."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "racelab",
+            "compare",
+            "--targets",
+            specs,
+            "--vus",
+            str(vus),
+            "--duration",
+            f"{seconds}s",
+            "--out",
+            str(out),
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads((out / "report.json").read_text())
+
+
+def run(runs: int = 3, vus: int = 50, seconds: int = 10) -> dict:
+    """Measure every strategy at 1 and 4 workers, `runs` times; print and save medians."""
+    specs = ",".join(spec.name for spec in MATRICES["full"])
+    samples: dict[str, list] = {}
+    with tempfile.TemporaryDirectory() as work:
+        for n in range(runs):
+            report = run_compare_once(specs, vus, seconds, Path(work) / f"run{n}")
+            for entry in report["targets"]:
+                samples.setdefault(f"{entry['target']}@{entry['workers']}", []).append(entry)
+    rows, summary = [], {}
+    for name, entries in samples.items():
+        load = [e["load"] for e in entries]
+        creates = [
+            e["load"]["by_op"].get("create", {}).get("requests", 0) / e["load"]["duration_s"]
+            for e in entries
+        ]
+        figures = {
+            "rps": median([x["rps"] for x in load]),
+            "creates_per_s": median(creates),
+            "p50_ms": median([x["latency_ms"]["p50"] for x in load]),
+            "p99_ms": median([x["latency_ms"]["p99"] for x in load]),
+            "error_pct": median([100 * x["errors"] / max(x["requests"], 1) for x in load]),
+            "verdicts": [e["verdict"] for e in entries],
+            "anomalies": [sum(e["anomalies"].values()) for e in entries],
+        }
+        summary[name] = figures
+        rows.append(
+            [
+                name,
+                f"{figures['rps']:.0f}",
+                f"{figures['creates_per_s']:.0f}",
+                f"{figures['p50_ms']:.1f}",
+                f"{figures['p99_ms']:.1f}",
+                f"{figures['error_pct']:.1f}",
+                "/".join(figures["verdicts"]),
+                "/".join(map(str, figures["anomalies"])),
+            ]
+        )
+    print_table(
+        f"Targets: {vus} VUs, {seconds} s, mix create=70,cancel=10,get=10,list=10, "
+        f"median of {runs}",
+        ["target", "req/s", "creates/s", "p50 ms", "p99 ms", "err %", "verdicts", "anomalies"],
+        rows,
+        f"python -m benchmarks targets --runs {runs}",
+    )
+    save("targets", {"vus": vus, "seconds": seconds, "runs": runs, "targets": summary})
+    return summary

@@ -1,0 +1,128 @@
+"""`racelab compare`: the command line of the main job."""
+
+import click
+
+RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
+
+
+@click.command("compare")
+@click.option(
+    "--matrix",
+    type=click.Choice(["ladder", "seed", "full"]),
+    default="ladder",
+    show_default=True,
+    help="Which targets to run (see the README).",
+)
+@click.option("--targets", help="Run these instead, e.g. json:naive,sqlite:transactional@4.")
+@click.option(
+    "--vus",
+    type=click.IntRange(1, 2000),
+    default=50,
+    show_default=True,
+    help="Virtual users for every target.",
+)
+@click.option("--duration", default="8s", show_default=True, help="Load per target.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed for every load.")
+@click.option(
+    "--skus",
+    type=click.IntRange(1, 10_000),
+    default=10,
+    show_default=True,
+    help="Items in each fresh store.",
+)
+@click.option(
+    "--stock",
+    type=click.IntRange(0, 10**12),
+    default=100_000,
+    show_default=True,
+    help="Units of each item in each fresh store.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 10),
+    default=0,
+    show_default=True,
+    help="Resend the same token after a timeout or reset, up to N times.",
+)
+@click.option("--timeout", default="5s", show_default=True, help="Per-request timeout.")
+@click.option(
+    "--mix",
+    default="create=70,cancel=10,get=10,list=10",
+    show_default=True,
+    help="Operation weights for every load.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="Threads per gunicorn worker.",
+)
+@click.option(
+    "--faults",
+    type=click.Choice(["kill", "retry"]),
+    help="kill: SIGKILL and restart each target mid-load; retry: slow writes, short "
+    "timeouts and clients that resend the same token.",
+)
+@click.option(
+    "--kills",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="How many times --faults kill kills each target.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Folder for the report and every target's files (default runs/<time>).",
+)
+def compare_command(
+    matrix,
+    targets,
+    vus,
+    duration,
+    seed,
+    skus,
+    stock,
+    retries,
+    timeout,
+    mix,
+    threads,
+    faults,
+    kills,
+    out,
+):
+    """Serve, load and check each target in turn; print a verdict table, write a report.
+
+    Exit 0 when every target ran (whatever its verdict), 1 when one could not be run.
+    """
+    from loadtests.plan import parse_mix
+    from loadtests.shapes import parse_duration
+    from racelab.compare import Settings
+    from racelab.compare_command import run_compare
+    from racelab.load_options import parsed_option
+    from racelab.targets import MATRICES, SpecError, parse_specs
+
+    try:
+        specs = parse_specs(targets) if targets else MATRICES[matrix]
+    except SpecError as e:
+        raise click.BadParameter(str(e), param_hint="--targets") from None
+    settings = Settings(
+        vus=vus,
+        duration=parsed_option(parse_duration, duration, "--duration"),
+        seed=seed,
+        skus=skus,
+        stock=stock,
+        threads=threads,
+        mix=parsed_option(parse_mix, mix, "--mix"),
+        retries=retries,
+        timeout=parsed_option(parse_duration, timeout, "--timeout"),
+        faults=faults,
+        kills=kills,
+    )
+    if faults == "retry":
+        # Writes take 0-200 ms; clients give up after 100 ms and resend the same token.
+        settings.retries = retries or RETRY_FAULT["retries"]
+        settings.timeout = min(settings.timeout, RETRY_FAULT["timeout"])
+        settings.delay = RETRY_FAULT["delay"]
+    raise SystemExit(run_compare(specs, settings, out))

@@ -1,0 +1,127 @@
+"""`racelab load`: the command line of the load generator."""
+
+import click
+
+
+@click.command("load")
+@click.argument("url")
+@click.option(
+    "--vus",
+    type=click.IntRange(1, 10_000),
+    default=10,
+    show_default=True,
+    help="Virtual users (closed model), or the most requests in flight (open model).",
+)
+@click.option("--duration", help="How long to run, e.g. 30s or 2m (default 30s).")
+@click.option("--stages", help="Ramp VUs like k6, e.g. 10s:20,20s:100,10s:0.")
+@click.option(
+    "--scenario",
+    type=click.Choice(["load", "stress", "spike", "soak"]),
+    help="A preset shape scaled to --vus and --duration (see docs/contract.md).",
+)
+@click.option("--rate", help="Open model: a constant arrival rate such as 500/s.")
+@click.option(
+    "--think",
+    default="0",
+    show_default=True,
+    help="Random wait between a user's operations, e.g. 0.1-0.5s.",
+)
+@click.option(
+    "--mix",
+    default="create=70,cancel=10,get=10,list=10",
+    show_default=True,
+    help="Operation weights; ops are create, cancel, get, list, items.",
+)
+@click.option("--qty", default="1-3", show_default=True, help="Quantity range per order.")
+@click.option("--timeout", default="5s", show_default=True, help="Per-request timeout.")
+@click.option("--seed", type=int, help="Seed for every choice; the same seed, the same plan.")
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 10),
+    default=0,
+    show_default=True,
+    help="Resend the same token after a timeout or reset, up to N times.",
+)
+@click.option(
+    "--max-requests",
+    type=click.IntRange(1, 100_000_000),
+    default=1_000_000,
+    show_default=True,
+    help="Stop after this many requests, whatever the duration.",
+)
+@click.option(
+    "--history",
+    "history_path",
+    type=click.Path(dir_okay=False),
+    help="Write the history (JSON Lines) here.",
+)
+@click.option("--summary-json", type=click.Path(dir_okay=False), help="Write the summary here.")
+@click.option(
+    "--timeline-csv", type=click.Path(dir_okay=False), help="Write one row per second here."
+)
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    help="Pass/fail rule such as p99<150ms, errors<1%, rps>200; repeatable.",
+)
+@click.option("--allow-remote", is_flag=True, help="Allow a target outside loopback.")
+@click.option("--quiet", is_flag=True, help="No live line, no summary table.")
+def load_command(
+    url,
+    vus,
+    duration,
+    stages,
+    scenario,
+    rate,
+    think,
+    mix,
+    qty,
+    timeout,
+    seed,
+    retries,
+    max_requests,
+    history_path,
+    summary_json,
+    timeline_csv,
+    thresholds,
+    allow_remote,
+    quiet,
+):
+    """Put URL under bounded, seeded load and record the history of every operation.
+
+    Exit 0 when every threshold passed, 1 when one failed, 2 on bad usage.
+    """
+    from loadtests.console import summary_lines
+    from loadtests.run import execute, live_stream
+    from loadtests.runner import LoadError
+    from racelab.load_options import build_config, parse_thresholds
+
+    config = build_config(
+        url,
+        vus,
+        duration,
+        stages,
+        scenario,
+        rate,
+        think,
+        mix,
+        qty,
+        timeout,
+        seed,
+        retries,
+        max_requests,
+        allow_remote,
+    )
+    parsed = parse_thresholds(thresholds)
+    try:
+        summary, _ = execute(
+            config, history_path, parsed, live_stream(quiet), summary_json, timeline_csv
+        )
+    except LoadError as e:
+        raise click.ClickException(str(e)) from None
+    if not quiet:
+        click.echo(f"racelab load {config.url}  seed {config.seed}")
+        click.echo("\n".join(summary_lines(summary)))
+    if not all(t["passed"] for t in summary["thresholds"]):
+        raise SystemExit(1)

@@ -1,0 +1,87 @@
+"""Faults as an experiment variable: kill the target mid-load and restart it on its store."""
+
+import os
+import random
+import signal
+import threading
+import time
+from pathlib import Path
+
+from racelab.targets import TargetSpec
+
+FIRST, LAST = 0.1, 0.8  # kills land in this part of the run, one per equal slot
+
+
+def kill_times(seed: int, slug: str, kills: int, duration: float) -> list[float]:
+    """Return seeded kill moments (seconds into the load), one in each of `kills` slots."""
+    rng = random.Random(f"{seed}/{slug}/kill")
+    slot = (LAST - FIRST) * duration / max(kills, 1)
+    return [
+        round(FIRST * duration + k * slot + rng.uniform(0.1, 0.9) * slot, 3) for k in range(kills)
+    ]
+
+
+def kill_group(process) -> None:
+    """SIGKILL a server and its workers (it leads its own process group)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+class Killer:
+    """During the load, kill the target at each moment and start it again on the same port."""
+
+    def __init__(
+        self,
+        spec: TargetSpec,
+        data_dir: Path,
+        settings,
+        log_path: Path,
+        process,
+        url: str,
+        times: list[float],
+    ):
+        self.spec, self.data_dir, self.settings, self.log_path = spec, data_dir, settings, log_path
+        self.process, self.port, self.times = process, int(url.rsplit(":", 1)[1]), times
+        self.events: list[dict] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        """Start counting from now (the load's start)."""
+        self._started = time.monotonic()
+        self._thread.start()
+
+    def finish(self):
+        """Stop injecting; return the process now serving (or None if it is down)."""
+        self._stop.set()
+        self._thread.join()
+        return self.process
+
+    def _run(self) -> None:
+        for at in self.times:
+            if self._stop.wait(max(0.0, self._started + at - time.monotonic())):
+                return
+            if self.process is None:
+                continue  # an earlier restart failed: the target stays down
+            kill_group(self.process)
+            self.events.append(self._restart(time.monotonic() - self._started))
+
+    def _restart(self, at: float) -> dict:
+        from racelab.compare import TargetFailed, start_server
+
+        killed = time.monotonic()
+        try:
+            self.process, _ = start_server(
+                self.spec, self.data_dir, self.settings, self.log_path, port=self.port, reset=False
+            )
+        except TargetFailed as e:
+            self.process = None
+            return {"at_s": round(at, 3), "restarted": False, "error": str(e)}
+        return {
+            "at_s": round(at, 3),
+            "restarted": True,
+            "down_s": round(time.monotonic() - killed, 3),
+        }

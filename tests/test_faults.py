@@ -1,0 +1,89 @@
+"""Faults as an experiment variable: kills and retries, and what each strategy keeps."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from loadtests.history import read_history
+from racelab.faults import kill_times
+
+
+def test_kill_times_are_seeded_spread_and_inside_the_run():
+    times = kill_times(7, "json-naive-1w", 3, 10.0)
+    assert times == kill_times(7, "json-naive-1w", 3, 10.0)
+    assert times != kill_times(8, "json-naive-1w", 3, 10.0)
+    assert times == sorted(times) and 1.0 < times[0] and times[-1] < 8.0
+
+
+def compare(tmp_path, *args):
+    """Run racelab compare; return its report.json."""
+    result = subprocess.run(
+        [sys.executable, "-m", "racelab", "compare", "--out", str(tmp_path), "--vus", "20", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((tmp_path / "report.json").read_text())
+
+
+def test_safe_strategies_survive_kills_and_lose_no_acknowledged_write(tmp_path):
+    report = compare(
+        tmp_path,
+        "--faults",
+        "kill",
+        "--kills",
+        "2",
+        "--duration",
+        "5s",
+        "--targets",
+        "sqlite:transactional@2,json:file-lock@2",
+    )
+    for entry in report["targets"]:
+        assert entry["verdict"] == "held", (entry["target"], entry["anomalies"])
+        assert [e["restarted"] for e in entry["faults"]] == [True, True]
+        ops = read_history(tmp_path / entry["dir"] / "history.jsonl").ops
+        refused = [r for r in ops if r["error"] == "connect refused"]
+        assert refused and all(r["type"] == "fail" for r in refused)
+
+
+def test_retries_store_duplicates_only_in_naive_strategies(tmp_path):
+    report = compare(
+        tmp_path,
+        "--faults",
+        "retry",
+        "--duration",
+        "4s",
+        "--mix",
+        "create=1",
+        "--targets",
+        "sqlite:naive@2,sqlite:transactional@2,json:file-lock@2",
+    )
+    by_target = {e["target"]: e for e in report["targets"]}
+    assert by_target["sqlite:naive"]["anomalies"]["duplicated"] > 0
+    for safe in ("sqlite:transactional", "json:file-lock"):
+        assert by_target[safe]["verdict"] == "held", by_target[safe]["anomalies"]
+        ops = read_history(tmp_path / by_target[safe]["dir"] / "history.jsonl").ops
+        assert any(r["attempt"] > 0 for r in ops), "no retry happened"
+        assert any(r["status"] == 200 for r in ops), "no retry was answered as a replay"
+    assert report["settings"]["retries"] == 3 and report["settings"]["timeout"] == 0.1
+
+
+@pytest.mark.parametrize("kills", [3])
+def test_naive_json_killed_mid_write_is_reported_not_hidden(tmp_path, kills):
+    report = compare(
+        tmp_path,
+        "--faults",
+        "kill",
+        "--kills",
+        str(kills),
+        "--duration",
+        "5s",
+        "--targets",
+        "json:naive",
+    )
+    [entry] = report["targets"]
+    assert entry["verdict"] == "failed"
+    assert len(entry["faults"]) >= 1

@@ -1,0 +1,183 @@
+"""Hostile input: schemathesis against every target, garbage to the checker and the loader."""
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loadtests.history import HistoryError, parse_lines
+from loadtests.run import execute
+from loadtests.runner import LoadConfig, LoadRun
+from tests.conftest import ALL_TARGETS
+from tests.live import served
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.parametrize(
+    ("backend", "strategy"), ALL_TARGETS, ids=[f"{b}:{s}" for b, s in ALL_TARGETS]
+)
+def test_schemathesis_finds_no_5xx_and_no_schema_violation(tmp_path, backend, strategy):
+    with served(tmp_path, backend, strategy, 1) as (url, _):
+        result = subprocess.run(
+            [
+                str(BIN / "schemathesis"),
+                "run",
+                f"{url}/openapi.json",
+                "--checks",
+                "all",
+                "--max-examples",
+                "25",
+                "--seed",
+                "1",
+                "--no-color",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=tmp_path,
+        )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "No issues found" in result.stdout
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=500))
+def test_any_bytes_as_history_are_a_clean_error_or_a_history(content):
+    try:
+        parse_lines(content.splitlines(keepends=True))
+    except HistoryError as e:
+        assert e.lineno >= 0 and str(e)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["op", "vu", "t0", "t1", "type", "token"]),
+            st.one_of(st.none(), st.integers(), st.text(max_size=5), st.floats()),
+        ),
+        max_size=4,
+    )
+)
+def test_mangled_records_name_their_line(records):
+    lines = [json.dumps({"op": "run", "items": {"sku-1": 1}})] + [json.dumps(r) for r in records]
+    try:
+        history = parse_lines(lines)
+        assert len(history.ops) == len(records)
+    except HistoryError as e:
+        assert 2 <= e.lineno <= len(lines)
+
+
+class Misbehaving:
+    """A loopback server that answers GET /items properly and then misbehaves on purpose."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            while request := conn.recv(65536):
+                if request.startswith(b"GET /items"):
+                    body = b'{"items":[{"sku":"sku-1","stock":10}]}'
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                    )
+                elif self.mode == "garbage":
+                    conn.sendall(b"\x00\xffnot http at all\r\n\r\n")
+                    return conn.close()
+                elif self.mode == "close":
+                    return conn.close()
+                elif self.mode == "500":
+                    conn.sendall(b"HTTP/1.1 500 Oops\r\nContent-Length: 4\r\n\r\nboom")
+                # "hang": read and never answer
+        except OSError:
+            pass
+
+    def close(self):
+        self.listener.close()
+        for conn in self.conns:
+            conn.close()
+
+
+@pytest.mark.parametrize(
+    ("mode", "type_"), [("garbage", "info"), ("close", "info"), ("500", "info"), ("hang", "info")]
+)
+def test_a_misbehaving_target_still_yields_a_complete_history(tmp_path, mode, type_):
+    server = Misbehaving(mode)
+    try:
+        config = LoadConfig(
+            url=server.url, duration=1.0, vus=3, timeout=0.3, seed=1, mix={"create": 1}
+        )
+        summary, run = execute(config, tmp_path / "h.jsonl")
+    finally:
+        server.close()
+    lines = (tmp_path / "h.jsonl").read_text().splitlines()
+    history = parse_lines(lines)
+    assert summary["requests"] == len(history.ops) > 0
+    assert {r["type"] for r in history.ops} == {type_}
+    assert summary["errors"] == summary["requests"]
+
+
+def test_a_refused_connection_is_fail_because_nothing_was_sent(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = LoadRun(
+        LoadConfig(url=f"http://127.0.0.1:{port}", duration=0.5, vus=2, mix={"create": 1})
+    )
+    records = []
+    run.history = type("Sink", (), {"write": lambda self, r: records.append(r)})()
+    run.items = {"sku-1": 1}
+
+    async def no_items():
+        return None
+
+    run._read_items = no_items
+    import asyncio
+
+    asyncio.run(run.run())
+    assert records and {(r["type"], r["error"]) for r in records} == {("fail", "connect refused")}
+
+
+def test_a_chunked_body_over_the_limit_is_refused(tmp_path):
+    with served(tmp_path, "json", "file-lock", 1) as (url, data_dir):
+        before = (data_dir / "store.json").read_bytes()
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.sendall(
+                b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            answer = b""
+            try:
+                for _ in range(200):  # up to 100 MiB, stopping as soon as the server answers
+                    conn.sendall(b"80000\r\n" + b" " * 0x80000 + b"\r\n")
+            except OSError:
+                pass
+            try:
+                answer = conn.recv(4096)
+            except OSError:
+                pass
+        assert answer.startswith(b"HTTP/1.1 413")
+        assert (data_dir / "store.json").read_bytes() == before
