@@ -2,13 +2,13 @@
 
 import contextlib
 import sqlite3
-import threading
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, exc, text
 
 from servers.errors import Busy, NotFound, OutOfStock, StoreUnreadable, UnknownSku
 from servers.sqlite_store.schema import NAIVE_SCHEMA, ORDER_COLUMNS, TRANSACTIONAL_SCHEMA
+from servers.sqlite_store.writer_queue import WriterQueue
 from servers.storage import Store, seed_items, utc_now
 
 BUSY_TIMEOUT_S = 2.0
@@ -157,10 +157,7 @@ class TransactionalSqliteStore(SqliteStore):
 
     def __init__(self, data_dir):
         super().__init__(data_dir)
-        # Threads of one process queue here, so only one writer per process polls for
-        # SQLite's lock: its busy handler sleeps in growing steps, and dozens of
-        # threads polling at once turn that into a long latency tail.
-        self._local_writer = threading.Lock()
+        self.queue = WriterQueue(str(self.path) + ".writers", BUSY_TIMEOUT_S)
         self.writer = self._make_engine()
         # pysqlite would send a deferred BEGIN; take the write lock up front instead,
         # so two writers never both read and then fight to upgrade. Reads keep their
@@ -177,6 +174,7 @@ class TransactionalSqliteStore(SqliteStore):
     def after_fork(self) -> None:
         super().after_fork()
         self.writer.dispose(close=False)
+        self.queue = WriterQueue(self.queue.lock_path, BUSY_TIMEOUT_S)
 
     def close(self) -> None:
         super().close()
@@ -185,7 +183,7 @@ class TransactionalSqliteStore(SqliteStore):
     @contextlib.contextmanager
     def _write(self):
         try:
-            with self._local_writer, self.writer.begin() as conn:
+            with self.queue.turn(), self.writer.begin() as conn:
                 yield conn
         except exc.OperationalError as e:
             if "locked" in str(e.orig) or "busy" in str(e.orig):
