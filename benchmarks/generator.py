@@ -123,11 +123,24 @@ def _racelab(url, vus, seconds, work):
     return command, lambda out: json.loads(summary.read_text())["requests"]
 
 
+def _bare_aiohttp(url, vus, seconds, work):
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.bare_aiohttp",
+        f"{url}/items",
+        str(vus),
+        str(seconds),
+    ]
+    return command, lambda out: int(out.split()[-1])
+
+
 TOOLS = {
     "wrk": _wrk,
     "k6": _k6,
     "locust-fast": _locust("FastItems"),
     "locust-http": _locust("SlowItems"),
+    "aiohttp-bare": _bare_aiohttp,
     "racelab": _racelab,
 }
 
@@ -139,7 +152,9 @@ def measure(tool: str, url: str, vus: int, seconds: int) -> dict | None:
         if built is None:
             return None
         command, count_requests = built
-        status, cpu, wall, output = run_measured(pinned(command, 1), timeout=seconds * 4 + 60)
+        status, cpu, wall, output = run_measured(
+            pinned(command, 1), timeout=seconds * 4 + 60, cwd=HERE.parent
+        )
         if status != 0:
             raise RuntimeError(f"{tool} failed ({status}): {output[-500:]}")
         requests = count_requests(output)
