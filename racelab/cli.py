@@ -3,6 +3,7 @@
 import click
 
 from racelab import __version__
+from racelab.options import store_options, threads_option
 from servers.registry import STRATEGIES
 
 
@@ -43,28 +44,9 @@ def cli():
     show_default=True,
     help="Worker processes; more than one runs gunicorn on the same store.",
 )
-@click.option(
-    "--threads",
-    type=click.IntRange(1, 256),
-    default=16,
-    show_default=True,
-    help="Threads per gunicorn worker.",
-)
+@threads_option
 @click.option("--reset", is_flag=True, help="Replace an existing store with a fresh one.")
-@click.option(
-    "--skus",
-    type=click.IntRange(1, 10_000),
-    default=5,
-    show_default=True,
-    help="Items in a fresh store.",
-)
-@click.option(
-    "--stock",
-    type=click.IntRange(0, 10**12),
-    default=1000,
-    show_default=True,
-    help="Units of each item in a fresh store.",
-)
+@store_options(skus=5, stock=1000)
 @click.option(
     "--delay",
     help="Fault injection: slow every write by a random delay in this range, e.g. 0-200ms.",

@@ -2,6 +2,14 @@
 
 import click
 
+from racelab.options import (
+    mix_option,
+    retries_option,
+    store_options,
+    threads_option,
+    timeout_option,
+)
+
 RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
 
 
@@ -23,41 +31,11 @@ RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
 )
 @click.option("--duration", default="8s", show_default=True, help="Load per target.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed for every load.")
-@click.option(
-    "--skus",
-    type=click.IntRange(1, 10_000),
-    default=10,
-    show_default=True,
-    help="Items in each fresh store.",
-)
-@click.option(
-    "--stock",
-    type=click.IntRange(0, 10**12),
-    default=100_000,
-    show_default=True,
-    help="Units of each item in each fresh store.",
-)
-@click.option(
-    "--retries",
-    type=click.IntRange(0, 10),
-    default=0,
-    show_default=True,
-    help="Resend the same token after a timeout or reset, up to N times.",
-)
-@click.option("--timeout", default="5s", show_default=True, help="Per-request timeout.")
-@click.option(
-    "--mix",
-    default="create=70,cancel=10,get=10,list=10",
-    show_default=True,
-    help="Operation weights for every load.",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(1, 256),
-    default=16,
-    show_default=True,
-    help="Threads per gunicorn worker.",
-)
+@store_options(skus=10, stock=100_000, each="each fresh store")
+@retries_option
+@timeout_option
+@mix_option("Operation weights for every load.")
+@threads_option
 @click.option(
     "--faults",
     type=click.Choice(["kill", "retry"]),

@@ -2,6 +2,8 @@
 
 import click
 
+from racelab.options import mix_option, retries_option, timeout_option
+
 
 @click.command("load")
 @click.argument("url")
@@ -26,22 +28,11 @@ import click
     show_default=True,
     help="Random wait between a user's operations, e.g. 0.1-0.5s.",
 )
-@click.option(
-    "--mix",
-    default="create=70,cancel=10,get=10,list=10",
-    show_default=True,
-    help="Operation weights; ops are create, cancel, get, list, items.",
-)
+@mix_option("Operation weights; ops are create, cancel, get, list, items.")
+@timeout_option
+@retries_option
 @click.option("--qty", default="1-3", show_default=True, help="Quantity range per order.")
-@click.option("--timeout", default="5s", show_default=True, help="Per-request timeout.")
 @click.option("--seed", type=int, help="Seed for every choice; the same seed, the same plan.")
-@click.option(
-    "--retries",
-    type=click.IntRange(0, 10),
-    default=0,
-    show_default=True,
-    help="Resend the same token after a timeout or reset, up to N times.",
-)
 @click.option(
     "--max-requests",
     type=click.IntRange(1, 100_000_000),

@@ -1,0 +1,51 @@
+"""Options shared by several commands, declared once (sqlite-utils' habit)."""
+
+import click
+
+from loadtests.plan import DEFAULT_MIX
+
+
+def store_options(skus: int, stock: int, each: str = "a fresh store"):
+    """--skus and --stock: how a fresh store is seeded."""
+
+    def apply(command):
+        command = click.option(
+            "--stock",
+            type=click.IntRange(0, 10**12),
+            default=stock,
+            show_default=True,
+            help=f"Units of each item in {each}.",
+        )(command)
+        return click.option(
+            "--skus",
+            type=click.IntRange(1, 10_000),
+            default=skus,
+            show_default=True,
+            help=f"Items in {each}.",
+        )(command)
+
+    return apply
+
+
+threads_option = click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="Threads per gunicorn worker.",
+)
+retries_option = click.option(
+    "--retries",
+    type=click.IntRange(0, 10),
+    default=0,
+    show_default=True,
+    help="Resend the same token after a timeout or reset, up to N times.",
+)
+timeout_option = click.option(
+    "--timeout", default="5s", show_default=True, help="Per-request timeout."
+)
+
+
+def mix_option(help_text: str):
+    """--mix: operation weights."""
+    return click.option("--mix", default=DEFAULT_MIX, show_default=True, help=help_text)
