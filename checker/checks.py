@@ -6,6 +6,8 @@ info write may or may not be.
 
 from dataclasses import dataclass
 
+from checker.facts import INFO, OK
+
 
 @dataclass
 class Context:
@@ -28,10 +30,10 @@ def _example(text: str, ctx: Context, token=None, **extra) -> dict:
     """Return an example with the token's history records and the writes that overlapped."""
     example = {"text": text, **extra}
     if token is not None and ctx.facts is not None:
-        records = ctx.facts.by_token.get(token, [])
-        example["records"] = records[:5]
-        if records:
-            example["overlapping"] = ctx.facts.overlapping(records[0])
+        indices = ctx.facts.write_indices(token)
+        example["records"] = [ctx.facts.record(i) for i in indices[:5]]
+        if indices:
+            example["overlapping"] = ctx.facts.overlapping(indices[0])
     return example
 
 
@@ -49,8 +51,10 @@ def corrupt_record(ctx: Context, limit: int):
     ]
     count = len(ctx.snapshot.malformed)
     if ctx.facts is not None:
+        tokens = ctx.facts.tokens
         for order in ctx.snapshot.orders:
-            sent = ctx.facts.sent.get(order[3])
+            known = tokens.get(order[3])
+            sent = None if known is None else known.sent
             if sent is not None and sent != (order[1], order[2]):
                 count += 1
                 if len(examples) < limit:
@@ -64,20 +68,20 @@ def corrupt_record(ctx: Context, limit: int):
 
 def lost(ctx: Context, limit: int):
     """Creates acknowledged ok whose token is not stored and was never cancelled."""
-    facts, stored = ctx.facts, ctx.index.by_token
+    stored = ctx.index.by_token
     tokens = [
         t
-        for t, outcome in facts.create_outcome.items()
-        if outcome == "ok" and t not in stored and facts.cancel_outcome.get(t) not in ("ok", "info")
+        for t, known in ctx.facts.tokens.items()
+        if known.created == OK and known.cancelled < INFO and t not in stored
     ]
     return len(tokens), [_lost_example(ctx, t) for t in tokens[:limit]]
 
 
 def _lost_example(ctx: Context, token: str) -> dict:
     facts = ctx.facts
-    acked = facts.acked_id.get(token)
-    record = next(r for r in facts.by_token[token] if r["op"] == "create" and r["type"] == "ok")
-    rivals = sorted(facts.tokens_by_acked_id.get(acked, set()) - {token})
+    acked = facts.tokens[token].acked_id
+    record = _acked_create(facts, token)
+    rivals = [t for t in facts.collisions.get(acked, ()) if t != token]
     text = (
         f"token {token} was acknowledged ({record['status']}, id {acked}) over "
         f"{_span(record)} but is not in the store."
@@ -112,7 +116,7 @@ def id_collision(ctx: Context, limit: int):
     stored = {i: sorted({o[3] for o in orders}) for i, orders in ctx.index.repeated_ids.items()}
     acked = {}
     if ctx.facts is not None:
-        acked = {i: sorted(t) for i, t in ctx.facts.tokens_by_acked_id.items() if len(t) > 1}
+        acked = ctx.facts.collisions
     ids = sorted(set(stored) | set(acked))
     examples = [_collision_example(ctx, i, stored.get(i), acked.get(i)) for i in ids[:limit]]
     return len(ids), examples
@@ -124,10 +128,7 @@ def _collision_example(ctx: Context, order_id, stored_tokens, acked_tokens) -> d
             "text": f"id {order_id} is stored on {len(stored_tokens)} orders "
             f"(tokens {', '.join(stored_tokens)})."
         }
-    records = [
-        next(r for r in ctx.facts.by_token[t] if r["type"] == "ok" and r["op"] == "create")
-        for t in acked_tokens
-    ]
+    records = [_acked_create(ctx.facts, t) for t in acked_tokens]
     start, end = max(r["t0"] for r in records), min(r["t1"] for r in records)
     together = (
         f"their requests overlapped from {start:.3f} s to {end:.3f} s"
@@ -147,14 +148,20 @@ def _collision_example(ctx: Context, order_id, stored_tokens, acked_tokens) -> d
     }
 
 
+def _acked_create(facts, token) -> dict:
+    """Return the first ok create record of token."""
+    records = (facts.record(i) for i in facts.write_indices(token))
+    return next(r for r in records if r["op"] == "create" and r["type"] == "ok")
+
+
 def unexpected(ctx: Context, limit: int):
     """Stored orders whose token no client sent, or whose every create failed."""
-    outcome = ctx.facts.create_outcome
-    tokens = [t for t in ctx.index.by_token if outcome.get(t, "fail") == "fail"]
+    outcome = ctx.facts.outcome
+    tokens = [t for t in ctx.index.by_token if outcome(t) in (None, "fail")]
     examples = [
         _example(
             f"token {t} is stored (id {ctx.index.by_token[t][0]}) but "
-            + ("no client sent it." if t not in outcome else "every create that sent it failed."),
+            + ("no client sent it." if outcome(t) is None else "every create that sent it failed."),
             ctx,
             t,
         )
@@ -168,8 +175,10 @@ def resurrected(ctx: Context, limit: int):
     stored = ctx.index.by_token
     tokens = [
         t
-        for t, order_id in ctx.facts.cancelled_id.items()
-        if t in stored and (order_id is None or stored[t][0] == order_id)
+        for t, known in ctx.facts.tokens.items()
+        if known.cancelled == OK
+        and t in stored
+        and (known.cancelled_id is None or stored[t][0] == known.cancelled_id)
     ]
     examples = [
         _example(

@@ -1,98 +1,169 @@
-"""What a history and a store say, indexed once for every check to share."""
+"""What a history and a store say, indexed once for every check to share.
+
+Built to hold a million operations in well under a gigabyte: one small slotted object per
+token, write times in flat arrays, and the history records themselves left in the file
+until an example needs one.
+"""
 
 import bisect
 import itertools
+from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-RANK = {"fail": 0, "info": 1, "ok": 2}  # the strongest evidence about one token wins
+FAIL, INFO, OK = 0, 1, 2  # outcome ranks: the strongest evidence about one token wins
+RANK = {"fail": FAIL, "info": INFO, "ok": OK}
+OUTCOMES = ("fail", "info", "ok")
 WRITE_OPS = ("create", "cancel")
+NONE = -1  # "no write" in the integer arrays
 
 
-def _stronger(old: str | None, new: str) -> str:
-    return new if old is None or RANK[new] > RANK[old] else old
+class TokenFacts:
+    """What the history says about one token."""
+
+    __slots__ = ("created", "sent", "acked_id", "cancelled", "cancelled_id", "last_write")
+
+    def __init__(self):
+        self.created = NONE  # strongest create outcome (FAIL, INFO, OK) or NONE if never sent
+        self.sent = None  # (sku, qty) of the first create
+        self.acked_id = None  # id in an ok create's answer
+        self.cancelled = NONE  # strongest cancel outcome, or NONE
+        self.cancelled_id = None  # id an ok cancel removed
+        self.last_write = NONE  # index of the token's latest write record
 
 
 @dataclass
 class HistoryFacts:
-    """What the clients did, per token."""
+    """What the clients did, per token, with each write's time span kept for examples."""
 
     initial: dict
-    create_outcome: dict = field(default_factory=dict)  # token -> ok | info | fail
-    sent: dict = field(default_factory=dict)  # token -> (sku, qty) as sent
-    acked_id: dict = field(default_factory=dict)  # token -> id in an ok answer
-    tokens_by_acked_id: dict = field(default_factory=lambda: defaultdict(set))
-    cancel_outcome: dict = field(default_factory=dict)  # token -> ok | info | fail
-    cancelled_id: dict = field(default_factory=dict)  # token -> id an ok cancel removed
-    writes: list = field(default_factory=list)  # create/cancel records by t0
-    by_token: dict = field(default_factory=lambda: defaultdict(list))
+    tokens: dict = field(default_factory=dict)  # token -> TokenFacts
+    collisions: dict = field(default_factory=dict)  # id -> tokens that were all acked it
     counts: dict = field(default_factory=dict)
-    starts: list = field(default_factory=list)  # t0 of writes, sorted
-    longest: float = 0.0  # longest write, in seconds
+    locators: list = field(default_factory=list)  # write index -> how to fetch its record
+    fetch: object = None  # locator -> record
+    t0: array = field(default_factory=lambda: array("d"))
+    t1: array = field(default_factory=lambda: array("d"))
+    previous: array = field(default_factory=lambda: array("q"))  # same token's prior write
+    _by_start: list | None = None
 
-    def overlapping(self, record: dict, limit: int = 5) -> list[dict]:
-        """Return up to limit write records whose time span overlaps record's."""
-        begin = bisect.bisect_left(self.starts, record["t0"] - self.longest)
-        end = bisect.bisect_left(self.starts, record["t1"])
-        found = (r for r in self.writes[begin:end] if r is not record and r["t1"] > record["t0"])
-        return list(itertools.islice(found, limit))
+    def outcome(self, token) -> str | None:
+        """Return the strongest create outcome of token by name, or None if never sent."""
+        known = self.tokens.get(token)
+        return None if known is None or known.created == NONE else OUTCOMES[known.created]
+
+    def record(self, index: int) -> dict:
+        """Return the write record at index."""
+        return self.fetch(self.locators[index])
+
+    def write_indices(self, token) -> list[int]:
+        """Return the indices of token's write records, in history order."""
+        known = self.tokens.get(token)
+        indices, index = [], NONE if known is None else known.last_write
+        while index != NONE:
+            indices.append(index)
+            index = self.previous[index]
+        return indices[::-1]
+
+    def records(self, token, limit: int = 5) -> list[dict]:
+        """Return up to limit of token's write records, in history order."""
+        return [self.record(i) for i in self.write_indices(token)[:limit]]
+
+    def overlapping(self, index: int, limit: int = 5) -> list[dict]:
+        """Return up to limit write records whose time span overlaps the one at index."""
+        starts, order, longest = self._start_order()
+        t0, t1 = self.t0[index], self.t1[index]
+        begin = bisect.bisect_left(starts, t0 - longest)
+        end = bisect.bisect_left(starts, t1)
+        found = (i for i in order[begin:end] if i != index and self.t1[i] > t0)
+        return [self.record(i) for i in itertools.islice(found, limit)]
+
+    def _start_order(self):
+        """Sort the writes by start time once, on the first example that needs it."""
+        if self._by_start is None:
+            order = sorted(range(len(self.t0)), key=self.t0.__getitem__)
+            starts = [self.t0[i] for i in order]
+            longest = max((b - a for a, b in zip(self.t0, self.t1, strict=True)), default=0.0)
+            self._by_start = [starts, order, longest]
+        return self._by_start
 
 
 def history_facts(history) -> HistoryFacts:
-    """Index a parsed history's writes by token and id."""
+    """Index a history's writes by token and id, reading its records once, in order.
+
+    history is a parsed History (records in memory) or a HistoryStream (records in a file,
+    fetched again by offset for examples).
+    """
     facts = HistoryFacts(initial=dict(history.run["items"]))
-    counts = {op: Counter() for op in WRITE_OPS}
-    for record in history.ops:
-        op = record["op"]
-        if op not in WRITE_OPS or record["token"] is None:
+    if hasattr(history, "record_at"):
+        entries, facts.fetch = iter(history), history.record_at
+    else:
+        entries, facts.fetch = ((r, r) for r in history.ops), _itself
+    counts = {op: [0, 0, 0] for op in WRITE_OPS}
+    first_token_by_id, skus = {}, {}
+    for locator, record in entries:
+        op, token = record["op"], record["token"]
+        if token is None or op not in counts:
             continue
-        counts[op][record["type"]] += 1
-        facts.writes.append(record)
-        facts.by_token[record["token"]].append(record)
-        (_note_create if op == "create" else _note_cancel)(facts, record)
-    facts.writes.sort(key=lambda r: r["t0"])
-    facts.starts = [r["t0"] for r in facts.writes]
-    facts.longest = max((r["t1"] - r["t0"] for r in facts.writes), default=0.0)
-    facts.counts = {
-        f"{op}s": {t: counts[op][t] for t in ("ok", "fail", "info")} for op in WRITE_OPS
-    }
+        rank = RANK[record["type"]]
+        counts[op][rank] += 1
+        known = facts.tokens.get(token)
+        if known is None:
+            known = facts.tokens[token] = TokenFacts()
+        facts.previous.append(known.last_write)
+        known.last_write = len(facts.locators)
+        facts.locators.append(locator)
+        facts.t0.append(record["t0"])
+        facts.t1.append(record["t1"])
+        if op == "create":
+            _note_create(facts, known, record, rank, first_token_by_id, skus)
+        else:
+            _note_cancel(known, record, rank)
+    facts.counts = {f"{op}s": dict(zip(OUTCOMES, counts[op], strict=True)) for op in WRITE_OPS}
+    facts.collisions = {i: sorted(tokens) for i, tokens in facts.collisions.items()}
     return facts
 
 
-def _note_create(facts: HistoryFacts, record: dict) -> None:
-    token = record["token"]
-    facts.create_outcome[token] = _stronger(facts.create_outcome.get(token), record["type"])
-    facts.sent.setdefault(token, (record["sku"], record["qty"]))
-    if record["type"] == "ok" and record["order_id"] is not None:
-        facts.acked_id[token] = record["order_id"]
-        facts.tokens_by_acked_id[record["order_id"]].add(token)
+def _itself(record):
+    return record
 
 
-def _note_cancel(facts: HistoryFacts, record: dict) -> None:
-    token = record["token"]
-    facts.cancel_outcome[token] = _stronger(facts.cancel_outcome.get(token), record["type"])
-    if record["type"] == "ok":
-        facts.cancelled_id[token] = record["order_id"]
+def _note_create(facts, known, record, rank, first_token_by_id, skus) -> None:
+    known.created = max(known.created, rank)
+    if known.sent is None:
+        sku = record["sku"]
+        known.sent = (skus.setdefault(sku, sku), record["qty"])  # one copy of each sku
+    order_id = record["order_id"]
+    if rank == OK and order_id is not None:
+        known.acked_id = order_id
+        holder = first_token_by_id.setdefault(order_id, record["token"])
+        if holder != record["token"]:
+            facts.collisions.setdefault(order_id, {holder}).add(record["token"])
+
+
+def _note_cancel(known, record, rank) -> None:
+    known.cancelled = max(known.cancelled, rank)
+    if rank == OK:
+        known.cancelled_id = record["order_id"]
 
 
 @dataclass
 class StoreIndex:
-    """A store's orders indexed by token and id; repeats kept apart, since they are rare."""
+    """A store's orders indexed by token; repeated tokens and ids kept apart, being rare."""
 
     by_token: dict = field(default_factory=dict)
     repeated_tokens: dict = field(default_factory=lambda: defaultdict(list))
-    by_id: dict = field(default_factory=dict)
     repeated_ids: dict = field(default_factory=lambda: defaultdict(list))
     qty_by_sku: Counter = field(default_factory=Counter)
 
 
 def index_store(snapshot) -> StoreIndex:
     """Index a snapshot's well-formed orders."""
-    index = StoreIndex()
+    index, by_id = StoreIndex(), {}
     for order in snapshot.orders:
         order_id, sku, qty, token = order
         _put(index.by_token, index.repeated_tokens, token, order)
-        _put(index.by_id, index.repeated_ids, order_id, order)
+        _put(by_id, index.repeated_ids, order_id, order)
         index.qty_by_sku[sku] += qty
     return index
 

@@ -1,16 +1,41 @@
 """Compose the checks into one report; format it as a table or plain-word examples."""
 
+import contextlib
+import gc
+
 from checker.checks import CHECKS, Context
-from checker.facts import history_facts, index_store
+from checker.facts import INFO, history_facts, index_store
 from checker.stores import read_store
 
 DEFAULT_EXAMPLES = 3
 
 
 def check(store_path, history=None, examples: int = DEFAULT_EXAMPLES) -> dict:
-    """Check the store at store_path against a parsed history (or none); return the report."""
-    snapshot = read_store(store_path)
-    facts = history_facts(history) if history is not None else None
+    """Check the store at store_path against a history (or none); return the report.
+
+    history is a parsed History or a HistoryStream (loadtests.history).
+    """
+    with _collector_paused():
+        snapshot = read_store(store_path)
+        facts = history_facts(history) if history is not None else None
+        return _report(snapshot, history, facts, examples)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Pause the cyclic garbage collector while the store and history are indexed."""
+    # Indexing makes no cycles, and full passes over millions of live tuples take seconds.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _report(snapshot, history, facts, examples: int) -> dict:
+    """Run every check that has what it needs; compose the report."""
     ctx = Context(snapshot=snapshot, index=index_store(snapshot), facts=facts)
     report = _empty_report(snapshot, history, facts)
     for name, (fn, needs) in CHECKS.items():
@@ -23,8 +48,8 @@ def check(store_path, history=None, examples: int = DEFAULT_EXAMPLES) -> dict:
     if facts is not None:
         report["recovered"] = sum(
             1
-            for t, outcome in facts.create_outcome.items()
-            if outcome == "info" and t in ctx.index.by_token
+            for t, known in facts.tokens.items()
+            if known.created == INFO and t in ctx.index.by_token
         )
     report["valid"] = _validity(report)
     report["verdict"] = {True: "held", False: "failed", "unknown": "unknown"}[report["valid"]]

@@ -4,6 +4,7 @@ import contextlib
 import json
 import re
 import sqlite3
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,17 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _compact_order(value: dict):
+    """json object_hook: turn a well-formed order into an (id, sku, qty, token) tuple."""
+    # At once, so a million orders never exist as a million dicts.
+    if is_order(value):
+        return (value["id"], sys.intern(value["sku"]), value["qty"], value["token"])
+    return value
+
+
+DECODER = json.JSONDecoder(object_hook=_compact_order)
+
+
 def _add_order(snapshot: Snapshot, value) -> None:
     if is_order(value):
         snapshot.orders.append((value["id"], value["sku"], value["qty"], value["token"]))
@@ -99,7 +111,7 @@ def _decode_prefix(raw: bytes):
     except UnicodeDecodeError as e:
         return None, f"not UTF-8 at byte {e.start}"
     try:
-        return json.loads(text), None
+        return DECODER.decode(text), None
     except RecursionError:
         return None, "nested too deeply to be a store"
     except ValueError as e:
@@ -107,7 +119,7 @@ def _decode_prefix(raw: bytes):
     try:
         # A naive writer overwrote a longer document with a shorter one: what precedes the
         # old tail is a whole, valid document.
-        doc, end = json.JSONDecoder().raw_decode(text.lstrip())
+        doc, end = DECODER.raw_decode(text.lstrip())
     except (ValueError, RecursionError):
         return None, f"not valid JSON ({error})"
     return (
@@ -118,7 +130,8 @@ def _decode_prefix(raw: bytes):
 
 def _read_document(snapshot: Snapshot, doc) -> None:
     if not isinstance(doc, dict):
-        snapshot.corruption = snapshot.corruption or f"the document is a {type(doc).__name__}"
+        kind = "single order" if isinstance(doc, tuple) else type(doc).__name__
+        snapshot.corruption = snapshot.corruption or f"the document is a {kind}"
         return
     problems = [key for key in ("version", "next_id") if not _is_int(doc.get(key))]
     items = doc.get("items")
@@ -129,7 +142,8 @@ def _read_document(snapshot: Snapshot, doc) -> None:
     orders = doc.get("orders")
     if isinstance(orders, list):
         for order in orders:
-            _add_order(snapshot, order)
+            # Well-formed orders arrive as tuples (see _compact_order); a JSON array never does.
+            (snapshot.orders if type(order) is tuple else snapshot.malformed).append(order)
     else:
         problems.append("orders")
     if problems and snapshot.corruption is None:

@@ -105,23 +105,26 @@ def check_command(store, history_path, as_json, explain, examples, lenient):
     Exit 0 if the store held, 1 if anomalies were found or it is unreadable, 2 on bad usage
     or an unreadable history.
     """
+    import contextlib
     import json
 
     from checker import check, exit_code
     from checker.report import explain_lines, table_lines
     from checker.stores import resolve_store_path
-    from loadtests.history import HistoryError, read_history
+    from loadtests.history import HistoryError, open_history
 
     try:
         path = resolve_store_path(store)
     except FileNotFoundError as e:
         raise click.BadParameter(str(e), param_hint="STORE") from None
     try:
-        history = read_history(history_path, lenient) if history_path else None
+        # Streamed: the history's records are read once and not kept (see checker/facts.py).
+        history = open_history(history_path, lenient) if history_path else None
+        with contextlib.closing(history) if history is not None else contextlib.nullcontext():
+            report = check(path, history, examples)
     except HistoryError as e:
         click.echo(f"racelab check: unreadable history: {e}", err=True)
         raise SystemExit(2) from None
-    report = check(path, history, examples)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

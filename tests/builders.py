@@ -3,7 +3,7 @@
 import json
 import sqlite3
 
-from loadtests.history import op_record, parse_lines, run_record
+from loadtests.history import HistoryStream, op_record, parse_lines, run_record
 
 CREATED = "2026-01-01T00:00:00.000Z"
 
@@ -68,8 +68,18 @@ def cancel(token, order_id, type_="ok", sku="sku-1", qty=1, t0=1.0, t1=1.01, vu=
     return op_record("cancel", vu, token, sku, qty, order_id, status, type_, t0, t1, None)
 
 
-def history(items, records):
-    """Return a parsed History with a run record and these operation records."""
+def history_lines(items, records) -> list[str]:
+    """Return the lines of a history: a run record and these operation records."""
     lines = [json.dumps(run_record("http://127.0.0.1:1", CREATED, 1, {}, items))]
-    lines += [json.dumps(r) for r in records]
-    return parse_lines(lines)
+    return lines + [json.dumps(r) for r in records]
+
+
+def history(items, records):
+    """Return a parsed History (held in memory) with these operation records."""
+    return parse_lines(history_lines(items, records))
+
+
+def history_stream(path, items, records) -> HistoryStream:
+    """Write these records as a history file at path and open it as a stream."""
+    path.write_text("\n".join(history_lines(items, records)) + "\n")
+    return HistoryStream(path)

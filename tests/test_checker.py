@@ -4,21 +4,37 @@ import pytest
 
 from checker import check, exit_code
 from checker.checks import CHECKS
-from tests.builders import cancel, create, history, order, write_store
+from tests.builders import cancel, create, history, history_stream, order, write_store
 
 ITEMS = {"sku-1": 10, "sku-2": 10}
 NONE = dict.fromkeys(CHECKS, 0)
 
 
-@pytest.fixture(params=["json", "sqlite"])
+class Kind(str):
+    """A store format, and whether the history is held in memory or streamed from a file."""
+
+    def __new__(cls, store: str, streamed: bool):
+        kind = super().__new__(cls, store)
+        kind.streamed = streamed
+        return kind
+
+
+@pytest.fixture(
+    params=[("json", False), ("sqlite", False), ("json", True), ("sqlite", True)],
+    ids=["json", "sqlite", "json-streamed", "sqlite-streamed"],
+)
 def kind(request):
-    """Both store formats."""
-    return request.param
+    """Both store formats, each with both ways of reading a history."""
+    return Kind(*request.param)
 
 
 def run(kind, tmp_path, items, orders, records):
     """Check a hand-built store against a hand-built history."""
-    return check(write_store(kind, tmp_path, items, orders), history(ITEMS, records))
+    store = write_store(kind, tmp_path, items, orders)
+    if kind.streamed:
+        with history_stream(tmp_path / "history.jsonl", ITEMS, records) as streamed:
+            return check(store, streamed)
+    return check(store, history(ITEMS, records))
 
 
 def clean_case():
@@ -179,7 +195,7 @@ def test_a_crashing_check_is_unknown_and_the_others_still_report(tmp_path, monke
         raise RuntimeError("boom")
 
     monkeypatch.setitem(checks.CHECKS, "lost", (broken, ("history",)))
-    report = run("json", tmp_path, *clean_case())
+    report = run(Kind("json", streamed=False), tmp_path, *clean_case())
     assert report["valid"] == "unknown" and report["verdict"] == "unknown"
     assert report["errors"] == {"lost": "RuntimeError: boom"}
     assert "lost" not in report["anomalies"] and len(report["anomalies"]) == len(CHECKS) - 1

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadtests.history import HistoryError, parse_lines
+import loadtests.history
+from loadtests.history import HistoryError, HistoryStream, op_record, parse_lines, read_history
 from loadtests.run import execute
 from loadtests.runner import LoadConfig, LoadRun
 from tests.conftest import ALL_TARGETS
@@ -73,6 +74,59 @@ def test_mangled_records_name_their_line(records):
         assert len(history.ops) == len(records)
     except HistoryError as e:
         assert 2 <= e.lineno <= len(lines)
+
+
+GOOD = op_record("create", 1, "tok", "sku-1", 2, 7, 201, "ok", 0.5, 0.75)
+LINES = [
+    json.dumps(GOOD).encode(),
+    json.dumps(GOOD, indent=None, separators=(",", ":")).encode() + b"  ",
+    json.dumps(GOOD).encode() + b"\r",
+    b"  " + json.dumps(GOOD).encode(),
+    json.dumps({**GOOD, "error": "caf\u00e9 \u2603"}, ensure_ascii=False).encode(),
+    json.dumps({**GOOD, "vu": True}).encode(),
+    json.dumps({**GOOD, "t0": float("nan")}).encode(),
+    json.dumps({**GOOD, "op": "delete"}).encode(),
+    json.dumps({k: v for k, v in GOOD.items() if k != "t1"}).encode(),
+    json.dumps(GOOD).encode() + b" {}",
+    b"[1, 2]",
+    b"",
+    b"   ",
+    b"\xff\xfe not utf-8",
+    b'{"op": "create", "vu": 1',
+]
+RUN_LINE = json.dumps({"op": "run", "items": {"sku-1": 1}}).encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.sampled_from(LINES), max_size=12),
+    lenient=st.booleans(),
+    block=st.integers(1, 300),
+)
+def test_the_streamed_reader_agrees_with_the_line_parser(tmp_path_factory, lines, lenient, block):
+    """Whatever the lines and however the file is cut into blocks, both readers say the same."""
+    path = tmp_path_factory.mktemp("h") / "h.jsonl"
+    content = b"\n".join([RUN_LINE, *lines]) + b"\n"
+    path.write_bytes(content)
+    original, loadtests.history.READ_BLOCK = loadtests.history.READ_BLOCK, block
+    try:
+        streamed = _outcome(lambda: read_history(path, lenient))
+    finally:
+        loadtests.history.READ_BLOCK = original
+    with open(path, "rb") as f:
+        assert streamed == _outcome(lambda: parse_lines(f, path, lenient))
+    if streamed[0] == "read":
+        with HistoryStream(path, lenient) as stream:
+            offsets = [offset for offset, _ in stream]
+            assert [stream.record_at(o) for o in offsets] == streamed[2]
+
+
+def _outcome(read):
+    try:
+        history = read()
+    except HistoryError as e:
+        return ("error", e.lineno, str(e))
+    return ("read", history.run, history.ops, history.skipped)
 
 
 class Misbehaving:
