@@ -147,18 +147,31 @@ class FileLockJsonStore(JsonStore):
         self.after_fork()
 
     def after_fork(self) -> None:
-        # A short poll interval: filelock polls a non-blocking flock, and its 50 ms
-        # default would dominate every request's latency. A new instance per process:
-        # filelock refuses one inherited across fork.
+        # A new FileLock per process: filelock refuses one inherited across fork. It waits
+        # by polling a non-blocking flock (every 0.5 ms: its 50 ms default would dominate
+        # every request), so only one thread per process may poll: the rest wait on a
+        # mutex, which wakes the next one the moment the holder is done.
+        # Measured with 1k orders stored: 95-99 creates/s polling, 192-193 queued.
         self._lock = filelock.FileLock(
             str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S, poll_interval=0.0005
         )
+        self._queue = threading.Lock()
 
     def _save(self, doc: dict) -> None:
         write_atomically(self.path, document.encode(doc), durable=True)
 
     @contextlib.contextmanager
     def _exclusive(self):
+        if not self._queue.acquire(timeout=LOCK_TIMEOUT_S):
+            raise Busy(f"This process's writers queued for over {LOCK_TIMEOUT_S:g} s.")
+        try:
+            with self._file_locked():
+                yield
+        finally:
+            self._queue.release()
+
+    @contextlib.contextmanager
+    def _file_locked(self):
         try:
             self._lock.acquire()
         except filelock.Timeout:
