@@ -1,4 +1,8 @@
-"""Send one operation over HTTP and say what came back, as Jepsen types it."""
+"""Send one operation over HTTP and say what came back, as Jepsen types it.
+
+Two interchangeable clients: "fast" (loadtests/fasthttp.py, the default, for CPU per
+request) and "aiohttp" (the reference implementation). Neither ever resends a request.
+"""
 
 import asyncio
 import json
@@ -6,7 +10,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from loadtests.history import classify_status
+from loadtests import fasthttp
+from loadtests.history import ENCODER, classify_status
+
+CLIENTS = ("fast", "aiohttp")
 
 
 @dataclass(slots=True)
@@ -44,36 +51,94 @@ def open_session(pool: int, timeout: float) -> aiohttp.ClientSession:
     return session
 
 
-def request_args(op: str, base: str, sku, qty, token, order_id, after_id=0) -> tuple:
-    """Return (method, url, json body) for an operation."""
+def request_args(op: str, sku, qty, token, order_id, after_id=0) -> tuple:
+    """Return (method, path, JSON body bytes or None) for an operation."""
     if op == "create":
-        return "POST", f"{base}/orders", {"sku": sku, "qty": qty, "token": token}
+        return "POST", "/orders", ENCODER.encode({"sku": sku, "qty": qty, "token": token}).encode()
     if op == "cancel":
-        return "DELETE", f"{base}/orders/{order_id}", None
+        return "DELETE", f"/orders/{order_id}", None
     if op == "get":
-        return "GET", f"{base}/orders/{order_id}", None
+        return "GET", f"/orders/{order_id}", None
     if op == "list":
-        return "GET", f"{base}/orders?limit=20&after_id={after_id}", None
-    return "GET", f"{base}/items", None
+        return "GET", f"/orders?limit=20&after_id={after_id}", None
+    return "GET", "/items", None
 
 
-async def send(
-    session: aiohttp.ClientSession, method: str, url: str, body, parse: bool = False
-) -> Outcome:
-    """Send one request; never raise for what the network or the server did.
+def answered(status: int, raw: bytes, parse: bool) -> Outcome:
+    """Return the outcome of a request that got an answer.
 
     The body is parsed only when asked (a create's answer carries the new id): parsing
     every list of orders would cost more than sending it.
     """
+    return Outcome(
+        status,
+        classify_status(status),
+        _json(raw) if parse else None,
+        None if status < 400 else f"http {status}",
+    )
+
+
+def open_client(kind: str, base_url: str, pool: int, timeout: float):
+    """Return a client ("fast" or "aiohttp") for one target; use it as an async context."""
+    if kind == "aiohttp":
+        return AiohttpClient(base_url, pool, timeout)
+    return FastClient(base_url, timeout)
+
+
+class FastClient:
+    """The default client: loadtests.fasthttp's keep-alive pool."""
+
+    def __init__(self, base_url: str, timeout: float):
+        self.pool = fasthttp.Pool(base_url, timeout)
+
+    async def send(self, method: str, path: str, body: bytes | None, parse=False) -> Outcome:
+        """Send one request; never raise for what the network or the server did."""
+        try:
+            status, raw = await self.pool.request(method, path, body)
+        except fasthttp.Timeout:
+            return Outcome(None, "info", cause="timeout")
+        except fasthttp.ConnectError:
+            return Outcome(None, "fail", cause="connect refused")
+        except fasthttp.Broken as e:
+            return Outcome(None, "info", cause=f"reset: {e}")
+        return answered(status, raw, parse)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.pool.close()
+
+
+class AiohttpClient:
+    """The reference client: one aiohttp session and its shared pool."""
+
+    def __init__(self, base_url: str, pool: int, timeout: float):
+        self.base_url = base_url
+        self.session = open_session(pool, timeout)
+
+    async def send(self, method: str, path: str, body: bytes | None, parse=False) -> Outcome:
+        """Send one request; never raise for what the network or the server did."""
+        return await send(self.session, method, self.base_url + path, body, parse)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.session.close()
+
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+async def send(
+    session: aiohttp.ClientSession, method: str, url: str, body: bytes | None, parse=False
+) -> Outcome:
+    """Send one request with aiohttp; never raise for what the network or the server did."""
+    headers = JSON_HEADERS if body is not None else None
     try:
-        async with session.request(method, url, json=body) as response:
-            raw = await response.read()
-            return Outcome(
-                response.status,
-                classify_status(response.status),
-                _json(raw) if parse else None,
-                None if response.status < 400 else f"http {response.status}",
-            )
+        async with session.request(method, url, data=body, headers=headers) as response:
+            return answered(response.status, await response.read(), parse)
     except asyncio.TimeoutError:
         return Outcome(None, "info", cause="timeout")
     except aiohttp.ClientConnectorError:

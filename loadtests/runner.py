@@ -9,9 +9,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-import aiohttp
-
-from loadtests.client import open_session, request_args, send
+from loadtests.client import open_client, request_args
 from loadtests.history import op_record, run_record
 from loadtests.plan import Planner, Step
 from loadtests.shapes import vus_at
@@ -40,6 +38,7 @@ class LoadConfig:
     retries: int = 0
     seed: int = 1
     max_requests: int = 1_000_000
+    client: str = "fast"
 
     def shape(self) -> dict:
         """Describe the shape for the run record and the summary."""
@@ -90,8 +89,9 @@ class LoadRun:
 
     async def run(self) -> Stats:
         """Read the items, write the run record, drive the load, and return the stats."""
-        async with open_session(self.config.vus, self.config.timeout) as session:
-            self.session = session
+        c = self.config
+        async with open_client(c.client, c.url, c.vus, c.timeout) as client:
+            self.client = client
             await self._read_items()
             self._start = time.perf_counter()
             await (self._run_open() if self.config.rate else self._run_closed())
@@ -101,11 +101,12 @@ class LoadRun:
 
     async def _read_items(self) -> None:
         started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        outcome = await self.client.send("GET", "/items", None, parse=True)
         try:
-            async with self.session.get(f"{self.config.url}/items") as response:
-                body = await response.json(content_type=None)
-            self.items = {item["sku"]: item["stock"] for item in body["items"]}
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError, TypeError) as e:
+            if outcome.status != 200:
+                raise ValueError(outcome.cause or f"http {outcome.status}")
+            self.items = {item["sku"]: item["stock"] for item in outcome.body["items"]}
+        except (ValueError, KeyError, TypeError) as e:
             raise LoadError(
                 f"cannot read the items from {self.config.url}/items: {type(e).__name__}: {e}"
             ) from None
@@ -212,11 +213,11 @@ class LoadRun:
         else:
             token = sku = qty = order_id = None
         after_id = order[0] if op == "list" and order else 0
-        method, url, body = request_args(op, self.config.url, sku, qty, token, order_id, after_id)
+        method, path, body = request_args(op, sku, qty, token, order_id, after_id)
         for attempt in range(self.config.retries + 1):
             t0 = intended if intended is not None and attempt == 0 else self.elapsed()
             outcome = await self._attempt(
-                vu, op, method, url, body, token, sku, qty, order_id, t0, attempt
+                vu, op, method, path, body, token, sku, qty, order_id, t0, attempt
             )
             if not outcome.retryable or self.stopping:
                 break
@@ -225,10 +226,10 @@ class LoadRun:
             if isinstance(new_id, int):
                 orders.append((new_id, token, sku, qty))
 
-    async def _attempt(self, vu, op, method, url, body, token, sku, qty, order_id, t0, attempt):
+    async def _attempt(self, vu, op, method, path, body, token, sku, qty, order_id, t0, attempt):
         self.sent += 1
         try:
-            outcome = await send(self.session, method, url, body, parse=op == "create")
+            outcome = await self.client.send(method, path, body, parse=op == "create")
         except asyncio.CancelledError:
             self._record(vu, op, token, sku, qty, order_id, None, "info", t0, "run ended", attempt)
             raise

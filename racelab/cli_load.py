@@ -57,6 +57,13 @@ from racelab.options import mix_option, retries_option, timeout_option
     help="Pass/fail rule such as p99<150ms, errors<1%, rps>200; repeatable.",
 )
 @click.option("--allow-remote", is_flag=True, help="Allow a target outside loopback.")
+@click.option(
+    "--client",
+    type=click.Choice(["fast", "aiohttp"]),
+    default="fast",
+    show_default=True,
+    help="HTTP client: fast (lean keep-alive, least CPU) or aiohttp (the reference).",
+)
 @click.option("--quiet", is_flag=True, help="No live line, no summary table.")
 def load_command(
     url,
@@ -77,6 +84,7 @@ def load_command(
     timeline_csv,
     thresholds,
     allow_remote,
+    client,
     quiet,
 ):
     """Put URL under bounded, seeded load and record the history of every operation.
@@ -104,6 +112,7 @@ def load_command(
         max_requests,
         allow_remote,
     )
+    config.client = client
     parsed = parse_thresholds(thresholds)
     try:
         summary, _ = execute(

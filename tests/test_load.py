@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from loadtests.client import CLIENTS, open_client
 from loadtests.history import read_history
 from loadtests.run import execute
 from loadtests.runner import LoadConfig
@@ -15,9 +16,10 @@ from tests.live import hammer, in_process
 MIX = {"create": 60, "cancel": 15, "get": 10, "list": 10, "items": 5}
 
 
-def test_every_request_has_one_record_and_the_counts_agree(tmp_path):
+@pytest.mark.parametrize("client", CLIENTS)
+def test_every_request_has_one_record_and_the_counts_agree(tmp_path, client):
     with in_process(tmp_path / "store") as url:
-        summary = hammer(url, tmp_path / "h.jsonl", seconds=1.5, vus=8, mix=MIX)
+        summary = hammer(url, tmp_path / "h.jsonl", seconds=1.5, vus=8, mix=MIX, client=client)
     history = read_history(tmp_path / "h.jsonl")
     assert history.run["target"] == url and history.run["seed"] == 1
     assert history.run["items"] == {"sku-1": 100_000, "sku-2": 100_000, "sku-3": 100_000}
@@ -168,11 +170,10 @@ def test_summary_and_timeline_files(tmp_path):
     assert lines[0] == "second,vus,requests,errors,p50_ms,p95_ms,p99_ms" and len(lines) == 3
 
 
-def test_a_request_the_server_may_have_run_is_never_resent_behind_our_back():
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_request_the_server_may_have_run_is_never_resent_behind_our_back(client):
     """A DELETE dies with its connection: one copy reached the server, so it is info."""
     import asyncio
-
-    from loadtests.client import open_session, send
 
     listener = socket.create_server(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
@@ -190,9 +191,9 @@ def test_a_request_the_server_may_have_run_is_never_resent_behind_our_back():
     server.start()
 
     async def scenario():
-        async with open_session(1, 2.0) as session:
-            await send(session, "GET", f"{url}/items", None)
-            return await send(session, "DELETE", f"{url}/orders/1", None)
+        async with open_client(client, url, 1, 2.0) as session:
+            await session.send("GET", "/items", None)
+            return await session.send("DELETE", "/orders/1", None)
 
     outcome = asyncio.run(scenario())
     server.join(5)
