@@ -123,16 +123,12 @@ def _racelab(url, vus, seconds, work):
     return command, lambda out: json.loads(summary.read_text())["requests"]
 
 
-def _bare_aiohttp(url, vus, seconds, work):
-    command = [
-        sys.executable,
-        "-m",
-        "benchmarks.bare_aiohttp",
-        f"{url}/items",
-        str(vus),
-        str(seconds),
-    ]
-    return command, lambda out: int(out.split()[-1])
+def _bare(module: str, path: str):
+    def build(url, vus, seconds, work):
+        command = [sys.executable, "-m", module, f"{url}{path}", str(vus), str(seconds)]
+        return command, lambda out: int(out.split()[-1])
+
+    return build
 
 
 TOOLS = {
@@ -140,7 +136,8 @@ TOOLS = {
     "k6": _k6,
     "locust-fast": _locust("FastItems"),
     "locust-http": _locust("SlowItems"),
-    "aiohttp-bare": _bare_aiohttp,
+    "aiohttp-bare": _bare("benchmarks.bare_aiohttp", "/items"),
+    "fasthttp-bare": _bare("benchmarks.bare_fasthttp", ""),
     "racelab": _racelab,
 }
 

@@ -1,7 +1,7 @@
 """A lean HTTP/1.1 client for the load generator: keep-alive connections, httptools parsing.
 
 Why not aiohttp on the hot path: measured here (docs/benchmarks.md), aiohttp alone spends
-0.075 ms of CPU a request, more than racelab's whole budget (1.5x k6's 0.044 ms). This
+0.074 ms of CPU a request, more than racelab's whole budget (1.5x k6's 0.041 ms). This
 client does only what racelab's five requests need: one request at a time per connection,
 small bodies, answers framed by Content-Length or chunked (llhttp, via httptools, parses
 them). It never resends a request, so the history can say exactly what was sent.
