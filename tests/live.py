@@ -1,5 +1,6 @@
 """Helpers for tests that start real servers and send real load, on loopback only."""
 
+import socket
 import threading
 from contextlib import contextmanager
 
@@ -64,3 +65,32 @@ def load_and_check(tmp_path, backend, strategy, workers, seconds=3.0) -> dict:
     with served(tmp_path, backend, strategy, workers) as (url, data_dir):
         hammer(url, history_path, seconds)
     return check(next(data_dir.glob("store.*")), read_history(history_path))
+
+
+class RawServer:
+    """A loopback TCP server that hands each connection to self.serve(conn) in a thread."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        """Talk to one connection (subclasses say how)."""
+        raise NotImplementedError
+
+    def close(self):
+        """Stop accepting and close every connection."""
+        self.listener.close()
+        for conn in self.conns:
+            conn.close()

@@ -2,17 +2,17 @@
 
 import asyncio
 import socket
-import threading
 import time
 
 import pytest
 
 from loadtests.fasthttp import Broken, ConnectError, Pool, Timeout
+from tests.live import RawServer
 
 OK_2 = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
 
 
-class Scripted:
+class Scripted(RawServer):
     """A loopback server that answers each request it reads with the next scripted reply.
 
     A reply is bytes to send, "close" (close without answering), "hang" (answer never), or
@@ -22,21 +22,14 @@ class Scripted:
     def __init__(self, replies):
         self.replies = list(replies)
         self.requests: list[bytes] = []
-        self.connections = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    @property
+    def connections(self) -> int:
+        """How many connections the client opened."""
+        return len(self.conns)
 
-    def _serve(self, conn):
+    def serve(self, conn):
         with conn:
             while self.replies:
                 request = conn.recv(65536)
@@ -55,9 +48,6 @@ class Scripted:
                 conn.sendall(reply)
                 if b"Connection: close" in reply or b"HTTP/1.0" in reply:
                     return
-
-    def close(self):
-        self.listener.close()
 
 
 @pytest.fixture
@@ -157,3 +147,11 @@ def test_an_idle_connection_the_server_closed_is_replaced(scripted):
 
     assert asyncio.run(run()) == ((200, b"{}"), (200, b"{}"))
     assert server.connections == 2 and len(server.requests) == 2
+
+
+def test_an_ipv6_loopback_url_gives_a_bracketed_host_header():
+    pool = Pool("http://[::1]:8123/base/", 1.0)
+    assert (pool.host, pool.port) == ("::1", 8123)
+    assert pool._encode("GET", "/items", None) == (
+        b"GET /base/items HTTP/1.1\r\nHost: [::1]:8123\r\nUser-Agent: racelab\r\n\r\n"
+    )

@@ -4,7 +4,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from loadtests.history import HistoryError, HistoryStream, op_record, parse_line
 from loadtests.run import execute
 from loadtests.runner import LoadConfig, LoadRun
 from tests.conftest import ALL_TARGETS
-from tests.live import served
+from tests.live import RawServer, served
 
 BIN = Path(sys.executable).parent
 
@@ -130,26 +129,14 @@ def _outcome(read):
     return ("read", history.run, history.ops, history.skipped)
 
 
-class Misbehaving:
+class Misbehaving(RawServer):
     """A loopback server that answers GET /items properly and then misbehaves on purpose."""
 
     def __init__(self, mode: str):
         self.mode = mode
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
+    def serve(self, conn):
         try:
             while request := conn.recv(65536):
                 if request.startswith(b"GET /items"):
@@ -168,11 +155,6 @@ class Misbehaving:
                 # "hang": read and never answer
         except OSError:
             pass
-
-    def close(self):
-        self.listener.close()
-        for conn in self.conns:
-            conn.close()
 
 
 @pytest.mark.parametrize("client", CLIENTS)
