@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchmarks.tools import print_table, save
 from checker import check
-from loadtests.history import read_history
+from loadtests.history import HistoryStream
 from racelab.compare import Settings, start_server, stop_server
 from racelab.targets import TargetSpec
 
@@ -101,7 +101,8 @@ def run(runs: int = 1, minutes: float = 10.0, vus: int = 20) -> dict:
             stop.set()
             sampler.join()
             stop_server(process)
-        report = check(work / "data" / "store.db", read_history(work / "h.jsonl"))
+        with HistoryStream(work / "h.jsonl") as history:
+            report = check(work / "data" / "store.db", history)
         summary = json.loads((work / "s.json").read_text())
         p99s = p99_by_minute(work / "t.csv")
     warm = samples[min(6, len(samples) - 1)]  # after the first minute

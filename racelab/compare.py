@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from checker import check
-from loadtests.history import read_history
+from loadtests.history import HistoryStream
 from loadtests.run import execute
 from loadtests.runner import LoadConfig, LoadError
 from racelab.faults import Killer, kill_times
@@ -177,7 +177,8 @@ def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -
         if process is not None:
             stop_server(process)
     store = data_dir / ("store.json" if spec.backend == "json" else "store.db")
-    report = check(store, read_history(target_dir / "history.jsonl"))
+    with HistoryStream(target_dir / "history.jsonl") as history:  # streamed: runs may be long
+        report = check(store, history)
     (target_dir / "check.json").write_text(json.dumps(report, indent=2))
     return {
         "target": f"{spec.backend}:{spec.strategy}",
