@@ -102,25 +102,28 @@ def _locust(user_class):
     return build
 
 
-def _racelab(url, vus, seconds, work):
-    summary, history = work / "racelab.json", work / "racelab.jsonl"
-    command = [
-        str(BIN / "racelab"),
-        "load",
-        url,
-        "--mix",
-        "items=1",
-        "--vus",
-        str(vus),
-        "--duration",
-        f"{seconds}s",
-        "--quiet",
-        "--summary-json",
-        str(summary),
-        "--history",
-        str(history),
-    ]
-    return command, lambda out: json.loads(summary.read_text())["requests"]
+def _racelab(history: bool):
+    def build(url, vus, seconds, work):
+        summary = work / "racelab.json"
+        command = [
+            str(BIN / "racelab"),
+            "load",
+            url,
+            "--mix",
+            "items=1",
+            "--vus",
+            str(vus),
+            "--duration",
+            f"{seconds}s",
+            "--quiet",
+            "--summary-json",
+            str(summary),
+        ]
+        if history:
+            command += ["--history", str(work / "racelab.jsonl")]
+        return command, lambda out: json.loads(summary.read_text())["requests"]
+
+    return build
 
 
 def _bare(module: str, path: str):
@@ -138,7 +141,8 @@ TOOLS = {
     "locust-http": _locust("SlowItems"),
     "aiohttp-bare": _bare("benchmarks.bare_aiohttp", "/items"),
     "fasthttp-bare": _bare("benchmarks.bare_fasthttp", ""),
-    "racelab": _racelab,
+    "racelab-no-history": _racelab(history=False),
+    "racelab": _racelab(history=True),
 }
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from loadtests.client import open_client, request_args
-from loadtests.history import op_record, run_record
+from loadtests.history import encode_op, run_record
 from loadtests.plan import Planner, Step
 from loadtests.shapes import vus_at
 from loadtests.stats import Stats
@@ -256,8 +256,8 @@ class LoadRun:
         latency_us = int((t1 - t0) * 1_000_000)
         self.stats.record(op, status, cause, latency_us, t1, self.active_vus)
         if self.history is not None:
-            self.history.write(
-                op_record(op, vu, token, sku, qty, order_id, status, type_, t0, t1, cause, attempt)
+            self.history.write_line(
+                encode_op(op, vu, token, sku, qty, order_id, status, type_, t0, t1, cause, attempt)
             )
 
     async def _finish(self, tasks: list) -> None:

@@ -130,7 +130,8 @@ def test_timeouts_are_info_and_retries_resend_the_same_token(tmp_path, silent_se
     run.items = {"sku-1": 10}
     run._read_items = _no_items_needed  # the silent server cannot answer GET /items
     records = []
-    run.history = type("Sink", (), {"write": lambda self, r: records.append(r)})()
+    sink = {"write_line": lambda _, line: records.append(json.loads(line))}
+    run.history = type("Sink", (), sink)()
     import asyncio
 
     asyncio.run(run.run())
