@@ -1,6 +1,7 @@
 """Helpers for tests that start real servers and send real load, on loopback only."""
 
 import contextlib
+import json
 import socket
 import threading
 from contextlib import contextmanager
@@ -100,3 +101,18 @@ class RawServer:
         self.listener.close()
         for conn in self.conns:
             conn.close()
+
+
+class RecordingHistory:
+    """Stands in for a HistoryWriter: keeps the records in a list, parsed back from JSON."""
+
+    def __init__(self):
+        self.records: list[dict] = []
+
+    def write(self, record: dict) -> None:
+        """Keep a record written as a dict."""
+        self.records.append(record)
+
+    def write_line(self, line: str) -> None:
+        """Keep a record written as a JSON line."""
+        self.records.append(json.loads(line))

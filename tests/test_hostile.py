@@ -16,7 +16,7 @@ from loadtests.history import HistoryError, HistoryStream, op_record, parse_line
 from loadtests.run import execute
 from loadtests.runner import LoadConfig, LoadRun
 from tests.conftest import ALL_TARGETS
-from tests.live import RawServer, served
+from tests.live import RawServer, RecordingHistory, served
 
 BIN = Path(sys.executable).parent
 
@@ -185,8 +185,7 @@ def test_a_refused_connection_is_fail_because_nothing_was_sent(tmp_path):
     run = LoadRun(
         LoadConfig(url=f"http://127.0.0.1:{port}", duration=0.5, vus=2, mix={"create": 1})
     )
-    records = []
-    run.history = type("Sink", (), {"write": lambda self, r: records.append(r)})()
+    run.history = RecordingHistory()
     run.items = {"sku-1": 1}
 
     async def no_items():
@@ -196,6 +195,7 @@ def test_a_refused_connection_is_fail_because_nothing_was_sent(tmp_path):
     import asyncio
 
     asyncio.run(run.run())
+    records = run.history.records
     assert records and {(r["type"], r["error"]) for r in records} == {("fail", "connect refused")}
 
 

@@ -11,7 +11,7 @@ from loadtests.client import CLIENTS, open_client
 from loadtests.history import read_history
 from loadtests.run import execute
 from loadtests.runner import LoadConfig
-from tests.live import hammer, in_process
+from tests.live import RecordingHistory, hammer, in_process
 
 MIX = {"create": 60, "cancel": 15, "get": 10, "list": 10, "items": 5}
 
@@ -129,12 +129,11 @@ def test_timeouts_are_info_and_retries_resend_the_same_token(tmp_path, silent_se
     run = LoadRun(config)
     run.items = {"sku-1": 10}
     run._read_items = _no_items_needed  # the silent server cannot answer GET /items
-    records = []
-    sink = {"write_line": lambda _, line: records.append(json.loads(line))}
-    run.history = type("Sink", (), sink)()
+    run.history = RecordingHistory()
     import asyncio
 
     asyncio.run(run.run())
+    records = run.history.records
     assert records and all(r["type"] == "info" and r["status"] is None for r in records)
     assert all(r["error"] == "timeout" for r in records)
     by_token = collections.defaultdict(list)
