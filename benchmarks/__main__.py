@@ -2,7 +2,7 @@
 
 import argparse
 
-from benchmarks import checker_scale, compare_time, generator, growth, kills, soak, targets
+from benchmarks import checker_scale, compare_time, generator, growth, kills, labs, soak, targets
 
 BENCHMARKS = {
     "generator": generator.run,
@@ -11,8 +11,9 @@ BENCHMARKS = {
     "checker": checker_scale.run,
     "compare": compare_time.run,
 }
-# Run only when named: the soak lasts ten minutes, the kill tally half a minute a run.
-EXTRA = {"soak": soak.run, "kills": kills.run}
+# Run only when named: the soak lasts ten minutes, the kill tally half a minute a run,
+# the labs tally a minute or two a run.
+EXTRA = {"soak": soak.run, "kills": kills.run, "labs": labs.run}
 
 
 def main() -> None:

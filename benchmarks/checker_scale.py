@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from benchmarks.tools import median, print_table, save
-from loadtests.history import op_record, run_record
+from history import op_record, run_record
 
 SIZES = (10_000, 100_000, 1_000_000)
 SKUS = 10

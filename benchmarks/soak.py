@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchmarks.tools import print_table, save
 from checker import check
-from loadtests.history import HistoryStream
+from history import HistoryStream
 from racelab.compare import Settings, start_server, stop_server
 from racelab.targets import TargetSpec
 

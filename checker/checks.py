@@ -68,11 +68,11 @@ def corrupt_record(ctx: Context, limit: int):
 
 def lost(ctx: Context, limit: int):
     """Creates acknowledged ok whose token is not stored and was never cancelled."""
-    stored = ctx.index.by_token
+    holds = ctx.index.holds_token
     tokens = [
         t
         for t, known in ctx.facts.tokens.items()
-        if known.created == OK and known.cancelled < INFO and t not in stored
+        if known.created == OK and known.cancelled < INFO and not holds(t)
     ]
     return len(tokens), [_lost_example(ctx, t) for t in tokens[:limit]]
 
@@ -83,16 +83,23 @@ def _lost_example(ctx: Context, token: str) -> dict:
     record = _acked_create(facts, token)
     rivals = [t for t in facts.collisions.get(acked, ()) if t != token]
     text = (
-        f"token {token} was acknowledged ({record['status']}, id {acked}) over "
+        f"token {token} was acknowledged ({record['status'] or 'ok'}, id {acked}) over "
         f"{_span(record)} but is not in the store."
     )
     if rivals:
+        rival = _acked_create(facts, rivals[0])
+        when = "an overlapping" if _overlap(record, rival) else "another"
         text += (
-            f" Token {rivals[0]} got the same id {acked} in an overlapping write: "
+            f" Token {rivals[0]} got the same id {acked} in {when} write: "
             f"a later read-modify-write replaced the store with a copy that never held "
             f"{token}."
         )
     return _example(text, ctx, token)
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    """Say whether two records' time spans overlap."""
+    return max(a["t0"], b["t0"]) < min(a["t1"], b["t1"])
 
 
 def duplicated(ctx: Context, limit: int):
@@ -196,17 +203,25 @@ def stock_mismatch(ctx: Context, limit: int):
     """Skus whose initial stock minus stored orders' qty differs from the stored stock."""
     initial, items, sold = ctx.facts.initial, ctx.snapshot.items, ctx.index.qty_by_sku
     skus = sorted(
-        s for s in set(initial) | set(items) if initial.get(s, 0) - sold[s] != items.get(s, 0)
+        s
+        for s in set(initial) | set(items)
+        if initial.get(s, 0) - sold[s] != items.get(s, 0) and ctx.index.stock_known(s)
     )
-    examples = [
-        {
-            "text": f"{s}: {initial.get(s, 0)} at the start - {sold[s]} in stored orders "
-            f"= {initial.get(s, 0) - sold[s]}, but the store says "
-            f"{items.get(s, 0)} (a lost update)."
-        }
-        for s in skus[:limit]
-    ]
-    return len(skus), examples
+    examples = [_mismatch_example(s, initial.get(s, 0), sold[s], items.get(s, 0)) for s in skus]
+    return len(skus), examples[:limit]
+
+
+def _mismatch_example(sku, initial: int, sold: int, stock: int) -> dict:
+    left = initial - sold
+    why = (
+        "a stock decrement was overwritten (a lost update)"
+        if stock > left
+        else "stock was taken for orders that are not stored"
+    )
+    return {
+        "text": f"{sku}: {initial} at the start - {sold} in stored orders = {left}, "
+        f"but the store says {stock}: {why}."
+    }
 
 
 def oversold(ctx: Context, limit: int):

@@ -11,10 +11,11 @@ from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from history import WRITE_OPS
+
 FAIL, INFO, OK = 0, 1, 2  # outcome ranks: the strongest evidence about one token wins
 RANK = {"fail": FAIL, "info": INFO, "ok": OK}
 OUTCOMES = ("fail", "info", "ok")
-WRITE_OPS = ("create", "cancel")
 NONE = -1  # "no write" in the integer arrays
 
 
@@ -91,18 +92,17 @@ class HistoryFacts:
 def history_facts(history) -> HistoryFacts:
     """Index a history's writes by token and id, reading its records once, in order.
 
-    history is a parsed History (records in memory) or a HistoryStream (records in a file,
-    fetched again by offset for examples).
+    history is a history.History (records in memory) or a history.HistoryStream (records in
+    a file); either yields (locator, record) and fetches a record again by its locator.
     """
     facts = HistoryFacts(initial=dict(history.run["items"]))
-    if hasattr(history, "record_at"):
-        entries, facts.fetch = iter(history), history.record_at
-    else:
-        entries, facts.fetch = ((r, r) for r in history.ops), _itself
+    entries, facts.fetch = history.entries(), history.record_at
     counts = {op: [0, 0, 0] for op in WRITE_OPS}
     first_token_by_id, skus = {}, {}
     for locator, record in entries:
         op, token = record["op"], record["token"]
+        if token is None and op == "cancel":  # a history that names cancels by id only
+            token = first_token_by_id.get(record["order_id"])
         if token is None or op not in counts:
             continue
         rank = RANK[record["type"]]
@@ -124,15 +124,11 @@ def history_facts(history) -> HistoryFacts:
     return facts
 
 
-def _itself(record):
-    return record
-
-
 def _note_create(facts, known, record, rank, first_token_by_id, skus) -> None:
     known.created = max(known.created, rank)
-    if known.sent is None:
-        sku = record["sku"]
-        known.sent = (skus.setdefault(sku, sku), record["qty"])  # one copy of each sku
+    sku, qty = record["sku"], record["qty"]
+    if known.sent is None and sku is not None and qty is not None:
+        known.sent = (skus.setdefault(sku, sku), qty)  # one copy of each sku
     order_id = record["order_id"]
     if rank == OK and order_id is not None:
         known.acked_id = order_id
@@ -155,16 +151,37 @@ class StoreIndex:
     repeated_tokens: dict = field(default_factory=lambda: defaultdict(list))
     repeated_ids: dict = field(default_factory=lambda: defaultdict(list))
     qty_by_sku: Counter = field(default_factory=Counter)
+    # What ill-typed orders still say: their tokens are stored (so not lost), and their
+    # skus' stock cannot be added up (ANY_SKU: an order whose sku is unreadable too).
+    malformed_tokens: set = field(default_factory=set)
+    uncertain_skus: set = field(default_factory=set)
+
+    def stock_known(self, sku) -> bool:
+        """Say whether every stored order of sku could be counted."""
+        return ANY_SKU not in self.uncertain_skus and sku not in self.uncertain_skus
+
+    def holds_token(self, token) -> bool:
+        """Say whether token is stored, in a well-formed order or an ill-typed one."""
+        return token in self.by_token or token in self.malformed_tokens
+
+
+ANY_SKU = object()
 
 
 def index_store(snapshot) -> StoreIndex:
-    """Index a snapshot's well-formed orders."""
+    """Index a snapshot's well-formed orders, and what its ill-typed ones still tell."""
     index, by_id = StoreIndex(), {}
     for order in snapshot.orders:
         order_id, sku, qty, token = order
         _put(index.by_token, index.repeated_tokens, token, order)
         _put(by_id, index.repeated_ids, order_id, order)
         index.qty_by_sku[sku] += qty
+    for bad in snapshot.malformed:
+        fields = bad if isinstance(bad, dict) else {}
+        token, sku = fields.get("token"), fields.get("sku")
+        if isinstance(token, str):
+            index.malformed_tokens.add(token)
+        index.uncertain_skus.add(sku if isinstance(sku, str) else ANY_SKU)
     return index
 
 

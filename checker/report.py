@@ -13,7 +13,7 @@ DEFAULT_EXAMPLES = 3
 def check(store_path, history=None, examples: int = DEFAULT_EXAMPLES) -> dict:
     """Check the store at store_path against a history (or none); return the report.
 
-    history is a parsed History or a HistoryStream (loadtests.history).
+    history is a parsed History or a HistoryStream (history).
     """
     with _collector_paused():
         snapshot = read_store(store_path)

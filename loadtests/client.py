@@ -10,10 +10,19 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from history import ENCODER
 from loadtests import fasthttp
-from loadtests.history import ENCODER, classify_status
 
 CLIENTS = ("fast", "aiohttp")
+
+
+def classify_status(status: int) -> str:
+    """Return the Jepsen type of an answered request: 2xx ok, 4xx fail, anything else info."""
+    if 200 <= status < 300:
+        return "ok"
+    if 400 <= status < 500:
+        return "fail"
+    return "info"
 
 
 @dataclass(slots=True)

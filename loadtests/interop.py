@@ -4,7 +4,8 @@ import json
 import re
 from datetime import datetime, timezone
 
-from loadtests.history import OPS, HistoryError, classify_status, op_record, run_record
+from history import OPS, HistoryError, op_record, run_record
+from loadtests.client import classify_status
 
 NANOS = re.compile(r"(\.\d{6})\d+")
 

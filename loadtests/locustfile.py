@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 from locust import HttpUser, between, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests.history import HistoryWriter, classify_status, op_record, run_record
+from history import HistoryWriter, op_record, run_record
+from loadtests.client import classify_status
 
 SEED = int(os.environ.get("RACELAB_SEED", "1"))
 THINK = float(os.environ.get("RACELAB_THINK", "0"))

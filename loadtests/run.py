@@ -5,8 +5,8 @@ import contextlib
 import json
 import sys
 
+from history import HistoryWriter
 from loadtests.console import print_live, write_timeline_csv
-from loadtests.history import HistoryWriter
 from loadtests.runner import LoadConfig, LoadRun
 from loadtests.stats import summarize
 from loadtests.thresholds import evaluate

@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from history import encode_op, run_record
 from loadtests.client import open_client, request_args
-from loadtests.history import encode_op, run_record
 from loadtests.plan import Planner, Step
 from loadtests.shapes import vus_at
 from loadtests.stats import Stats

@@ -111,7 +111,7 @@ def check_command(store, history_path, as_json, explain, examples, lenient):
     from checker import check, exit_code
     from checker.report import explain_lines, table_lines
     from checker.stores import resolve_store_path
-    from loadtests.history import HistoryError, open_history
+    from history import HistoryError, open_history
 
     try:
         path = resolve_store_path(store)

@@ -3,6 +3,7 @@
 import click
 
 from racelab.options import (
+    max_requests_option,
     mix_option,
     retries_option,
     store_options,
@@ -30,6 +31,7 @@ RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
     help="Virtual users for every target.",
 )
 @click.option("--duration", default="8s", show_default=True, help="Load per target.")
+@max_requests_option
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed for every load.")
 @store_options(skus=10, stock=100_000, each="each fresh store")
 @retries_option
@@ -59,6 +61,7 @@ def compare_command(
     targets,
     vus,
     duration,
+    max_requests,
     seed,
     skus,
     stock,
@@ -88,6 +91,7 @@ def compare_command(
     settings = Settings(
         vus=vus,
         duration=parsed_option(parse_duration, duration, "--duration"),
+        max_requests=max_requests,
         seed=seed,
         skus=skus,
         stock=stock,

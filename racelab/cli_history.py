@@ -14,7 +14,7 @@ def from_k6_command(k6_json):
     """Turn K6_JSON (k6 run --out json=..., with loadtests/k6/orders.js) into a history."""
     import json
 
-    from loadtests.history import HistoryError
+    from history import HistoryError
     from loadtests.interop import history_from_k6
 
     try:
@@ -33,7 +33,7 @@ def merge_command(files):
     """Join FILES (one history per Locust worker, say) into one history on one clock."""
     import json
 
-    from loadtests.history import HistoryError, read_history
+    from history import HistoryError, read_history
     from loadtests.interop import merge_histories
 
     try:

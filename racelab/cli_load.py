@@ -2,7 +2,7 @@
 
 import click
 
-from racelab.options import mix_option, retries_option, timeout_option
+from racelab.options import max_requests_option, mix_option, retries_option, timeout_option
 
 
 @click.command("load")
@@ -33,13 +33,7 @@ from racelab.options import mix_option, retries_option, timeout_option
 @retries_option
 @click.option("--qty", default="1-3", show_default=True, help="Quantity range per order.")
 @click.option("--seed", type=int, help="Seed for every choice; the same seed, the same plan.")
-@click.option(
-    "--max-requests",
-    type=click.IntRange(1, 100_000_000),
-    default=1_000_000,
-    show_default=True,
-    help="Stop after this many requests, whatever the duration.",
-)
+@max_requests_option
 @click.option(
     "--history",
     "history_path",

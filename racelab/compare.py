@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from checker import check
-from loadtests.history import HistoryStream
+from history import HistoryStream
 from loadtests.run import execute
 from loadtests.runner import LoadConfig, LoadError
 from racelab.faults import Killer, kill_times
@@ -30,6 +30,7 @@ class Settings:
 
     vus: int = 50
     duration: float = 8.0
+    max_requests: int = 1_000_000  # a lab sized by what must happen, not by the clock
     seed: int = 42
     skus: int = 10
     stock: int = 100_000
@@ -138,6 +139,7 @@ def load_config(url: str, settings: Settings) -> LoadConfig:
     return LoadConfig(
         url=url,
         duration=settings.duration,
+        max_requests=settings.max_requests,
         vus=settings.vus,
         mix=settings.mix,
         seed=settings.seed,

@@ -41,6 +41,13 @@ retries_option = click.option(
     show_default=True,
     help="Resend the same token after a timeout or reset, up to N times.",
 )
+max_requests_option = click.option(
+    "--max-requests",
+    type=click.IntRange(1, 100_000_000),
+    default=1_000_000,
+    show_default=True,
+    help="Stop after this many requests, whatever the duration.",
+)
 timeout_option = click.option(
     "--timeout", default="5s", show_default=True, help="Per-request timeout."
 )

@@ -3,7 +3,7 @@
 import json
 import sqlite3
 
-from loadtests.history import HistoryStream, op_record, parse_lines, run_record
+from history import HistoryStream, op_record, parse_lines, run_record
 
 CREATED = "2026-01-01T00:00:00.000Z"
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from werkzeug.serving import make_server
 
 from checker import check
-from loadtests.history import read_history
+from history import read_history
 from loadtests.run import execute
 from loadtests.runner import LoadConfig
 from racelab.compare import Settings, start_server, stop_server
@@ -61,11 +61,17 @@ def hammer(url, history_path, seconds=3.0, vus=30, seed=1, **overrides) -> dict:
     return summary
 
 
-def load_and_check(tmp_path, backend, strategy, workers, seconds=3.0) -> dict:
-    """Serve a target, hammer it, stop it, and return the checker's report."""
+# A race's outcome is asserted on a load sized by requests, never by the clock: a slow
+# machine sends as many writes as a fast one, only later. The duration is a safety cap.
+RACE_REQUESTS = 1000
+RACE_CAP_S = 60.0
+
+
+def load_and_check(tmp_path, backend, strategy, workers) -> dict:
+    """Serve a target, send it RACE_REQUESTS writes, stop it, and return the checker's report."""
     history_path = tmp_path / f"{backend}-{strategy}-{workers}.jsonl"
     with served(tmp_path, backend, strategy, workers) as (url, data_dir):
-        hammer(url, history_path, seconds)
+        hammer(url, history_path, RACE_CAP_S, max_requests=RACE_REQUESTS)
     return check(next(data_dir.glob("store.*")), read_history(history_path))
 
 

@@ -65,7 +65,7 @@ def test_load_says_when_the_target_does_not_answer(runner):
 
 def write_history(path, records, items=None):
     """Write a history file."""
-    from loadtests.history import run_record
+    from history import run_record
 
     lines = [run_record("http://127.0.0.1:1", "t", 1, {}, items or {"sku-1": 10}), *records]
     path.write_text("\n".join(json.dumps(r) for r in lines) + "\n")

@@ -33,8 +33,10 @@ def compared(tmp_path_factory):
             "compare",
             "--targets",
             "json:naive@1,sqlite:transactional@2",
+            "--max-requests",
+            "600",
             "--duration",
-            "2s",
+            "60s",
             "--vus",
             "20",
             "--out",
@@ -67,7 +69,8 @@ def test_report_json_has_every_target_and_its_files(compared):
     _, out = compared
     report = json.loads((out / "report.json").read_text())
     assert report["settings"]["targets"] == ["json:naive@1", "sqlite:transactional@2"]
-    assert report["settings"]["seed"] == 42 and report["settings"]["duration"] == 2.0
+    assert report["settings"]["seed"] == 42 and report["settings"]["duration"] == 60.0
+    assert report["settings"]["max_requests"] == 600
     naive, safe = report["targets"]
     assert (naive["target"], naive["backend"], naive["strategy"], naive["workers"]) == (
         "json:naive",

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from loadtests.history import read_history
+from history import read_history
 from racelab.faults import kill_times
 
 
@@ -54,8 +54,10 @@ def test_retries_store_duplicates_only_in_naive_strategies(tmp_path):
         tmp_path,
         "--faults",
         "retry",
+        "--max-requests",
+        "300",
         "--duration",
-        "4s",
+        "60s",
         "--mix",
         "create=1",
         "--targets",

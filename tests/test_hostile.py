@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import loadtests.history
+import history.read
+from history import HistoryError, HistoryStream, op_record, parse_lines, read_history
 from loadtests.client import CLIENTS
-from loadtests.history import HistoryError, HistoryStream, op_record, parse_lines, read_history
 from loadtests.run import execute
 from loadtests.runner import LoadConfig, LoadRun
 from tests.conftest import ALL_TARGETS
@@ -108,11 +108,11 @@ def test_the_streamed_reader_agrees_with_the_line_parser(tmp_path_factory, lines
     path = tmp_path_factory.mktemp("h") / "h.jsonl"
     content = b"\n".join([RUN_LINE, *lines]) + b"\n"
     path.write_bytes(content)
-    original, loadtests.history.READ_BLOCK = loadtests.history.READ_BLOCK, block
+    original, history.read.READ_BLOCK = history.read.READ_BLOCK, block
     try:
         streamed = _outcome(lambda: read_history(path, lenient))
     finally:
-        loadtests.history.READ_BLOCK = original
+        history.read.READ_BLOCK = original
     with open(path, "rb") as f:
         assert streamed == _outcome(lambda: parse_lines(f, path, lenient))
     if streamed[0] == "read":

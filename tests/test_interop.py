@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from checker import check
-from loadtests.history import parse_lines, read_history, run_record
+from history import parse_lines, read_history, run_record
 from loadtests.interop import merge_histories
 from tests.builders import create
 from tests.live import served

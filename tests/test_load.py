@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
+from history import read_history
 from loadtests.client import CLIENTS, open_client
-from loadtests.history import read_history
 from loadtests.run import execute
 from loadtests.runner import LoadConfig
 from tests.live import RecordingHistory, hammer, in_process

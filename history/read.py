@@ -1,155 +1,17 @@
-"""The history format: one JSON object a line, written by the load generator, read by the checker.
+"""Reading histories: a streamed reader for files of any size, and an in-memory one.
 
-The first record is the run record; every other record is one operation attempt.
-See docs/contract.md ("History") for the field-by-field description.
+Both yield the same records: a record that leaves optional fields out gets their defaults
+(history.format), so every reader downstream may index every field.
 """
 
-import itertools
 import json
-import math
 from dataclasses import dataclass, field
 from json.scanner import make_scanner
 from pathlib import Path
 
-OPS = ("create", "cancel", "get", "list", "items")
-TYPES = ("ok", "fail", "info")
-# Field -> the Python types it may take (None marks a nullable field).
-OP_FIELDS = {
-    "op": (str,),
-    "vu": (int,),
-    "token": (str, type(None)),
-    "sku": (str, type(None)),
-    "qty": (int, type(None)),
-    "order_id": (int, type(None)),
-    "status": (int, type(None)),
-    "type": (str,),
-    "t0": (int, float),
-    "t1": (int, float),
-    "error": (str, type(None)),
-}
-FIELD_NAMES = tuple(OP_FIELDS)
-# Every exact-type combination a valid record may have: checking a record's types becomes one
-# set lookup (bool is not int here, as validate_op insists).
-_VALID_TYPES = frozenset(itertools.product(*OP_FIELDS.values()))
-BUFFER_RECORDS = 2048
+from history.format import HistoryError, is_valid_op, validate_op, validate_run, with_defaults
+
 READ_BLOCK = 1 << 22  # bytes read at a time by HistoryStream
-# One encoder for every record: json.dumps with separators builds a new one per call.
-ENCODER = json.JSONEncoder(separators=(",", ":"))
-
-
-class HistoryError(Exception):
-    """A history that cannot be read, with the line that broke it."""
-
-    def __init__(self, path, lineno: int, reason: str):
-        super().__init__(f"{path}: line {lineno}: {reason}")
-        self.lineno = lineno
-
-
-def run_record(target: str, started: str, seed, shape: dict, items: dict) -> dict:
-    """Return the first record of a history."""
-    return {
-        "op": "run",
-        "target": target,
-        "started": started,
-        "seed": seed,
-        "shape": shape,
-        "items": items,
-    }
-
-
-def op_record(
-    op, vu, token, sku, qty, order_id, status, type_, t0, t1, error=None, attempt=0
-) -> dict:
-    """Return one operation record."""
-    return {
-        "op": op,
-        "vu": vu,
-        "token": token,
-        "sku": sku,
-        "qty": qty,
-        "order_id": order_id,
-        "status": status,
-        "type": type_,
-        "t0": round(t0, 6),
-        "t1": round(t1, 6),
-        "error": error,
-        "attempt": attempt,
-    }
-
-
-_json_str = json.encoder.encode_basestring_ascii  # the C function json.dumps uses
-_OP_LINE = "{" + ",".join(f'"{name}":%s' for name in (*OP_FIELDS, "attempt")) + "}"
-
-
-def encode_op(op, vu, token, sku, qty, order_id, status, type_, t0, t1, error=None, attempt=0):
-    """Return ENCODER.encode(op_record(...)) byte for byte, formatted directly.
-
-    One of these runs for every request of a load; building the dict and walking it with
-    the JSON encoder cost twice as much. tests/test_stats.py checks the two agree.
-    """
-    return _OP_LINE % (
-        _json_str(op),
-        vu,
-        "null" if token is None else _json_str(token),
-        "null" if sku is None else _json_str(sku),
-        "null" if qty is None else qty,
-        "null" if order_id is None else order_id,
-        "null" if status is None else status,
-        _json_str(type_),
-        repr(round(t0, 6)),
-        repr(round(t1, 6)),
-        "null" if error is None else _json_str(error),
-        attempt,
-    )
-
-
-def classify_status(status: int) -> str:
-    """Return the Jepsen type of an answered request: 2xx ok, 4xx fail, anything else info."""
-    if 200 <= status < 300:
-        return "ok"
-    if 400 <= status < 500:
-        return "fail"
-    return "info"
-
-
-class HistoryWriter:
-    """Append records to a JSON Lines file, buffered so writing never paces the load."""
-
-    def __init__(self, path_or_file):
-        self._own = isinstance(path_or_file, (str, bytes)) or hasattr(path_or_file, "__fspath__")
-        self._file = open(path_or_file, "w") if self._own else path_or_file
-        self._lines: list[str] = []
-        self.count = 0
-
-    def write(self, record: dict) -> None:
-        """Queue one record; flush every few thousand."""
-        self.write_line(ENCODER.encode(record))
-
-    def write_line(self, line: str) -> None:
-        """Queue one record already encoded as a JSON line (see encode_op)."""
-        self._lines.append(line)
-        self.count += 1
-        if len(self._lines) >= BUFFER_RECORDS:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write queued records in one call."""
-        if self._lines:
-            self._file.write("\n".join(self._lines) + "\n")
-            self._lines.clear()
-        self._file.flush()
-
-    def close(self) -> None:
-        """Flush and close the file if this writer opened it."""
-        self.flush()
-        if self._own:
-            self._file.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 @dataclass
@@ -160,55 +22,16 @@ class History:
     ops: list[dict] = field(default_factory=list)
     skipped: int = 0
 
+    def entries(self):
+        """Yield (locator, record) for every operation record, as HistoryStream does."""
+        return enumerate(self.ops)
+
+    def record_at(self, locator: int) -> dict:
+        """Return the record a locator from entries() names."""
+        return self.ops[locator]
+
     def close(self) -> None:
         """Release nothing: a History is all in memory (HistoryStream has a file to close)."""
-
-
-def validate_op(record) -> str | None:
-    """Return why record is not a valid operation record, or None."""
-    if not isinstance(record, dict):
-        return "a record must be a JSON object"
-    for name, types in OP_FIELDS.items():
-        if name not in record:
-            return f"missing field {name!r}"
-        value = record[name]
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            return f"field {name!r} has the wrong type ({type(value).__name__})"
-    if record["op"] not in OPS:
-        return f"unknown op {record['op']!r}"
-    if record["type"] not in TYPES:
-        return f"unknown type {record['type']!r}"
-    if not (math.isfinite(record["t0"]) and math.isfinite(record["t1"])):
-        return "t0 and t1 must be finite numbers"
-    return None
-
-
-def is_valid_op(record) -> bool:
-    """Say quickly whether record is a valid operation record (validate_op says why not)."""
-    try:
-        types = tuple(map(type, map(record.__getitem__, FIELD_NAMES)))
-    except (KeyError, TypeError, AttributeError):
-        return False
-    return (
-        types in _VALID_TYPES
-        and record["op"] in OPS
-        and record["type"] in TYPES
-        and math.isfinite(record["t0"])
-        and math.isfinite(record["t1"])
-    )
-
-
-def validate_run(record) -> str | None:
-    """Return why record is not a valid run record, or None."""
-    if not isinstance(record, dict) or record.get("op") != "run":
-        return 'the first record must be the run record ({"op": "run", ...})'
-    items = record.get("items")
-    if not isinstance(items, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
-        for k, v in items.items()
-    ):
-        return "the run record's items must map sku to an integer stock"
-    return None
 
 
 def parse_lines(lines, path="<history>", lenient=False) -> History:
@@ -248,7 +71,7 @@ def _checked_op(line, path, lineno: int, lenient: bool):
     reason, record = _parse_line(line)
     reason = reason or validate_op(record)
     if reason is None:
-        return record
+        return with_defaults(record)
     if lenient:
         return SKIPPED
     raise HistoryError(path, lineno, reason)
@@ -310,6 +133,10 @@ class HistoryStream:
                 if record is not None:
                     yield base + offset, record
 
+    def entries(self):
+        """Yield (byte offset, record) for every operation record: iteration, by its name."""
+        return iter(self)
+
     def _checked(self, line, lineno: int):
         """Return line's record, or None for a blank or a skipped line."""
         record = _checked_op(line, self.path, lineno, self.lenient)
@@ -323,7 +150,7 @@ class HistoryStream:
         if self._reader is None:
             self._reader = open(self.path, "rb")
         self._reader.seek(offset)
-        return json.loads(self._reader.readline())
+        return with_defaults(json.loads(self._reader.readline()))
 
     def close(self) -> None:
         """Close the file (and the one record_at reads from)."""

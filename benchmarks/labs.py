@@ -1,0 +1,136 @@
+"""Labs: read a lab's commands and expected outcome, run them, and tally outcomes over N runs.
+
+A lab promises an outcome; `python -m benchmarks labs --runs 20` measures how often each
+promise holds (the figure each lab records), and tests/test_labs.py runs each lab once.
+A lab that promises a failure is sized by requests (`--max-requests`), not by the clock,
+so it sends the same load on a slow machine as on a fast one; a lab without a request
+bound only promises `held` and is shortened to SHORT for the test.
+"""
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+LABS = sorted((Path(__file__).resolve().parent.parent / "docs" / "labs").glob("0*.md"))
+SHORT = "3s"
+OUT = re.compile(r"runs/([\w-]+)")
+ROW = re.compile(r"^\| ([a-z]+:[a-z-]+@\d+) \| (\w+) \| ([^|]+) \|$", flags=re.M)
+
+
+def lab_commands(text: str) -> list[str]:
+    """Return the racelab compare and check lines of a lab's shell blocks, in order."""
+    blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+    return [
+        line.strip()
+        for block in blocks
+        for line in block.splitlines()
+        if line.strip().startswith(("racelab compare", "racelab check"))
+    ]
+
+
+def expected_tables(text: str) -> list[dict[str, tuple[str, list[str]]]]:
+    """Return, per table under "Expected outcome", {target: (verdict, anomalies that show)}."""
+    section = text.split("## Expected outcome", 1)[1]
+    found = []
+    for table in re.split(r"\n\n(?=\|)", section):
+        rows = ROW.findall(table)
+        if rows:
+            found.append(
+                {
+                    t: (v, [a.strip() for a in anomalies.split(",") if a.strip() != "none"])
+                    for t, v, anomalies in rows
+                }
+            )
+    return found
+
+
+def adapt(command: str, out_root: Path) -> list[str]:
+    """Send the output to out_root; shorten a load that no request bound sizes."""
+    if "--max-requests" not in command:
+        command = re.sub(r"--duration \S+", f"--duration {SHORT}", command)
+    command = OUT.sub(lambda m: str(out_root / m.group(1)), command)
+    return [sys.executable, "-m", "racelab", *shlex.split(command)[1:]]
+
+
+def run_command(command: str, out_root: Path) -> subprocess.CompletedProcess:
+    """Run one lab command as a user would."""
+    return subprocess.run(adapt(command, out_root), capture_output=True, text=True, timeout=300)
+
+
+def compares(text: str) -> list[tuple[str, dict]]:
+    """Return each compare command of a lab with its expected table."""
+    commands = [c for c in lab_commands(text) if c.startswith("racelab compare")]
+    tables = expected_tables(text)
+    if not commands or len(tables) != len(commands):
+        raise ValueError("a lab needs one expected table per compare")
+    return list(zip(commands, tables, strict=True))
+
+
+def mismatches(report: dict, expected: dict) -> list[str]:
+    """Return every way a compare report misses the expected table (empty: as promised)."""
+    found = {f"{t['target']}@{t['workers']}": t for t in report["targets"]}
+    if set(found) != set(expected):
+        return [f"targets {sorted(found)} != {sorted(expected)}"]
+    missed = []
+    for target, (verdict, anomalies) in expected.items():
+        entry = found[target]
+        if entry["verdict"] != verdict:
+            missed.append(f"{target}: {entry['verdict']}, not {verdict} {entry['anomalies']}")
+        missed += [
+            f"{target}: no {a} in {entry['anomalies']}"
+            for a in anomalies
+            if not entry["anomalies"].get(a)
+        ]
+    return missed
+
+
+def run_compare(command: str, out_root: Path) -> dict:
+    """Run a lab's compare command and return its report."""
+    result = run_command(command, out_root)
+    if result.returncode != 0:
+        raise RuntimeError(f"{command} exited {result.returncode}: {result.stderr[-2000:]}")
+    return json.loads((out_root / OUT.search(command).group(1) / "report.json").read_text())
+
+
+def tally(runs: int, labs=LABS) -> dict[str, Counter]:
+    """Run each lab's compares `runs` times; count, per lab, the runs that kept every promise."""
+    counts: dict[str, Counter] = {}
+    for lab in labs:
+        for command, expected in compares(lab.read_text()):
+            name = f"{lab.stem}: {OUT.search(command).group(1)}"
+            counts[name] = Counter()
+            for _ in range(runs):
+                with tempfile.TemporaryDirectory() as work:
+                    missed = mismatches(run_compare(command, Path(work)), expected)
+                counts[name]["as promised" if not missed else "missed"] += 1
+                counts[name].update(missed)
+    return counts
+
+
+def run(runs: int = 20) -> dict:
+    """Print and save how often each lab's expected outcome held."""
+    from benchmarks.tools import print_table, save
+
+    counts = tally(runs)
+    rows = [
+        [
+            name,
+            c["as promised"],
+            runs,
+            "; ".join(k for k in c if k not in ("as promised", "missed")),
+        ]
+        for name, c in counts.items()
+    ]
+    print_table(
+        f"Labs: each lab's compare run {runs} times, as written",
+        ["lab", "as promised", "runs", "what missed"],
+        rows,
+        f"python -m benchmarks labs --runs {runs}",
+    )
+    save("labs", {"runs": runs, "labs": {name: dict(c) for name, c in counts.items()}})
+    return counts

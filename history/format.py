@@ -1,0 +1,107 @@
+"""The history format, defined once: its fields, their defaults, and what makes a record valid.
+
+The first record is the run record; every other record is one operation attempt.
+See docs/contract.md ("History") for the field-by-field description.
+"""
+
+import itertools
+import math
+
+OPS = ("create", "cancel", "get", "list", "items")
+TYPES = ("ok", "fail", "info")
+WRITE_OPS = ("create", "cancel")
+# Field -> the Python types it may take (None marks a nullable field), in the written order.
+OP_FIELDS = {
+    "op": (str,),
+    "vu": (int, type(None)),
+    "token": (str, type(None)),
+    "sku": (str, type(None)),
+    "qty": (int, type(None)),
+    "order_id": (int, type(None)),
+    "status": (int, type(None)),
+    "type": (str,),
+    "t0": (int, float),
+    "t1": (int, float),
+    "error": (str, type(None)),
+    "attempt": (int,),
+}
+FIELD_NAMES = tuple(OP_FIELDS)
+# What the checker cannot do without; every other field may be left out (another tool's
+# history, or one written by hand) and reads as its default.
+REQUIRED = ("op", "type", "t0", "t1")
+DEFAULTS = {name: None for name in FIELD_NAMES if name not in REQUIRED} | {"attempt": 0}
+# Every exact-type combination a valid record may have: checking a record's types becomes one
+# set lookup (bool is not int here, as validate_op insists).
+_VALID_TYPES = frozenset(itertools.product(*OP_FIELDS.values()))
+
+
+class HistoryError(Exception):
+    """A history that cannot be read, with the line that broke it."""
+
+    def __init__(self, path, lineno: int, reason: str):
+        super().__init__(f"{path}: line {lineno}: {reason}")
+        self.lineno = lineno
+
+
+def with_defaults(record: dict) -> dict:
+    """Return record with every optional field it left out set to its default."""
+    return DEFAULTS | record
+
+
+def validate_op(record) -> str | None:
+    """Return why record (defaults filled in) is not a valid operation record, or None."""
+    if not isinstance(record, dict):
+        return "a record must be a JSON object"
+    for name, types in OP_FIELDS.items():
+        if name not in record and name in REQUIRED:
+            return f"missing field {name!r}"
+        value = record.get(name, DEFAULTS.get(name))
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            return f"field {name!r} has the wrong type ({type(value).__name__})"
+    if record["op"] not in OPS:
+        return f"unknown op {record['op']!r}"
+    if record["type"] not in TYPES:
+        return f"unknown type {record['type']!r}"
+    if not (math.isfinite(record["t0"]) and math.isfinite(record["t1"])):
+        return "t0 and t1 must be finite numbers"
+    return _unidentified(record)
+
+
+def _unidentified(record: dict) -> str | None:
+    """Say what a write lacks to name its order: a create its token, a cancel token or id."""
+    op, token = record["op"], record.get("token")
+    if op == "create" and token is None:
+        return "a create needs the token it sent"
+    if op == "cancel" and token is None and record.get("order_id") is None:
+        return "a cancel needs the token or the order_id of the order it cancelled"
+    return None
+
+
+def is_valid_op(record) -> bool:
+    """Say quickly whether record is a complete, valid operation record (validate_op says why
+    not, and accepts one that leaves optional fields out)."""
+    try:
+        types = tuple(map(type, map(record.__getitem__, FIELD_NAMES)))
+    except (KeyError, TypeError, AttributeError):
+        return False
+    return (
+        types in _VALID_TYPES
+        and record["op"] in OPS
+        and record["type"] in TYPES
+        and math.isfinite(record["t0"])
+        and math.isfinite(record["t1"])
+        and (record["token"] is not None or _unidentified(record) is None)
+    )
+
+
+def validate_run(record) -> str | None:
+    """Return why record is not a valid run record, or None."""
+    if not isinstance(record, dict) or record.get("op") != "run":
+        return 'the first record must be the run record ({"op": "run", ...})'
+    items = record.get("items")
+    if not isinstance(items, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+        for k, v in items.items()
+    ):
+        return "the run record's items must map sku to an integer stock"
+    return None
