@@ -11,6 +11,7 @@ from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from checker.contention import NOT_SENT
 from history import WRITE_OPS
 
 FAIL, INFO, OK = 0, 1, 2  # outcome ranks: the strongest evidence about one token wins
@@ -46,6 +47,7 @@ class HistoryFacts:
     t0: array = field(default_factory=lambda: array("d"))
     t1: array = field(default_factory=lambda: array("d"))
     previous: array = field(default_factory=lambda: array("q"))  # same token's prior write
+    sku: array = field(default_factory=lambda: array("i"))  # each write's sku number
     _by_start: list | None = None
 
     def outcome(self, token) -> str | None:
@@ -98,7 +100,7 @@ def history_facts(history) -> HistoryFacts:
     facts = HistoryFacts(initial=dict(history.run["items"]))
     entries, facts.fetch = history.entries(), history.record_at
     counts = {op: [0, 0, 0] for op in WRITE_OPS}
-    first_token_by_id, skus = {}, {}
+    first_token_by_id, skus, sku_numbers = {}, {}, {}
     for locator, record in entries:
         op, token = record["op"], record["token"]
         if token is None and op == "cancel":  # a history that names cancels by id only
@@ -119,9 +121,20 @@ def history_facts(history) -> HistoryFacts:
             _note_create(facts, known, record, rank, first_token_by_id, skus)
         else:
             _note_cancel(known, record, rank)
+        facts.sku.append(_sku_number(record, known, rank, sku_numbers))
     facts.counts = {f"{op}s": dict(zip(OUTCOMES, counts[op], strict=True)) for op in WRITE_OPS}
     facts.collisions = {i: sorted(tokens) for i, tokens in facts.collisions.items()}
     return facts
+
+
+def _sku_number(record, known, rank, numbers: dict) -> int:
+    """Number the write's sku for the contention measure; NOT_SENT if it never got there."""
+    if rank == FAIL and record["status"] is None:
+        return NOT_SENT  # refused or unsent: nothing reached the server
+    sku = record["sku"] or (known.sent[0] if known.sent else None)
+    if sku is None:  # a sku of its own: it contends with the store, with no sku known
+        sku = ("unknown", len(numbers))
+    return numbers.setdefault(sku, len(numbers))
 
 
 def _note_create(facts, known, record, rank, first_token_by_id, skus) -> None:

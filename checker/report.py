@@ -4,21 +4,37 @@ import contextlib
 import gc
 
 from checker.checks import CHECKS, Context
+from checker.contention import MIN_OVERLAPS, contention
 from checker.facts import INFO, history_facts, index_store
 from checker.stores import read_store
 
 DEFAULT_EXAMPLES = 3
 
 
-def check(store_path, history=None, examples: int = DEFAULT_EXAMPLES) -> dict:
+def check(
+    store_path, history=None, examples: int = DEFAULT_EXAMPLES, min_overlaps: int = MIN_OVERLAPS
+) -> dict:
     """Check the store at store_path against a history (or none); return the report.
 
-    history is a parsed History or a HistoryStream (history).
+    history is a parsed History or a HistoryStream (history). A store with no anomaly
+    `held` only if at least min_overlaps pairs of writes on one sku overlapped.
     """
     with _collector_paused():
         snapshot = read_store(store_path)
         facts = history_facts(history) if history is not None else None
-        return _report(snapshot, history, facts, examples)
+        report = _report(snapshot, history, facts, examples)
+    report["contention"] = None if facts is None else contention(facts.t0, facts.t1, facts.sku)
+    report["min_overlaps"] = min_overlaps
+    report["verdict"] = _verdict(report)
+    return report
+
+
+def _verdict(report: dict) -> str:
+    """held, failed, unknown, or inconclusive: no anomaly, but too little contention to tell."""
+    if report["valid"] is not True:
+        return "failed" if report["valid"] is False else "unknown"
+    overlaps = (report["contention"] or {}).get("overlaps", 0)
+    return "held" if overlaps >= report["min_overlaps"] else "inconclusive"
 
 
 @contextlib.contextmanager
@@ -52,7 +68,6 @@ def _report(snapshot, history, facts, examples: int) -> dict:
             if known.created == INFO and t in ctx.index.by_token
         )
     report["valid"] = _validity(report)
-    report["verdict"] = {True: "held", False: "failed", "unknown": "unknown"}[report["valid"]]
     return report
 
 
@@ -88,7 +103,6 @@ def _validity(report: dict):
 def _empty_report(snapshot, history, facts) -> dict:
     return {
         "valid": True,
-        "verdict": "held",
         "store": {
             "path": snapshot.path,
             "backend": snapshot.backend,
@@ -106,9 +120,12 @@ def _empty_report(snapshot, history, facts) -> dict:
     }
 
 
+EXIT_CODES = {"held": 0, "failed": 1, "unknown": 1, "inconclusive": 3}
+
+
 def exit_code(report: dict) -> int:
-    """Return 0 if the store held, 1 otherwise."""
-    return 0 if report["valid"] is True else 1
+    """Return 0 held, 1 failed or unknown, 3 inconclusive (2 is the CLI's bad usage)."""
+    return EXIT_CODES[report["verdict"]]
 
 
 def table_lines(report: dict) -> list[str]:
@@ -131,9 +148,22 @@ def table_lines(report: dict) -> list[str]:
     lines.append("")
     if report["history"]:
         lines.append(f"recovered (info writes that landed): {report['recovered']}")
+        lines.append(contention_line(report))
     verdict = report["verdict"]
     lines.append(f"verdict: {verdict.upper() if verdict == 'failed' else verdict}")
     return lines
+
+
+def contention_line(report: dict) -> str:
+    """Say how hard the writes contended, and whether that was enough to call it held."""
+    c, least = report["contention"], report["min_overlaps"]
+    line = (
+        f"contention: {c['overlaps']} overlapping write pairs on one sku "
+        f"({c['store_overlaps']} in the store), at most {c['max_depth']} at once"
+    )
+    if report["verdict"] == "inconclusive":
+        line += f"; held needs {least}: inconclusive, the load did not exercise a race"
+    return line
 
 
 def _row(report: dict, name: str) -> str:

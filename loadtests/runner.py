@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from history import encode_op, run_record
+from history import WRITE_OPS, encode_op, run_record
 from loadtests.client import open_client, request_args
 from loadtests.plan import Planner, Step
 from loadtests.shapes import vus_at
@@ -228,11 +228,17 @@ class LoadRun:
 
     async def _attempt(self, vu, op, method, path, body, token, sku, qty, order_id, t0, attempt):
         self.sent += 1
+        write = op in WRITE_OPS
+        if write:
+            self.stats.write_sent(sku)
         try:
             outcome = await self.client.send(method, path, body, parse=op == "create")
         except asyncio.CancelledError:
             self._record(vu, op, token, sku, qty, order_id, None, "info", t0, "run ended", attempt)
             raise
+        finally:
+            if write:
+                self.stats.write_done(sku)
         if op == "create" and outcome.type == "ok" and isinstance(outcome.body, dict):
             found = outcome.body.get("id")
             order_id = found if isinstance(found, int) and not isinstance(found, bool) else None

@@ -119,6 +119,19 @@ class Stats:
         self.dropped = 0
         self.timeline = Timeline()
         self.duration_s = 0.0
+        # Contention, as the checker measures it from the history: pairs of writes on one
+        # sku in flight together (each counted when the later one is sent).
+        self.overlaps = 0
+        self.writes_in_flight: Counter = Counter()
+
+    def write_sent(self, sku) -> None:
+        """Note a write on sku going out: it overlaps every write on sku still in flight."""
+        self.overlaps += self.writes_in_flight[sku]
+        self.writes_in_flight[sku] += 1
+
+    def write_done(self, sku) -> None:
+        """Note a write on sku finished."""
+        self.writes_in_flight[sku] -= 1
 
     def record(
         self, op: str, status: int | None, cause: str | None, latency_us: int, t1: float, vus: int
@@ -145,6 +158,7 @@ def summarize(stats: Stats, thresholds: list | None = None) -> dict:
         "rps": round(stats.total.requests / duration, 1) if duration else 0.0,
         "errors": stats.total.errors,
         "dropped": stats.dropped,
+        "overlaps": stats.overlaps,
         "latency_ms": latency_ms(merged(s.histogram for s in stats.by_op.values())),
         "by_op": {
             op: {"requests": s.requests, "errors": s.errors, "latency_ms": latency_ms(s.histogram)}

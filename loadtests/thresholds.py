@@ -11,7 +11,8 @@ THRESHOLD = re.compile(
 )
 COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 LATENCY = {**{name: name for name in PERCENTILES}, "p99.9": "p99_9", "max": "max"}
-COUNTS = ("errors", "requests", "rps", "dropped")
+COUNTS = ("errors", "requests", "rps", "dropped", "overlaps")
+PLAIN = ("rps", "overlaps")  # not a share of the requests: no percentage
 UNIT_MS = {"ms": 1.0, "s": 1000.0, "us": 0.001, None: 1.0}
 
 
@@ -30,7 +31,7 @@ def parse_threshold(text: str) -> dict:
         raise ThresholdError(f"{text!r} names unknown metric {metric!r} (known: {known})")
     if metric in LATENCY and unit == "%":
         raise ThresholdError(f"{text!r}: a latency takes ms, s or us, not %")
-    if metric in COUNTS and unit not in (None, "%") or (unit == "%" and metric == "rps"):
+    if metric in COUNTS and unit not in (None, "%") or (unit == "%" and metric in PLAIN):
         raise ThresholdError(f"{text!r}: {metric} takes a plain number or a percentage")
     return {
         "expr": text.strip(),

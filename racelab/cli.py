@@ -3,7 +3,7 @@
 import click
 
 from racelab import __version__
-from racelab.options import store_options, threads_option
+from racelab.options import min_overlaps_option, store_options, threads_option
 from servers.registry import STRATEGIES
 
 
@@ -99,11 +99,13 @@ def serve_command(
     help="Examples kept per anomaly class.",
 )
 @click.option("--lenient", is_flag=True, help="Skip unreadable history lines and count them.")
-def check_command(store, history_path, as_json, explain, examples, lenient):
+@min_overlaps_option
+def check_command(store, history_path, as_json, explain, examples, lenient, min_overlaps):
     """Check STORE (store.json, store.db or their data dir) for lost, duplicated and corrupt writes.
 
     Exit 0 if the store held, 1 if anomalies were found or it is unreadable, 2 on bad usage
-    or an unreadable history.
+    or an unreadable history, 3 if inconclusive: no anomaly, but the writes in the history
+    hardly overlapped, so no race was exercised.
     """
     import contextlib
     import json
@@ -121,7 +123,7 @@ def check_command(store, history_path, as_json, explain, examples, lenient):
         # Streamed: the history's records are read once and not kept (see checker/facts.py).
         history = open_history(history_path, lenient) if history_path else None
         with contextlib.closing(history) if history is not None else contextlib.nullcontext():
-            report = check(path, history, examples)
+            report = check(path, history, examples, min_overlaps)
     except HistoryError as e:
         click.echo(f"racelab check: unreadable history: {e}", err=True)
         raise SystemExit(2) from None

@@ -190,6 +190,7 @@ def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -
         "verdict": report["verdict"],
         "faults": killer.events if killer else [],
         "anomalies": report["anomalies"],
+        "contention": report["contention"],
         "load": summary,
         "dir": spec.slug,
         "examples": {k: [e["text"] for e in v[:1]] for k, v in report["examples"].items()},

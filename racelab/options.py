@@ -2,6 +2,7 @@
 
 import click
 
+from checker.contention import MIN_OVERLAPS
 from loadtests.plan import DEFAULT_MIX
 
 
@@ -47,6 +48,13 @@ max_requests_option = click.option(
     default=1_000_000,
     show_default=True,
     help="Stop after this many requests, whatever the duration.",
+)
+min_overlaps_option = click.option(
+    "--min-overlaps",
+    type=click.IntRange(0, 10**12),
+    default=MIN_OVERLAPS,
+    show_default=True,
+    help="Overlapping write pairs on one sku needed to call a clean store held, not inconclusive.",
 )
 timeout_option = click.option(
     "--timeout", default="5s", show_default=True, help="Per-request timeout."

@@ -15,6 +15,7 @@ table{border-collapse:collapse;margin:1rem 0;font-size:.92rem}
 th,td{padding:.35rem .6rem;border-bottom:1px solid #e0e0e0;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#fafafa}
 .held{color:#2e7d32;font-weight:700}.failed{color:#c62828;font-weight:700}
+.inconclusive{color:#b26a00;font-weight:700}
 .unknown{color:#757575;font-weight:700}
 .card{border:1px solid #e0e0e0;border-radius:8px;padding:1rem;margin:1.2rem 0}
 .why{background:#fff8e1;border-left:4px solid #ffb300;padding:.5rem .8rem;margin:.4rem 0}
@@ -36,7 +37,7 @@ def _verdict_table(entries: list[dict]) -> str:
     rows = []
     for entry in entries:
         cells = row_values(entry)
-        css = "held" if entry["verdict"] == "held" else entry["verdict"]
+        css = entry["verdict"]
         tds = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells[:-1])
         rows.append(f"<tr>{tds}<td class='{css}'>{html.escape(cells[-1])}</td></tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
@@ -56,10 +57,22 @@ def _faults_note(entry: dict) -> str:
     return f"<p>Killed with SIGKILL at {', '.join(parts)}.</p>"
 
 
+def _contention_note(entry: dict) -> str:
+    """Say how hard the writes contended: the evidence a `held` rests on."""
+    c = entry.get("contention")
+    if not c:
+        return ""
+    return (
+        f"<p>Contention: {c['overlaps']} overlapping write pairs on one sku "
+        f"({c['store_overlaps']} in the store), at most {c['max_depth']} writes on one sku "
+        f"at once, over {c['writes']} writes.</p>"
+    )
+
+
 def _target_card(entry: dict, out_dir: Path) -> str:
     rows = read_timeline(out_dir / entry["dir"] / "timeline.csv")
     name = f"{entry['target']}@{entry['workers']}"
-    css = "held" if entry["verdict"] == "held" else entry["verdict"]
+    css = entry["verdict"]
     examples = "".join(
         f"<li><b>{html.escape(k)}</b>: {html.escape(v[0])}</li>"
         for k, v in entry.get("examples", {}).items()
@@ -74,6 +87,7 @@ def _target_card(entry: dict, out_dir: Path) -> str:
         f"<span class='{css}'>{html.escape(entry['verdict'])}</span></h3>"
         f"{timeline_chart(rows, name, tuple(e['at_s'] for e in entry.get('faults', [])))}"
         f"{_faults_note(entry)}"
+        + _contention_note(entry)
         + (f"<p>One example per anomaly:</p><ul>{examples}</ul>" if examples else "")
         + f"<p>Files: {files}, and the store in <code>{entry['dir']}/data/</code>. "
         f"Re-check with <code>racelab check {entry['dir']}/data --history "

@@ -15,10 +15,12 @@ COLUMNS = (
     "ids",
     "corrupt",
     "stock",
+    "overlaps",
     "verdict",
 )
-WIDTHS = (24, 7, 9, 8, 8, 8, 7, 6, 5, 5, 8, 6, 8)
-RED, GREEN, RESET = "\033[31m", "\033[32m", "\033[0m"
+WIDTHS = (24, 7, 9, 8, 8, 8, 7, 6, 5, 5, 8, 6, 9, 13)
+RED, GREEN, YELLOW, RESET = "\033[31m", "\033[32m", "\033[33m", "\033[0m"
+COLORS = {"held": GREEN, "inconclusive": YELLOW}
 
 
 def row_values(entry: dict) -> tuple:
@@ -37,8 +39,14 @@ def row_values(entry: dict) -> tuple:
         a.get("id_collision", 0),
         a.get("corrupt_store", 0) + a.get("corrupt_record", 0),
         a.get("stock_mismatch", 0) + a.get("oversold", 0),
-        "held" if entry["verdict"] == "held" else entry["verdict"].upper(),
+        (entry.get("contention") or {}).get("overlaps", 0),
+        verdict_word(entry["verdict"]),
     )
+
+
+def verdict_word(verdict: str) -> str:
+    """Return how the table shows a verdict: a failure shouts, the others do not."""
+    return verdict.upper() if verdict in ("failed", "unknown") else verdict
 
 
 def table_lines(entries: list[dict], color: bool = False) -> list[str]:
@@ -56,9 +64,15 @@ def table_lines(entries: list[dict], color: bool = False) -> list[str]:
         )
         verdict = f"{cells[-1]:>{WIDTHS[-1]}}"
         if color:
-            verdict = f"{GREEN if cells[-1] == 'held' else RED}{verdict}{RESET}"
+            verdict = f"{COLORS.get(entry['verdict'], RED)}{verdict}{RESET}"
         lines.append(text + verdict)
     return lines
+
+
+INCONCLUSIVE = (
+    "no anomaly, but too few writes overlapped on one sku to call it held: the load did not "
+    "exercise a race (more virtual users, less think time)."
+)
 
 
 def what_broke(entry: dict) -> str:
@@ -74,6 +88,9 @@ def explanation_lines(entries: list[dict]) -> list[str]:
     lines = []
     for entry in entries:
         if entry["verdict"] == "held":
+            continue
+        if entry["verdict"] == "inconclusive":
+            lines.append(f"{entry['target']}@{entry['workers']}: {INCONCLUSIVE}")
             continue
         why = WHY.get((entry["backend"], entry["strategy"]), "")
         down = [e for e in entry.get("faults", []) if not e["restarted"]]

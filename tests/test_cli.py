@@ -75,8 +75,17 @@ def write_history(path, records, items=None):
 def test_check_exit_codes_and_json_report(runner, tmp_path):
     store = write_json_store(tmp_path / "store.json", {"sku-1": 9}, [order(1, "a")])
     history = write_history(tmp_path / "h.jsonl", [create("a", order_id=1)])
-    held = runner.invoke(cli, ["check", str(tmp_path), "--history", str(history), "--json"])
+    # One write cannot race: a clean store after it is inconclusive (exit 3), not held...
+    alone = runner.invoke(cli, ["check", str(tmp_path), "--history", str(history), "--json"])
+    assert alone.exit_code == 3 and json.loads(alone.output)["verdict"] == "inconclusive"
+    # ...unless the user asks for no contention at all.
+    held = runner.invoke(
+        cli, ["check", str(tmp_path), "--history", str(history), "--json", "--min-overlaps", "0"]
+    )
     assert held.exit_code == 0 and json.loads(held.output)["verdict"] == "held"
+    plain = runner.invoke(cli, ["check", str(tmp_path), "--history", str(history)])
+    assert "contention: 0 overlapping write pairs on one sku" in plain.output
+    assert "verdict: inconclusive" in plain.output
     lost = write_history(
         tmp_path / "lost.jsonl", [create("a", order_id=1), create("b", order_id=2)]
     )

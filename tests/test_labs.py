@@ -4,6 +4,7 @@ the outcome the lab states."""
 import pytest
 
 from benchmarks.labs import LABS, OUT, compares, lab_commands, mismatches, run_command, run_compare
+from checker.report import EXIT_CODES
 
 
 @pytest.mark.parametrize("lab", LABS, ids=[lab.stem for lab in LABS])
@@ -21,7 +22,7 @@ def test_lab_outcome(lab, tmp_path):
         out, target_dir = OUT.search(command).group(1), command.split("/")[2]
         entry = next(t for t in reports[out]["targets"] if t["dir"] == target_dir)
         result = run_command(command, tmp_path)
-        assert result.returncode == (0 if entry["verdict"] == "held" else 1), result.stderr
+        assert result.returncode == EXIT_CODES[entry["verdict"]], result.stderr
         assert "verdict:" in result.stdout
 
 

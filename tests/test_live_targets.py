@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from tests.live import load_and_check, served
+from checker import check, exit_code
+from history import read_history
+from tests.live import RACE_CAP_S, hammer, load_and_check, served
 
 SHOULD_FAIL = [
     ("json", "naive", 1),
@@ -38,6 +40,28 @@ def test_safe_strategies_lose_nothing_and_never_oversell(tmp_path, backend, stra
     report = load_and_check(tmp_path, backend, strategy, workers)
     assert report["verdict"] == "held", report["examples"]
     assert report["history"]["creates"]["ok"] > 100
+    assert report["contention"]["overlaps"] >= report["min_overlaps"]
+
+
+def test_one_client_cannot_show_a_race_so_a_clean_store_is_inconclusive(tmp_path):
+    history_path = tmp_path / "one.jsonl"
+    with served(tmp_path, "sqlite", "transactional") as (url, data_dir):
+        summary = hammer(url, history_path, RACE_CAP_S, vus=1, max_requests=300)
+    report = check(next(data_dir.glob("store.*")), read_history(history_path))
+    assert report["anomalies"] == dict.fromkeys(report["anomalies"], 0)
+    assert report["contention"]["overlaps"] == summary["overlaps"] == 0
+    assert report["verdict"] == "inconclusive" and exit_code(report) == 3
+
+
+def test_a_load_can_demand_that_its_writes_contended(tmp_path):
+    with served(tmp_path, "sqlite", "transactional") as (url, _):
+        for vus, expected in ((1, 1), (30, 0)):
+            result = racelab(
+                "load", url, "--vus", str(vus), "--duration", "60s", "--max-requests", "600",
+                "--mix", "create=100", "--threshold", "overlaps>100", timeout=90,
+            )  # fmt: skip
+            assert result.returncode == expected, (vus, result.stdout, result.stderr)
+            assert "overlaps>100" in result.stdout
 
 
 def raw_request(url: str, head: bytes) -> bytes:
