@@ -164,5 +164,6 @@ def _http_error(e: HTTPException):
 def _internal_error(e: Exception):
     # The naive strategies fail this way on purpose (a half-written file); log it for
     # the server log and tell the client the outcome is unknown.
-    logging.getLogger("racelab.server").error("internal error: %r", e)
-    return {"error": "internal", "message": f"The server failed: {type(e).__name__}: {e}"}, 500
+    # The detail goes to the server log; a client is never told about the internals.
+    logging.getLogger("racelab.server").error("internal error: %r", e, exc_info=e)
+    return {"error": "internal", "message": "The server failed; its log says why."}, 500

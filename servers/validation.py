@@ -16,8 +16,13 @@ MAX_ID = 2**63 - 1  # SQLite's largest integer; no store hands out a larger id
 def parse_order_body(raw: bytes) -> dict:
     """Return {sku, qty, token} from a POST /orders body, or raise Invalid."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        # RFC 8259: JSON between systems is UTF-8; json.loads would also guess UTF-16/32.
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Invalid("The body is not UTF-8 text.") from None
+    except RecursionError:
+        raise Invalid("The body is nested too deeply to be an order.") from None
+    except ValueError as exc:
         raise Invalid(f"The body is not valid JSON: {exc}.") from None
     if not isinstance(body, dict):
         raise Invalid(f"The body must be a JSON object, not {type(body).__name__}.")
@@ -32,8 +37,22 @@ def parse_order_body(raw: bytes) -> dict:
 
 def _sku(value) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= SKU_MAX_LENGTH:
-        raise Invalid(f"sku must be a string of 1 to {SKU_MAX_LENGTH} characters, not {value!r}.")
+        raise Invalid(
+            f"sku must be a string of 1 to {SKU_MAX_LENGTH} characters, not {_short(value)}."
+        )
+    if not _is_unicode(value):
+        raise Invalid(f"sku must be Unicode text; {_short(value)} holds a lone surrogate.")
     return value
+
+
+def _is_unicode(text: str) -> bool:
+    """Say whether text can be stored as UTF-8 (JSON's \\ud800 escapes decode to lone
+    surrogates, which no UTF-8 store can hold)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _qty(value) -> int:

@@ -17,6 +17,9 @@ BAD_BODIES = [
     ("wrong content type", json.dumps(GOOD).encode(), "text/plain", 415, "unsupported_media_type"),
     ("no content type", json.dumps(GOOD).encode(), None, 415, "unsupported_media_type"),
     ("1 MiB body", b'{"sku": "' + b"x" * (1 << 20) + b'"}', JSON, 413, "too_large"),
+    ("nested 20000 deep", b"[" * 20000 + b"]" * 20000, JSON, 400, "invalid"),
+    ("UTF-16", json.dumps(GOOD).encode("utf-16"), JSON, 400, "invalid"),
+    ("a lone surrogate sku", b'{"sku": "\\ud800", "qty": 1, "token": "t-1"}', JSON, 400, "invalid"),
 ]
 
 BAD_FIELDS = [
@@ -92,3 +95,14 @@ def test_bad_list_arguments(client, query):
     response = client.get(f"/orders?{query}")
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid"
+
+
+def test_a_server_failure_names_no_internals_and_logs_them(client, store_file, caplog):
+    store_file.write_bytes(b"{ not a store")  # the store itself is broken: a real 500
+    response = client.get("/items")
+    assert response.status_code == 500
+    assert response.get_json() == {
+        "error": "internal",
+        "message": "The server failed; its log says why.",
+    }
+    assert any(r.name == "racelab.server" and r.exc_info for r in caplog.records)
