@@ -13,8 +13,9 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.tools import median, print_table, save
-from racelab.compare import Settings, start_server, stop_server
-from racelab.targets import TargetSpec
+from racelab.compare.process import start_server, stop_server
+from racelab.compare.settings import Settings
+from racelab.compare.targets import TargetSpec
 from servers import init_store
 
 SIZES = (1_000, 10_000, 100_000)

@@ -15,8 +15,9 @@ from pathlib import Path
 from benchmarks.tools import print_table, save
 from checker import check
 from history import HistoryStream
-from racelab.compare import Settings, start_server, stop_server
-from racelab.targets import TargetSpec
+from racelab.compare.process import start_server, stop_server
+from racelab.compare.settings import Settings
+from racelab.compare.targets import TargetSpec
 
 SAMPLE_S = 10.0
 

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.tools import median, print_table, save
-from racelab.targets import MATRICES
+from racelab.compare.targets import MATRICES
 
 
 def run_compare_once(specs: str, vus: int, seconds: int, out: Path, *extra) -> dict:

@@ -4,7 +4,9 @@ Jepsen's rule throughout: an ok write must be in the store, a fail write must no
 info write may or may not be.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from checker.facts import INFO, OK
 
@@ -243,15 +245,37 @@ def oversold(ctx: Context, limit: int):
     return len(skus), examples
 
 
-# name -> (check, what it needs); the order is the report's order.
+class Check(NamedTuple):
+    """One anomaly class: how to find it, what it needs, and where a summary shows it."""
+
+    fn: Callable
+    needs: tuple  # "history", "items": what must be readable for it to run
+    column: str | None  # the compare table's column that counts it (None: only in reports)
+
+
+# The one list of anomaly classes: the report, the table columns and the charts follow it.
+# Its order is the report's order.
 CHECKS = {
-    "corrupt_store": (corrupt_store, ()),
-    "corrupt_record": (corrupt_record, ()),
-    "lost": (lost, ("history",)),
-    "duplicated": (duplicated, ()),
-    "id_collision": (id_collision, ()),
-    "unexpected": (unexpected, ("history",)),
-    "resurrected": (resurrected, ("history",)),
-    "stock_mismatch": (stock_mismatch, ("history", "items")),
-    "oversold": (oversold, ("items",)),
+    "corrupt_store": Check(corrupt_store, (), "corrupt"),
+    "corrupt_record": Check(corrupt_record, (), "corrupt"),
+    "lost": Check(lost, ("history",), "lost"),
+    "duplicated": Check(duplicated, (), "dup"),
+    "id_collision": Check(id_collision, (), "ids"),
+    "unexpected": Check(unexpected, ("history",), None),
+    "resurrected": Check(resurrected, ("history",), None),
+    "stock_mismatch": Check(stock_mismatch, ("history", "items"), "stock"),
+    "oversold": Check(oversold, ("items",), "stock"),
 }
+
+
+# The compare table reads what is lost first; a column not named here comes last.
+COLUMN_ORDER = ("lost", "dup", "ids", "corrupt", "stock")
+
+
+def columns() -> dict[str, list[str]]:
+    """Return the compare table's anomaly columns, each with the classes it adds up."""
+    found: dict[str, list[str]] = dict.fromkeys(COLUMN_ORDER, [])
+    for name, check in CHECKS.items():
+        if check.column:
+            found[check.column] = [*found.get(check.column, []), name]
+    return {column: names for column, names in found.items() if names}

@@ -54,7 +54,7 @@ def _report(snapshot, history, facts, examples: int) -> dict:
     """Run every check that has what it needs; compose the report."""
     ctx = Context(snapshot=snapshot, index=index_store(snapshot), facts=facts)
     report = _empty_report(snapshot, history, facts)
-    for name, (fn, needs) in CHECKS.items():
+    for name, (fn, needs, _) in CHECKS.items():
         missing = _missing(needs, ctx)
         if missing:
             report["skipped"].append(name)

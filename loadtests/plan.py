@@ -3,7 +3,8 @@
 import random
 from dataclasses import dataclass
 
-OPS = ("create", "cancel", "get", "list", "items")
+from history import OPS
+
 DEFAULT_MIX = "create=70,cancel=10,get=10,list=10"
 
 
@@ -22,6 +23,11 @@ def parse_mix(text: str) -> dict[str, int]:
     if not any(mix.values()):
         raise MixError(f"{text!r} gives every operation weight 0")
     return mix
+
+
+def default_mix() -> dict[str, int]:
+    """Return the default weights as a fresh dict (DEFAULT_MIX is the one source)."""
+    return parse_mix(DEFAULT_MIX)
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from history import WRITE_OPS, encode_op, run_record
 from loadtests.client import open_client, request_args
-from loadtests.plan import Planner, Step
+from loadtests.plan import Planner, Step, default_mix
 from loadtests.shapes import vus_at
 from loadtests.stats import Stats
 
@@ -31,7 +31,7 @@ class LoadConfig:
     vus: int = 10
     stages: list | None = None
     rate: float | None = None
-    mix: dict = field(default_factory=lambda: {"create": 70, "cancel": 10, "get": 10, "list": 10})
+    mix: dict = field(default_factory=default_mix)
     qty: tuple = (1, 3)
     think: tuple = (0.0, 0.0)
     timeout: float = 5.0

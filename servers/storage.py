@@ -19,8 +19,18 @@ class Store(abc.ABC):
     """One backend with one locking strategy, bound to a data dir."""
 
     backend: str = ""
-    strategy: str = ""
+    strategy: str = ""  # its name on the command line
     filename: str = ""
+    # One sentence: the mechanism by which it holds or fails under concurrent writes.
+    why: str = ""
+    # The most worker processes it holds at: 0 never holds, None holds at any count.
+    holds_up_to: int | None = 0
+
+    @classmethod
+    def expected(cls, workers: int) -> str:
+        """Return the verdict this strategy should get under concurrent writes at workers."""
+        limit = cls.holds_up_to
+        return "held" if limit is None or workers <= limit else "failed"
 
     def __init__(self, data_dir):
         self.data_dir = Path(data_dir)

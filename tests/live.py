@@ -12,8 +12,9 @@ from checker import check
 from history import read_history
 from loadtests.run import execute
 from loadtests.runner import LoadConfig
-from racelab.compare import Settings, start_server, stop_server
-from racelab.targets import TargetSpec
+from racelab.compare.process import start_server, stop_server
+from racelab.compare.settings import Settings
+from racelab.compare.targets import TargetSpec
 from servers import create_app, init_store
 
 

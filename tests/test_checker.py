@@ -224,7 +224,7 @@ def test_a_crashing_check_is_unknown_and_the_others_still_report(tmp_path, monke
     def broken(ctx, limit):
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(checks.CHECKS, "lost", (broken, ("history",)))
+    monkeypatch.setitem(checks.CHECKS, "lost", checks.CHECKS["lost"]._replace(fn=broken))
     report = run(Kind("json", streamed=False), tmp_path, *clean_case())
     assert report["valid"] == "unknown" and report["verdict"] == "unknown"
     assert report["errors"] == {"lost": "RuntimeError: boom"}

@@ -2,13 +2,23 @@
 
 import json
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from racelab.cli import cli
 from tests.builders import create, order, write_json_store
 
-COMMANDS = ["serve", "load", "check", "compare"]
+
+def walk(group: click.Group, path=()):
+    """Yield (words, command) for every command and subcommand, groups included."""
+    for name, command in group.commands.items():
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from walk(command, (*path, name))
+
+
+COMMANDS = dict(walk(cli))
 
 
 @pytest.fixture
@@ -17,15 +27,20 @@ def runner():
     return CliRunner()
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_and_option_has_help(runner, command):
-    result = runner.invoke(cli, [command, "--help"])
-    assert result.exit_code == 0
-    params = cli.commands[command].params
-    for param in params:
+def test_the_walk_finds_groups_and_their_subcommands():
+    assert {"serve", "load", "check", "compare", "history"} <= {w[0] for w in COMMANDS}
+    assert ("history", "from-k6") in COMMANDS and ("history", "merge") in COMMANDS
+
+
+@pytest.mark.parametrize("words", list(COMMANDS), ids=[" ".join(w) for w in COMMANDS])
+def test_every_command_and_option_has_help(runner, words):
+    result = runner.invoke(cli, [*words, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+    command = COMMANDS[words]
+    for param in command.params:
         if param.param_type_name == "option" and param.name != "help":
             assert param.help and param.help.endswith("."), param.name
-    assert cli.commands[command].help
+    assert command.help
 
 
 @pytest.mark.parametrize(

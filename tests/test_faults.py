@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from history import read_history
-from racelab.faults import kill_times
+from racelab.compare.faults import kill_times
 
 
 def test_kill_times_are_seeded_spread_and_inside_the_run():

@@ -9,20 +9,13 @@ import pytest
 
 from checker import check, exit_code
 from history import read_history
+from racelab.compare.targets import MATRICES, TargetSpec
 from tests.live import RACE_CAP_S, hammer, load_and_check, served
 
-SHOULD_FAIL = [
-    ("json", "naive", 1),
-    ("json", "thread-lock", 4),
-    ("json", "optimistic", 4),
-    ("sqlite", "naive", 4),
-]
-SHOULD_HOLD = [
-    ("json", "thread-lock", 1),
-    ("json", "file-lock", 4),
-    ("sqlite", "transactional", 1),
-    ("sqlite", "transactional", 4),
-]
+# The ladder, and transactional in one process: each strategy class says what to expect.
+SPECS = [*MATRICES["ladder"], TargetSpec("sqlite", "transactional", 1)]
+SHOULD_FAIL = [(s.backend, s.strategy, s.workers) for s in SPECS if s.expected == "failed"]
+SHOULD_HOLD = [(s.backend, s.strategy, s.workers) for s in SPECS if s.expected == "held"]
 
 
 @pytest.mark.parametrize(

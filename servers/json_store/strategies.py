@@ -100,6 +100,10 @@ class NaiveJsonStore(JsonStore):
     """
 
     strategy = "naive"
+    why = (
+        "no lock at all: concurrent read-modify-writes of one file overwrite each other, "
+        "and a shorter document written over a longer one leaves garbage behind."
+    )
 
     def _load(self) -> dict:
         with open(self.path) as f:
@@ -117,6 +121,11 @@ class ThreadLockJsonStore(NaiveJsonStore):
     """
 
     strategy = "thread-lock"
+    why = (
+        "thread-lock holds one process; several processes each hold their own lock, so "
+        "their writes interleave as if there were none."
+    )
+    holds_up_to = 1
 
     def __init__(self, data_dir):
         super().__init__(data_dir)
@@ -141,6 +150,11 @@ class FileLockJsonStore(JsonStore):
     """
 
     strategy = "file-lock"
+    why = (
+        "an OS file lock and an atomic replace should hold; a failure here is a bug worth "
+        "reporting."
+    )
+    holds_up_to = None
 
     def __init__(self, data_dir):
         super().__init__(data_dir)
@@ -192,6 +206,10 @@ class OptimisticJsonStore(JsonStore):
     """
 
     strategy = "optimistic"
+    why = (
+        "the version check and the write are two steps: writers that check the same "
+        "version all pass, and the last replace erases the others' writes."
+    )
 
     def _current_version(self) -> int:
         return self._load()["version"]

@@ -120,6 +120,11 @@ class NaiveSqliteStore(SqliteStore):
     """
 
     strategy = "naive"
+    why = (
+        "stock is read, computed in Python and written back in separate statements: "
+        "concurrent orders overwrite each other's stock (a lost update), even on a real "
+        "database."
+    )
     schema = NAIVE_SCHEMA
 
     def _one(self, statement, params):
@@ -163,6 +168,11 @@ class TransactionalSqliteStore(SqliteStore):
     """
 
     strategy = "transactional"
+    why = (
+        "BEGIN IMMEDIATE with a conditional update should hold; a failure here is a bug "
+        "worth reporting."
+    )
+    holds_up_to = None
     schema = TRANSACTIONAL_SCHEMA
     setup_pragmas = ("PRAGMA journal_mode=WAL",)
 

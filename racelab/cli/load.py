@@ -2,7 +2,7 @@
 
 import click
 
-from racelab.options import max_requests_option, mix_option, retries_option, timeout_option
+from racelab.cli.options import max_requests_option, mix_option, retries_option, timeout_option
 
 
 @click.command("load")
@@ -88,7 +88,7 @@ def load_command(
     from loadtests.console import summary_lines
     from loadtests.run import execute, live_stream
     from loadtests.runner import LoadError
-    from racelab.load_options import build_config, parse_thresholds
+    from racelab.cli.load_options import build_config, parse_thresholds
 
     config = build_config(
         url,

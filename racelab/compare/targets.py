@@ -23,6 +23,16 @@ class TargetSpec:
         return f"{self.backend}:{self.strategy}@{self.workers}"
 
     @property
+    def expected(self) -> str:
+        """Return the verdict the strategy claims at this worker count (held or failed)."""
+        return STRATEGIES[self.backend][self.strategy].expected(self.workers)
+
+    @property
+    def why(self) -> str:
+        """Return the strategy's one sentence on why it holds or fails."""
+        return STRATEGIES[self.backend][self.strategy].why
+
+    @property
     def slug(self) -> str:
         """Return a folder name for this target."""
         return f"{self.backend}-{self.strategy}-{self.workers}w"
@@ -59,21 +69,4 @@ MATRICES = {
         for strategy in names
         for workers in (1, 4)
     ],
-}
-
-# What each strategy's failure means, for the sentence under the verdict table.
-WHY = {
-    ("json", "naive"): "no lock at all: concurrent read-modify-writes of one file overwrite "
-    "each other, and a shorter document written over a longer one leaves garbage behind.",
-    ("json", "thread-lock"): "thread-lock holds one process; several processes each hold "
-    "their own lock, so their writes interleave as if there were none.",
-    ("json", "optimistic"): "the version check and the write are two steps: writers that "
-    "check the same version all pass, and the last replace erases the others' writes.",
-    ("json", "file-lock"): "an OS file lock and an atomic replace should hold; a failure "
-    "here is a bug worth reporting.",
-    ("sqlite", "naive"): "stock is read, computed in Python and written back in separate "
-    "statements: concurrent orders overwrite each other's stock (a lost update), "
-    "even on a real database.",
-    ("sqlite", "transactional"): "BEGIN IMMEDIATE with a conditional update should hold; "
-    "a failure here is a bug worth reporting.",
 }

@@ -2,7 +2,7 @@
 
 import click
 
-from racelab.options import (
+from racelab.cli.options import (
     max_requests_option,
     mix_option,
     retries_option,
@@ -79,10 +79,9 @@ def compare_command(
     """
     from loadtests.plan import parse_mix
     from loadtests.shapes import parse_duration
-    from racelab.compare import Settings
-    from racelab.compare_command import run_compare
-    from racelab.load_options import parsed_option
-    from racelab.targets import MATRICES, SpecError, parse_specs
+    from racelab.cli.load_options import parsed_option
+    from racelab.compare.settings import Settings
+    from racelab.compare.targets import MATRICES, SpecError, parse_specs
 
     try:
         specs = parse_specs(targets) if targets else MATRICES[matrix]
@@ -107,4 +106,54 @@ def compare_command(
         settings.retries = retries or RETRY_FAULT["retries"]
         settings.timeout = min(settings.timeout, RETRY_FAULT["timeout"])
         settings.delay = RETRY_FAULT["delay"]
-    raise SystemExit(run_compare(specs, settings, out))
+    raise SystemExit(run_and_report(specs, settings, out))
+
+
+def run_and_report(specs, settings, out) -> int:
+    """Run every target, showing progress; write and print the results; return the status."""
+    from datetime import datetime
+    from pathlib import Path
+
+    from loadtests.run import live_stream
+    from racelab.compare.run import run_compare
+    from racelab.report import write_report
+
+    out_dir = Path(out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = run_compare(specs, settings, out_dir, show_progress, live_stream(False))
+    write_report(report, out_dir)
+    print_results(report["targets"], out_dir, report["seconds"])
+    return 1 if report["could_not_run"] else 0
+
+
+def show_progress(event) -> None:
+    """Print a compare's progress on stderr, a line a target."""
+    from racelab.compare.run import Starting
+
+    if isinstance(event, Starting):
+        click.echo(
+            f"[{event.index + 1}/{event.total}] {event.spec.name:<26} elapsed "
+            f"{event.elapsed_s:4.0f}s, about {event.left_s:3.0f}s left",
+            err=True,
+        )
+    else:
+        click.echo(
+            f"  {event.spec.name} could not be run: {event.reason}\n  server log:\n"
+            f"{event.log_tail}",
+            err=True,
+        )
+
+
+def print_results(entries: list[dict], out_dir, seconds: float) -> None:
+    """Print the verdict table, a sentence for each target that did not hold, the report path."""
+    import sys
+
+    from racelab.report.verdicts import explanation_lines, table_lines
+
+    click.echo("")
+    click.echo("\n".join(table_lines(entries, color=sys.stdout.isatty())))
+    explanations = explanation_lines(entries)
+    if explanations:
+        click.echo("")
+        click.echo("\n".join(f"- {line}" for line in explanations))
+    click.echo(f"\nreport: {out_dir / 'report.html'}  ({seconds:.0f} s)")

@@ -1,7 +1,9 @@
 """The compare verdict table and the sentence under it for each failed target."""
 
-from racelab.targets import WHY
+from checker.checks import columns
+from racelab.compare.targets import TargetSpec
 
+ANOMALY_COLUMNS = columns()  # column -> the anomaly classes it adds up, from checker.checks
 COLUMNS = (
     "target",
     "workers",
@@ -10,15 +12,12 @@ COLUMNS = (
     "p50 ms",
     "p99 ms",
     "errors",
-    "lost",
-    "dup",
-    "ids",
-    "corrupt",
-    "stock",
+    *ANOMALY_COLUMNS,
     "overlaps",
     "verdict",
 )
-WIDTHS = (24, 7, 9, 8, 8, 8, 7, 6, 5, 5, 8, 6, 9, 13)
+WIDE = {"lost": 6, "corrupt": 8, "stock": 6}  # a column not named here is 5 wide
+WIDTHS = (24, 7, 9, 8, 8, 8, 7, *(WIDE.get(c, 5) for c in ANOMALY_COLUMNS), 9, 13)
 RED, GREEN, YELLOW, RESET = "\033[31m", "\033[32m", "\033[33m", "\033[0m"
 COLORS = {"held": GREEN, "inconclusive": YELLOW}
 
@@ -34,11 +33,7 @@ def row_values(entry: dict) -> tuple:
         f"{load['latency_ms']['p50']:.1f}",
         f"{load['latency_ms']['p99']:.1f}",
         load["errors"],
-        a.get("lost", 0),
-        a.get("duplicated", 0),
-        a.get("id_collision", 0),
-        a.get("corrupt_store", 0) + a.get("corrupt_record", 0),
-        a.get("stock_mismatch", 0) + a.get("oversold", 0),
+        *(sum(a.get(name, 0) for name in names) for names in ANOMALY_COLUMNS.values()),
         (entry.get("contention") or {}).get("overlaps", 0),
         verdict_word(entry["verdict"]),
     )
@@ -92,7 +87,7 @@ def explanation_lines(entries: list[dict]) -> list[str]:
         if entry["verdict"] == "inconclusive":
             lines.append(f"{entry['target']}@{entry['workers']}: {INCONCLUSIVE}")
             continue
-        why = WHY.get((entry["backend"], entry["strategy"]), "")
+        why = TargetSpec(entry["backend"], entry["strategy"]).why
         down = [e for e in entry.get("faults", []) if not e["restarted"]]
         if down:
             why += f" After a kill it could not restart: {down[0]['error']}."

@@ -4,8 +4,8 @@ import csv
 import html
 from pathlib import Path
 
-from racelab.charts import anomaly_chart, throughput_chart, timeline_chart
-from racelab.verdicts import COLUMNS, explanation_lines, row_values
+from racelab.report.charts import anomaly_chart, throughput_chart, timeline_chart
+from racelab.report.verdicts import COLUMNS, explanation_lines, row_values
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;

@@ -1,20 +1,14 @@
-"""`racelab compare`: the same seeded load against each target, each checked, side by side."""
+"""A target's server process: start `racelab serve` on a free loopback port, wait, stop."""
 
-import json
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from checker import check
-from history import HistoryStream
-from loadtests.run import execute
-from loadtests.runner import LoadConfig, LoadError
-from racelab.faults import Killer, kill_times
-from racelab.targets import TargetSpec
+from racelab.compare.settings import Settings
+from racelab.compare.targets import TargetSpec
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
@@ -22,25 +16,6 @@ STOP_TIMEOUT_S = 10.0
 
 class TargetFailed(Exception):
     """A target could not be run: it did not start, or the load could not begin."""
-
-
-@dataclass
-class Settings:
-    """What every target in one compare run gets."""
-
-    vus: int = 50
-    duration: float = 8.0
-    max_requests: int = 1_000_000  # a lab sized by what must happen, not by the clock
-    seed: int = 42
-    skus: int = 10
-    stock: int = 100_000
-    threads: int = 16
-    mix: dict = field(default_factory=lambda: {"create": 70, "cancel": 10, "get": 10, "list": 10})
-    retries: int = 0
-    timeout: float = 5.0
-    faults: str | None = None  # None, "kill" or "retry"
-    kills: int = 3
-    delay: tuple | None = None  # the servers' injected delay range, seconds
 
 
 def serve_command(spec: TargetSpec, data_dir: Path, settings: Settings, port=0, reset=True):
@@ -132,71 +107,3 @@ def log_tail(log_path: Path, lines: int = 10) -> str:
         return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no server log)"
-
-
-def load_config(url: str, settings: Settings) -> LoadConfig:
-    """Return the load every target gets."""
-    return LoadConfig(
-        url=url,
-        duration=settings.duration,
-        max_requests=settings.max_requests,
-        vus=settings.vus,
-        mix=settings.mix,
-        seed=settings.seed,
-        retries=settings.retries,
-        timeout=settings.timeout,
-    )
-
-
-def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -> dict:
-    """Serve, load, stop and check one target; return its entry for report.json."""
-    target_dir = out_dir / spec.slug
-    data_dir = target_dir / "data"
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise TargetFailed(f"cannot create {data_dir}: {e.strerror}") from None
-    log_path = target_dir / "server.log"
-    process, url = start_server(spec, data_dir, settings, log_path)
-    killer = None
-    if settings.faults == "kill":
-        times = kill_times(settings.seed, spec.slug, settings.kills, settings.duration)
-        killer = Killer(spec, data_dir, settings, log_path, process, url, times)
-        killer.start()
-    try:
-        summary, _ = execute(
-            load_config(url, settings),
-            target_dir / "history.jsonl",
-            (),
-            live,
-            target_dir / "load.json",
-            target_dir / "timeline.csv",
-        )
-    except LoadError as e:
-        raise TargetFailed(str(e)) from None
-    finally:
-        process = killer.finish() if killer else process
-        if process is not None:
-            stop_server(process)
-    store = data_dir / ("store.json" if spec.backend == "json" else "store.db")
-    with HistoryStream(target_dir / "history.jsonl") as history:  # streamed: runs may be long
-        report = check(store, history)
-    (target_dir / "check.json").write_text(json.dumps(report, indent=2))
-    return {
-        "target": f"{spec.backend}:{spec.strategy}",
-        "backend": spec.backend,
-        "strategy": spec.strategy,
-        "workers": spec.workers,
-        "verdict": report["verdict"],
-        "faults": killer.events if killer else [],
-        "anomalies": report["anomalies"],
-        "contention": report["contention"],
-        "load": summary,
-        "dir": spec.slug,
-        "examples": {k: [e["text"] for e in v[:1]] for k, v in report["examples"].items()},
-    }
-
-
-def settings_dict(settings: Settings, specs: list[TargetSpec]) -> dict:
-    """Return the run's settings for report.json."""
-    return {**asdict(settings), "targets": [s.name for s in specs]}

@@ -8,18 +8,10 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render to files only
 import matplotlib.pyplot as plt  # noqa: E402
 
-ANOMALIES = (
-    "lost",
-    "duplicated",
-    "id_collision",
-    "corrupt_store",
-    "corrupt_record",
-    "unexpected",
-    "resurrected",
-    "stock_mismatch",
-    "oversold",
-)
-COLORS = {"held": "#2e7d32", "failed": "#c62828", "unknown": "#9e9e9e"}
+from checker.checks import CHECKS  # noqa: E402
+
+ANOMALIES = tuple(CHECKS)
+COLORS = {"held": "#2e7d32", "failed": "#c62828", "inconclusive": "#b26a00", "unknown": "#9e9e9e"}
 plt.rcParams.update(
     {
         "svg.fonttype": "path",

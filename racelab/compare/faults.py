@@ -7,7 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from racelab.targets import TargetSpec
+from racelab.compare.process import TargetFailed, start_server
+from racelab.compare.targets import TargetSpec
 
 FIRST, LAST = 0.1, 0.8  # kills land in this part of the run, one per equal slot
 
@@ -70,7 +71,6 @@ class Killer:
             self.events.append(self._restart(time.monotonic() - self._started))
 
     def _restart(self, at: float) -> dict:
-        from racelab.compare import TargetFailed, start_server
 
         killed = time.monotonic()
         try:

@@ -1,0 +1,75 @@
+"""`racelab serve`: run one backend with one strategy until interrupted."""
+
+import click
+
+from racelab.cli.options import store_options, threads_option
+from servers.registry import STRATEGIES
+
+
+@click.command("serve")
+@click.argument("backend", type=click.Choice(sorted(STRATEGIES)))
+@click.option(
+    "--strategy",
+    default="naive",
+    show_default=True,
+    help="Locking strategy; "
+    + "; ".join(f"{backend}: {', '.join(names)}" for backend, names in STRATEGIES.items())
+    + ".",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default="data",
+    show_default=True,
+    help="Folder that holds the store (created if missing).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to bind; 0 picks a free one.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes; more than one runs gunicorn on the same store.",
+)
+@threads_option
+@click.option("--reset", is_flag=True, help="Replace an existing store with a fresh one.")
+@store_options(skus=5, stock=1000)
+@click.option(
+    "--delay",
+    help="Fault injection: slow every write by a random delay in this range, e.g. 0-200ms.",
+)
+def serve_command(
+    backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock, delay
+):
+    """Serve BACKEND (json or sqlite) with one locking strategy until interrupted."""
+    from loadtests.shapes import parse_duration, parse_range
+    from racelab.cli.load_options import parsed_option
+    from racelab.serve import LOOPBACK_HOSTS, ServeError, serve
+
+    delay_s = (
+        parsed_option(lambda t: parse_range(t, parse_duration), delay, "--delay") if delay else None
+    )
+    if strategy not in STRATEGIES[backend]:
+        names = ", ".join(STRATEGIES[backend])
+        raise click.BadParameter(
+            f"{strategy!r} is not a {backend} strategy ({names}).", param_hint="--strategy"
+        )
+    if host not in LOOPBACK_HOSTS:
+        click.echo(
+            f"warning: binding {host} exposes this deliberately unsafe server beyond this machine.",
+            err=True,
+        )
+    try:
+        serve(
+            backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock, delay_s
+        )
+    except ServeError as e:
+        click.echo(f"racelab serve: {e}", err=True)
+        raise SystemExit(2) from None

@@ -1,0 +1,77 @@
+"""The shape of the house: one source for each list, and no two modules that import each other."""
+
+import ast
+import re
+from pathlib import Path
+
+from checker.checks import CHECKS, columns
+from racelab.report.verdicts import COLUMNS
+from servers import STRATEGIES
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("history", "servers", "loadtests", "checker", "racelab")
+CONTRACT = (ROOT / "docs" / "contract.md").read_text()
+
+
+def module_name(path: Path) -> str:
+    """Return the dotted name of a module file under ROOT."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path, known: set[str]) -> set[str]:
+    """Return the project modules a file imports, at any depth in it."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            # `from servers import validation` imports the submodule, not the package's
+            # __init__ (which may itself import the module doing the importing).
+            modules = [f"{node.module}.{alias.name}" for alias in node.names]
+            names = [m for m in modules if m in known] or [node.module]
+        found |= {name for name in names if name in known}
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Return module -> the project modules it imports."""
+    files = {module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
+    return {name: imports_of(path, set(files)) - {name} for name, path in files.items()}
+
+
+def test_no_two_modules_import_each_other():
+    graph = import_graph()
+    pairs = sorted({tuple(sorted((a, b))) for a in graph for b in graph[a] if a in graph[b]})
+    assert pairs == []
+
+
+def test_the_checker_is_an_independent_oracle():
+    graph = import_graph()
+    checker = {m: deps for m, deps in graph.items() if m.split(".")[0] == "checker"}
+    assert checker, "the walk found no checker modules"
+    for module, deps in checker.items():
+        assert not {d for d in deps if d.split(".")[0] in ("servers", "loadtests")}, module
+
+
+def test_the_contract_documents_every_strategy_and_no_other():
+    rows = re.findall(r"^\| (json|sqlite) \| `([a-z-]+)` \|", CONTRACT, flags=re.M)
+    assert sorted(rows) == sorted((b, s) for b, names in STRATEGIES.items() for s in names)
+
+
+def test_every_strategy_says_why_and_what_to_expect():
+    for names in STRATEGIES.values():
+        for cls in names.values():
+            assert cls.why.endswith(".") and cls.expected(1) in ("held", "failed"), cls
+
+
+def test_the_contract_documents_every_anomaly_class_and_no_other():
+    section = CONTRACT.split("| class | found when |", 1)[1].split("\n\n", 1)[0]
+    assert re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.M) == list(CHECKS)
+
+
+def test_the_verdict_table_counts_every_class_that_has_a_column():
+    counted = [name for names in columns().values() for name in names]
+    assert sorted(counted) == sorted(n for n, c in CHECKS.items() if c.column)
+    assert [c for c in COLUMNS if c in columns()] == list(columns())
