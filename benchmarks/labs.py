@@ -43,8 +43,14 @@ def expected_tables(text: str) -> list[dict[str, tuple[str, list[str]]]]:
             found.append(
                 {
                     # "none" (held) and "any" (failed, by whichever class) promise no class
-                    t: (v, [a.strip() for a in anomalies.split(",")
-                            if a.strip() not in ("none", "any")])  # fmt: skip
+                    t: (
+                        v,
+                        [
+                            a.strip()
+                            for a in anomalies.split(",")
+                            if a.strip() not in ("none", "any")
+                        ],
+                    )  # fmt: skip
                     for t, v, anomalies in rows
                 }
             )

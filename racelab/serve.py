@@ -19,6 +19,17 @@ class ServeError(Exception):
     """A reason the server cannot start, in one line."""
 
 
+def parse_address(text: str) -> tuple[str, int]:
+    """Return (host, port) from HOST:PORT on loopback, or raise TargetError naming it."""
+    from loadtests.target import TargetError
+
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if host not in LOOPBACK_HOSTS or not port.isdigit() or not 0 < int(port) < 65536:
+        raise TargetError(f"{text!r} is not a loopback HOST:PORT, e.g. 127.0.0.1:9000")
+    return host, int(port)
+
+
 def open_listener(host: str, port: int) -> socket.socket:
     """Bind and listen on host:port, or raise ServeError naming the cause."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -46,9 +57,15 @@ def prepare_store(backend, strategy, data_dir, reset, skus, stock) -> None:
         raise ServeError(f"cannot write the data dir {data_dir}: {e.strerror}") from None
 
 
-def app_config(backend, strategy, data_dir, delay=None) -> dict:
+def app_config(backend, strategy, data_dir, delay=None, step=None) -> dict:
     """Return the Flask config for a target."""
-    return {"BACKEND": backend, "STRATEGY": strategy, "DATA_DIR": str(data_dir), "DELAY_S": delay}
+    return {
+        "BACKEND": backend,
+        "STRATEGY": strategy,
+        "DATA_DIR": str(data_dir),
+        "DELAY_S": delay,
+        "STEP_ADDRESS": step,
+    }
 
 
 def serve_threaded(sock: socket.socket, config: dict, ready) -> None:
@@ -141,6 +158,7 @@ def serve(
     stock,
     delay=None,
     announce=print,
+    step=None,
 ) -> None:
     """Prepare the store, listen, announce the URL, and serve until signalled."""
     prepare_store(backend, strategy, data_dir, reset, skus, stock)
@@ -156,7 +174,7 @@ def serve(
         announce(line)
         sys.stdout.flush()
 
-    config = app_config(backend, strategy, data_dir, delay)
+    config = app_config(backend, strategy, data_dir, delay, step)
     if workers == 1:
         serve_threaded(sock, config, ready)
     else:

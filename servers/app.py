@@ -1,13 +1,14 @@
 """The HTTP contract, written once for every backend and strategy."""
 
 import logging
+import os
 import random
 import time
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from servers import validation
+from servers import stepping, validation
 from servers.errors import ApiError, NotFound, TooLarge, UnsupportedMediaType
 from servers.openapi import openapi_document
 from servers.registry import open_store
@@ -33,13 +34,31 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Content-Length (chunked) is too large; Werkzeug stops reading there.
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     app.json.sort_keys = False
+    stepping.enable(tuple(app.config["STEP_ADDRESS"]) if app.config.get("STEP_ADDRESS") else None)
     app.extensions["store"] = open_store(
         app.config["BACKEND"], app.config["STRATEGY"], app.config["DATA_DIR"]
     )
     register_routes(app)
     register_error_handlers(app)
     register_delay(app)
+    register_stepping(app)
     return app
+
+
+def register_stepping(app: Flask) -> None:
+    """With STEP_ADDRESS (host, port), pause named sessions' writes at the scheduler's word."""
+    if not app.config.get("STEP_ADDRESS"):
+        return
+
+    def name_the_session():
+        stepping.session.set(request.headers.get(stepping.SESSION_HEADER))
+
+    def say_which_worker(response: Response) -> Response:
+        response.headers[stepping.WORKER_HEADER] = str(os.getpid())
+        return response
+
+    app.before_request(name_the_session)
+    app.after_request(say_which_worker)
 
 
 def register_delay(app: Flask) -> None:

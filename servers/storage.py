@@ -4,6 +4,8 @@ import abc
 from datetime import datetime, timezone
 from pathlib import Path
 
+from servers.stepping import COMMON_POINTS
+
 
 def utc_now() -> str:
     """Return the current time as ISO-8601 UTC with milliseconds."""
@@ -25,6 +27,9 @@ class Store(abc.ABC):
     why: str = ""
     # The most worker processes it holds at: 0 never holds, None holds at any count.
     holds_up_to: int | None = 0
+    # The pause points its write paths pass, in order (servers/stepping.py): a step
+    # SESSION.POINT lets a paused request do what comes after POINT, up to its next one.
+    pause_points: tuple[str, ...] = COMMON_POINTS
 
     @classmethod
     def expected(cls, workers: int) -> str:

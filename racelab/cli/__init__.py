@@ -1,5 +1,5 @@
 """The racelab command line: one group, and one module per verb (serve, load, check, compare,
-history)."""
+step, history)."""
 
 import click
 
@@ -19,8 +19,16 @@ def register_commands() -> None:
     from racelab.cli.history import history_group
     from racelab.cli.load import load_command
     from racelab.cli.serve import serve_command
+    from racelab.cli.step import step_command
 
-    for command in (serve_command, load_command, check_command, compare_command, history_group):
+    for command in (
+        serve_command,
+        load_command,
+        check_command,
+        compare_command,
+        step_command,
+        history_group,
+    ):
         cli.add_command(command)
 
 

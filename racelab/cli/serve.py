@@ -45,13 +45,19 @@ from servers.registry import STRATEGIES
     "--delay",
     help="Fault injection: slow every write by a random delay in this range, e.g. 0-200ms.",
 )
+@click.option(
+    "--step",
+    metavar="HOST:PORT",
+    help="Pause requests that name a session (X-Racelab-Session) at every pause point, "
+    "until the scheduler at HOST:PORT lets them go on (racelab step runs one).",
+)
 def serve_command(
-    backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock, delay
+    backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock, delay, step
 ):
     """Serve BACKEND (json or sqlite) with one locking strategy until interrupted."""
     from loadtests.shapes import parse_duration, parse_range
     from racelab.cli.load_options import parsed_option
-    from racelab.serve import LOOPBACK_HOSTS, ServeError, serve
+    from racelab.serve import LOOPBACK_HOSTS, ServeError, parse_address, serve
 
     delay_s = (
         parsed_option(lambda t: parse_range(t, parse_duration), delay, "--delay") if delay else None
@@ -68,8 +74,9 @@ def serve_command(
         )
     try:
         serve(
-            backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock, delay_s
-        )
+            backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock,
+            delay_s, step=parsed_option(parse_address, step, "--step") if step else None,
+        )  # fmt: skip
     except ServeError as e:
         click.echo(f"racelab serve: {e}", err=True)
         raise SystemExit(2) from None

@@ -18,14 +18,17 @@ class TargetFailed(Exception):
     """A target could not be run: it did not start, or the load could not begin."""
 
 
-def serve_command(spec: TargetSpec, data_dir: Path, settings: Settings, port=0, reset=True):
-    """Return the `racelab serve` command line for a target."""
+def serve_command(
+    spec: TargetSpec, data_dir: Path, settings: Settings, port=0, reset=True, extra=()
+):
+    """Return the `racelab serve` command line for a target (extra: more serve options)."""
     return [
         sys.executable, "-m", "racelab", "serve", spec.backend, "--strategy", spec.strategy,
         "--data-dir", str(data_dir), "--port", str(port), "--workers", str(spec.workers),
         "--threads", str(settings.threads), "--skus", str(settings.skus),
         "--stock", str(settings.stock), *(["--reset"] if reset else []),
         *(["--delay", f"{settings.delay[0]}-{settings.delay[1]}s"] if settings.delay else []),
+        *extra,
     ]  # fmt: skip
 
 
@@ -36,6 +39,7 @@ def start_server(
     log_path: Path,
     port: int = 0,
     reset: bool = True,
+    extra=(),
 ):
     """Start `racelab serve` (port 0: a free loopback one); return (process, base URL).
 
@@ -44,7 +48,7 @@ def start_server(
     offset = log_path.stat().st_size if log_path.exists() else 0
     with open(log_path, "a") as log:
         process = subprocess.Popen(
-            serve_command(spec, data_dir, settings, port, reset),
+            serve_command(spec, data_dir, settings, port, reset, extra),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

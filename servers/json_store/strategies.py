@@ -11,6 +11,7 @@ import filelock
 
 from servers.errors import Busy
 from servers.json_store import document
+from servers.stepping import pause
 from servers.storage import Store
 
 LOCK_TIMEOUT_S = 10.0
@@ -68,10 +69,12 @@ class JsonStore(Store):
 
     def _update(self, change) -> tuple:
         with self._exclusive():
+            pause("read")
             doc = self._load()
             result, changed = change(doc)
             if changed:
                 doc["version"] += 1
+                pause("write")
                 self._save(doc)
         return result, changed
 
@@ -109,8 +112,11 @@ class NaiveJsonStore(JsonStore):
         with open(self.path) as f:
             return json.load(f)
 
+    pause_points = ("read", "write", "truncated")
+
     def _save(self, doc: dict) -> None:
         with open(self.path, "w") as f:
+            pause("truncated")  # the file is empty now, until json.dump refills it
             json.dump(doc, f)
 
 
@@ -126,6 +132,7 @@ class ThreadLockJsonStore(NaiveJsonStore):
         "their writes interleave as if there were none."
     )
     holds_up_to = 1
+    pause_points = ("lock", "read", "write", "truncated")
 
     def __init__(self, data_dir):
         super().__init__(data_dir)
@@ -134,8 +141,11 @@ class ThreadLockJsonStore(NaiveJsonStore):
     def after_fork(self) -> None:
         self._lock = threading.Lock()
 
+    @contextlib.contextmanager
     def _exclusive(self):
-        return self._lock
+        pause("lock")
+        with self._lock:
+            yield
 
     def _shared(self):
         return self._lock
@@ -155,6 +165,7 @@ class FileLockJsonStore(JsonStore):
         "reporting."
     )
     holds_up_to = None
+    pause_points = ("lock", "read", "write")
 
     def __init__(self, data_dir):
         super().__init__(data_dir)
@@ -176,6 +187,7 @@ class FileLockJsonStore(JsonStore):
 
     @contextlib.contextmanager
     def _exclusive(self):
+        pause("lock")
         if not self._queue.acquire(timeout=LOCK_TIMEOUT_S):
             raise Busy(f"This process's writers queued for over {LOCK_TIMEOUT_S:g} s.")
         try:
@@ -211,19 +223,24 @@ class OptimisticJsonStore(JsonStore):
         "version all pass, and the last replace erases the others' writes."
     )
 
+    pause_points = ("read", "check", "write")
+
     def _current_version(self) -> int:
         return self._load()["version"]
 
     def _update(self, change) -> tuple:
         for _ in range(OPTIMISTIC_ATTEMPTS):
+            pause("read")
             doc = self._load()
             seen = doc["version"]
             result, changed = change(doc)
             if not changed:
                 return result, False
             doc["version"] = seen + 1
+            pause("check")
             if self._current_version() == seen:
                 # <- the window: nothing stops another writer between check and replace
+                pause("write")
                 self._save(doc)
                 return result, True
         raise Busy(f"The store changed under {OPTIMISTIC_ATTEMPTS} attempts in a row.")

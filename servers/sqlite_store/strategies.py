@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, event, exc, text
 from servers.errors import Busy, NotFound, OutOfStock, StoreUnreadable, UnknownSku
 from servers.sqlite_store.schema import NAIVE_SCHEMA, ORDER_COLUMNS, TRANSACTIONAL_SCHEMA
 from servers.sqlite_store.writer_queue import WriterQueue
+from servers.stepping import pause, wait_limit
 from servers.storage import Store, seed_items, utc_now
 
 BUSY_TIMEOUT_S = 2.0
@@ -132,6 +133,7 @@ class NaiveSqliteStore(SqliteStore):
             return conn.execute(statement, params)
 
     def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+        pause("read")
         existing = self._one(SELECT_BY_TOKEN, {"token": token}).first()
         if existing is not None:
             return dict(existing._mapping), False
@@ -141,6 +143,7 @@ class NaiveSqliteStore(SqliteStore):
         if row.stock < qty:
             raise OutOfStock(f"Only {row.stock} of {sku!r} left; {qty} were asked for.")
         new_stock = row.stock - qty
+        pause("write")
         self._one(
             text("UPDATE items SET stock = :stock WHERE sku = :sku"),
             {"stock": new_stock, "sku": sku},
@@ -150,9 +153,13 @@ class NaiveSqliteStore(SqliteStore):
         return {"id": order_id, **order}, True
 
     def cancel_order(self, order_id: int) -> None:
+        # The order is looked up before the read point: two cancels can both find it, and
+        # each then gives its qty back (the stock read and write are the steps).
         order = self.get_order(order_id)
+        pause("read")
         row = self._one(SELECT_STOCK, {"sku": order["sku"]}).first()
         new_stock = row.stock + order["qty"]
+        pause("write")
         self._one(
             text("UPDATE items SET stock = :stock WHERE sku = :sku"),
             {"stock": new_stock, "sku": order["sku"]},
@@ -173,12 +180,15 @@ class TransactionalSqliteStore(SqliteStore):
         "worth reporting."
     )
     holds_up_to = None
+    pause_points = ("lock", "read", "write", "commit")
     schema = TRANSACTIONAL_SCHEMA
     setup_pragmas = ("PRAGMA journal_mode=WAL",)
 
     def __init__(self, data_dir):
         super().__init__(data_dir)
-        self.queue = WriterQueue(str(self.path) + ".writers", BUSY_TIMEOUT_S)
+        # A schedule may hold a writer at a pause point: others wait for it, not give up.
+        self.busy_timeout = wait_limit(BUSY_TIMEOUT_S)
+        self.queue = WriterQueue(str(self.path) + ".writers", self.busy_timeout)
         self.writer = self._make_engine()
         # pysqlite would send a deferred BEGIN; take the write lock up front instead,
         # so two writers never both read and then fight to upgrade. Reads keep their
@@ -187,7 +197,7 @@ class TransactionalSqliteStore(SqliteStore):
 
     def _make_engine(self):
         engine = create_engine(
-            f"sqlite:///{self.path}", connect_args={"timeout": BUSY_TIMEOUT_S}, **POOL
+            f"sqlite:///{self.path}", connect_args={"timeout": wait_limit(BUSY_TIMEOUT_S)}, **POOL
         )
         event.listen(engine, "connect", _configure_connection)
         return engine
@@ -195,7 +205,7 @@ class TransactionalSqliteStore(SqliteStore):
     def after_fork(self) -> None:
         super().after_fork()
         self.writer.dispose(close=False)
-        self.queue = WriterQueue(self.queue.lock_path, BUSY_TIMEOUT_S)
+        self.queue = WriterQueue(self.queue.lock_path, self.busy_timeout)
 
     def close(self) -> None:
         super().close()
@@ -203,9 +213,12 @@ class TransactionalSqliteStore(SqliteStore):
 
     @contextlib.contextmanager
     def _write(self):
+        pause("lock")
         try:
             with self.queue.turn(), self.writer.begin() as conn:
+                pause("read")
                 yield conn
+                pause("commit")
         except exc.OperationalError as e:
             if "locked" in str(e.orig) or "busy" in str(e.orig):
                 raise Busy(f"The database was locked for {BUSY_TIMEOUT_S:g} s.") from None
@@ -217,6 +230,7 @@ class TransactionalSqliteStore(SqliteStore):
             existing = sql(TX["by_token"], (token,)).first()
             if existing is not None:
                 return dict(existing._mapping), False
+            pause("write")
             if not sql(TX["take"], (qty, sku, qty)).rowcount:
                 raise self._why_not_taken(conn, sku, qty)
             order = {"sku": sku, "qty": qty, "token": token, "created_at": utc_now()}
@@ -236,6 +250,7 @@ class TransactionalSqliteStore(SqliteStore):
             row = sql(TX["by_id"], (order_id,)).first()
             if row is None:
                 raise NotFound(f"No order has id {order_id}.")
+            pause("write")
             sql(TX["give_back"], (row.qty, row.sku))
             sql(TX["delete"], (order_id,))
 

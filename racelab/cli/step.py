@@ -1,0 +1,69 @@
+"""`racelab step`: run a spec's interleavings against real servers, step by step."""
+
+import click
+
+
+@click.command("step")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    help="BACKEND:STRATEGY[@WORKERS] to run it on; give it several times for a matrix.",
+)
+@click.option("--ladder", is_flag=True, help="Run it on every target of the compare ladder.")
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 100),
+    default=1,
+    show_default=True,
+    help="Run each permutation N times; any disagreement is reported as flaky.",
+)
+@click.option(
+    "--block-wait",
+    default="1s",
+    show_default=True,
+    help="How long a step may take to reach its next point before it counts as blocked.",
+)
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False), help="Write the matrix as JSON."
+)
+def step_command(spec_path, targets, ladder, repeat, block_wait, json_path):
+    """Run SPEC's permutations, each on a fresh store, releasing one pause point at a time.
+
+    Prints each permutation's steps (a step a lock made wait shows `<waiting ...>`), the
+    answers and the checker's verdict; with several targets, a matrix. Exit 0 if every
+    permutation held, 1 if any failed or was flaky, 2 for a bad spec.
+    """
+    import json
+    import sys
+
+    from loadtests.shapes import parse_duration
+    from racelab.cli.load_options import parsed_option
+    from racelab.compare.targets import MATRICES, SpecError, parse_specs
+    from racelab.step import run
+    from racelab.step.spec import SpecError as StepSpecError
+    from racelab.step.spec import load_spec
+
+    wait = parsed_option(parse_duration, block_wait, "--block-wait")
+    try:
+        chosen = MATRICES["ladder"] if ladder else parse_specs(",".join(targets))
+    except SpecError as e:
+        raise click.BadParameter(str(e), param_hint="--target") from None
+    if not chosen:
+        raise click.UsageError("name a --target (or --ladder)")
+    try:
+        spec = load_spec(spec_path)
+        run.check_targets(spec, chosen)
+    except StepSpecError as e:
+        click.echo(f"racelab step: {e}", err=True)
+        raise SystemExit(2) from None
+    rows = run.run_matrix(spec, chosen, repeat, wait, lambda text: click.echo(text, err=True))
+    for column in range(len(chosen)):
+        click.echo("\n".join(run.table_lines(spec, rows, column)) + "\n")
+    if len(chosen) > 1:
+        click.echo("\n".join(run.matrix_lines(rows)))
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(run.as_json(spec, rows), f, indent=2)
+    sys.exit(run.exit_status(rows))

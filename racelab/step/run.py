@@ -1,0 +1,155 @@
+"""Run a spec against one or more targets, each permutation `repeat` times; format it.
+
+Compute (run_matrix), format (table_lines, matrix_lines) and write (the CLI) are apart.
+"""
+
+from dataclasses import dataclass, field
+
+from racelab.compare.targets import TargetSpec
+from racelab.step.runner import Outcome, run_permutation
+from racelab.step.spec import Spec, check_points, step_name
+from servers.registry import store_class
+
+
+@dataclass
+class Cell:
+    """One permutation on one target: its runs, and whether they all agreed."""
+
+    target: TargetSpec
+    permutation: list
+    runs: list[Outcome] = field(default_factory=list)
+
+    @property
+    def flaky(self) -> bool:
+        """Say whether the runs disagreed on the verdict or the anomaly classes."""
+        return len({run.key() for run in self.runs}) > 1
+
+    @property
+    def verdict(self) -> str:
+        """Return held, failed, or flaky."""
+        return "flaky" if self.flaky else self.runs[0].verdict
+
+    def label(self) -> str:
+        """Return the matrix cell: held, the anomaly classes, or flaky; (blocked) if a step
+        had to wait."""
+        if self.flaky:
+            return "flaky"
+        first = self.runs[0]
+        text = ", ".join(k for k, v in first.anomalies.items() if v) or first.verdict
+        blocked = any(s.outcome in ("blocked", "waiting") for s in first.steps)
+        return text + (" (blocked)" if blocked else "")
+
+
+def check_targets(spec: Spec, targets: list[TargetSpec]) -> None:
+    """Raise SpecError if a step names a point a target's strategy does not have."""
+    for target in targets:
+        check_points(spec, store_class(target.backend, target.strategy).pause_points, target.name)
+
+
+def run_matrix(spec: Spec, targets: list[TargetSpec], repeat: int, block_wait: float,
+               progress=None) -> list[list[Cell]]:  # fmt: skip
+    """Return cells[permutation][target], each permutation run `repeat` times."""
+    progress = progress or (lambda text: None)
+    rows = []
+    for number, permutation in enumerate(spec.permutations, 1):
+        row = []
+        for target in targets:
+            cell = Cell(target, permutation)
+            for _ in range(repeat):
+                cell.runs.append(run_permutation(spec, target, permutation, block_wait))
+            progress(f"permutation {number}/{len(spec.permutations)} on {target.name}: "
+                     f"{cell.label()}")  # fmt: skip
+            row.append(cell)
+        rows.append(row)
+    return rows
+
+
+def steps_text(outcome: Outcome) -> str:
+    """Return the steps as isolationtester prints them: a blocked step `<waiting ...>`, and
+    `<... completed>` after the step that freed it."""
+    words = []
+    for log in outcome.steps:
+        if log.outcome == "ran":
+            words.append(log.step)
+        elif log.outcome == "waiting":
+            words.append(f"{log.step} <waiting ...>")
+        elif log.outcome == "blocked":
+            words.append(f"{log.step} <waiting ...>")
+        else:
+            words.append(f"({log.step} {log.outcome})")
+        for other in outcome.steps:
+            if other.outcome == "blocked" and other.completed_after == log.step:
+                words.append(f"{other.step} <... completed>")
+    return " ".join(words)
+
+
+def table_lines(spec: Spec, rows: list[list[Cell]], column: int = 0) -> list[str]:
+    """Return one target's permutations, a block each: steps, answers, verdict."""
+    target = rows[0][column].target if rows else None
+    lines = [f"{spec.name} on {target.name if target else '?'}", ""]
+    for number, row in enumerate(rows, 1):
+        cell = row[column]
+        first = cell.runs[0]
+        lines.append(f"{number:>2}. {steps_text(first)}")
+        lines.append("    answers: " + "; ".join(f"{a.session}: {a.text()}" for a in first.answers))
+        anomalies = ", ".join(f"{k} {v}" for k, v in first.anomalies.items() if v)
+        verdict = cell.verdict.upper() if cell.verdict != "held" else "held"
+        runs = f" ({len(cell.runs)} runs)" if len(cell.runs) > 1 else ""
+        lines.append(f"    verdict: {verdict}{runs}" + (f": {anomalies}" if anomalies else ""))
+        if cell.flaky:
+            outcomes = sorted({str(run.key()) for run in cell.runs})
+            lines.append(f"    flaky: the runs disagreed: {'; '.join(outcomes)}")
+    return lines
+
+
+def matrix_lines(rows: list[list[Cell]]) -> list[str]:
+    """Return the Hermitage-style matrix: permutations down, targets across."""
+    if not rows:
+        return []
+    names = [cell.target.name for cell in rows[0]]
+    labels = [[cell.label() for cell in row] for row in rows]
+    width = max(12, *(len(n) for n in names), *(len(x) for row in labels for x in row))
+    steps = [" ".join(step_name(s) for s in row[0].permutation) for row in rows]
+    first = max(len("permutation"), *(len(s) for s in steps)) + 5
+    lines = ["permutation".ljust(first) + "".join(n.rjust(width + 2) for n in names)]
+    for number, (text, row) in enumerate(zip(steps, labels, strict=True), 1):
+        lines.append(f"{number:>2}. {text}".ljust(first) + "".join(x.rjust(width + 2) for x in row))
+    return lines
+
+
+def as_json(spec: Spec, rows: list[list[Cell]]) -> dict:
+    """Return the matrix as a JSON-ready document."""
+    return {
+        "spec": spec.name,
+        "path": spec.path,
+        "targets": [cell.target.name for cell in rows[0]] if rows else [],
+        "permutations": [
+            {
+                "steps": [step_name(s) for s in row[0].permutation],
+                "cells": [
+                    {
+                        "target": cell.target.name,
+                        "verdict": cell.verdict,
+                        "label": cell.label(),
+                        "runs": [
+                            {
+                                "verdict": run.verdict,
+                                "anomalies": {k: v for k, v in run.anomalies.items() if v},
+                                "steps": [vars(s) for s in run.steps],
+                                "answers": [a.text() for a in run.answers],
+                                "workers": {k: sorted(v) for k, v in run.workers_used.items()},
+                            }
+                            for run in cell.runs
+                        ],
+                    }
+                    for cell in row
+                ],
+            }
+            for row in rows
+        ],
+    }
+
+
+def exit_status(rows: list[list[Cell]]) -> int:
+    """Return 0 if every permutation held everywhere, 1 otherwise."""
+    return 0 if all(cell.verdict == "held" for row in rows for cell in row) else 1

@@ -1,0 +1,215 @@
+"""The scheduler: the one place every paused request asks whether it may go on.
+
+Servers started with `--step HOST:PORT` connect here from each pause point (from every
+worker process) and wait for a "go". Every session is held at every point; only the
+schedule moves one, so an interleaving runs the same way every time. A step S.P drives
+session S through any points the permutation does not name until it reaches P, lets it
+do P, and waits until it reaches its next point or finishes. A session that does not get
+there within BLOCK_WAIT_S is blocked (a lock makes it wait): the schedule goes on without
+it, and its steps are taken as soon as it arrives, as isolationtester prints
+`<waiting ...>`. After the last step each session in turn is driven to its end.
+"""
+
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+BLOCK_WAIT_S = 1.0
+
+
+@dataclass
+class Lane:
+    """What one session is doing: where it is held, what steps it still has, if it is done."""
+
+    steps: list[str]  # its points still to be released by the schedule, in order
+    held: tuple | None = None  # (point, connection, pid) while it waits at a point
+    pending: list[str] = field(default_factory=list)  # blocked steps, taken when it arrives
+    done: bool = False  # every request of the session has its answer
+    pids: set = field(default_factory=set)
+
+
+@dataclass
+class StepLog:
+    """What happened to one step of the schedule."""
+
+    step: str
+    outcome: str  # "ran", "waiting" (released, then blocked), "blocked", "skipped"
+    completed_after: str | None = None  # for a blocked step: the step after which it ran
+
+
+class Scheduler:
+    """Hold sessions at their pause points and release them in a permutation's order."""
+
+    def __init__(self, lanes: dict[str, list[str]], block_wait: float = BLOCK_WAIT_S):
+        self.lanes = {name: Lane(list(steps)) for name, steps in lanes.items()}
+        self.block_wait = block_wait
+        self.log: list[StepLog] = []
+        self.changed = threading.Condition()
+        self.free_running = False
+        self.current = "the start"  # the step being taken, for "<... completed>" notes
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = self.listener.getsockname()[:2]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    # --- the servers' side ----------------------------------------------------------------
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._arrive, args=(conn,), daemon=True).start()
+
+    def _arrive(self, conn) -> None:
+        """Read one pause point's "SESSION POINT PID" and hold or release it."""
+        try:
+            name, point, pid = conn.makefile().readline().split()
+        except (OSError, ValueError):
+            conn.close()
+            return
+        with self.changed:
+            lane = self.lanes.get(name)
+            if lane is None or self.free_running:
+                _go(conn)
+                return
+            lane.pids.add(int(pid))
+            if lane.pending and lane.pending[0] == point:
+                lane.pending.pop(0)  # a blocked step, taken the moment it arrives
+                lane.steps.remove(point)
+                self._completed(name, point)
+                _go(conn)
+            elif lane.pending and point not in lane.steps:
+                _go(conn)  # on its way to a blocked step, through points nobody named
+            else:
+                lane.held = (point, conn, int(pid))
+            self.changed.notify_all()
+
+    def _completed(self, name: str, point: str) -> None:
+        """Note during which step a blocked step finally ran."""
+        for entry in self.log:
+            if entry.step == f"{name}.{point}" and entry.outcome == "blocked":
+                if entry.completed_after is None:
+                    entry.completed_after = self.current
+                    return
+
+    # --- the runner's side ----------------------------------------------------------------
+
+    def session_done(self, name: str) -> None:
+        """Note that every request of a session has its answer."""
+        with self.changed:
+            self.lanes[name].done = True
+            self.changed.notify_all()
+
+    def run(self, permutation: list[tuple[str, str]], limit: float) -> list[StepLog]:
+        """Take the steps in order, then drive each session to its end in turn."""
+        with self.changed:  # a fair start: every session at its first point (or done)
+            self.changed.wait_for(
+                lambda: all(x.held or x.done for x in self.lanes.values()), self.block_wait
+            )
+        for name, point in permutation:
+            self.current = f"{name}.{point}"
+            self.log.append(self._take(name, point))
+            self._settle()
+        self.current = "the end"
+        deadline = time.monotonic() + limit
+        while not self._all_done() and time.monotonic() < deadline:
+            for name in self.lanes:
+                self._drive_to_end(name)
+        self.release_all()
+        return self.log
+
+    def _take(self, name: str, point: str) -> StepLog:
+        step = f"{name}.{point}"
+        lane = self.lanes[name]
+        with self.changed:
+            while True:
+                self.changed.wait_for(lambda: lane.held is not None or lane.done, self.block_wait)
+                if lane.done:
+                    return StepLog(step, "skipped")
+                if lane.held is None:
+                    lane.pending.append(point)  # blocked: taken the moment it arrives
+                    return StepLog(step, "blocked")
+                if lane.held[0] == point:
+                    break
+                if lane.held[0] in lane.steps:  # held at another named step: out of order
+                    return StepLog(step, "not reached")
+                self._release(lane)  # a point the permutation does not name
+            lane.steps.remove(point)
+            self._release(lane)
+            arrived = self._pass_unnamed(lane)
+        return StepLog(step, "ran" if arrived else "waiting")
+
+    def _pass_unnamed(self, lane: Lane) -> bool:
+        """Drive a released session through points the permutation does not name, until it
+        reaches one it does, or finishes; False if it blocked on the way."""
+        while True:
+            if not self.changed.wait_for(
+                lambda: lane.held is not None or lane.done, self.block_wait
+            ):
+                return False
+            if lane.done or lane.held[0] in lane.steps:
+                return True
+            self._release(lane)
+
+    def _settle(self) -> None:
+        """Give blocked sessions the step just taken may have freed time to arrive, so a
+        `<... completed>` note names the step that freed them, every time."""
+        with self.changed:
+            self.changed.wait_for(
+                lambda: not any(lane.pending for lane in self.lanes.values()), self.block_wait
+            )
+
+    def _drive_to_end(self, name: str) -> None:
+        """Release one session point after point until it finishes or blocks."""
+        lane = self.lanes[name]
+        with self.changed:
+            while not lane.done:
+                if not self.changed.wait_for(
+                    lambda: lane.held is not None or lane.done, self.block_wait
+                ):
+                    return  # blocked: another session must move first
+                if lane.held is not None:
+                    self._release(lane)
+
+    def _release(self, lane: Lane) -> None:
+        _go(lane.held[1])
+        lane.held = None
+
+    def _all_done(self) -> bool:
+        with self.changed:
+            return all(lane.done for lane in self.lanes.values())
+
+    def release_all(self) -> None:
+        """Let every held session go, and every later arrival pass straight through."""
+        with self.changed:
+            self.free_running = True
+            for lane in self.lanes.values():
+                if lane.held is not None:
+                    _go(lane.held[1])
+                    lane.held = None
+            self.changed.notify_all()
+
+    def wait_done(self, limit: float) -> bool:
+        """Wait until every session is done; False if the limit passed first."""
+        deadline = time.monotonic() + limit
+        with self.changed:
+            return self.changed.wait_for(
+                lambda: all(lane.done for lane in self.lanes.values()),
+                max(0.0, deadline - time.monotonic()),
+            )
+
+    def close(self) -> None:
+        """Stop listening; release anything still held."""
+        self.release_all()
+        self.listener.close()
+
+
+def _go(conn) -> None:
+    try:
+        conn.sendall(b"go\n")
+    except OSError:
+        pass
+    finally:
+        conn.close()

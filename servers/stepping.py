@@ -1,0 +1,52 @@
+"""Pause points: named places in a strategy's write path where a stepped request waits.
+
+Off unless `racelab serve --step HOST:PORT` names a scheduler, and free when off: a pause
+point is one global check. When on, a request that names its session (the header
+X-Racelab-Session) asks the scheduler at each point whether it may go on, over a loopback
+socket, so one scheduler orders the requests of every gunicorn worker process.
+Requests without the header never pause.
+"""
+
+import contextvars
+import os
+import socket
+
+SESSION_HEADER = "X-Racelab-Session"
+WORKER_HEADER = "X-Racelab-Worker"
+COMMON_POINTS = ("read", "write")  # every strategy has these, so one spec runs on all
+# However long a schedule holds a request, a server never hangs for good on a lost scheduler.
+PAUSE_LIMIT_S = 120.0
+
+session = contextvars.ContextVar("racelab_session", default=None)
+_scheduler: tuple[str, int] | None = None
+
+
+def enable(address: tuple[str, int] | None) -> None:
+    """Turn pause points on (an address) or off (None) for this process."""
+    global _scheduler
+    _scheduler = address
+
+
+def enabled() -> bool:
+    """Say whether pause points are on in this process."""
+    return _scheduler is not None
+
+
+def wait_limit(normal: float) -> float:
+    """Return how long a lock may be waited for: longer when a schedule may hold its holder."""
+    return PAUSE_LIMIT_S if _scheduler is not None else normal
+
+
+def pause(point: str) -> None:
+    """Wait at a pause point until the scheduler lets this request's session go on."""
+    if _scheduler is None:
+        return
+    name = session.get()
+    if name is None:
+        return
+    try:
+        with socket.create_connection(_scheduler, timeout=PAUSE_LIMIT_S) as conn:
+            conn.sendall(f"{name} {point} {os.getpid()}\n".encode())
+            conn.recv(16)  # "go", or the scheduler closing: either way, go on
+    except OSError:
+        pass  # no scheduler, or it went away: the request goes on unscheduled

@@ -1,0 +1,159 @@
+"""racelab step: real servers driven through chosen interleavings, the same way every time."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from racelab.compare.targets import parse_spec
+from racelab.step import run
+from racelab.step.runner import run_permutation
+from racelab.step.scheduler import Scheduler
+from racelab.step.spec import Session, SpecError, every_interleaving, load_spec
+from racelab.step.spec import parse_spec as spec_of
+from servers.registry import STRATEGIES
+from servers.stepping import COMMON_POINTS
+
+SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.toml"))
+CASES = [(path, target) for path in SPECS for target in load_spec(path).expected]
+
+
+@pytest.mark.parametrize(("path", "target"), CASES, ids=[f"{p.stem}-{t}" for p, t in CASES])
+def test_every_shipped_spec_gives_its_expected_cells(path, target):
+    spec = load_spec(path)
+    rows = run.run_matrix(spec, [parse_spec(target)], repeat=1, block_wait=1.0)
+    assert [row[0].label() for row in rows] == spec.expected[target]
+
+
+def test_every_documented_failure_has_a_failing_cell_and_a_safe_target_holds_throughout():
+    failing = {t for p in SPECS for t, cells in load_spec(p).expected.items()
+               if any(c != "held" and not c.startswith("held ") for c in cells)}  # fmt: skip
+    assert {"json:naive@1", "json:thread-lock@4", "json:optimistic@1", "sqlite:naive@1"} <= failing
+    for path in SPECS:
+        spec = load_spec(path)
+        expected = spec.expected
+        safe = [t for t in expected if parse_spec(t).expected == "held"]
+        common = all(p in COMMON_POINTS for steps in spec.permutations for _, p in steps)
+        assert safe or not common, path.stem  # a spec on common points runs on the safe ones
+        for target in safe:
+            assert all(c.startswith("held") for c in expected[target]), (path.stem, target)
+
+
+@pytest.mark.parametrize("target", ["json:naive@1", "sqlite:naive@4", "json:file-lock@1"])
+def test_an_interleaving_gives_the_same_outcome_every_time(target):
+    spec = load_spec(SPECS[0].parent / "last-item-oversold.toml")
+    interleaved = spec.permutations[1]
+    outcomes = [run_permutation(spec, parse_spec(target), interleaved) for _ in range(5)]
+    assert len({o.key() for o in outcomes}) == 1, [o.key() for o in outcomes]
+    assert len({tuple(s.outcome for s in o.steps) for o in outcomes}) == 1
+
+
+def test_sessions_of_a_multi_worker_target_reach_different_processes():
+    spec = load_spec(SPECS[0].parent / "two-orders-same-id.toml")
+    outcome = run_permutation(spec, parse_spec("json:thread-lock@4"), spec.permutations[1])
+    pids = outcome.workers_used
+    assert len(pids["A"]) == len(pids["B"]) == 1 and pids["A"] != pids["B"]
+    assert outcome.verdict == "failed"
+
+
+def test_a_lock_makes_a_step_wait_and_it_completes_after_the_step_that_frees_it():
+    spec = load_spec(SPECS[0].parent / "two-orders-same-id.toml")
+    outcome = run_permutation(spec, parse_spec("json:file-lock@1"), spec.permutations[1])
+    assert [(s.step, s.outcome, s.completed_after) for s in outcome.steps] == [
+        ("A.read", "ran", None),
+        ("B.read", "blocked", "A.write"),
+        ("A.write", "ran", None),
+        ("B.write", "ran", None),
+    ]
+    assert run.steps_text(outcome) == (
+        "A.read B.read <waiting ...> A.write B.read <... completed> B.write"
+    )
+
+
+def test_two_sessions_of_two_steps_have_six_interleavings():
+    sessions = [Session("A", [{"op": "create"}]), Session("B", [{"op": "create"}])]
+    found = every_interleaving(sessions)
+    assert len(found) == len({tuple(p) for p in found}) == 6
+    for permutation in found:
+        for name in "AB":
+            assert [p for n, p in permutation if n == name] == ["read", "write"]
+
+
+ONE = (
+    '[[session]]\nname = "A"\nrequests = [{ op = "create", sku = "sku-1", qty = 1, token = "a" }]\n'
+)
+BAD_SPECS = [
+    ("not TOML", "name = \n", 1, "not TOML"),
+    ("no session", 'name = "x"\n', 0, "at least one [[session]]"),
+    ("unknown session", 'permutations = [["A.read", "C.read"]]\n' + ONE, 1, "unknown session 'C'"),
+    ("not a step", 'permutations = [["A-read"]]\n' + ONE, 1, "not SESSION.POINT"),
+    ("a step twice", 'permutations = [["A.read", "A.read"]]\n' + ONE, 1, "a step twice"),
+    ("unknown op", '[[session]]\nname = "A"\nrequests = [{ op = "buy" }]\n', 3, "needs op"),
+    ("cancel of nothing", '[[session]]\nname = "A"\nrequests = [{ op = "cancel", token = "z" }]\n',
+     3, "no create and no setup order makes"),
+    ("unknown key", '[[session]]\nname = "A"\nfoo = 1\nrequests = []\n', 3, "unknown key 'foo'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "text", "line", "problem"), BAD_SPECS, ids=[c[0] for c in BAD_SPECS]
+)
+def test_a_bad_spec_exits_2_naming_the_line_and_the_problem(tmp_path, case, text, line, problem):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as found:
+        load_spec(path)
+    assert problem in str(found.value)
+    assert str(found.value).startswith(f"{path}:{line}:" if line else f"{path}:")
+    result = racelab_step(path, "--target", "json:naive")
+    assert result.returncode == 2 and problem in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_point_the_strategy_does_not_have_is_a_bad_spec(tmp_path):
+    result = racelab_step(SPECS[0].parent / "optimistic-window.toml", "--target", "json:naive")
+    assert result.returncode == 2
+    assert "optimistic-window.toml:7: json:naive@1 has no pause point 'check'" in result.stderr
+
+
+def test_the_command_prints_the_matrix_and_exits_1_when_a_permutation_failed(tmp_path):
+    path = SPECS[0].parent / "cancel-twice.toml"
+    result = racelab_step(path, "--target", "json:naive", "--target", "sqlite:naive",
+                          "--json", str(tmp_path / "m.json"))  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "permutation" in result.stdout and "stock_mismatch" in result.stdout
+    held = racelab_step(path, "--target", "sqlite:transactional")
+    assert held.returncode == 0 and "verdict: held" in held.stdout
+    assert '"label": "stock_mismatch"' in (tmp_path / "m.json").read_text()
+
+
+def test_every_strategy_passes_its_declared_points_in_order():
+    # One stepped create per strategy, every point named, in the declared order: each
+    # step must run, none be skipped or blocked.
+    for backend, strategies in STRATEGIES.items():
+        for name, cls in strategies.items():
+            points = list(cls.pause_points)
+            steps = [("A", p) for p in points]
+            spec = spec_of({"setup": {"skus": 1, "stock": 5}, "session": [
+                {"name": "A", "requests": [{"op": "create", "sku": "sku-1", "qty": 1,
+                                            "token": "a"}]}],
+                "permutations": [[f"A.{p}" for p in points]]}, "inline")  # fmt: skip
+            outcome = run_permutation(spec, parse_spec(f"{backend}:{name}"), steps)
+            assert [s.outcome for s in outcome.steps] == ["ran"] * len(points), (name, outcome)
+
+
+def test_a_scheduler_with_nobody_to_step_finishes_at_once():
+    scheduler = Scheduler({"A": []}, block_wait=0.1)
+    scheduler.session_done("A")
+    assert scheduler.run([], limit=1.0) == []
+    scheduler.close()
+
+
+def racelab_step(*args) -> subprocess.CompletedProcess:
+    """Run racelab step as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "racelab", "step", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
