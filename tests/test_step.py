@@ -149,11 +149,25 @@ def test_a_scheduler_with_nobody_to_step_finishes_at_once():
     scheduler.close()
 
 
-def racelab_step(*args) -> subprocess.CompletedProcess:
+def racelab_step(*args, stdin: str = "") -> subprocess.CompletedProcess:
     """Run racelab step as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "racelab", "step", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=300,
+        input=stdin,
     )
+
+
+def test_interactive_from_a_pipe_lets_the_keys_schedule_the_sessions():
+    path = SPECS[0].parent / "last-item-oversold.toml"
+    interleaved = racelab_step(path, "--target", "json:naive", "--interactive", stdin="abab\n")
+    assert interleaved.returncode == 1, interleaved.stderr
+    out = interleaved.stdout
+    assert "  A: at read\n  B: at read\n  store: stock sku-1 1; orders none" in out
+    assert "> A.read: ran" in out and "> B.write: ran" in out
+    assert "B got: create b1 201 id=1" in out and "verdict: failed, lost 1, id_collision 1" in out
+    serial = racelab_step(path, "--target", "json:naive", "--interactive", stdin="aaa\nbbb\nq\n")
+    assert serial.returncode == 0, serial.stdout
+    assert "B got: create b1 409" in serial.stdout and "verdict: held" in serial.stdout

@@ -28,7 +28,13 @@ import click
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False), help="Write the matrix as JSON."
 )
-def step_command(spec_path, targets, ladder, repeat, block_wait, json_path):
+@click.option(
+    "--interactive",
+    is_flag=True,
+    help="Be the scheduler: type a session's name to let it take its next step, q to end "
+    "(keys may come from a pipe).",
+)
+def step_command(spec_path, targets, ladder, repeat, block_wait, json_path, interactive):
     """Run SPEC's permutations, each on a fresh store, releasing one pause point at a time.
 
     Prints each permutation's steps (a step a lock made wait shows `<waiting ...>`), the
@@ -58,6 +64,8 @@ def step_command(spec_path, targets, ladder, repeat, block_wait, json_path):
     except StepSpecError as e:
         click.echo(f"racelab step: {e}", err=True)
         raise SystemExit(2) from None
+    if interactive:
+        raise SystemExit(interact(spec, chosen, wait))
     rows = run.run_matrix(spec, chosen, repeat, wait, lambda text: click.echo(text, err=True))
     for column in range(len(chosen)):
         click.echo("\n".join(run.table_lines(spec, rows, column)) + "\n")
@@ -67,3 +75,28 @@ def step_command(spec_path, targets, ladder, repeat, block_wait, json_path):
         with open(json_path, "w") as f:
             json.dump(run.as_json(spec, rows), f, indent=2)
     sys.exit(run.exit_status(rows))
+
+
+def interact(spec, targets, wait: float) -> int:
+    """Run one target with the user as the scheduler; return the exit status."""
+    from racelab.step.runner import run_interactive
+
+    if len(targets) != 1:
+        raise click.UsageError("--interactive takes exactly one --target")
+    sessions = ", ".join(s.name for s in spec.sessions)
+    click.echo(f"{spec.name} on {targets[0].name}: type {sessions} to step one, q to finish.")
+    outcome = run_interactive(spec, targets[0], keys(spec), show, wait)
+    return 0 if outcome.verdict == "held" else 1
+
+
+def keys(spec):
+    """Yield the keys typed (one a character when every session name is one character)."""
+    single = all(len(s.name) == 1 for s in spec.sessions)
+    for line in click.get_text_stream("stdin"):
+        yield from (line.split() if not single else [c for c in line if not c.isspace()])
+    yield "q"
+
+
+def show(lines: list[str]) -> None:
+    """Print lines for the class."""
+    click.echo("\n".join(lines))

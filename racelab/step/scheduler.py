@@ -18,6 +18,16 @@ from dataclasses import dataclass, field
 BLOCK_WAIT_S = 1.0
 
 
+class EveryPoint(list):
+    """The steps of an interactive session: every point it reaches is one."""
+
+    def __contains__(self, point) -> bool:
+        return True
+
+    def remove(self, point) -> None:
+        """Take nothing away: the next point is a step too."""
+
+
 @dataclass
 class Lane:
     """What one session is doing: where it is held, what steps it still has, if it is done."""
@@ -42,7 +52,10 @@ class Scheduler:
     """Hold sessions at their pause points and release them in a permutation's order."""
 
     def __init__(self, lanes: dict[str, list[str]], block_wait: float = BLOCK_WAIT_S):
-        self.lanes = {name: Lane(list(steps)) for name, steps in lanes.items()}
+        self.lanes = {
+            name: Lane(steps if isinstance(steps, EveryPoint) else list(steps))
+            for name, steps in lanes.items()
+        }
         self.block_wait = block_wait
         self.log: list[StepLog] = []
         self.changed = threading.Condition()
@@ -152,6 +165,28 @@ class Scheduler:
             if lane.done or lane.held[0] in lane.steps:
                 return True
             self._release(lane)
+
+    def step(self, name: str) -> StepLog:
+        """Take the next step of one session, wherever it is held (interactive use)."""
+        lane = self.lanes[name]
+        with self.changed:
+            self.changed.wait_for(lambda: lane.held is not None or lane.done, self.block_wait)
+            point = lane.held[0] if lane.held is not None else None
+        if point is None:
+            return StepLog(f"{name}.?", "skipped" if lane.done else "blocked")
+        self.current = f"{name}.{point}"
+        log = self._take(name, point)
+        self.log.append(log)
+        self._settle()
+        return log
+
+    def where(self, name: str) -> str:
+        """Say where a session is: at which point, blocked, or done."""
+        lane = self.lanes[name]
+        with self.changed:
+            if lane.done:
+                return "done"
+            return f"at {lane.held[0]}" if lane.held is not None else "running or blocked"
 
     def _settle(self) -> None:
         """Give blocked sessions the step just taken may have freed time to arrive, so a
