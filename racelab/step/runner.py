@@ -6,6 +6,7 @@ the schedule released step by step, and then the checker on the store and the hi
 exactly those requests.
 """
 
+import contextlib
 import http.client
 import json
 import tempfile
@@ -113,24 +114,32 @@ def _json(raw: bytes):
         return None
 
 
-def run_permutation(
-    spec: Spec, target: TargetSpec, permutation, block_wait: float = BLOCK_WAIT_S
-) -> Outcome:
-    """Run one permutation on a fresh store and check what it left."""
+@contextlib.contextmanager
+def stepped_server(spec: Spec, target: TargetSpec, lanes: dict, block_wait: float):
+    """Start a scheduler and `racelab serve --step` on a fresh store; yield (scheduler, URL,
+    data dir); stop both."""
     with tempfile.TemporaryDirectory(prefix="racelab-step-") as work:
         data_dir = Path(work) / "data"
         data_dir.mkdir()
-        lanes = {s.name: [p for n, p in permutation if n == s.name] for s in spec.sessions}
         scheduler = Scheduler(lanes, block_wait)
         settings = Settings(skus=spec.skus, stock=spec.stock, threads=8)
         step_flag = ["--step", "{}:{}".format(*scheduler.address)]
         process, url = start_server(target, data_dir, settings, Path(work) / "server.log", 0,
                                     True, step_flag)  # fmt: skip
         try:
-            return _drive(spec, target, permutation, scheduler, url, data_dir)
+            yield scheduler, url, data_dir
         finally:
             scheduler.close()
             stop_server(process)
+
+
+def run_permutation(
+    spec: Spec, target: TargetSpec, permutation, block_wait: float = BLOCK_WAIT_S
+) -> Outcome:
+    """Run one permutation on a fresh store and check what it left."""
+    lanes = {s.name: [p for n, p in permutation if n == s.name] for s in spec.sessions}
+    with stepped_server(spec, target, lanes, block_wait) as (scheduler, url, data_dir):
+        return _drive(spec, target, permutation, scheduler, url, data_dir)
 
 
 def _drive(spec, target, permutation, scheduler, url, data_dir) -> Outcome:
@@ -167,10 +176,15 @@ def _run_sessions(spec, target, permutation, scheduler, url, data_dir, clients, 
     scheduler.wait_done(PERMUTATION_LIMIT_S)
     for lane_name, lane in scheduler.lanes.items():
         workers_used.setdefault(lane_name, set()).update(lane.pids)
+    report = _checked(spec, url, data_dir, records)
+    return Outcome(steps, answers, report["verdict"], report["anomalies"], workers_used)
+
+
+def _checked(spec: Spec, url: str, data_dir: Path, records: list) -> dict:
+    """Check the store against the history of exactly these requests."""
     lines = [json.dumps(run_record(url, "step", 0, {}, _items(spec)))]
     lines += [json.dumps(r) for r in records]
-    report = check(next(data_dir.glob("store.*")), parse_lines(lines), min_overlaps=0)
-    return Outcome(steps, answers, report["verdict"], report["anomalies"], workers_used)
+    return check(next(data_dir.glob("store.*")), parse_lines(lines), min_overlaps=0)
 
 
 def _pin(clients: dict) -> dict:
@@ -236,22 +250,12 @@ def run_interactive(spec: Spec, target: TargetSpec, keys, show, block_wait: floa
     keys yields one key at a time (a session's name, or q to let everything finish); show
     is called with the lines to display before each key and at the end.
     """
-    with tempfile.TemporaryDirectory(prefix="racelab-step-") as work:
-        data_dir = Path(work) / "data"
-        data_dir.mkdir()
-        scheduler = Scheduler({s.name: EveryPoint() for s in spec.sessions}, block_wait)
-        settings = Settings(skus=spec.skus, stock=spec.stock, threads=8)
-        step_flag = ["--step", "{}:{}".format(*scheduler.address)]
-        process, url = start_server(target, data_dir, settings, Path(work) / "server.log", 0,
-                                    True, step_flag)  # fmt: skip
-        try:
-            return _interact(spec, target, scheduler, url, data_dir, keys, show)
-        finally:
-            scheduler.close()
-            stop_server(process)
+    lanes = {s.name: EveryPoint() for s in spec.sessions}
+    with stepped_server(spec, target, lanes, block_wait) as (scheduler, url, data_dir):
+        return _interact(spec, scheduler, url, data_dir, keys, show)
 
 
-def _interact(spec, target, scheduler, url, data_dir, keys, show) -> Outcome:
+def _interact(spec, scheduler, url, data_dir, keys, show) -> Outcome:
     clock, records, ids, answers = time.perf_counter(), [], {}, []
     clients = {s.name: Client(url, s.name) for s in spec.sessions}
     for i, session in enumerate(spec.sessions):
@@ -276,9 +280,7 @@ def _interact(spec, target, scheduler, url, data_dir, keys, show) -> Outcome:
     scheduler.wait_done(PERMUTATION_LIMIT_S)
     for client in clients.values():
         client.close()
-    lines = [json.dumps(run_record(url, "step", 0, {}, _items(spec)))]
-    lines += [json.dumps(r) for r in records]
-    report = check(next(data_dir.glob("store.*")), parse_lines(lines), min_overlaps=0)
+    report = _checked(spec, url, data_dir, records)
     outcome = Outcome(scheduler.log, answers, report["verdict"], report["anomalies"])
     show(_state_lines(spec, scheduler, url, answers)
          + [f"verdict: {report['verdict']}"
