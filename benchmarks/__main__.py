@@ -2,7 +2,18 @@
 
 import argparse
 
-from benchmarks import checker_scale, compare_time, generator, growth, kills, labs, soak, targets
+from benchmarks import (
+    checker_scale,
+    compare_time,
+    generator,
+    growth,
+    kills,
+    labs,
+    soak,
+    step_cost,
+    step_repeat,
+    targets,
+)
 
 BENCHMARKS = {
     "generator": generator.run,
@@ -10,10 +21,11 @@ BENCHMARKS = {
     "growth": growth.run,
     "checker": checker_scale.run,
     "compare": compare_time.run,
+    "step": step_cost.run,
 }
 # Run only when named: the soak lasts ten minutes, the kill tally half a minute a run,
-# the labs tally a minute or two a run.
-EXTRA = {"soak": soak.run, "kills": kills.run, "labs": labs.run}
+# the labs tally a minute or two a run, the stepped interleavings' tally 1.5 s a run a cell.
+EXTRA = {"soak": soak.run, "kills": kills.run, "labs": labs.run, "stepruns": step_repeat.run}
 
 
 def main() -> None:

@@ -20,6 +20,8 @@ LABS = sorted((Path(__file__).resolve().parent.parent / "docs" / "labs").glob("0
 SHORT = "3s"
 OUT = re.compile(r"runs/([\w-]+)")
 ROW = re.compile(r"^\| ([a-z]+:[a-z-]+@\d+) \| (\w+) \| ([^|]+) \|$", flags=re.M)
+REPO = Path(__file__).resolve().parent.parent
+BY_HAND = re.compile(r"`([A-Z ]+)` (?:fails with `(\w+)`|holds)")
 
 
 def lab_commands(text: str) -> list[str]:
@@ -29,7 +31,7 @@ def lab_commands(text: str) -> list[str]:
         line.strip()
         for block in blocks
         for line in block.splitlines()
-        if line.strip().startswith(("racelab compare", "racelab check"))
+        if line.strip().startswith(("racelab compare", "racelab check", "racelab step"))
     ]
 
 
@@ -65,18 +67,99 @@ def adapt(command: str, out_root: Path) -> list[str]:
     return [sys.executable, "-m", "racelab", *shlex.split(command)[1:]]
 
 
-def run_command(command: str, out_root: Path) -> subprocess.CompletedProcess:
-    """Run one lab command as a user would."""
-    return subprocess.run(adapt(command, out_root), capture_output=True, text=True, timeout=300)
+def run_command(command: str, out_root: Path, keys: str = "") -> subprocess.CompletedProcess:
+    """Run one lab command as a user would, from the repository (keys: what they type)."""
+    return subprocess.run(
+        adapt(command, out_root), input=keys, capture_output=True, text=True, timeout=300, cwd=REPO
+    )
 
 
 def compares(text: str) -> list[tuple[str, dict]]:
     """Return each compare command of a lab with its expected table."""
     commands = [c for c in lab_commands(text) if c.startswith("racelab compare")]
     tables = expected_tables(text)
-    if not commands or len(tables) != len(commands):
+    if len(tables) != len(commands):
         raise ValueError("a lab needs one expected table per compare")
     return list(zip(commands, tables, strict=True))
+
+
+def matrix_tables(text: str) -> list[dict[str, dict[str, str]]]:
+    """Return, per matrix table under "Expected outcome", {steps: {target: cell}}."""
+    section = text.split("## Expected outcome", 1)[1]
+    found = []
+    for table in re.findall(r"^\| permutation \|.*?(?=\n\n|\Z)", section, flags=re.M | re.S):
+        lines = [[c.strip() for c in line.strip("| ").split(" | ")] for line in table.splitlines()]
+        targets = lines[0][1:]
+        found.append({row[0]: dict(zip(targets, row[1:], strict=True)) for row in lines[2:]})
+    return found
+
+
+def steppings(text: str) -> list[tuple[str, dict]]:
+    """Return each `racelab step ... --json` command of a lab with its expected matrix."""
+    commands = [c for c in lab_commands(text) if c.startswith("racelab step") and "--json" in c]
+    tables = matrix_tables(text)
+    if len(tables) != len(commands):
+        raise ValueError("a lab needs one expected matrix per step command with --json")
+    return list(zip(commands, tables, strict=True))
+
+
+def by_hand(text: str) -> list[tuple[str, str, str | None]]:
+    """Return (interactive command, keys, the anomaly it must show or None: held) pairs."""
+    command = next(c for c in lab_commands(text) if "--interactive" in c)
+    sentence = next(line for line in text.splitlines() if line.startswith("By hand on"))
+    return [(command, keys.replace(" ", ""), anomaly or None) for keys, anomaly in
+            BY_HAND.findall(sentence)]  # fmt: skip
+
+
+def matrix_mismatches(doc: dict, expected: dict) -> list[str]:
+    """Return every way a step matrix (its --json) misses the expected one."""
+    found = {
+        " ".join(p["steps"]): {c["target"]: c["label"] for c in p["cells"]}
+        for p in doc["permutations"]
+    }
+    if set(found) != set(expected):
+        return [f"permutations {sorted(found)} != {sorted(expected)}"]
+    return [
+        f"{steps} on {target}: {found[steps].get(target)}, not {cell}"
+        for steps, cells in expected.items()
+        for target, cell in cells.items()
+        if found[steps].get(target) != cell
+    ]
+
+
+def run_step(command: str, out_root: Path) -> dict:
+    """Run a lab's step command and return its --json matrix."""
+    result = run_command(command, out_root)
+    if result.returncode not in (0, 1):
+        raise RuntimeError(f"{command} exited {result.returncode}: {result.stderr[-2000:]}")
+    args = adapt(command, out_root)
+    return json.loads(Path(args[args.index("--json") + 1]).read_text())
+
+
+def hand_mismatches(command: str, keys: str, anomaly: str | None, out_root: Path) -> list[str]:
+    """Type the keys into an interactive step; return how its verdict missed the promise."""
+    result = run_command(command, out_root, keys=keys + "\n")
+    verdict = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    wanted = f"verdict: failed, {anomaly}" if anomaly else "verdict: held"
+    return [] if verdict.startswith(wanted) else [f"{keys}: {verdict!r}, not {wanted!r}"]
+
+
+def promises(text: str) -> list[tuple[str, object]]:
+    """Return (name, run once into a work dir -> mismatches) for every promise of a lab."""
+    found = [
+        (OUT.search(c).group(1), lambda work, c=c, e=e: mismatches(run_compare(c, work), e))
+        for c, e in compares(text)
+    ]
+    found += [
+        (OUT.search(c).group(1), lambda work, c=c, e=e: matrix_mismatches(run_step(c, work), e))
+        for c, e in steppings(text)
+    ]
+    if "--interactive" in text:
+        found += [
+            (f"by hand {keys}", lambda work, c=c, k=keys, a=a: hand_mismatches(c, k, a, work))
+            for c, keys, a in by_hand(text)
+        ]
+    return found
 
 
 def mismatches(report: dict, expected: dict) -> list[str]:
@@ -106,15 +189,15 @@ def run_compare(command: str, out_root: Path) -> dict:
 
 
 def tally(runs: int, labs=LABS) -> dict[str, Counter]:
-    """Run each lab's compares `runs` times; count, per lab, the runs that kept every promise."""
+    """Run each lab's promises `runs` times; count, per promise, the runs that kept it."""
     counts: dict[str, Counter] = {}
     for lab in labs:
-        for command, expected in compares(lab.read_text()):
-            name = f"{lab.stem}: {OUT.search(command).group(1)}"
+        for what, run_once in promises(lab.read_text()):
+            name = f"{lab.stem}: {what}"
             counts[name] = Counter()
             for _ in range(runs):
                 with tempfile.TemporaryDirectory() as work:
-                    missed = mismatches(run_compare(command, Path(work)), expected)
+                    missed = run_once(Path(work))
                 counts[name]["as promised" if not missed else "missed"] += 1
                 counts[name].update(missed)
     return counts

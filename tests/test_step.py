@@ -10,7 +10,7 @@ from racelab.compare.targets import parse_spec
 from racelab.step import run
 from racelab.step.runner import run_permutation
 from racelab.step.scheduler import Scheduler
-from racelab.step.spec import Session, SpecError, every_interleaving, load_spec
+from racelab.step.spec import Session, SpecError, every_interleaving, is_serial, load_spec
 from racelab.step.spec import parse_spec as spec_of
 from servers.registry import STRATEGIES
 from servers.stepping import COMMON_POINTS
@@ -24,6 +24,18 @@ def test_every_shipped_spec_gives_its_expected_cells(path, target):
     spec = load_spec(path)
     rows = run.run_matrix(spec, [parse_spec(target)], repeat=1, block_wait=1.0)
     assert [row[0].label() for row in rows] == spec.expected[target]
+
+
+def test_a_spec_fails_only_when_interleaved_one_session_after_another_holds_everywhere():
+    for path in SPECS:
+        spec = load_spec(path)
+        serial = [is_serial(p) for p in spec.permutations]
+        assert serial.count(False) >= 1, path.stem  # something to show
+        for target, cells in spec.expected.items():
+            assert all(c.startswith("held") for c, s in zip(cells, serial, strict=True) if s), (
+                path.stem,
+                target,
+            )
 
 
 def test_every_documented_failure_has_a_failing_cell_and_a_safe_target_holds_throughout():
@@ -119,12 +131,16 @@ def test_a_point_the_strategy_does_not_have_is_a_bad_spec(tmp_path):
 def test_the_command_prints_the_matrix_and_exits_1_when_a_permutation_failed(tmp_path):
     path = SPECS[0].parent / "cancel-twice.toml"
     result = racelab_step(path, "--target", "json:naive", "--target", "sqlite:naive",
-                          "--json", str(tmp_path / "m.json"))  # fmt: skip
+                          "--json", str(tmp_path / "m.json"),
+                          "--html", str(tmp_path / "out" / "m.html"))  # fmt: skip
     assert result.returncode == 1, result.stderr
     assert "permutation" in result.stdout and "stock_mismatch" in result.stdout
     held = racelab_step(path, "--target", "sqlite:transactional")
     assert held.returncode == 0 and "verdict: held" in held.stdout
     assert '"label": "stock_mismatch"' in (tmp_path / "m.json").read_text()
+    page = (tmp_path / "out" / "m.html").read_text()
+    assert page.count("<td class='cell failed'>stock_mismatch</td>") == 1
+    assert page.count("<td class='cell held'>held</td>") == 3
 
 
 def test_every_strategy_passes_its_declared_points_in_order():

@@ -29,12 +29,15 @@ import click
     "--json", "json_path", type=click.Path(dir_okay=False), help="Write the matrix as JSON."
 )
 @click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False), help="Write the matrix as an HTML page."
+)
+@click.option(
     "--interactive",
     is_flag=True,
     help="Be the scheduler: type a session's name to let it take its next step, q to end "
     "(keys may come from a pipe).",
 )
-def step_command(spec_path, targets, ladder, repeat, block_wait, json_path, interactive):
+def step_command(spec_path, targets, ladder, repeat, block_wait, json_path, html_path, interactive):
     """Run SPEC's permutations, each on a fresh store, releasing one pause point at a time.
 
     Prints each permutation's steps (a step a lock made wait shows `<waiting ...>`), the
@@ -72,9 +75,24 @@ def step_command(spec_path, targets, ladder, repeat, block_wait, json_path, inte
     if len(chosen) > 1:
         click.echo("\n".join(run.matrix_lines(rows)))
     if json_path:
-        with open(json_path, "w") as f:
-            json.dump(run.as_json(spec, rows), f, indent=2)
+        write_file(json_path, json.dumps(run.as_json(spec, rows), indent=2))
+    if html_path:
+        from racelab.step.html import matrix_html
+
+        write_file(html_path, matrix_html(spec, rows))
     sys.exit(run.exit_status(rows))
+
+
+def write_file(path: str, text: str) -> None:
+    """Write an output file, making its directory; a path that cannot be written exits 2."""
+    from pathlib import Path
+
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as e:
+        click.echo(f"racelab step: cannot write {path}: {e.strerror}", err=True)
+        raise SystemExit(2) from None
 
 
 def interact(spec, targets, wait: float) -> int:

@@ -276,6 +276,13 @@ def _merges(lanes: tuple) -> list[tuple]:
     return found
 
 
+def is_serial(permutation: list[tuple[str, str]]) -> bool:
+    """Say whether each session's steps come together: one session after another."""
+    sessions = [name for name, _ in permutation]
+    runs = [name for i, name in enumerate(sessions) if i == 0 or sessions[i - 1] != name]
+    return len(runs) == len(set(runs))
+
+
 def line_of(text: str, needle: str) -> int:
     """Return the 1-based line of text where needle first appears (0 if nowhere)."""
     if not needle:

@@ -153,16 +153,14 @@ class NaiveSqliteStore(SqliteStore):
         return {"id": order_id, **order}, True
 
     def cancel_order(self, order_id: int) -> None:
-        # The order is looked up before the read point: two cancels can both find it, and
-        # each then gives its qty back (the stock read and write are the steps).
-        order = self.get_order(order_id)
+        # Check, then act: two cancels can both find the order, and each gives its qty
+        # back (the increment itself is one atomic statement; the check is not).
         pause("read")
-        row = self._one(SELECT_STOCK, {"sku": order["sku"]}).first()
-        new_stock = row.stock + order["qty"]
+        order = self.get_order(order_id)
         pause("write")
         self._one(
-            text("UPDATE items SET stock = :stock WHERE sku = :sku"),
-            {"stock": new_stock, "sku": order["sku"]},
+            text("UPDATE items SET stock = stock + :qty WHERE sku = :sku"),
+            {"qty": order["qty"], "sku": order["sku"]},
         )
         self._one(text("DELETE FROM orders WHERE id = :id"), {"id": order_id})
 
