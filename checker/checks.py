@@ -31,6 +31,8 @@ def _span(record) -> str:
 def _example(text: str, ctx: Context, token=None, **extra) -> dict:
     """Return an example with the token's history records and the writes that overlapped."""
     example = {"text": text, **extra}
+    if token is not None:
+        example["tokens"] = [token]
     if token is not None and ctx.facts is not None:
         indices = ctx.facts.write_indices(token)
         example["records"] = [ctx.facts.record(i) for i in indices[:5]]
@@ -135,7 +137,8 @@ def _collision_example(ctx: Context, order_id, stored_tokens, acked_tokens) -> d
     if stored_tokens:
         return {
             "text": f"id {order_id} is stored on {len(stored_tokens)} orders "
-            f"(tokens {', '.join(stored_tokens)})."
+            f"(tokens {', '.join(stored_tokens)}).",
+            "tokens": stored_tokens,
         }
     records = [_acked_create(ctx.facts, t) for t in acked_tokens]
     start, end = max(r["t0"] for r in records), min(r["t1"] for r in records)
@@ -154,6 +157,7 @@ def _collision_example(ctx: Context, order_id, stored_tokens, acked_tokens) -> d
         "text": f"tokens {' and '.join(acked_tokens)} all got id {order_id}; "
         f"{together}; {outcome}.",
         "records": records,
+        "tokens": list(acked_tokens),
     }
 
 
@@ -222,7 +226,8 @@ def _mismatch_example(sku, initial: int, sold: int, stock: int) -> dict:
     )
     return {
         "text": f"{sku}: {initial} at the start - {sold} in stored orders = {left}, "
-        f"but the store says {stock}: {why}."
+        f"but the store says {stock}: {why}.",
+        "sku": sku,
     }
 
 
@@ -238,7 +243,8 @@ def oversold(ctx: Context, limit: int):
     examples = [
         {
             "text": f"{s}: {sold[s]} sold of {initial.get(s, '?')} at the start; "
-            f"stock now {items.get(s, 0)}."
+            f"stock now {items.get(s, 0)}.",
+            "sku": s,
         }
         for s in skus[:limit]
     ]

@@ -170,6 +170,7 @@ _scan = make_scanner(json.JSONDecoder())
 
 def _blocks(file, offset: int):
     """Yield (offset, bytes) blocks of whole lines, the first at the given offset."""
+    file.seek(offset)  # so a stream can be read again from its first operation
     while block := file.read(READ_BLOCK):
         block += file.readline()
         yield offset, block

@@ -24,7 +24,27 @@ from racelab.cli.options import min_overlaps_option
 )
 @click.option("--lenient", is_flag=True, help="Skip unreadable history lines and count them.")
 @min_overlaps_option
-def check_command(store, history_path, as_json, explain, examples, lenient, min_overlaps):
+@click.option(
+    "--repro",
+    "repro_dir",
+    type=click.Path(file_okay=False),
+    help="Write a step spec for each anomaly example into DIR, then replay it.",
+)
+@click.option(
+    "--target",
+    help="BACKEND:STRATEGY[@WORKERS] to replay on (read from a compare run if left out).",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Replays of each reproduction.",
+)
+def check_command(
+    store, history_path, as_json, explain, examples, lenient, min_overlaps, repro_dir, target,
+    repeat,
+):  # fmt: skip
     """Check STORE (store.json, store.db or their data dir) for lost, duplicated and corrupt writes.
 
     Exit 0 if the store held, 1 if anomalies were found or it is unreadable, 2 on bad usage
@@ -43,11 +63,15 @@ def check_command(store, history_path, as_json, explain, examples, lenient, min_
         path = resolve_store_path(store)
     except FileNotFoundError as e:
         raise click.BadParameter(str(e), param_hint="STORE") from None
+    if repro_dir and not history_path:
+        raise click.UsageError("--repro needs --history: the requests come from it")
+    replay_on = _replay_target(store, target) if repro_dir else None
     try:
         # Streamed: the history's records are read once and not kept (see checker/facts.py).
         history = open_history(history_path, lenient) if history_path else None
         with contextlib.closing(history) if history is not None else contextlib.nullcontext():
             report = check(path, history, examples, min_overlaps)
+            writes = _writes(history, replay_on) if repro_dir else None
     except HistoryError as e:
         click.echo(f"racelab check: unreadable history: {e}", err=True)
         raise SystemExit(2) from None
@@ -57,4 +81,49 @@ def check_command(store, history_path, as_json, explain, examples, lenient, min_
         click.echo("\n".join(table_lines(report)))
         if explain:
             click.echo("\n" + "\n".join(explain_lines(report)))
+    if repro_dir:
+        _reproduce(report, writes, replay_on, repro_dir, repeat, history_path)
     raise SystemExit(exit_code(report))
+
+
+def _replay_target(store, target):
+    """Return (TargetSpec, killed on purpose) from --target or the compare run around STORE."""
+    from pathlib import Path
+
+    from racelab.compare.targets import SpecError, parse_spec
+    from racelab.repro.run import compare_entry
+
+    entry = compare_entry(Path(store))
+    if target is None and entry is None:
+        raise click.UsageError("--repro needs --target BACKEND:STRATEGY[@WORKERS] to replay on")
+    try:
+        name = target or f"{entry['target']}@{entry['workers']}"
+        spec = parse_spec(name)
+    except SpecError as e:
+        raise click.BadParameter(str(e), param_hint="--target") from None
+    return spec, bool(entry and entry.get("faults"))
+
+
+def _writes(history, replay_on):
+    from racelab.repro.pick import read_writes
+
+    writes = read_writes(history)
+    writes.faults = replay_on[1]
+    return writes
+
+
+def _reproduce(report, writes, replay_on, repro_dir, repeat, history_path) -> None:
+    """Write the reproductions, replay them, and say how each went."""
+    from pathlib import Path
+
+    from racelab.repro.run import build, replay, write_all
+
+    target, faults = replay_on
+    repros = build(report, writes, target, f"{history_path} ({target.name})")
+    write_all(repros, Path(repro_dir))
+    if not repros:
+        click.echo("repro: no anomalies, nothing to reproduce.", err=True)
+    for repro in repros:
+        if repro.kind == "none":
+            click.echo(f"repro: {repro.summary()}", err=True)
+    replay(repros, target, repeat, faults, lambda line: click.echo(f"repro: {line}", err=True))

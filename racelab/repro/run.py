@@ -1,0 +1,133 @@
+"""Write a reproduction for each anomaly example, then replay each with `racelab step`.
+
+Compute (build), write (write_all) and replay are apart; progress goes through a callback.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from racelab.compare.targets import TargetSpec
+from racelab.repro.pick import Writes, is_retry, pick
+from racelab.repro.spec_text import file_stem, spec_text
+from servers.registry import store_class
+
+PER_CLASS = 2  # examples reproduced per anomaly class
+REPEAT = 5
+
+
+@dataclass
+class Repro:
+    """One example's reproduction: its spec (or why there is none) and how replays went."""
+
+    anomaly: str
+    stem: str
+    kind: str  # "race", "retry" (one token sent twice), or "none" (nothing to step)
+    text: str  # the spec, or the reason there is none
+    path: Path | None = None
+    reproduced: int = 0
+    runs: int = 0
+    permutation: int = 0  # the race permutation (1-based, in the spec) replayed
+    fault_note: str = ""  # when no replay reproduced it and the run was killed on purpose
+
+    def summary(self) -> str:
+        """Say in one line what was written and whether it reproduced."""
+        if self.kind == "none":
+            return f"{self.anomaly}: no reproduction: {self.text}"
+        if not self.reproduced:
+            line = (f"{self.path}: did not reproduce {self.anomaly} in any of its "
+                    f"{self.runs} race permutations")  # fmt: skip
+        else:
+            verdict = "reproduced" if self.reproduced == self.runs else "reproduced only"
+            line = (f"{self.path}: {verdict} {self.anomaly} {self.reproduced}/{self.runs} "
+                    f"(permutation {self.permutation})")  # fmt: skip
+        return line + (f"; {self.fault_note}" if self.fault_note else "")
+
+
+def build(report: dict, writes: Writes, target: TargetSpec, origin: str) -> list[Repro]:
+    """Return a reproduction for each of the first examples of every anomaly class."""
+    points = store_class(target.backend, target.strategy).pause_points
+    repros, stems = [], set()
+    for anomaly, examples in report["examples"].items():
+        for example in examples[:PER_CLASS]:
+            chosen = pick(anomaly, example, writes)
+            stem = _unique(file_stem(anomaly, example, chosen), stems)
+            if len(chosen) < 2:
+                repros.append(Repro(anomaly, stem, "none", _why_none(writes)))
+                continue
+            kind = "retry" if is_retry(chosen) else "race"
+            text = spec_text(anomaly, example, chosen, writes, points, origin)
+            repros.append(Repro(anomaly, stem, kind, text))
+    return repros
+
+
+def _why_none(writes: Writes) -> str:
+    if writes.faults:
+        return (
+            "no write overlapped it; the run was killed on purpose, and a crash explains it "
+            "(rerun the same compare with --faults kill and its --seed)"
+        )
+    return "no other write overlapped it in the history, so there is no interleaving to step"
+
+
+def _unique(stem: str, taken: set) -> str:
+    name, n = stem, 2
+    while name in taken:
+        name, n = f"{stem}-{n}", n + 1
+    taken.add(name)
+    return name
+
+
+def write_all(repros: list[Repro], out_dir: Path) -> None:
+    """Write each spec as OUT_DIR/STEM.toml."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for repro in repros:
+        if repro.kind != "none":
+            repro.path = out_dir / f"{repro.stem}.toml"
+            repro.path.write_text(repro.text, encoding="utf-8")
+
+
+def replay(repros: list[Repro], target: TargetSpec, repeat: int = REPEAT, faults=False,
+           progress=None) -> None:  # fmt: skip
+    """Replay each written spec on target, and say how it went through progress."""
+    progress = progress or (lambda text: None)
+    for repro in repros:
+        if repro.path is None:
+            continue
+        _replay_one(repro, target, repeat)
+        if not repro.reproduced and faults:
+            repro.fault_note = ("no interleaving reproduced it, and the run was killed on "
+                                "purpose: a crash explains it")  # fmt: skip
+        progress(repro.summary())
+
+
+def _replay_one(repro: Repro, target: TargetSpec, repeat: int) -> None:
+    """Try each race permutation once; run the first that shows the anomaly `repeat` times."""
+    from racelab.step.runner import run_permutation
+    from racelab.step.spec import load_spec
+
+    spec = load_spec(repro.path)
+
+    def shows(index: int) -> bool:
+        outcome = run_permutation(spec, target, spec.permutations[index])
+        return bool(outcome.anomalies.get(repro.anomaly))
+
+    races = range(1, len(spec.permutations))
+    found = next((i for i in races if shows(i)), None)
+    if found is None:  # stepping is deterministic: one try of each race says it all
+        repro.runs = len(races)
+        return
+    repro.permutation, repro.runs = found + 1, repeat
+    repro.reproduced = 1 + sum(shows(found) for _ in range(repeat - 1))
+
+
+def compare_entry(store: Path) -> dict | None:
+    """Return the compare report's entry for the target whose store this is, if any."""
+    import json
+
+    data_dir = store if store.is_dir() else store.parent
+    report = data_dir.parent.parent / "report.json"
+    try:
+        targets = json.loads(report.read_text())["targets"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return next((t for t in targets if t.get("dir") == data_dir.parent.name), None)
