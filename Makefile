@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test compare lint bench clean
+.PHONY: setup system test compare lint bench clean
 
 setup: $(STAMP)
 
@@ -14,7 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: setup
+# Real components the tests start (Chromium) come from the system package manager.
+system:
+	scripts/system-packages
+
+test: setup system
 	$(BIN)/python -m pytest -q
 
 compare: setup

@@ -257,21 +257,45 @@ class Check(NamedTuple):
     fn: Callable
     needs: tuple  # "history", "items": what must be readable for it to run
     column: str | None  # the compare table's column that counts it (None: only in reports)
+    known_as: str = ""  # the name people already know it by (Berenson et al., Adya, Hermitage)
 
 
 # The one list of anomaly classes: the report, the table columns and the charts follow it.
 # Its order is the report's order.
 CHECKS = {
-    "corrupt_store": Check(corrupt_store, (), "corrupt"),
-    "corrupt_record": Check(corrupt_record, (), "corrupt"),
-    "lost": Check(lost, ("history",), "lost"),
-    "duplicated": Check(duplicated, (), "dup"),
-    "id_collision": Check(id_collision, (), "ids"),
-    "unexpected": Check(unexpected, ("history",), None),
-    "resurrected": Check(resurrected, ("history",), None),
-    "stock_mismatch": Check(stock_mismatch, ("history", "items"), "stock"),
-    "oversold": Check(oversold, ("items",), "stock"),
-}
+    "corrupt_store": Check(
+        corrupt_store, (), "corrupt",
+        "dirty write (G0): two writers' bytes interleaved in one file; or a torn write",
+    ),
+    "corrupt_record": Check(corrupt_record, (), "corrupt", "a corrupted write"),
+    "lost": Check(
+        lost, ("history",), "lost",
+        "lost update (P4): an acknowledged write overwritten by a stale copy",
+    ),
+    "duplicated": Check(
+        duplicated, (), "dup", "duplicated write: a retried request applied twice"
+    ),
+    "id_collision": Check(
+        id_collision, (), "ids",
+        "lost update (P4) on the id counter, seen as a duplicate key",
+    ),
+    "unexpected": Check(
+        unexpected, ("history",), None,
+        "a failed write that took effect (the write-side twin of G1a, aborted read)",
+    ),
+    "resurrected": Check(
+        resurrected, ("history",), None,
+        "lost update (P4) of a delete: a stale copy written back over it",
+    ),
+    "stock_mismatch": Check(
+        stock_mismatch, ("history", "items"), "stock",
+        "lost update (P4) on a counter: read, compute, write back",
+    ),
+    "oversold": Check(
+        oversold, ("items",), "stock",
+        "lost update (P4) that breaks an invariant (stock >= 0): checked, then acted on",
+    ),
+}  # fmt: skip
 
 
 # The compare table reads what is lost first; a column not named here comes last.

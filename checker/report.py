@@ -54,7 +54,7 @@ def _report(snapshot, history, facts, examples: int) -> dict:
     """Run every check that has what it needs; compose the report."""
     ctx = Context(snapshot=snapshot, index=index_store(snapshot), facts=facts)
     report = _empty_report(snapshot, history, facts)
-    for name, (fn, needs, _) in CHECKS.items():
+    for name, (fn, needs, *_) in CHECKS.items():
         missing = _missing(needs, ctx)
         if missing:
             report["skipped"].append(name)
@@ -175,13 +175,19 @@ def _row(report: dict, name: str) -> str:
     return f"{name:<16}{report['anomalies'][name]:>7}  {example[:110]}"
 
 
-def explain_lines(report: dict) -> list[str]:
-    """Return every example in plain words, with the history records involved."""
+def explain_lines(report: dict, requests=None) -> list[str]:
+    """Return every example in plain words, by its known name, with the history records
+    involved; requests(anomaly, example), when given, names the few that explain it."""
     lines = []
     for name, examples in report["examples"].items():
-        lines.append(f"{name} ({report['anomalies'][name]}):")
+        lines.append(f"{name} ({report['anomalies'][name]}): {CHECKS[name].known_as}")
         for n, example in enumerate(examples, 1):
             lines.append(f"  {n}. {example['text']}")
+            chosen = requests(name, example) if requests else []
+            if chosen:
+                lines.append("     the requests that explain it, in the order they finished:")
+                lines.extend(f"       {chr(65 + i)}: {_record(r)}" for i, r in enumerate(chosen))
+                continue
             lines.extend(f"       history: {_record(r)}" for r in example.get("records", []))
             overlapping = example.get("overlapping", [])
             if overlapping:

@@ -71,7 +71,7 @@ def check_command(
         history = open_history(history_path, lenient) if history_path else None
         with contextlib.closing(history) if history is not None else contextlib.nullcontext():
             report = check(path, history, examples, min_overlaps)
-            writes = _writes(history, replay_on) if repro_dir else None
+            writes = _writes(history, replay_on) if repro_dir or (explain and history) else None
     except HistoryError as e:
         click.echo(f"racelab check: unreadable history: {e}", err=True)
         raise SystemExit(2) from None
@@ -80,7 +80,7 @@ def check_command(
     else:
         click.echo("\n".join(table_lines(report)))
         if explain:
-            click.echo("\n" + "\n".join(explain_lines(report)))
+            click.echo("\n" + "\n".join(explain_lines(report, _picker(writes))))
     if repro_dir:
         _reproduce(report, writes, replay_on, repro_dir, repeat, history_path)
     raise SystemExit(exit_code(report))
@@ -108,8 +108,17 @@ def _writes(history, replay_on):
     from racelab.repro.pick import read_writes
 
     writes = read_writes(history)
-    writes.faults = replay_on[1]
+    writes.faults = bool(replay_on and replay_on[1])
     return writes
+
+
+def _picker(writes):
+    """Return requests(anomaly, example): the few requests that explain an example."""
+    if writes is None:
+        return None
+    from racelab.repro.pick import pick
+
+    return lambda anomaly, example: pick(anomaly, example, writes)
 
 
 def _reproduce(report, writes, replay_on, repro_dir, repeat, history_path) -> None:

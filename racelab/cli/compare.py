@@ -56,6 +56,12 @@ RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
     type=click.Path(file_okay=False),
     help="Folder for the report and every target's files (default runs/<time>).",
 )
+@click.option(
+    "--repro",
+    is_flag=True,
+    help="For every failed target, write a step spec per anomaly example into its repro/ "
+    "folder, replay each 5 times, and link them from the report.",
+)
 def compare_command(
     matrix,
     targets,
@@ -72,6 +78,7 @@ def compare_command(
     faults,
     kills,
     out,
+    repro,
 ):
     """Serve, load and check each target in turn; print a verdict table, write a report.
 
@@ -106,10 +113,10 @@ def compare_command(
         settings.retries = retries or RETRY_FAULT["retries"]
         settings.timeout = min(settings.timeout, RETRY_FAULT["timeout"])
         settings.delay = RETRY_FAULT["delay"]
-    raise SystemExit(run_and_report(specs, settings, out))
+    raise SystemExit(run_and_report(specs, settings, out, repro))
 
 
-def run_and_report(specs, settings, out) -> int:
+def run_and_report(specs, settings, out, repro=False) -> int:
     """Run every target, showing progress; write and print the results; return the status."""
     from datetime import datetime
     from pathlib import Path
@@ -121,6 +128,10 @@ def run_and_report(specs, settings, out) -> int:
     out_dir = Path(out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
     out_dir.mkdir(parents=True, exist_ok=True)
     report = run_compare(specs, settings, out_dir, show_progress, live_stream(False))
+    if repro:
+        from racelab.repro.run import reproduce_failed
+
+        reproduce_failed(report, out_dir, lambda line: click.echo(f"repro: {line}", err=True))
     write_report(report, out_dir)
     print_results(report["targets"], out_dir, report["seconds"])
     return 1 if report["could_not_run"] else 0

@@ -5,6 +5,7 @@ import html
 from pathlib import Path
 
 from racelab.report.charts import anomaly_chart, throughput_chart, timeline_chart
+from racelab.report.swimlane import state_html, swimlane_svg
 from racelab.report.verdicts import COLUMNS, explanation_lines, row_values
 
 STYLE = """
@@ -20,6 +21,7 @@ th:first-child,td:first-child{text-align:left}th{background:#fafafa}
 .card{border:1px solid #e0e0e0;border-radius:8px;padding:1rem;margin:1.2rem 0}
 .why{background:#fff8e1;border-left:4px solid #ffb300;padding:.5rem .8rem;margin:.4rem 0}
 code{background:#f5f5f5;padding:0 .25rem;border-radius:3px}svg{max-width:100%;height:auto}
+svg.swimlane rect.bar:hover{stroke:#1565c0;stroke-width:3}.state{color:#424242}
 """
 
 
@@ -69,7 +71,64 @@ def _contention_note(entry: dict) -> str:
     )
 
 
-def _target_card(entry: dict, out_dir: Path) -> str:
+def _example_html(lanes) -> str:
+    """Return one example: its class and sentence, its swimlane, the store's state."""
+    return (
+        f"<div class='example'><p><b>{html.escape(lanes.anomaly)}</b>: "
+        f"{html.escape(lanes.text)}</p>{swimlane_svg(lanes)}{state_html(lanes)}</div>"
+    )
+
+
+def _swimlanes(entry: dict, lanes: list) -> str:
+    """Return the first example of each class as a swimlane, and a link to all of them."""
+    if not lanes:
+        return ""
+    firsts = {}
+    for one in lanes:
+        firsts.setdefault(one.anomaly, one)
+    return (
+        "<p>What happened, one example per anomaly (a lane per virtual user, a bar per "
+        "request; the example's requests outlined; hover a bar for its answer):</p>"
+        + "".join(_example_html(one) for one in firsts.values())
+        + f"<p>Every example: <a href='{entry['dir']}/examples.html'>"
+        f"{entry['dir']}/examples.html</a>.</p>"
+    )
+
+
+def _repro_list(entry: dict) -> str:
+    """Link each reproduction `compare --repro` wrote, with how its replays went."""
+    repros = entry.get("repro")
+    if not repros:
+        return ""
+    items = "".join(
+        f"<li><b>{html.escape(r['anomaly'])}</b>: "
+        + (f"<a href='{html.escape(r['file'])}'>{html.escape(r['file'])}</a>, reproduced "
+           f"{r['reproduced']}/{r['runs']}" if r["file"] else html.escape(r["summary"]))
+        + "</li>"
+        for r in repros
+    )  # fmt: skip
+    return (
+        f"<p>Two-request reproductions (replay one with <code>racelab step FILE --target "
+        f"{html.escape(entry['target'])}@{entry['workers']}</code>):</p><ul>{items}</ul>"
+    )
+
+
+def examples_page(entry: dict, lanes: list) -> str:
+    """Return a target's page: every anomaly example it kept, each as a swimlane."""
+    from racelab.compare.targets import parse_spec
+
+    name = f"{entry['target']}@{entry['workers']}"
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(name)}: anomaly examples</title><style>{STYLE}</style></head>"
+        f"<body><h1>{html.escape(name)}: what happened</h1><p class='sub'>"
+        f"{html.escape(parse_spec(name).why)}</p>"
+        + "".join(_example_html(one) for one in lanes)
+        + "</body></html>"
+    )
+
+
+def _target_card(entry: dict, out_dir: Path, lanes: list) -> str:
     rows = read_timeline(out_dir / entry["dir"] / "timeline.csv")
     name = f"{entry['target']}@{entry['workers']}"
     css = entry["verdict"]
@@ -89,13 +148,15 @@ def _target_card(entry: dict, out_dir: Path) -> str:
         f"{_faults_note(entry)}"
         + _contention_note(entry)
         + (f"<p>One example per anomaly:</p><ul>{examples}</ul>" if examples else "")
+        + _swimlanes(entry, lanes)
+        + _repro_list(entry)
         + f"<p>Files: {files}, and the store in <code>{entry['dir']}/data/</code>. "
         f"Re-check with <code>racelab check {entry['dir']}/data --history "
         f"{entry['dir']}/history.jsonl --explain</code>.</p></div>"
     )
 
 
-def render(report: dict, out_dir: Path) -> str:
+def render(report: dict, out_dir: Path, lanes: dict | None = None) -> str:
     """Return the whole report page as one HTML string (no external resources)."""
     entries, settings = report["targets"], report["settings"]
     why = "".join(
@@ -105,7 +166,8 @@ def render(report: dict, out_dir: Path) -> str:
         f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
         for k, v in settings.items()
     )
-    cards = "".join(_target_card(e, out_dir) for e in entries)
+    lanes = lanes or {}
+    cards = "".join(_target_card(e, out_dir, lanes.get(e["dir"], [])) for e in entries)
     charts = (anomaly_chart(entries) + throughput_chart(entries)) if entries else ""
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"

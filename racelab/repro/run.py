@@ -3,6 +3,7 @@
 Compute (build), write (write_all) and replay are apart; progress goes through a callback.
 """
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,8 +123,6 @@ def _replay_one(repro: Repro, target: TargetSpec, repeat: int) -> None:
 
 def compare_entry(store: Path) -> dict | None:
     """Return the compare report's entry for the target whose store this is, if any."""
-    import json
-
     data_dir = store if store.is_dir() else store.parent
     report = data_dir.parent.parent / "report.json"
     try:
@@ -131,3 +130,31 @@ def compare_entry(store: Path) -> dict | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return next((t for t in targets if t.get("dir") == data_dir.parent.name), None)
+
+
+def reproduce_failed(report: dict, out_dir: Path, progress=None) -> None:
+    """Reproduce every failed target of a compare report; note each spec in its entry."""
+    from history import open_history
+    from racelab.compare.targets import parse_spec
+    from racelab.repro.pick import read_writes
+
+    for entry in report["targets"]:
+        if entry["verdict"] != "failed":
+            continue
+        target_dir = out_dir / entry["dir"]
+        target = parse_spec(f"{entry['target']}@{entry['workers']}")
+        check = json.loads((target_dir / "check.json").read_text())
+        with open_history(target_dir / "history.jsonl", lenient=True) as history:
+            writes = read_writes(history)
+        writes.faults = bool(entry.get("faults"))
+        repros = build(check, writes, target, f"{entry['dir']}/history.jsonl ({target.name})")
+        write_all(repros, target_dir / "repro")
+        replay(repros, target, REPEAT, writes.faults, progress)
+        entry["repro"] = [_noted(r, entry["dir"]) for r in repros]
+
+
+def _noted(repro: Repro, target_dir: str) -> dict:
+    """Return what the report keeps of a reproduction: its file (relative) and its replays."""
+    path = f"{target_dir}/repro/{repro.path.name}" if repro.path else None
+    return {"anomaly": repro.anomaly, "file": path, "reproduced": repro.reproduced,
+            "runs": repro.runs, "summary": repro.summary()}  # fmt: skip

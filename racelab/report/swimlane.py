@@ -1,0 +1,183 @@
+"""A swimlane per anomaly example: one lane per virtual user, a bar per request from t0 to t1.
+
+The example's own requests (the ones its reproduction steps through) are outlined; the
+others that ran beside them are drawn faint. ok is green, fail red, info (no answer)
+amber; a retry is dashed; a SIGKILL is a red line. Hovering a bar shows the request and
+its answer (an SVG <title>), so the page needs no script and opens offline.
+"""
+
+import html
+from dataclasses import dataclass, field
+
+from racelab.repro.pick import Writes, pick
+
+MOST_BARS = 12  # the example's requests and the nearest that ran beside them
+COLORS = {"ok": "#2e7d32", "fail": "#c62828", "info": "#f9a825"}
+LANE_H, LEFT, WIDTH = 22, 64, 760
+
+
+@dataclass
+class Lanes:
+    """What one example's swimlane shows: its requests, their neighbours, and the window."""
+
+    anomaly: str
+    text: str
+    chosen: list[dict]
+    records: list[dict]  # every bar, the chosen ones among them
+    start: float
+    end: float
+    kills: tuple = ()
+    before: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
+
+
+def example_lanes(anomaly: str, example: dict, writes: Writes, kills=(), initial=None,
+                  snapshot=None) -> Lanes:  # fmt: skip
+    """Return the lanes for one example: its requests and those that ran beside them."""
+    chosen = pick(anomaly, example, writes) or _own_records(example, writes)
+    if not chosen:
+        return Lanes(anomaly, example["text"], [], [], 0.0, 0.0)
+    first, last = min(r["t0"] for r in chosen), max(r["t1"] for r in chosen)
+    pad = max((last - first) * 0.5, 0.005)
+    start, end = max(first - pad, 0.0), last + pad
+    near = [r for r in writes.records if r["t1"] >= start and r["t0"] <= end]
+    near.sort(key=lambda r: (not any(r is c for c in chosen), abs(r["t0"] - first)))
+    records = near[:MOST_BARS]
+    for record in chosen:
+        if not any(record is r for r in records):
+            records.append(record)
+    lanes = Lanes(anomaly, example["text"], chosen, records, start, end,
+                  tuple(k for k in kills if start <= k <= end))  # fmt: skip
+    lanes.before, lanes.after = _state(chosen, initial or {}, snapshot)
+    return lanes
+
+
+def target_lanes(target_dir, kills=(), per_class: int = 3) -> list[Lanes]:
+    """Return the lanes of each anomaly example a compare target's check.json holds."""
+    import json
+    from pathlib import Path
+
+    from checker.stores import read_store, resolve_store_path
+    from history import HistoryError, open_history
+    from racelab.repro.pick import read_writes
+
+    target_dir = Path(target_dir)
+    try:
+        report = json.loads((target_dir / "check.json").read_text())
+        with open_history(target_dir / "history.jsonl", lenient=True) as history:
+            writes, initial = read_writes(history), dict(history.run["items"])
+        snapshot = read_store(resolve_store_path(target_dir / "data"))
+    except (OSError, ValueError, HistoryError):
+        return []
+    return [
+        example_lanes(anomaly, example, writes, kills, initial, snapshot)
+        for anomaly, examples in report.get("examples", {}).items()
+        for example in examples[:per_class]
+    ]
+
+
+def _own_records(example: dict, writes: Writes) -> list[dict]:
+    return [r for t in example.get("tokens", []) for r in writes.by_token.get(t, [])][:3]
+
+
+def _state(chosen: list[dict], initial: dict, snapshot) -> tuple[list[str], list[str]]:
+    """Return the store's state for these requests' skus and tokens: at the start, at the end."""
+    skus = sorted({r["sku"] for r in chosen if r["sku"]})
+    tokens = sorted({r["token"] for r in chosen if r["token"]})
+    before = [f"{s}: stock {initial[s]}" for s in skus if s in initial]
+    if snapshot is None:
+        return before, []
+    stored = {}
+    for order in snapshot.orders:
+        stored.setdefault(order[3], []).append(order[0])
+    after = [f"{s}: stock {snapshot.items[s]}" for s in skus if s in snapshot.items]
+    after += [
+        f"{t}: stored as id {', '.join(map(str, stored[t]))}" if t in stored else f"{t}: not stored"
+        for t in tokens
+    ]
+    if not snapshot.readable:
+        after = [f"the store is unreadable: {snapshot.corruption}"]
+    return before, after
+
+
+def swimlane_svg(lanes: Lanes) -> str:
+    """Return the swimlane as one static SVG element."""
+    if not lanes.records:
+        return ""
+    vus = _lane_order(lanes)
+    height = LANE_H * len(vus) + 34
+    span = max(lanes.end - lanes.start, 1e-6)
+
+    def x(t: float) -> float:
+        return LEFT + (t - lanes.start) / span * WIDTH
+
+    parts = [
+        f"<svg class='swimlane' xmlns='http://www.w3.org/2000/svg' viewBox='0 0 "
+        f"{LEFT + WIDTH + 10} {height}' role='img' data-anomaly='{html.escape(lanes.anomaly)}'>"
+        f"<title>{html.escape(lanes.anomaly)}: {html.escape(lanes.text)}</title>"
+    ]
+    for n, vu in enumerate(vus):
+        parts.append(f"<text x='4' y='{n * LANE_H + 15}' font-size='11'>vu {vu}</text>"
+                     f"<line x1='{LEFT}' x2='{LEFT + WIDTH}' y1='{n * LANE_H + LANE_H}' "
+                     f"y2='{n * LANE_H + LANE_H}' stroke='#eeeeee'/>")  # fmt: skip
+    for record in lanes.records:
+        parts.append(
+            _bar(record, vus.index(record["vu"]), x, any(record is c for c in lanes.chosen))
+        )
+    for kill in lanes.kills:
+        parts.append(f"<line class='kill' x1='{x(kill):.1f}' x2='{x(kill):.1f}' y1='0' "
+                     f"y2='{height - 30}' stroke='#b71c1c' stroke-width='2'>"
+                     f"<title>SIGKILL at {kill:.3f} s</title></line>")  # fmt: skip
+    axis_y = height - 14
+    parts += [
+        f"<text x='{x(t):.1f}' y='{axis_y}' font-size='10' text-anchor='{anchor}'>{t:.3f} s</text>"
+        for t, anchor in ((lanes.start, "start"), ((lanes.start + lanes.end) / 2, "middle"),
+                          (lanes.end, "end"))
+    ]  # fmt: skip
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _lane_order(lanes: Lanes) -> list:
+    """Return the lanes' vus: the example's first, then the others by number."""
+    own = list(dict.fromkeys(r["vu"] for r in lanes.chosen))
+    others = sorted({r["vu"] for r in lanes.records} - set(own), key=lambda v: (v is None, v or 0))
+    return own + others
+
+
+def _bar(record: dict, lane: int, x, chosen: bool) -> str:
+    left, right = max(x(record["t0"]), LEFT), min(x(record["t1"]), LEFT + WIDTH)
+    width = max(right - left, 2.0)
+    color = COLORS.get(record["type"], "#757575")
+    retry = record.get("attempt", 0) > 0
+    style = f"fill='{color}' fill-opacity='{0.9 if chosen else 0.25}'"
+    if chosen or retry:
+        style += f" stroke='{'#000000' if chosen else '#424242'}' stroke-width='2'"
+    if retry:
+        style += " stroke-dasharray='4 2'"
+    what = f" {record['qty']} x {record['sku']}" if record["op"] == "create" else ""
+    answer = record["status"] if record["status"] is not None else "no answer"
+    tip = (
+        f"vu {record['vu']}: {record['op']} {record['token']}{what} -> {record['type']} "
+        f"{answer}"
+        + (f" id {record['order_id']}" if record["order_id"] is not None else "")
+        + f", {record['t0']:.3f}-{record['t1']:.3f} s"
+        + (f", retry {record['attempt']}" if retry else "")
+    )
+    css = f"bar {record['type']}" + (" example" if chosen else "") + (" retry" if retry else "")
+    return (
+        f"<rect class='{css}' data-vu='{record['vu']}' "
+        f"data-token='{html.escape(str(record['token']))}' "
+        f"x='{left:.1f}' y='{lane * LANE_H + 4}' width='{width:.1f}' height='{LANE_H - 8}' "
+        f"rx='2' {style}><title>{html.escape(tip)}</title></rect>"
+    )
+
+
+def state_html(lanes: Lanes) -> str:
+    """Return the store's state for the example, at the start of the run and at its end."""
+    if not lanes.before and not lanes.after:
+        return ""
+    return (
+        f"<p class='state'>At the start of the run: {html.escape('; '.join(lanes.before) or '-')}."
+        f" At the end: {html.escape('; '.join(lanes.after) or '-')}.</p>"
+    )
