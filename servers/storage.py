@@ -25,6 +25,8 @@ class Store(abc.ABC):
     filename: str = ""
     # One sentence: the mechanism by which it holds or fails under concurrent writes.
     why: str = ""
+    # The guarantee it claims, in a phrase; what it gives is measured (docs/contract.md).
+    claims: str = ""
     # The most worker processes it holds at: 0 never holds, None holds at any count.
     holds_up_to: int | None = 0
     # The pause points its write paths pass, in order (servers/stepping.py): a step

@@ -75,3 +75,13 @@ def test_the_verdict_table_counts_every_class_that_has_a_column():
     counted = [name for names in columns().values() for name in names]
     assert sorted(counted) == sorted(n for n, c in CHECKS.items() if c.column)
     assert [c for c in COLUMNS if c in columns()] == list(columns())
+
+
+def test_the_contract_names_every_anomaly_class_and_tables_claims_against_what_specs_show():
+    from racelab.step.guarantees import guarantee_table
+
+    for name, check in CHECKS.items():
+        assert check.known_as and f"| `{name}` | {check.known_as} |" in CONTRACT
+    assert guarantee_table() in CONTRACT
+    for names in STRATEGIES.values():
+        assert all(cls.claims for cls in names.values())

@@ -33,6 +33,11 @@ class TargetSpec:
         return STRATEGIES[self.backend][self.strategy].why
 
     @property
+    def claims(self) -> str:
+        """Return the guarantee the strategy claims, in a phrase."""
+        return STRATEGIES[self.backend][self.strategy].claims
+
+    @property
     def slug(self) -> str:
         """Return a folder name for this target."""
         return f"{self.backend}-{self.strategy}-{self.workers}w"

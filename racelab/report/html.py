@@ -128,6 +128,22 @@ def examples_page(entry: dict, lanes: list) -> str:
     )
 
 
+def _claims(name: str) -> str:
+    from racelab.compare.targets import parse_spec
+
+    return parse_spec(name).claims
+
+
+def _measured(entry: dict) -> str:
+    """Return what this run showed, each class by the name people know it by."""
+    from checker.checks import CHECKS
+
+    found = [k for k, v in entry.get("anomalies", {}).items() if v]
+    if not found:
+        return entry["verdict"]
+    return "; ".join(f"{k} — {CHECKS[k].known_as}" for k in found)
+
+
 def _target_card(entry: dict, out_dir: Path, lanes: list) -> str:
     rows = read_timeline(out_dir / entry["dir"] / "timeline.csv")
     name = f"{entry['target']}@{entry['workers']}"
@@ -144,6 +160,8 @@ def _target_card(entry: dict, out_dir: Path, lanes: list) -> str:
     return (
         f"<div class='card'><h3>{html.escape(name)} — "
         f"<span class='{css}'>{html.escape(entry['verdict'])}</span></h3>"
+        f"<p>Claims: {html.escape(_claims(name))}. Measured here: "
+        f"{html.escape(_measured(entry))}.</p>"
         f"{timeline_chart(rows, name, tuple(e['at_s'] for e in entry.get('faults', [])))}"
         f"{_faults_note(entry)}"
         + _contention_note(entry)

@@ -103,6 +103,7 @@ class NaiveJsonStore(JsonStore):
     """
 
     strategy = "naive"
+    claims = "nothing: read the file, change it, write it back"
     why = (
         "no lock at all: concurrent read-modify-writes of one file overwrite each other, "
         "and a shorter document written over a longer one leaves garbage behind."
@@ -127,6 +128,7 @@ class ThreadLockJsonStore(NaiveJsonStore):
     """
 
     strategy = "thread-lock"
+    claims = "one writer at a time (a mutex), so writes are serializable"
     why = (
         "thread-lock holds one process; several processes each hold their own lock, so "
         "their writes interleave as if there were none."
@@ -160,6 +162,7 @@ class FileLockJsonStore(JsonStore):
     """
 
     strategy = "file-lock"
+    claims = "one writer at a time across processes (flock), and an atomic replace"
     why = (
         "an OS file lock and an atomic replace should hold; a failure here is a bug worth "
         "reporting."
@@ -218,6 +221,7 @@ class OptimisticJsonStore(JsonStore):
     """
 
     strategy = "optimistic"
+    claims = "no lost updates: a write is refused when the version moved"
     why = (
         "the version check and the write are two steps: writers that check the same "
         "version all pass, and the last replace erases the others' writes."

@@ -121,6 +121,7 @@ class NaiveSqliteStore(SqliteStore):
     """
 
     strategy = "naive"
+    claims = "a real database: every statement is atomic"
     why = (
         "stock is read, computed in Python and written back in separate statements: "
         "concurrent orders overwrite each other's stock (a lost update), even on a real "
@@ -173,6 +174,7 @@ class TransactionalSqliteStore(SqliteStore):
     """
 
     strategy = "transactional"
+    claims = "serializable writes: BEGIN IMMEDIATE, a conditional update, a unique token"
     why = (
         "BEGIN IMMEDIATE with a conditional update should hold; a failure here is a bug "
         "worth reporting."
