@@ -87,4 +87,8 @@ def test_a_real_browser_renders_the_report_with_the_examples_bars_and_repro_link
     assert specs
     for spec in specs:
         assert f"<a href='json-naive-1w/repro/{spec.name}'>" in report
-    assert report.count(", reproduced 5/5</li>") == len(specs)
+    races = {"lost", "id_collision", "corrupt_store"}  # what stepped specs show on json:naive
+    reproducible = [s for s in specs if s.stem.split("-", 1)[0] in races]
+    assert reproducible
+    for spec in reproducible:
+        assert f"{spec.name}</a>, reproduced 5/5</li>" in report

@@ -112,7 +112,7 @@ def swimlane_svg(lanes: Lanes) -> str:
         return LEFT + (t - lanes.start) / span * WIDTH
 
     parts = [
-        f"<svg class='swimlane' xmlns='http://www.w3.org/2000/svg' viewBox='0 0 "
+        f"<svg class='swimlane' xmlns=\"http://www.w3.org/2000/svg\" viewBox='0 0 "
         f"{LEFT + WIDTH + 10} {height}' role='img' data-anomaly='{html.escape(lanes.anomaly)}'>"
         f"<title>{html.escape(lanes.anomaly)}: {html.escape(lanes.text)}</title>"
     ]
