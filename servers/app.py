@@ -2,8 +2,6 @@
 
 import logging
 import os
-import random
-import time
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -64,17 +62,11 @@ def register_stepping(app: Flask) -> None:
 def register_delay(app: Flask) -> None:
     """Slow writes down by a random delay in DELAY_S (low, high): a fault-injection knob.
 
-    A slow server makes clients time out and resend; off unless asked for.
+    The delay is taken at each write's write point (servers/stepping.py), between deciding
+    and writing: a slow write makes clients time out and resend while the first attempt
+    is still undecided on the store. Off unless asked for.
     """
-    low, high = app.config.get("DELAY_S") or (0.0, 0.0)
-    if high <= 0:
-        return
-
-    def delay_writes():
-        if request.method in ("POST", "DELETE"):
-            time.sleep(random.uniform(low, high))
-
-    app.before_request(delay_writes)
+    stepping.slow_writes(app.config.get("DELAY_S"))
 
 
 def get_store():

@@ -9,7 +9,9 @@ Requests without the header never pause.
 
 import contextvars
 import os
+import random
 import socket
+import time
 
 SESSION_HEADER = "X-Racelab-Session"
 WORKER_HEADER = "X-Racelab-Worker"
@@ -19,12 +21,27 @@ PAUSE_LIMIT_S = 120.0
 
 session = contextvars.ContextVar("racelab_session", default=None)
 _scheduler: tuple[str, int] | None = None
+# A fault's injected delay (low, high) seconds, taken at the write point by one write in
+# SLOW_SHARE: a slow write, in the window between deciding and writing, is what makes a
+# client time out and resend while its first attempt is still undecided. Only some writes
+# stall, as a slow disk's do, so a strategy that holds a lock there still serves the rest.
+_delay: tuple[float, float] | None = None
+SLOW_SHARE = 0.1
+_active = False  # either of the two: one global check when both are off
 
 
 def enable(address: tuple[str, int] | None) -> None:
     """Turn pause points on (an address) or off (None) for this process."""
-    global _scheduler
+    global _scheduler, _active
     _scheduler = address
+    _active = _scheduler is not None or _delay is not None
+
+
+def slow_writes(delay: tuple[float, float] | None) -> None:
+    """Make every write wait a random time in delay at its write point (None: never)."""
+    global _delay, _active
+    _delay = delay if delay and delay[1] > 0 else None
+    _active = _scheduler is not None or _delay is not None
 
 
 def enabled() -> bool:
@@ -38,7 +55,12 @@ def wait_limit(normal: float) -> float:
 
 
 def pause(point: str) -> None:
-    """Wait at a pause point until the scheduler lets this request's session go on."""
+    """Wait at a pause point until the scheduler lets this request's session go on (and at
+    the write point, for as long as a fault's delay says)."""
+    if not _active:
+        return
+    if _delay is not None and point == "write" and random.random() < SLOW_SHARE:
+        time.sleep(random.uniform(*_delay))
     if _scheduler is None:
         return
     name = session.get()

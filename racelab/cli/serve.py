@@ -43,7 +43,8 @@ from servers.registry import STRATEGIES
 @store_options(skus=5, stock=1000)
 @click.option(
     "--delay",
-    help="Fault injection: slow every write by a random delay in this range, e.g. 0-200ms.",
+    help="Fault injection: stall one write in ten at its write point for a random delay in "
+    "this range, e.g. 0-200ms.",
 )
 @click.option(
     "--step",
