@@ -2,7 +2,7 @@
 
 import click
 
-from racelab.cli.options import min_overlaps_option
+from racelab.cli.options import min_overlaps_option, repeat_option
 
 
 @click.command("check")
@@ -34,13 +34,7 @@ from racelab.cli.options import min_overlaps_option
     "--target",
     help="BACKEND:STRATEGY[@WORKERS] to replay on (read from a compare run if left out).",
 )
-@click.option(
-    "--repeat",
-    type=click.IntRange(1, 100),
-    default=5,
-    show_default=True,
-    help="Replays of each reproduction.",
-)
+@repeat_option(5, "Replays of each reproduction.")
 def check_command(
     store, history_path, as_json, explain, examples, lenient, min_overlaps, repro_dir, target,
     repeat,

@@ -64,3 +64,14 @@ timeout_option = click.option(
 def mix_option(help_text: str):
     """--mix: operation weights."""
     return click.option("--mix", default=DEFAULT_MIX, show_default=True, help=help_text)
+
+
+def repeat_option(default: int, help_text: str):
+    """Return the --repeat option: how many times to run each stepped permutation."""
+    return click.option(
+        "--repeat",
+        type=click.IntRange(1, 100),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )

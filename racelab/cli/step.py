@@ -2,6 +2,8 @@
 
 import click
 
+from racelab.cli.options import repeat_option
+
 
 @click.command("step")
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
@@ -12,13 +14,7 @@ import click
     help="BACKEND:STRATEGY[@WORKERS] to run it on; give it several times for a matrix.",
 )
 @click.option("--ladder", is_flag=True, help="Run it on every target of the compare ladder.")
-@click.option(
-    "--repeat",
-    type=click.IntRange(1, 100),
-    default=1,
-    show_default=True,
-    help="Run each permutation N times; any disagreement is reported as flaky.",
-)
+@repeat_option(1, "Run each permutation N times; any disagreement is reported as flaky.")
 @click.option(
     "--block-wait",
     default="1s",
