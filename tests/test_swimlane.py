@@ -64,9 +64,10 @@ def test_a_real_browser_renders_the_report_with_the_examples_bars_and_repro_link
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "Chromium is installed by `make setup` (scripts/system-packages)"
     out = tmp_path / "run"
-    subprocess.run([sys.executable, "-m", "racelab", "compare", "--targets", "json:naive@1",
-                    "--max-requests", "400", "--duration", "60s", "--out", str(out), "--repro"],
-                   check=True, capture_output=True)  # fmt: skip
+    run = subprocess.run([sys.executable, "-m", "racelab", "compare", "--targets", "json:naive@1",
+                          "--max-requests", "400", "--duration", "60s", "--out", str(out),
+                          "--repro"], capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     page = out / "json-naive-1w" / "examples.html"
     dom = subprocess.run(
         [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",

@@ -95,18 +95,22 @@ def _swimlanes(entry: dict, lanes: list) -> str:
     )
 
 
+def _repro_item(r: dict) -> str:
+    """A reproduction's link and replays, or why it has none."""
+    if not r["file"]:
+        return html.escape(r["summary"])
+    link = f"<a href='{html.escape(r['file'])}'>{html.escape(r['file'])}</a>"
+    if not r["runs"]:  # written, but it could not be replayed
+        return f"{link}: {html.escape(r['summary'].split(': ', 1)[-1])}"
+    return f"{link}, reproduced {r['reproduced']}/{r['runs']}"
+
+
 def _repro_list(entry: dict) -> str:
     """Link each reproduction `compare --repro` wrote, with how its replays went."""
     repros = entry.get("repro")
     if not repros:
         return ""
-    items = "".join(
-        f"<li><b>{html.escape(r['anomaly'])}</b>: "
-        + (f"<a href='{html.escape(r['file'])}'>{html.escape(r['file'])}</a>, reproduced "
-           f"{r['reproduced']}/{r['runs']}" if r["file"] else html.escape(r["summary"]))
-        + "</li>"
-        for r in repros
-    )  # fmt: skip
+    items = "".join(f"<li><b>{html.escape(r['anomaly'])}</b>: {_repro_item(r)}</li>" for r in repros)
     return (
         f"<p>Two-request reproductions (replay one with <code>racelab step FILE --target "
         f"{html.escape(entry['target'])}@{entry['workers']}</code>):</p><ul>{items}</ul>"

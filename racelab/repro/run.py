@@ -7,9 +7,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from racelab.compare.process import TargetFailed
 from racelab.compare.targets import TargetSpec
 from racelab.repro.pick import Writes, is_retry, pick
 from racelab.repro.spec_text import file_stem, spec_text
+from racelab.step.spec import SpecError
 from servers.registry import store_class
 
 PER_CLASS = 2  # examples reproduced per anomaly class
@@ -29,11 +31,14 @@ class Repro:
     runs: int = 0
     permutation: int = 0  # the race permutation (1-based, in the spec) replayed
     fault_note: str = ""  # when no replay reproduced it and the run was killed on purpose
+    error: str = ""  # why it could not be replayed at all (its spec is still written)
 
     def summary(self) -> str:
         """Say in one line what was written and whether it reproduced."""
         if self.kind == "none":
             return f"{self.anomaly}: no reproduction: {self.text}"
+        if self.error:
+            return f"{self.path}: could not be replayed: {self.error}"
         if not self.reproduced:
             line = (f"{self.path}: did not reproduce {self.anomaly} in any of its "
                     f"{self.runs} race permutations")  # fmt: skip
@@ -94,7 +99,11 @@ def replay(repros: list[Repro], target: TargetSpec, repeat: int = REPEAT, faults
     for repro in repros:
         if repro.path is None:
             continue
-        _replay_one(repro, target, repeat)
+        try:
+            _replay_one(repro, target, repeat)
+        except (TargetFailed, SpecError, OSError) as e:
+            # One reproduction that cannot run must not cost the run its report.
+            repro.error = str(e) or type(e).__name__
         if not repro.reproduced and faults:
             repro.fault_note = ("no interleaving reproduced it, and the run was killed on "
                                 "purpose: a crash explains it")  # fmt: skip
