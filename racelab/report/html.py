@@ -110,7 +110,9 @@ def _repro_list(entry: dict) -> str:
     repros = entry.get("repro")
     if not repros:
         return ""
-    items = "".join(f"<li><b>{html.escape(r['anomaly'])}</b>: {_repro_item(r)}</li>" for r in repros)
+    items = "".join(
+        f"<li><b>{html.escape(r['anomaly'])}</b>: {_repro_item(r)}</li>" for r in repros
+    )
     return (
         f"<p>Two-request reproductions (replay one with <code>racelab step FILE --target "
         f"{html.escape(entry['target'])}@{entry['workers']}</code>):</p><ul>{items}</ul>"
