@@ -255,7 +255,7 @@ class Check(NamedTuple):
     """One anomaly class: how to find it, what it needs, and where a summary shows it."""
 
     fn: Callable
-    needs: tuple  # "history", "items": what must be readable for it to run
+    needs: tuple  # "history", "items", "file" (not through the API): what it must have to run
     column: str | None  # the compare table's column that counts it (None: only in reports)
     known_as: str = ""  # the name people already know it by (Berenson et al., Adya, Hermitage)
 
@@ -264,7 +264,7 @@ class Check(NamedTuple):
 # Its order is the report's order.
 CHECKS = {
     "corrupt_store": Check(
-        corrupt_store, (), "corrupt",
+        corrupt_store, ("file",), "corrupt",
         "dirty write (G0): two writers' bytes interleaved in one file; or a torn write",
     ),
     "corrupt_record": Check(corrupt_record, (), "corrupt", "a corrupted write"),

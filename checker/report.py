@@ -3,6 +3,7 @@
 import contextlib
 import gc
 
+from checker.api import is_url, read_api
 from checker.checks import CHECKS, Context
 from checker.contention import MIN_OVERLAPS, contention
 from checker.facts import INFO, history_facts, index_store
@@ -16,11 +17,12 @@ def check(
 ) -> dict:
     """Check the store at store_path against a history (or none); return the report.
 
-    history is a parsed History or a HistoryStream (history). A store with no anomaly
-    `held` only if at least min_overlaps pairs of writes on one sku overlapped.
+    store_path is a store file, or a server's URL whose final state is read through the
+    API. history is a parsed History or a HistoryStream (history). A store with no anomaly
+    is `held` only if at least min_overlaps pairs of writes on one sku overlapped.
     """
     with _collector_paused():
-        snapshot = read_store(store_path)
+        snapshot = read_api(store_path) if is_url(store_path) else read_store(store_path)
         facts = history_facts(history) if history is not None else None
         report = _report(snapshot, history, facts, examples)
     report["contention"] = None if facts is None else contention(facts.t0, facts.t1, facts.sku)
@@ -72,6 +74,10 @@ def _report(snapshot, history, facts, examples: int) -> dict:
 
 
 def _missing(needs, ctx: Context) -> str | None:
+    if ctx.snapshot.unreadable:
+        return ctx.snapshot.unreadable
+    if "file" in needs and ctx.snapshot.through_api:
+        return "read through the API: damage in a file behind the server cannot be seen"
     if "history" in needs and ctx.facts is None:
         return "no history was given"
     if "items" in needs and ctx.snapshot.items is None:
@@ -108,7 +114,8 @@ def _empty_report(snapshot, history, facts) -> dict:
             "backend": snapshot.backend,
             "readable": snapshot.readable,
             "orders": len(snapshot.orders),
-            "error": snapshot.corruption,
+            "error": snapshot.corruption or snapshot.unreadable,
+            "read": "api" if snapshot.through_api else "file",
         },
         "history": None if facts is None else {**facts.counts, "skipped_lines": history.skipped},
         "anomalies": {},
@@ -131,10 +138,8 @@ def exit_code(report: dict) -> int:
 def table_lines(report: dict) -> list[str]:
     """Return the verdict table: one row per class, with one example each."""
     store = report["store"]
-    lines = [
-        f"store   {store['path']} ({store['backend'] or 'unknown format'}, "
-        f"{store['orders']} orders)"
-    ]
+    how = "read through the API" if store["read"] == "api" else store["backend"]
+    lines = [f"store   {store['path']} ({how or 'unknown format'}, {store['orders']} orders)"]
     if report["history"]:
         c, x = report["history"]["creates"], report["history"]["cancels"]
         lines.append(
@@ -150,7 +155,9 @@ def table_lines(report: dict) -> list[str]:
         lines.append(f"recovered (info writes that landed): {report['recovered']}")
         lines.append(contention_line(report))
     verdict = report["verdict"]
-    lines.append(f"verdict: {verdict.upper() if verdict == 'failed' else verdict}")
+    unreadable = store["error"] if store["error"] and not store["readable"] else ""
+    lines.append(f"verdict: {verdict.upper() if verdict == 'failed' else verdict}"
+                 + (f" ({unreadable})" if unreadable else ""))  # fmt: skip
     return lines
 
 

@@ -26,11 +26,17 @@ class Snapshot:
     # Orders with missing or ill-typed fields, as they were found.
     malformed: list = field(default_factory=list)
     corruption: str | None = None
+    unreadable: str | None = None  # why nothing could be read (a server's final reads failed)
 
     @property
     def readable(self) -> bool:
         """Say whether any orders or items could be read."""
-        return self.items is not None or bool(self.orders)
+        return self.unreadable is None and (self.items is not None or bool(self.orders))
+
+    @property
+    def through_api(self) -> bool:
+        """Say whether the state was read through the HTTP API rather than from a file."""
+        return self.backend == "api"
 
 
 def resolve_store_path(path) -> Path:

@@ -22,7 +22,20 @@ RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
     show_default=True,
     help="Which targets to run (see the README).",
 )
-@click.option("--targets", help="Run these instead, e.g. json:naive,sqlite:transactional@4.")
+@click.option(
+    "--targets",
+    help="Run these instead, e.g. json:naive,sqlite:transactional@4; url:http://127.0.0.1:3000 "
+    "is a server already running, and a NAME given to --external puts it in this order.",
+)
+@click.option(
+    "--external",
+    "externals",
+    multiple=True,
+    metavar="NAME=COMMAND",
+    help="A server in any language that racelab starts, loads, checks through the API and "
+    "stops; {port} and {data_dir} in COMMAND are filled in. Repeatable.",
+)
+@click.option("--allow-remote", is_flag=True, help="Allow a url: target outside loopback.")
 @click.option(
     "--vus",
     type=click.IntRange(1, 2000),
@@ -65,6 +78,8 @@ RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
 def compare_command(
     matrix,
     targets,
+    externals,
+    allow_remote,
     vus,
     duration,
     max_requests,
@@ -88,12 +103,8 @@ def compare_command(
     from loadtests.shapes import parse_duration
     from racelab.cli.load_options import parsed_option
     from racelab.compare.settings import Settings
-    from racelab.compare.targets import MATRICES, SpecError, parse_specs
 
-    try:
-        specs = parse_specs(targets) if targets else MATRICES[matrix]
-    except SpecError as e:
-        raise click.BadParameter(str(e), param_hint="--targets") from None
+    specs = chosen_targets(matrix, targets, externals, allow_remote)
     settings = Settings(
         vus=vus,
         duration=parsed_option(parse_duration, duration, "--duration"),
@@ -114,6 +125,32 @@ def compare_command(
         settings.timeout = min(settings.timeout, RETRY_FAULT["timeout"])
         settings.delay = RETRY_FAULT["delay"]
     raise SystemExit(run_and_report(specs, settings, out, repro))
+
+
+def chosen_targets(matrix, targets, externals, allow_remote) -> list:
+    """Return the targets to run: --targets (or the matrix), then any --external not named."""
+    from loadtests.target import TargetError
+    from racelab.compare.external import parse_external, parse_url_target
+    from racelab.compare.targets import MATRICES, SpecError, parse_spec
+
+    try:
+        named = {t.label: t for t in map(parse_external, externals)}
+    except TargetError as e:
+        raise click.BadParameter(str(e), param_hint="--external") from None
+    chosen = []
+    for part in filter(None, (p.strip() for p in (targets or "").split(","))):
+        try:
+            if part in named:
+                chosen.append(named[part])
+            elif part.startswith("url:"):
+                chosen.append(parse_url_target(part, allow_remote))
+            else:
+                chosen.append(parse_spec(part))
+        except (SpecError, TargetError) as e:
+            raise click.BadParameter(str(e), param_hint="--targets") from None
+    if not targets and not externals:
+        chosen = list(MATRICES[matrix])
+    return chosen + [t for t in named.values() if t not in chosen]
 
 
 def run_and_report(specs, settings, out, repro=False) -> int:

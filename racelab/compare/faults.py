@@ -7,7 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from racelab.compare.process import TargetFailed, start_server
+from racelab.compare.launch import launch
+from racelab.compare.process import TargetFailed
 from racelab.compare.targets import TargetSpec
 
 FIRST, LAST = 0.1, 0.8  # kills land in this part of the run, one per equal slot
@@ -74,7 +75,7 @@ class Killer:
 
         killed = time.monotonic()
         try:
-            self.process, _ = start_server(
+            self.process, _ = launch(
                 self.spec, self.data_dir, self.settings, self.log_path, port=self.port, reset=False
             )
         except TargetFailed as e:

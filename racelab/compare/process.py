@@ -56,7 +56,7 @@ def start_server(
         )
     try:
         url = _wait_for_url(process, log_path, offset)
-        _wait_for_health(url, process, log_path)
+        wait_for_health(url, process)
     except TargetFailed:
         stop_server(process)
         raise
@@ -79,7 +79,8 @@ def _wait_for_url(process, log_path: Path, offset: int) -> str:
     raise TargetFailed(f"the server did not announce its address within {START_TIMEOUT_S:g} s")
 
 
-def _wait_for_health(url: str, process, log_path: Path) -> None:
+def wait_for_health(url: str, process) -> None:
+    """Wait until GET /health answers 200, or raise TargetFailed saying why not."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         try:

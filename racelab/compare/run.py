@@ -12,8 +12,10 @@ from checker import check
 from history import HistoryStream
 from loadtests.run import execute
 from loadtests.runner import LoadConfig, LoadError
+from racelab.compare.external import ExternalTarget
 from racelab.compare.faults import Killer, kill_times
-from racelab.compare.process import TargetFailed, log_tail, start_server, stop_server
+from racelab.compare.launch import launch, require_empty, store_to_check
+from racelab.compare.process import TargetFailed, log_tail, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
 
@@ -40,39 +42,74 @@ def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TargetFailed(f"cannot create {data_dir}: {e.strerror}") from None
-    log_path = target_dir / "server.log"
-    process, url = start_server(spec, data_dir, settings, log_path)
+    process, url = _started(spec, data_dir, settings, target_dir / "server.log")
+    through_api = isinstance(spec, ExternalTarget)
+    try:
+        summary, events, process = _loaded(spec, settings, target_dir, process, url, live)
+        if not through_api and process is not None:
+            stop_server(process)  # a store file is read once nothing writes it any more
+        report = _checked(store_to_check(spec, data_dir, url), target_dir)
+    finally:
+        if process is not None:
+            stop_server(process)  # an external one is read through its API, so it stops last
+    return _entry(spec, report, summary, events)
+
+
+def _started(spec, data_dir: Path, settings: Settings, log_path: Path):
+    """Start the target (an already running one is asked to be empty); return (process, URL)."""
+    if settings.faults == "kill" and getattr(spec, "url", None):
+        raise TargetFailed("--faults kill needs a target racelab starts; a url: target is not")
+    process, url = launch(spec, data_dir, settings, log_path)
+    if isinstance(spec, ExternalTarget):
+        try:
+            require_empty(url)
+        except TargetFailed:
+            if process is not None:
+                stop_server(process)
+            raise
+    return process, url
+
+
+def _loaded(spec, settings: Settings, target_dir: Path, process, url: str, live):
+    """Run the load (with its kills); return (summary, fault events, the process serving now)."""
     killer = None
     if settings.faults == "kill":
         times = kill_times(settings.seed, spec.slug, settings.kills, settings.duration)
-        killer = Killer(spec, data_dir, settings, log_path, process, url, times)
+        killer = Killer(spec, target_dir / "data", settings, target_dir / "server.log", process,
+                        url, times)  # fmt: skip
         killer.start()
     try:
-        summary, _ = execute(
-            load_config(url, settings),
-            target_dir / "history.jsonl",
-            (),
-            live,
-            target_dir / "load.json",
-            target_dir / "timeline.csv",
-        )
+        summary, _ = execute(load_config(url, settings), target_dir / "history.jsonl", (), live,
+                             target_dir / "load.json", target_dir / "timeline.csv")  # fmt: skip
     except LoadError as e:
         raise TargetFailed(str(e)) from None
     finally:
         process = killer.finish() if killer else process
-        if process is not None:
-            stop_server(process)
-    store = data_dir / ("store.json" if spec.backend == "json" else "store.db")
+    return summary, (killer.events if killer else []), process
+
+
+def _checked(store, target_dir: Path) -> dict:
+    """Check the store (a file, or a server's URL) against the history; keep the report."""
     with HistoryStream(target_dir / "history.jsonl") as history:  # streamed: runs may be long
         report = check(store, history)
     (target_dir / "check.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _entry(spec, report: dict, summary: dict, events: list) -> dict:
+    """Return the target's entry for report.json."""
+    external = isinstance(spec, ExternalTarget)
     return {
-        "target": f"{spec.backend}:{spec.strategy}",
+        "target": spec.name if external else f"{spec.backend}:{spec.strategy}",
         "backend": spec.backend,
         "strategy": spec.strategy,
         "workers": spec.workers,
+        "why": spec.why,
+        "claims": spec.claims,
+        "expected": spec.expected,
+        "read": "api" if external else "file",
         "verdict": report["verdict"],
-        "faults": killer.events if killer else [],
+        "faults": events,
         "anomalies": report["anomalies"],
         "contention": report["contention"],
         "load": summary,

@@ -9,6 +9,7 @@ matplotlib.use("Agg")  # no display: render to files only
 import matplotlib.pyplot as plt  # noqa: E402
 
 from checker.checks import CHECKS  # noqa: E402
+from racelab.report.verdicts import label  # noqa: E402
 
 ANOMALIES = tuple(CHECKS)
 COLORS = {"held": "#2e7d32", "failed": "#c62828", "inconclusive": "#b26a00", "unknown": "#9e9e9e"}
@@ -65,7 +66,7 @@ def timeline_chart(rows: list[dict], title: str, kills: tuple = ()) -> str:
 
 def anomaly_chart(entries: list[dict]) -> str:
     """Anomaly counts of every target side by side (log scale: counts span decades)."""
-    names = [f"{e['target']}@{e['workers']}" for e in entries]
+    names = [label(e) for e in entries]
     figure, axis = plt.subplots(figsize=(7.5, 0.45 * len(entries) + 1.4))
     height = 0.8 / len(ANOMALIES)
     cmap = plt.get_cmap("tab10")
@@ -78,8 +79,8 @@ def anomaly_chart(entries: list[dict]) -> str:
     axis.invert_yaxis()
     axis.set_xscale("symlog", linthresh=1)
     axis.set_xlabel("anomalies found by the checker (0 = held)")
-    for label, entry in zip(axis.get_yticklabels(), entries, strict=True):
-        label.set_color(COLORS.get(entry["verdict"], "black"))
+    for tick, entry in zip(axis.get_yticklabels(), entries, strict=True):
+        tick.set_color(COLORS.get(entry["verdict"], "black"))
     if axis.get_legend_handles_labels()[0]:
         axis.legend(loc="lower right", frameon=False, fontsize=8)
     return to_svg(figure)
@@ -87,7 +88,7 @@ def anomaly_chart(entries: list[dict]) -> str:
 
 def throughput_chart(entries: list[dict]) -> str:
     """Requests/s and p99 of every target: the cost of safety."""
-    names = [f"{e['target']}@{e['workers']}" for e in entries]
+    names = [label(e) for e in entries]
     figure, (rps, p99) = plt.subplots(1, 2, figsize=(7.5, 0.4 * len(entries) + 1.2), sharey=True)
     colors = [COLORS.get(e["verdict"], "gray") for e in entries]
     rps.barh(names, [e["load"]["rps"] for e in entries], color=colors)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from racelab.report.charts import anomaly_chart, throughput_chart, timeline_chart
 from racelab.report.swimlane import state_html, swimlane_svg
-from racelab.report.verdicts import COLUMNS, explanation_lines, row_values
+from racelab.report.verdicts import COLUMNS, described, explanation_lines, label, row_values
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
@@ -121,23 +121,19 @@ def _repro_list(entry: dict) -> str:
 
 def examples_page(entry: dict, lanes: list) -> str:
     """Return a target's page: every anomaly example it kept, each as a swimlane."""
-    from racelab.compare.targets import parse_spec
-
-    name = f"{entry['target']}@{entry['workers']}"
+    name = label(entry)
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(name)}: anomaly examples</title><style>{STYLE}</style></head>"
         f"<body><h1>{html.escape(name)}: what happened</h1><p class='sub'>"
-        f"{html.escape(parse_spec(name).why)}</p>"
+        f"{html.escape(described(entry, 'why'))}</p>"
         + "".join(_example_html(one) for one in lanes)
         + "</body></html>"
     )
 
 
-def _claims(name: str) -> str:
-    from racelab.compare.targets import parse_spec
-
-    return parse_spec(name).claims
+def _claims(entry: dict) -> str:
+    return described(entry, "claims")
 
 
 def _measured(entry: dict) -> str:
@@ -152,7 +148,7 @@ def _measured(entry: dict) -> str:
 
 def _target_card(entry: dict, out_dir: Path, lanes: list) -> str:
     rows = read_timeline(out_dir / entry["dir"] / "timeline.csv")
-    name = f"{entry['target']}@{entry['workers']}"
+    name = label(entry)
     css = entry["verdict"]
     examples = "".join(
         f"<li><b>{html.escape(k)}</b>: {html.escape(v[0])}</li>"
@@ -166,7 +162,7 @@ def _target_card(entry: dict, out_dir: Path, lanes: list) -> str:
     return (
         f"<div class='card'><h3>{html.escape(name)} — "
         f"<span class='{css}'>{html.escape(entry['verdict'])}</span></h3>"
-        f"<p>Claims: {html.escape(_claims(name))}. Measured here: "
+        f"<p>Claims: {html.escape(_claims(entry))}. Measured here: "
         f"{html.escape(_measured(entry))}.</p>"
         f"{timeline_chart(rows, name, tuple(e['at_s'] for e in entry.get('faults', [])))}"
         f"{_faults_note(entry)}"

@@ -78,6 +78,20 @@ def what_broke(entry: dict) -> str:
     return ", ".join(parts) or "no anomaly counted"
 
 
+def label(entry: dict) -> str:
+    """Return a target's name in a report: json:naive@4, or an external one's own name."""
+    if entry["backend"] == "external":
+        return entry["target"]
+    return f"{entry['target']}@{entry['workers']}"
+
+
+def described(entry: dict, what: str) -> str:
+    """Return a target's why or claims: from its entry, or (an older report) its strategy."""
+    if what in entry:
+        return entry[what]
+    return getattr(TargetSpec(entry["backend"], entry["strategy"]), what)
+
+
 def explanation_lines(entries: list[dict]) -> list[str]:
     """Return one sentence per target that did not hold: what broke and why."""
     lines = []
@@ -85,13 +99,11 @@ def explanation_lines(entries: list[dict]) -> list[str]:
         if entry["verdict"] == "held":
             continue
         if entry["verdict"] == "inconclusive":
-            lines.append(f"{entry['target']}@{entry['workers']}: {INCONCLUSIVE}")
+            lines.append(f"{label(entry)}: {INCONCLUSIVE}")
             continue
-        why = TargetSpec(entry["backend"], entry["strategy"]).why
+        why = described(entry, "why")
         down = [e for e in entry.get("faults", []) if not e["restarted"]]
         if down:
             why += f" After a kill it could not restart: {down[0]['error']}."
-        lines.append(
-            f"{entry['target']}@{entry['workers']}: {what_broke(entry)}. {why[:1].upper()}{why[1:]}"
-        )
+        lines.append(f"{label(entry)}: {what_broke(entry)}. {why[:1].upper()}{why[1:]}")
     return lines

@@ -147,8 +147,15 @@ def reproduce_failed(report: dict, out_dir: Path, progress=None) -> None:
     from racelab.compare.targets import parse_spec
     from racelab.repro.pick import read_writes
 
+    progress = progress or (lambda text: None)
     for entry in report["targets"]:
         if entry["verdict"] != "failed":
+            continue
+        if entry["backend"] == "external":  # no pause points racelab can hold it at
+            progress(
+                f"{entry['target']}: not reproduced; step needs a built-in target's pause "
+                "points (run its history's requests by hand: racelab check --explain)"
+            )
             continue
         target_dir = out_dir / entry["dir"]
         target = parse_spec(f"{entry['target']}@{entry['workers']}")

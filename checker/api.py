@@ -1,0 +1,140 @@
+"""Read a server's final state through the contract itself: GET /items, every page of GET /orders.
+
+This is the black-box mode, for a server in any language: only what the API answers is
+known. A server that lies in its reads can hide anomalies from it (as from Jepsen), and
+damage behind a server that still answers (a torn file) cannot be seen at all, so that
+check is reported as not run, never as held.
+"""
+
+import http.client
+import json
+import sys
+from urllib.parse import urlsplit
+
+from checker.stores import Snapshot, is_order
+
+PAGE = 1000  # the contract's largest limit
+READ_TIMEOUT_S = 30.0
+MAX_PAGES = 20_000  # 20M orders: a server that never stops paging is not read forever
+
+
+class Unreadable(Exception):
+    """The final state could not be read: the reason, naming the request."""
+
+
+def is_url(store) -> bool:
+    """Say whether a store argument names a server (read through the API) rather than a file."""
+    return isinstance(store, str) and store.startswith(("http://", "https://"))
+
+
+def read_api(url: str) -> Snapshot:
+    """Read the items and every order through the API; on failure say so, reading nothing."""
+    snapshot = Snapshot(url.rstrip("/"), backend="api")
+    try:
+        with _Reader(url) as reader:
+            items = _items(reader.get_json("/items"))
+            orders, malformed = _orders(reader)
+    except Unreadable as e:
+        snapshot.unreadable = f"final state unreadable: {e}"
+        return snapshot
+    snapshot.items, snapshot.orders, snapshot.malformed = items, orders, malformed
+    return snapshot
+
+
+class _Reader:
+    """One keep-alive connection to the server."""
+
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        https = parts.scheme == "https"
+        kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        self.prefix = parts.path.rstrip("/")
+        self.conn = kind(parts.hostname, parts.port, timeout=READ_TIMEOUT_S)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.conn.close()
+
+    def get_json(self, path: str):
+        """GET path; return its JSON body, or raise Unreadable naming what came back."""
+        try:
+            self.conn.request("GET", self.prefix + path, headers={"Accept": "application/json"})
+            response = self.conn.getresponse()
+            raw = response.read()
+        except (OSError, http.client.HTTPException) as e:
+            raise Unreadable(f"GET {path} got no answer ({e or type(e).__name__})") from None
+        if response.status != 200:
+            raise Unreadable(f"GET {path} answered {response.status} {_error_code(raw)}".strip())
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise Unreadable(f"GET {path} answered 200 with a body that is not JSON") from None
+
+
+def _error_code(raw: bytes) -> str:
+    try:
+        return str(json.loads(raw).get("error", ""))[:40]
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _items(body) -> dict:
+    """Return {sku: stock} from GET /items, or raise Unreadable."""
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise Unreadable('GET /items answered without an "items" list')
+    found = {}
+    for item in items:
+        if not (isinstance(item, dict) and isinstance(item.get("sku"), str)
+                and _is_int(item.get("stock"))):  # fmt: skip
+            raise Unreadable(f"GET /items listed {item!r:.80}, not {{sku, stock}}")
+        found[item["sku"]] = item["stock"]
+    return found
+
+
+def _orders(reader: _Reader) -> tuple[list, list]:
+    """Page through GET /orders; return (well-formed order tuples, malformed orders)."""
+    orders, malformed, after = [], [], 0
+    seen_at_after = 0  # orders with id == after already taken from the previous page
+    for _ in range(MAX_PAGES):
+        # after_id is one below the last id seen, so two orders sharing an id across a page
+        # boundary are both read (an id collision must not be hidden by paging).
+        start = max(after - 1, 0)
+        page = reader.get_json(f"/orders?limit={PAGE}&after_id={start}")
+        listed = page.get("orders") if isinstance(page, dict) else None
+        if not isinstance(listed, list):
+            raise Unreadable(f'GET /orders?after_id={start} answered without an "orders" list')
+        fresh = _past(listed, after, seen_at_after, start)
+        for order in fresh:
+            if is_order(order):
+                orders.append((order["id"], sys.intern(order["sku"]), order["qty"], order["token"]))
+            else:
+                malformed.append(order)
+        ids = [o["id"] for o in listed if isinstance(o, dict) and _is_int(o.get("id"))]
+        if len(listed) < PAGE or not fresh or not ids:
+            return orders, malformed
+        after = max(ids)
+        seen_at_after = sum(1 for i in ids if i == after)
+    raise Unreadable(f"GET /orders did not end after {MAX_PAGES} pages")
+
+
+def _past(listed: list, after: int, seen_at_after: int, start: int) -> list:
+    """Return the orders of a page not taken yet: ids above after, and any further ones at it."""
+    fresh, skipped = [], 0
+    for order in listed:
+        oid = order.get("id") if isinstance(order, dict) else None
+        if _is_int(oid) and oid <= start:
+            raise Unreadable(f"GET /orders?after_id={start} listed id {oid}, not above {start}")
+        if after and oid == after and skipped < seen_at_after:
+            skipped += 1  # read on the previous page
+            continue
+        if _is_int(oid) and oid < after:
+            continue
+        fresh.append(order)
+    return fresh
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,103 @@
+"""Targets racelab did not write: a server already running at a URL, or one started from a command.
+
+Either is loaded like a built-in target and checked through the API (checker/api.py),
+since its store's format is its own. Placeholders in a command: {port} (a free loopback
+port racelab picked) and {data_dir} (a fresh folder for this run's store).
+"""
+
+import re
+import shlex
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadtests.target import TargetError, check_target
+from racelab.compare.process import TargetFailed, stop_server, wait_for_health
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+NO_CLAIM = "its own; racelab judges it only by what it stored"
+
+
+@dataclass(frozen=True)
+class ExternalTarget:
+    """A server in any language that speaks docs/contract.md."""
+
+    label: str
+    url: str | None = None  # already running: loaded and checked, never started or stopped
+    command: str | None = None  # started by racelab, with {port} and {data_dir} filled in
+
+    backend = "external"
+    workers = 1
+    why = "a server racelab did not write: its verdict is what the checker found through the API"
+    claims = NO_CLAIM
+    expected = None  # no claim to hold it to
+
+    @property
+    def name(self) -> str:
+        """Return the name the user gave (or url:URL)."""
+        return self.label
+
+    @property
+    def strategy(self) -> str:
+        """Return the name, in the place a built-in target's strategy goes."""
+        return self.label
+
+    @property
+    def slug(self) -> str:
+        """Return a folder name for this target."""
+        return "ext-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", self.label.removeprefix("url:"))[:60]
+
+
+def parse_url_target(text: str, allow_remote: bool = False) -> ExternalTarget:
+    """Return the target for 'url:http://127.0.0.1:3000', or raise TargetError."""
+    return ExternalTarget(text, url=check_target(text.removeprefix("url:"), allow_remote))
+
+
+def parse_external(text: str) -> ExternalTarget:
+    """Return the target for 'NAME=COMMAND', or raise TargetError naming what is wrong."""
+    name, sep, command = text.partition("=")
+    name, command = name.strip(), command.strip()
+    if not sep or not NAME.match(name):
+        raise TargetError(f"{text!r} is not NAME=COMMAND (NAME: letters, digits, _ . -)")
+    if "{port}" not in command:
+        raise TargetError(f"{text!r}: the command must take its port from {{port}}")
+    try:
+        shlex.split(command)
+    except ValueError as e:
+        raise TargetError(f"{text!r}: the command cannot be split into words ({e})") from None
+    return ExternalTarget(name, command=command)
+
+
+def free_port() -> int:
+    """Return a loopback port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_external(target: ExternalTarget, data_dir: Path, log_path: Path, port: int = 0):
+    """Start a command target on a free loopback port; return (process, base URL)."""
+    port = port or free_port()
+    words = [
+        word.replace("{port}", str(port)).replace("{data_dir}", str(data_dir))
+        for word in shlex.split(target.command)
+    ]
+    with open(log_path, "a") as log:
+        try:
+            process = subprocess.Popen(
+                words, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a kill fault takes the whole group
+            )  # fmt: skip
+        except OSError as e:
+            raise TargetFailed(f"cannot start {words[0]!r}: {e.strerror}") from None
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(url, process)
+    except TargetFailed:
+        stop_server(process)
+        raise
+    return process, url
+
+
+__all__ = ["ExternalTarget", "TargetError", "parse_external", "parse_url_target", "start_external"]

@@ -1,0 +1,38 @@
+"""Start any target: a built-in one with `racelab serve`, an external one from its command."""
+
+import json
+import urllib.request
+from pathlib import Path
+
+from racelab.compare.external import ExternalTarget, start_external
+from racelab.compare.process import TargetFailed, start_server
+
+
+def launch(spec, data_dir: Path, settings, log_path: Path, port: int = 0, reset: bool = True):
+    """Start a target (a URL target is already running); return (process or None, base URL)."""
+    if isinstance(spec, ExternalTarget):
+        if spec.url:
+            return None, spec.url
+        return start_external(spec, data_dir, log_path, port)
+    return start_server(spec, data_dir, settings, log_path, port, reset)
+
+
+def store_to_check(spec, data_dir: Path, url: str):
+    """Return what the checker reads: a built-in target's store file, an external one's URL."""
+    if isinstance(spec, ExternalTarget):
+        return url
+    return data_dir / ("store.json" if spec.backend == "json" else "store.db")
+
+
+def require_empty(url: str) -> None:
+    """Refuse a server that already holds orders: the checker would count them as unexpected."""
+    try:
+        with urllib.request.urlopen(f"{url}/orders?limit=1", timeout=10) as response:
+            held = json.loads(response.read()).get("orders")
+    except (OSError, ValueError, AttributeError) as e:
+        raise TargetFailed(f"GET {url}/orders?limit=1 answered no list of orders ({e})") from None
+    if held:
+        raise TargetFailed(
+            f"{url} already holds orders; start it on an empty store (orders from an earlier "
+            "run would be counted as unexpected, and a repeated --seed replays their tokens)"
+        )
