@@ -27,8 +27,12 @@ def is_url(store) -> bool:
     return isinstance(store, str) and store.startswith(("http://", "https://"))
 
 
-def read_api(url: str) -> Snapshot:
-    """Read the items and every order through the API; on failure say so, reading nothing."""
+def read_api(url: str, existing=frozenset()) -> Snapshot:
+    """Read the items and every order through the API; on failure say so, reading nothing.
+
+    existing: orders (as (id, sku, qty, token), or a malformed one's repr) that were there
+    before the run began, left out so that they do not count as this run's.
+    """
     snapshot = Snapshot(url.rstrip("/"), backend="api")
     try:
         with _Reader(url) as reader:
@@ -37,7 +41,9 @@ def read_api(url: str) -> Snapshot:
     except Unreadable as e:
         snapshot.unreadable = f"final state unreadable: {e}"
         return snapshot
-    snapshot.items, snapshot.orders, snapshot.malformed = items, orders, malformed
+    snapshot.items = items
+    snapshot.orders = [o for o in orders if o not in existing] if existing else orders
+    snapshot.malformed = [m for m in malformed if repr(m) not in existing]
     return snapshot
 
 

@@ -13,16 +13,21 @@ DEFAULT_EXAMPLES = 3
 
 
 def check(
-    store_path, history=None, examples: int = DEFAULT_EXAMPLES, min_overlaps: int = MIN_OVERLAPS
+    store_path,
+    history=None,
+    examples: int = DEFAULT_EXAMPLES,
+    min_overlaps: int = MIN_OVERLAPS,
+    existing=frozenset(),
 ) -> dict:
     """Check the store at store_path against a history (or none); return the report.
 
     store_path is a store file, or a server's URL whose final state is read through the
-    API. history is a parsed History or a HistoryStream (history). A store with no anomaly
-    is `held` only if at least min_overlaps pairs of writes on one sku overlapped.
+    API (existing: orders it held before the run, left out; see checker/api.py). history
+    is a parsed History or a HistoryStream (history). A store with no anomaly is `held`
+    only if at least min_overlaps pairs of writes on one sku overlapped.
     """
     with _collector_paused():
-        snapshot = read_api(store_path) if is_url(store_path) else read_store(store_path)
+        snapshot = read_api(store_path, existing) if is_url(store_path) else read_store(store_path)
         facts = history_facts(history) if history is not None else None
         report = _report(snapshot, history, facts, examples)
     report["contention"] = None if facts is None else contention(facts.t0, facts.t1, facts.sku)

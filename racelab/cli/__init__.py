@@ -1,5 +1,5 @@
 """The racelab command line: one group, and one module per verb (serve, load, check, compare,
-step, history)."""
+step, conform, history)."""
 
 import click
 
@@ -16,6 +16,7 @@ def register_commands() -> None:
     """Attach the commands that live in their own modules."""
     from racelab.cli.check import check_command
     from racelab.cli.compare import compare_command
+    from racelab.cli.conform import conform_command
     from racelab.cli.history import history_group
     from racelab.cli.load import load_command
     from racelab.cli.serve import serve_command
@@ -27,6 +28,7 @@ def register_commands() -> None:
         check_command,
         compare_command,
         step_command,
+        conform_command,
         history_group,
     ):
         cli.add_command(command)

@@ -1,0 +1,1 @@
+"""`racelab conform`: is a server, in any language, a valid racelab target?"""

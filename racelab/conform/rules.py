@@ -1,0 +1,144 @@
+"""The contract as named rules: each sends real requests to a server and says pass or fail.
+
+A rule raises Broken with the request, the answer and what the contract wants. Rules run
+in order and share what earlier ones made (an order, its id); every order a rule makes is
+cancelled by the end, so the server is left with the stock it had.
+"""
+
+import http.client
+import json
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+TIMEOUT_S = 10.0
+TOO_LARGE = 64 * 1024 + 1
+
+
+class Broken(Exception):
+    """A rule failed: what was sent, what came back, what the contract wants."""
+
+    def __init__(self, want: str, exchange=None):
+        super().__init__(want)
+        self.want, self.exchange = want, exchange
+
+
+@dataclass
+class Exchange:
+    """One request and its answer."""
+
+    method: str
+    path: str
+    sent: object
+    status: int | None
+    body: object
+    raw: bytes = b""
+
+    def lines(self) -> list[str]:
+        """Return 'sent: ...' and 'got: ...' for a report."""
+        sent = "" if self.sent is None else f" {_short(self.sent)}"
+        got = "no answer" if self.status is None else f"{self.status} {_short(self.body)}"
+        return [f"sent: {self.method} {self.path}{sent}", f"got:  {got}"]
+
+
+def _short(value) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+class Client:
+    """A keep-alive HTTP client that remembers its last exchange."""
+
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT_S)
+        self.last: Exchange | None = None
+
+    def send(self, method: str, path: str, body=None, raw: bytes | None = None,
+             content_type: str = "application/json") -> Exchange:  # fmt: skip
+        """Send one request; return the exchange (status None: no answer)."""
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        headers = {"Content-Type": content_type} if data is not None else {}
+        try:
+            self.conn.request(method, path, data, headers)
+            response = self.conn.getresponse()
+            answer = response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            self.conn.close()  # the next request reconnects
+            answer, status = b"", None
+        shown = body if raw is None else f"<{len(raw)} bytes>"
+        self.last = Exchange(method, path, shown, status, _parsed(answer), answer)
+        return self.last
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
+def _parsed(raw: bytes):
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw[:200].decode("utf-8", "replace")
+
+
+@dataclass
+class State:
+    """What the rules share: the client, a token prefix, the orders made so far."""
+
+    client: Client
+    prefix: str = field(default_factory=lambda: f"conform-{uuid.uuid4().hex[:8]}")
+    made: list = field(default_factory=list)  # ids of orders to cancel at the end
+    count: int = 0
+    order: dict | None = None  # the order `create` made
+    sku: str = ""
+
+    def token(self) -> str:
+        """Return a token no earlier request used."""
+        self.count += 1
+        return f"{self.prefix}-{self.count}"
+
+
+def expect(exchange: Exchange, status: int, want: str) -> object:
+    """Return the answer's body if its status is status, or raise Broken."""
+    if exchange.status != status:
+        raise Broken(want, exchange)
+    return exchange.body
+
+
+def expect_error(exchange: Exchange, status: int, code: str, want: str) -> None:
+    """Require an error answer: the status, and {"error": code, "message": a sentence}."""
+    body = exchange.body
+    if (exchange.status != status or not isinstance(body, dict) or body.get("error") != code
+            or not isinstance(body.get("message"), str) or not body["message"]):  # fmt: skip
+        raise Broken(f'{want}: {status} {{"error": "{code}", "message": "..."}}', exchange)
+
+
+def stock(state: State) -> dict:
+    """Return {sku: stock} from GET /items."""
+    body = expect(state.client.send("GET", "/items"), 200, "GET /items answers 200")
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise Broken(
+            'GET /items answers {"items": [{"sku": ..., "stock": ...}]}', state.client.last
+        )
+    return {i.get("sku"): i.get("stock") for i in items}
+
+
+def create(state: State, sku: str, qty: int, token: str | None = None) -> Exchange:
+    """POST one order; remember its id so it is cancelled at the end."""
+    exchange = state.client.send("POST", "/orders", {"sku": sku, "qty": qty,
+                                                     "token": token or state.token()})  # fmt: skip
+    if exchange.status == 201 and isinstance(exchange.body, dict) and "id" in exchange.body:
+        state.made.append(exchange.body["id"])
+    return exchange
+
+
+def is_order(body, sku: str, qty: int, token: str) -> bool:
+    """Say whether body is the documented order for what was sent."""
+    return (isinstance(body, dict) and isinstance(body.get("id"), int)
+            and not isinstance(body.get("id"), bool) and body.get("sku") == sku
+            and body.get("qty") == qty and body.get("token") == token
+            and isinstance(body.get("created_at"), str))  # fmt: skip
