@@ -149,7 +149,9 @@ def _collision_example(ctx: Context, order_id, stored_tokens, acked_tokens) -> d
     )
     kept = [t for t in acked_tokens if t in ctx.index.by_token]
     outcome = (
-        f"only {', '.join(kept)} is stored: the others' writes were overwritten"
+        "the final state could not be read"
+        if ctx.snapshot.unreadable
+        else f"only {', '.join(kept)} is stored: the others' writes were overwritten"
         if len(kept) < len(acked_tokens)
         else "both are stored"
     )
@@ -255,7 +257,10 @@ class Check(NamedTuple):
     """One anomaly class: how to find it, what it needs, and where a summary shows it."""
 
     fn: Callable
-    needs: tuple  # "history", "items", "file" (not through the API): what it must have to run
+    # What it must have to run: "state" (the final state could be read), "history",
+    # "items", "file" (the store itself, not the API). id_collision needs none: the
+    # answers alone can show one id handed to two tokens.
+    needs: tuple
     column: str | None  # the compare table's column that counts it (None: only in reports)
     known_as: str = ""  # the name people already know it by (Berenson et al., Adya, Hermitage)
 
@@ -264,35 +269,35 @@ class Check(NamedTuple):
 # Its order is the report's order.
 CHECKS = {
     "corrupt_store": Check(
-        corrupt_store, ("file",), "corrupt",
+        corrupt_store, ("state", "file"), "corrupt",
         "dirty write (G0): two writers' bytes interleaved in one file; or a torn write",
     ),
-    "corrupt_record": Check(corrupt_record, (), "corrupt", "a corrupted write"),
+    "corrupt_record": Check(corrupt_record, ("state",), "corrupt", "a corrupted write"),
     "lost": Check(
-        lost, ("history",), "lost",
+        lost, ("state", "history"), "lost",
         "lost update (P4): an acknowledged write overwritten by a stale copy",
     ),
     "duplicated": Check(
-        duplicated, (), "dup", "duplicated write: a retried request applied twice"
+        duplicated, ("state",), "dup", "duplicated write: a retried request applied twice"
     ),
     "id_collision": Check(
         id_collision, (), "ids",
         "lost update (P4) on the id counter, seen as a duplicate key",
     ),
     "unexpected": Check(
-        unexpected, ("history",), None,
+        unexpected, ("state", "history"), None,
         "a failed write that took effect (the write-side twin of G1a, aborted read)",
     ),
     "resurrected": Check(
-        resurrected, ("history",), None,
+        resurrected, ("state", "history"), None,
         "lost update (P4) of a delete: a stale copy written back over it",
     ),
     "stock_mismatch": Check(
-        stock_mismatch, ("history", "items"), "stock",
+        stock_mismatch, ("state", "history", "items"), "stock",
         "lost update (P4) on a counter: read, compute, write back",
     ),
     "oversold": Check(
-        oversold, ("items",), "stock",
+        oversold, ("state", "items"), "stock",
         "lost update (P4) that breaks an invariant (stock >= 0): checked, then acted on",
     ),
 }  # fmt: skip

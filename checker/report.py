@@ -79,7 +79,7 @@ def _report(snapshot, history, facts, examples: int) -> dict:
 
 
 def _missing(needs, ctx: Context) -> str | None:
-    if ctx.snapshot.unreadable:
+    if ctx.snapshot.unreadable and "state" in needs:
         return ctx.snapshot.unreadable
     if "file" in needs and ctx.snapshot.through_api:
         return "read through the API: damage in a file behind the server cannot be seen"

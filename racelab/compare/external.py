@@ -2,7 +2,8 @@
 
 Either is loaded like a built-in target and checked through the API (checker/api.py),
 since its store's format is its own. Placeholders in a command: {port} (a free loopback
-port racelab picked) and {data_dir} (a fresh folder for this run's store).
+port racelab picked), {data_dir} (a fresh folder for this run's store), and {skus} and
+{stock} (what compare seeds every built-in store with).
 """
 
 import re
@@ -69,6 +70,12 @@ def parse_external(text: str) -> ExternalTarget:
     return ExternalTarget(name, command=command)
 
 
+def _filled(word: str, values: dict) -> str:
+    for key, value in values.items():
+        word = word.replace("{" + key + "}", str(value))
+    return word
+
+
 def free_port() -> int:
     """Return a loopback port that was free a moment ago."""
     with socket.socket() as s:
@@ -76,13 +83,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_external(target: ExternalTarget, data_dir: Path, log_path: Path, port: int = 0):
+def start_external(target: ExternalTarget, data_dir: Path, settings, log_path: Path, port=0):
     """Start a command target on a free loopback port; return (process, base URL)."""
     port = port or free_port()
-    words = [
-        word.replace("{port}", str(port)).replace("{data_dir}", str(data_dir))
-        for word in shlex.split(target.command)
-    ]
+    values = {"port": port, "data_dir": data_dir, "skus": settings.skus, "stock": settings.stock}
+    words = [_filled(word, values) for word in shlex.split(target.command)]
     with open(log_path, "a") as log:
         try:
             process = subprocess.Popen(

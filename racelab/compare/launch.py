@@ -13,7 +13,7 @@ def launch(spec, data_dir: Path, settings, log_path: Path, port: int = 0, reset:
     if isinstance(spec, ExternalTarget):
         if spec.url:
             return None, spec.url
-        return start_external(spec, data_dir, log_path, port)
+        return start_external(spec, data_dir, settings, log_path, port)
     return start_server(spec, data_dir, settings, log_path, port, reset)
 
 

@@ -108,6 +108,7 @@ def _entry(spec, report: dict, summary: dict, events: list) -> dict:
         "claims": spec.claims,
         "expected": spec.expected,
         "read": "api" if external else "file",
+        "store_error": report["store"]["error"],
         "verdict": report["verdict"],
         "faults": events,
         "anomalies": report["anomalies"],

@@ -102,6 +102,8 @@ def explanation_lines(entries: list[dict]) -> list[str]:
             lines.append(f"{label(entry)}: {INCONCLUSIVE}")
             continue
         why = described(entry, "why")
+        if entry.get("read") == "api" and entry.get("store_error"):
+            why += f"; {entry['store_error']}"
         down = [e for e in entry.get("faults", []) if not e["restarted"]]
         if down:
             why += f" After a kill it could not restart: {down[0]['error']}."
