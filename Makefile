@@ -8,10 +8,12 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml examples/express/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# The Express example's packages, exactly as its lockfile says, with the venv's Node.
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/npm ci --prefix examples/express --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 # Real components the tests start (Chromium) come from the system package manager.

@@ -27,15 +27,16 @@ def is_url(store) -> bool:
     return isinstance(store, str) and store.startswith(("http://", "https://"))
 
 
-def read_api(url: str, existing=frozenset()) -> Snapshot:
+def read_api(url: str, existing=frozenset(), timeout: float = READ_TIMEOUT_S) -> Snapshot:
     """Read the items and every order through the API; on failure say so, reading nothing.
 
     existing: orders (as (id, sku, qty, token), or a malformed one's repr) that were there
-    before the run began, left out so that they do not count as this run's.
+    before the run began, left out so that they do not count as this run's. timeout:
+    seconds each read may take before the state counts as unreadable.
     """
     snapshot = Snapshot(url.rstrip("/"), backend="api")
     try:
-        with _Reader(url) as reader:
+        with _Reader(url, timeout) as reader:
             items = _items(reader.get_json("/items"))
             orders, malformed = _orders(reader)
     except Unreadable as e:
@@ -50,12 +51,12 @@ def read_api(url: str, existing=frozenset()) -> Snapshot:
 class _Reader:
     """One keep-alive connection to the server."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, timeout: float):
         parts = urlsplit(url)
         https = parts.scheme == "https"
         kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
         self.prefix = parts.path.rstrip("/")
-        self.conn = kind(parts.hostname, parts.port, timeout=READ_TIMEOUT_S)
+        self.conn = kind(parts.hostname, parts.port, timeout=timeout)
 
     def __enter__(self):
         return self
@@ -70,7 +71,8 @@ class _Reader:
             response = self.conn.getresponse()
             raw = response.read()
         except (OSError, http.client.HTTPException) as e:
-            raise Unreadable(f"GET {path} got no answer ({e or type(e).__name__})") from None
+            why = "no answer in time" if isinstance(e, TimeoutError) else f"no answer ({e})"
+            raise Unreadable(f"GET {path} got {why}") from None
         if response.status != 200:
             raise Unreadable(f"GET {path} answered {response.status} {_error_code(raw)}".strip())
         try:

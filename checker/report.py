@@ -3,7 +3,7 @@
 import contextlib
 import gc
 
-from checker.api import is_url, read_api
+from checker.api import READ_TIMEOUT_S, is_url, read_api
 from checker.checks import CHECKS, Context
 from checker.contention import MIN_OVERLAPS, contention
 from checker.facts import INFO, history_facts, index_store
@@ -18,6 +18,7 @@ def check(
     examples: int = DEFAULT_EXAMPLES,
     min_overlaps: int = MIN_OVERLAPS,
     existing=frozenset(),
+    read_timeout: float = READ_TIMEOUT_S,
 ) -> dict:
     """Check the store at store_path against a history (or none); return the report.
 
@@ -27,7 +28,10 @@ def check(
     only if at least min_overlaps pairs of writes on one sku overlapped.
     """
     with _collector_paused():
-        snapshot = read_api(store_path, existing) if is_url(store_path) else read_store(store_path)
+        if is_url(store_path):
+            snapshot = read_api(store_path, existing, read_timeout)
+        else:
+            snapshot = read_store(store_path)
         facts = history_facts(history) if history is not None else None
         report = _report(snapshot, history, facts, examples)
     report["contention"] = None if facts is None else contention(facts.t0, facts.t1, facts.sku)

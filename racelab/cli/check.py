@@ -14,6 +14,13 @@ from racelab.cli.options import min_overlaps_option, repeat_option
 )
 @click.option("--allow-remote", is_flag=True, help="Allow a --url outside loopback.")
 @click.option(
+    "--read-timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds each --url read may take before the final state counts as unreadable.",
+)
+@click.option(
     "--history",
     "history_path",
     type=click.Path(dir_okay=False),
@@ -42,8 +49,8 @@ from racelab.cli.options import min_overlaps_option, repeat_option
 )
 @repeat_option(5, "Replays of each reproduction.")
 def check_command(
-    store, url, allow_remote, history_path, as_json, explain, examples, lenient, min_overlaps,
-    repro_dir, target, repeat,
+    store, url, allow_remote, read_timeout, history_path, as_json, explain, examples, lenient,
+    min_overlaps, repro_dir, target, repeat,
 ):  # fmt: skip
     """Check STORE (store.json, store.db or their data dir), or the server at --url, for lost,
     duplicated and corrupt writes.
@@ -70,7 +77,7 @@ def check_command(
         # Streamed: the history's records are read once and not kept (see checker/facts.py).
         history = open_history(history_path, lenient) if history_path else None
         with contextlib.closing(history) if history is not None else contextlib.nullcontext():
-            report = check(path, history, examples, min_overlaps)
+            report = check(path, history, examples, min_overlaps, read_timeout=read_timeout)
             writes = _writes(history, replay_on) if repro_dir or (explain and history) else None
     except HistoryError as e:
         click.echo(f"racelab check: unreadable history: {e}", err=True)

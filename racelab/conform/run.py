@@ -42,7 +42,8 @@ def _run_rule(name: str, rule, state: State) -> Result:
     try:
         rule.fn(state)
     except Broken as e:
-        lines = e.exchange.lines() if e.exchange else []
+        shown = e.exchange or state.client.last  # the last answer shows what was wrong
+        lines = shown.lines() if shown else []
         return Result(name, rule.says, False, e.want, lines)
     return Result(name, rule.says, True)
 
