@@ -8,6 +8,7 @@ bound only promises `held` and is shortened to SHORT for the test.
 """
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -16,10 +17,15 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from racelab.report.verdicts import label
+
 LABS = sorted((Path(__file__).resolve().parent.parent / "docs" / "labs").glob("0*.md"))
 SHORT = "3s"
 OUT = re.compile(r"runs/([\w-]+)")
-ROW = re.compile(r"^\| ([a-z]+:[a-z-]+@\d+) \| (\w+) \| ([^|]+) \|$", flags=re.M)
+# A row names a built-in target (json:naive@4) or an --external one by its name.
+ROW = re.compile(
+    r"^\| (?!target )([a-z]+:[a-z-]+@\d+|[a-z][a-z0-9-]*) \| (\w+) \| ([^|]+) \|$", flags=re.M
+)
 REPO = Path(__file__).resolve().parent.parent
 BY_HAND = re.compile(r"`([A-Z ]+)` (?:fails with `(\w+)`|holds)")
 
@@ -69,9 +75,10 @@ def adapt(command: str, out_root: Path) -> list[str]:
 
 def run_command(command: str, out_root: Path, keys: str = "") -> subprocess.CompletedProcess:
     """Run one lab command as a user would, from the repository (keys: what they type)."""
-    return subprocess.run(
-        adapt(command, out_root), input=keys, capture_output=True, text=True, timeout=300, cwd=REPO
-    )
+    # As after `source .venv/bin/activate`: racelab, node and npm come from the venv.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(adapt(command, out_root), input=keys, capture_output=True, text=True,
+                          timeout=300, cwd=REPO, env=env)  # fmt: skip
 
 
 def compares(text: str) -> list[tuple[str, dict]]:
@@ -164,7 +171,7 @@ def promises(text: str) -> list[tuple[str, object]]:
 
 def mismatches(report: dict, expected: dict) -> list[str]:
     """Return every way a compare report misses the expected table (empty: as promised)."""
-    found = {f"{t['target']}@{t['workers']}": t for t in report["targets"]}
+    found = {label(t): t for t in report["targets"]}
     if set(found) != set(expected):
         return [f"targets {sorted(found)} != {sorted(expected)}"]
     missed = []
