@@ -194,3 +194,13 @@ def test_the_express_examples_conform(tmp_path):
         finally:
             stop_server(process)
         assert run.returncode == 0, run.stdout
+
+
+def test_kill_faults_reach_a_started_external_and_it_restarts_on_its_store(tmp_path):
+    out = tmp_path / "run"
+    run = racelab("compare", "--faults", "kill", "--duration", "4s", "--external",
+                  express("sqlite"), "--out", str(out))  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    entry = json.loads((out / "report.json").read_text())["targets"][0]
+    assert [e["restarted"] for e in entry["faults"]] == [True, True, True], entry["faults"]
+    assert entry["verdict"] == "held", entry  # SQLite kept every acknowledged write

@@ -1,4 +1,4 @@
-// node server.js --port 3000 --data ./data --store json|sqlite [--skus 10] [--stock 1000] [--keep]
+// node server.js --port 3000 --data ./data --store json|sqlite [--skus 10] [--stock 1000] [--reset]
 const fs = require("node:fs");
 const { parseArgs } = require("node:util");
 const { makeApp } = require("./app");
@@ -15,7 +15,7 @@ function options() {
       store: { type: "string", default: "json" },
       skus: { type: "string", default: "10" },
       stock: { type: "string", default: "1000" },
-      keep: { type: "boolean", default: false },
+      reset: { type: "boolean", default: false },
     },
   });
   const port = Number(values.port);
@@ -33,7 +33,8 @@ async function main() {
   const opts = options();
   fs.mkdirSync(opts.data, { recursive: true });
   const store = STORES[opts.store](opts.data, opts.skus, opts.stock);
-  await store.init(!opts.keep); // a fresh store unless --keep: orders of an earlier run would count as unexpected
+  // The store in --data is kept, so a restart after a crash finds its orders; --reset starts empty.
+  await store.init(opts.reset);
   const name = opts.store === "json" ? "data.json" : "sqlite";
   makeApp(store, name).listen(opts.port, "127.0.0.1", () => {
     console.log(`express (${name}) on http://127.0.0.1:${opts.port}, store ${store.file}`);

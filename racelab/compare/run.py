@@ -59,6 +59,8 @@ def _started(spec, data_dir: Path, settings: Settings, log_path: Path):
     """Start the target (an already running one is asked to be empty); return (process, URL)."""
     if settings.faults == "kill" and getattr(spec, "url", None):
         raise TargetFailed("--faults kill needs a target racelab starts; a url: target is not")
+    if isinstance(spec, ExternalTarget) and spec.command:
+        _emptied(data_dir)  # a fresh store for its first start; a restart after a kill keeps it
     process, url = launch(spec, data_dir, settings, log_path)
     if isinstance(spec, ExternalTarget):
         try:
@@ -68,6 +70,14 @@ def _started(spec, data_dir: Path, settings: Settings, log_path: Path):
                 stop_server(process)
             raise
     return process, url
+
+
+def _emptied(data_dir: Path) -> None:
+    """Empty racelab's own data folder for a target (an earlier run with the same --out)."""
+    import shutil
+
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
 
 
 def _loaded(spec, settings: Settings, target_dir: Path, process, url: str, live):
