@@ -180,6 +180,20 @@ def test_the_express_examples_reproduce_the_classroom_finding(tmp_path):
     assert verdicts["express-json"]["anomalies"]["id_collision"] > 0
     assert verdicts["express-sqlite"]["verdict"] == "held", verdicts["express-sqlite"]
     assert "express-json" in (out / "report.html").read_text()
+    assert still_running(str(out)) == []  # node behind its launcher is stopped too
+
+
+def still_running(marker: str) -> list[str]:
+    """Return the command lines of live processes that mention marker."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in text:
+            found.append(text)
+    return found
 
 
 def test_the_express_examples_conform(tmp_path):

@@ -2,7 +2,7 @@
 
 import click
 
-from racelab.cli.options import min_overlaps_option, repeat_option
+from racelab.cli.options import allow_remote_option, min_overlaps_option, repeat_option
 
 
 @click.command("check")
@@ -12,7 +12,7 @@ from racelab.cli.options import min_overlaps_option, repeat_option
     help="Read the final state from the server at URL through the API (GET /items and every "
     "page of GET /orders) instead of a store file: for a server in any language.",
 )
-@click.option("--allow-remote", is_flag=True, help="Allow a --url outside loopback.")
+@allow_remote_option
 @click.option(
     "--read-timeout",
     type=click.FloatRange(0.1, 3600),

@@ -3,6 +3,7 @@
 import click
 
 from racelab.cli.options import (
+    allow_remote_option,
     max_requests_option,
     mix_option,
     retries_option,
@@ -35,7 +36,7 @@ RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
     help="A server in any language that racelab starts, loads, checks through the API and "
     "stops; {port} and {data_dir} in COMMAND are filled in. Repeatable.",
 )
-@click.option("--allow-remote", is_flag=True, help="Allow a url: target outside loopback.")
+@allow_remote_option
 @click.option(
     "--vus",
     type=click.IntRange(1, 2000),

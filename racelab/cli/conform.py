@@ -3,11 +3,12 @@
 import click
 
 from racelab.cli.load_options import parsed_option
+from racelab.cli.options import allow_remote_option
 
 
 @click.command("conform")
 @click.argument("url")
-@click.option("--allow-remote", is_flag=True, help="Allow a URL outside loopback.")
+@allow_remote_option
 @click.option("--no-load", is_flag=True, help="Check the rules only, without the concurrent run.")
 @click.option("--duration", default="3s", show_default=True, help="The concurrent run's length.")
 @click.option(

@@ -2,7 +2,13 @@
 
 import click
 
-from racelab.cli.options import max_requests_option, mix_option, retries_option, timeout_option
+from racelab.cli.options import (
+    allow_remote_option,
+    max_requests_option,
+    mix_option,
+    retries_option,
+    timeout_option,
+)
 
 
 @click.command("load")
@@ -50,7 +56,7 @@ from racelab.cli.options import max_requests_option, mix_option, retries_option,
     multiple=True,
     help="Pass/fail rule such as p99<150ms, errors<1%, rps>200; repeatable.",
 )
-@click.option("--allow-remote", is_flag=True, help="Allow a target outside loopback.")
+@allow_remote_option
 @click.option(
     "--client",
     type=click.Choice(["fast", "aiohttp"]),

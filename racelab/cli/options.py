@@ -75,3 +75,11 @@ def repeat_option(default: int, help_text: str):
         show_default=True,
         help=help_text,
     )
+
+
+# Load only ever targets loopback unless the user says the server is theirs.
+allow_remote_option = click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a target outside loopback (127.0.0.1, ::1, localhost).",
+)

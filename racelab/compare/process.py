@@ -1,5 +1,6 @@
 """A target's server process: start `racelab serve` on a free loopback port, wait, stop."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -96,14 +97,30 @@ def wait_for_health(url: str, process) -> None:
 
 
 def stop_server(process) -> None:
-    """Stop a server cleanly (SIGTERM), killing it only if it will not go."""
+    """Stop a server cleanly (SIGTERM to its process group), killing what will not go.
+
+    The group, not the process alone: a server started through a wrapper (a launcher
+    script, `npm start`) would leave its real server running on the port.
+    """
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        _signal_group(process, signal.SIGTERM)
         try:
             process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    _signal_group(process, signal.SIGKILL)  # whatever of the group outlived its leader
+
+
+def _signal_group(process, signum) -> None:
+    """Signal the process group a server leads (start_new_session); else the process alone."""
+    try:
+        os.killpg(process.pid, signum)  # the group's id is its leader's pid
+    except ProcessLookupError:  # no such group: it never led one, or all of it is gone
+        if signum == signal.SIGTERM and process.poll() is None:
+            process.send_signal(signum)
+    except PermissionError:
+        pass
 
 
 def log_tail(log_path: Path, lines: int = 10) -> str:
