@@ -16,7 +16,11 @@ LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
 
 class ServeError(Exception):
-    """A reason the server cannot start, in one line."""
+    """A reason the server cannot start, in one line, and its exit status."""
+
+    def __init__(self, message: str, status: int = 2):
+        super().__init__(message)
+        self.status = status  # 2: the command line asked for something wrong; 1: the machine
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -39,7 +43,8 @@ def open_listener(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as e:
         sock.close()
-        raise ServeError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+        # Not bad usage: the same command works once the port is free.
+        raise ServeError(f"cannot listen on {host}:{port}: {e.strerror}", status=1) from None
     sock.listen(1024)
     sock.set_inheritable(True)
     return sock

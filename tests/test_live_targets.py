@@ -105,7 +105,7 @@ def test_serve_refuses_a_port_in_use(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         result = racelab("serve", "json", "--data-dir", str(tmp_path), "--port", str(port))
-    assert result.returncode == 2
+    assert result.returncode == 1  # the machine's state, not bad usage (that is 2)
     assert result.stderr.strip() == (
         f"racelab serve: cannot listen on 127.0.0.1:{port}: Address already in use"
     )

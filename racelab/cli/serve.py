@@ -80,4 +80,4 @@ def serve_command(
         )  # fmt: skip
     except ServeError as e:
         click.echo(f"racelab serve: {e}", err=True)
-        raise SystemExit(2) from None
+        raise SystemExit(e.status) from None
