@@ -55,7 +55,10 @@ from servers.registry import STRATEGIES
 def serve_command(
     backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock, delay, step
 ):
-    """Serve BACKEND (json or sqlite) with one locking strategy until interrupted."""
+    """Serve BACKEND (json or sqlite) with one locking strategy until interrupted.
+
+    Exit 1 if it cannot listen on the port, 2 on bad usage or a store it cannot use.
+    """
     from loadtests.shapes import parse_duration, parse_range
     from racelab.cli.load_options import parsed_option
     from racelab.serve import LOOPBACK_HOSTS, ServeError, parse_address, serve
