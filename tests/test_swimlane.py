@@ -27,6 +27,22 @@ def planted_lanes():
     return example_lanes("lost", example, writes, kills=(0.3,), initial=ITEMS)
 
 
+def test_a_store_whose_items_were_lost_but_orders_salvaged_still_gets_its_lanes():
+    # A torn store.json can keep whole orders and lose its items (CI saw the report crash).
+    from checker.stores import read_json
+
+    torn = b'{"version": 3, "next_id": 2, "orders": [{"id": 1, "sku": "sku-1", "qty": 1, "toke'
+    salvaged = read_json("store.json", torn + b'n": "a", "created_at": "x"}], "items": {"sku-')
+    assert salvaged.items is None and salvaged.orders == [(1, "sku-1", 1, "a")]
+    records = [create("a", order_id=1, t0=0.0, t1=0.4), create("b", order_id=1, t0=0.1, t1=0.5)]
+    writes = read_writes(history(ITEMS, records))
+    example = {"text": "id 1 went to a and b", "tokens": ["a", "b"]}
+    lanes = example_lanes("id_collision", example, writes, (), ITEMS, salvaged)
+    assert (
+        lanes.after[0].startswith("the store is unreadable") or "a: stored as id 1" in lanes.after
+    )
+
+
 def bars(svg: str) -> list:
     return ET.fromstring(svg).findall(f"{SVG}rect")
 

@@ -11,7 +11,9 @@ def write_report(report: dict, out_dir: Path) -> None:
     """Write report.json, the self-contained report.html, and for each target that failed a
     page of its anomaly examples, each drawn as a swimlane (DIR/examples.html)."""
     lanes = {
-        entry["dir"]: target_lanes(out_dir / entry["dir"], _kills(entry))
+        entry["dir"]: target_lanes(
+            out_dir / entry["dir"], _kills(entry), store_file=entry.get("read") != "api"
+        )
         for entry in report["targets"]
         if entry["verdict"] == "failed"
     }

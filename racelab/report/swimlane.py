@@ -52,8 +52,9 @@ def example_lanes(anomaly: str, example: dict, writes: Writes, kills=(), initial
     return lanes
 
 
-def target_lanes(target_dir, kills=(), per_class: int = 3) -> list[Lanes]:
-    """Return the lanes of each anomaly example a compare target's check.json holds."""
+def target_lanes(target_dir, kills=(), per_class: int = 3, store_file=True) -> list[Lanes]:
+    """Return the lanes of each anomaly example a compare target's check.json holds
+    (store_file False: the state was read through the API, so no end state is drawn)."""
     import json
     from pathlib import Path
 
@@ -66,7 +67,7 @@ def target_lanes(target_dir, kills=(), per_class: int = 3) -> list[Lanes]:
         report = json.loads((target_dir / "check.json").read_text())
         with open_history(target_dir / "history.jsonl", lenient=True) as history:
             writes, initial = read_writes(history), dict(history.run["items"])
-        snapshot = read_store(resolve_store_path(target_dir / "data"))
+        snapshot = read_store(resolve_store_path(target_dir / "data")) if store_file else None
     except (OSError, ValueError, HistoryError):
         return []
     return [
@@ -90,7 +91,8 @@ def _state(chosen: list[dict], initial: dict, snapshot) -> tuple[list[str], list
     stored = {}
     for order in snapshot.orders:
         stored.setdefault(order[3], []).append(order[0])
-    after = [f"{s}: stock {snapshot.items[s]}" for s in skus if s in snapshot.items]
+    items = snapshot.items or {}  # a damaged store may keep its orders but not its items
+    after = [f"{s}: stock {items[s]}" for s in skus if s in items]
     after += [
         f"{t}: stored as id {', '.join(map(str, stored[t]))}" if t in stored else f"{t}: not stored"
         for t in tokens
