@@ -1,6 +1,8 @@
 """The HTTP contract, for every backend and strategy, through Flask's test client."""
 
+import contextlib
 import re
+import sqlite3
 
 import pytest
 
@@ -128,3 +130,16 @@ def test_openapi_describes_every_route(client):
     }
     assert set(doc["paths"]["/orders"]) == {"get", "post"}
     assert set(doc["paths"]["/orders/{order_id}"]) == {"parameters", "get", "delete"}
+
+
+@pytest.mark.parametrize("target", [("sqlite", "naive")], indirect=True)
+def test_a_naive_write_that_cannot_get_the_lock_answers_busy_and_writes_nothing(client, tmp_path):
+    # Another connection holds the write lock past naive's 5 s wait (load did this, and
+    # naive answered 500 with a traceback in its log).
+    with contextlib.closing(sqlite3.connect(tmp_path / "store.db", isolation_level=None)) as db:
+        db.execute("BEGIN IMMEDIATE")
+        response = order(client, "locked-out")
+        db.execute("ROLLBACK")
+    assert response.status_code == 503
+    assert response.get_json() == {"error": "busy", "message": "The database was locked for 5 s."}
+    assert stock(client) == 10 and client.get("/orders").get_json()["orders"] == []

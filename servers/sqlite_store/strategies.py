@@ -13,6 +13,7 @@ from servers.stepping import pause, wait_limit
 from servers.storage import Store, seed_items, utc_now
 
 BUSY_TIMEOUT_S = 2.0
+NAIVE_LOCK_WAIT_S = 5.0  # Python's sqlite3 default timeout, which naive keeps
 # One persistent connection per serving thread; a thread-per-request server may run
 # dozens at once, and SQLAlchemy's default pool of 5+10 would make them queue.
 POOL = {"pool_size": 32, "max_overflow": 96, "pool_timeout": 10}
@@ -33,6 +34,11 @@ TX = {
     "insert": "INSERT INTO orders (sku, qty, token, created_at) VALUES (?, ?, ?, ?)",
     "delete": "DELETE FROM orders WHERE id = ?",
 }
+
+
+def _locked(error: exc.OperationalError) -> bool:
+    """Say whether SQLite gave up waiting for a lock (rather than failing otherwise)."""
+    return "locked" in str(error.orig) or "busy" in str(error.orig)
 
 
 def _remove_files(path: Path) -> None:
@@ -129,9 +135,19 @@ class NaiveSqliteStore(SqliteStore):
     )
     schema = NAIVE_SCHEMA
 
-    def _one(self, statement, params):
-        with self.engine.begin() as conn:
-            return conn.execute(statement, params)
+    def _one(self, statement, params, first_write: bool = True):
+        """Run one statement in its own transaction.
+
+        A lock that outlasts the wait answers 503 busy while nothing is written yet; after
+        the first write it is a 500, because 503 promises that nothing happened.
+        """
+        try:
+            with self.engine.begin() as conn:
+                return conn.execute(statement, params)
+        except exc.OperationalError as e:
+            if first_write and _locked(e):
+                raise Busy(f"The database was locked for {NAIVE_LOCK_WAIT_S:g} s.") from None
+            raise
 
     def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
         pause("read")
@@ -150,7 +166,7 @@ class NaiveSqliteStore(SqliteStore):
             {"stock": new_stock, "sku": sku},
         )
         order = {"sku": sku, "qty": qty, "token": token, "created_at": utc_now()}
-        order_id = self._one(INSERT_ORDER, order).lastrowid
+        order_id = self._one(INSERT_ORDER, order, first_write=False).lastrowid
         return {"id": order_id, **order}, True
 
     def cancel_order(self, order_id: int) -> None:
@@ -163,7 +179,7 @@ class NaiveSqliteStore(SqliteStore):
             text("UPDATE items SET stock = stock + :qty WHERE sku = :sku"),
             {"qty": order["qty"], "sku": order["sku"]},
         )
-        self._one(text("DELETE FROM orders WHERE id = :id"), {"id": order_id})
+        self._one(text("DELETE FROM orders WHERE id = :id"), {"id": order_id}, first_write=False)
 
 
 class TransactionalSqliteStore(SqliteStore):
@@ -220,7 +236,7 @@ class TransactionalSqliteStore(SqliteStore):
                 yield conn
                 pause("commit")
         except exc.OperationalError as e:
-            if "locked" in str(e.orig) or "busy" in str(e.orig):
+            if _locked(e):
                 raise Busy(f"The database was locked for {BUSY_TIMEOUT_S:g} s.") from None
             raise
 
