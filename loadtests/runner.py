@@ -73,14 +73,16 @@ class VirtualUser:
 class LoadRun:
     """Run one load against a target; emit records to a history writer and stats."""
 
-    def __init__(self, config: LoadConfig, history=None, stats: Stats | None = None):
+    def __init__(self, config: LoadConfig, history=None, stats: Stats | None = None, items=None):
+        """items: the stock to plan against when it is known already (GET /items is skipped)."""
         self.config = config
         self.history = history
         self.stats = stats or Stats()
         self.sent = 0
         self.active_vus = 0
         self.stopping = False
-        self.items: dict = {}
+        self.items: dict = dict(items or {})
+        self._known_items = items is not None
         self._start = 0.0
 
     def elapsed(self) -> float:
@@ -101,21 +103,25 @@ class LoadRun:
 
     async def _read_items(self) -> None:
         started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-        outcome = await self.client.send("GET", "/items", None, parse=True)
-        try:
-            if outcome.status != 200:
-                raise ValueError(outcome.cause or f"http {outcome.status}")
-            self.items = {item["sku"]: item["stock"] for item in outcome.body["items"]}
-        except (ValueError, KeyError, TypeError) as e:
-            raise LoadError(
-                f"cannot read the items from {self.config.url}/items: {type(e).__name__}: {e}"
-            ) from None
+        if not self._known_items:
+            self.items = await self._get_items()
         if self.history is not None:
             self.history.write(
                 run_record(
                     self.config.url, started, self.config.seed, self.config.shape(), self.items
                 )
             )
+
+    async def _get_items(self) -> dict:
+        outcome = await self.client.send("GET", "/items", None, parse=True)
+        try:
+            if outcome.status != 200:
+                raise ValueError(outcome.cause or f"http {outcome.status}")
+            return {item["sku"]: item["stock"] for item in outcome.body["items"]}
+        except (ValueError, KeyError, TypeError) as e:
+            raise LoadError(
+                f"cannot read the items from {self.config.url}/items: {type(e).__name__}: {e}"
+            ) from None
 
     def _planner(self, stream: str) -> Planner:
         c = self.config

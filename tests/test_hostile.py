@@ -182,20 +182,12 @@ def test_a_refused_connection_is_fail_because_nothing_was_sent(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    run = LoadRun(
-        LoadConfig(url=f"http://127.0.0.1:{port}", duration=0.5, vus=2, mix={"create": 1})
-    )
-    run.history = RecordingHistory()
-    run.items = {"sku-1": 1}
-
-    async def no_items():
-        return None
-
-    run._read_items = no_items
+    config = LoadConfig(url=f"http://127.0.0.1:{port}", duration=0.5, vus=2, mix={"create": 1})
+    run = LoadRun(config, RecordingHistory(), items={"sku-1": 1})  # nobody to ask for them
     import asyncio
 
     asyncio.run(run.run())
-    records = run.history.records
+    _, *records = run.history.records
     assert records and {(r["type"], r["error"]) for r in records} == {("fail", "connect refused")}
 
 

@@ -11,7 +11,7 @@ from history import read_history
 from loadtests.client import CLIENTS, open_client
 from loadtests.run import execute
 from loadtests.runner import LoadConfig
-from tests.live import RecordingHistory, hammer, in_process
+from tests.live import RawServer, RecordingHistory, hammer, in_process
 
 MIX = {"create": 60, "cancel": 15, "get": 10, "list": 10, "items": 5}
 
@@ -100,25 +100,20 @@ def test_open_model_keeps_its_rate_and_counts_from_the_intended_start(tmp_path):
     assert starts[1] - starts[0] == pytest.approx(0.01)
 
 
+class Silent(RawServer):
+    """Accepts and reads but never answers: every request times out."""
+
+    def serve(self, conn):
+        while conn.recv(65536):
+            pass
+
+
 @pytest.fixture
 def silent_server():
-    """A TCP server that accepts and reads but never answers: every request times out."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    conns = []
-
-    def accept():
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            conns.append(conn)
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    listener.close()
-    for conn in conns:
-        conn.close()
+    """The URL of a Silent server, closed after the test."""
+    server = Silent()
+    yield server.url
+    server.close()
 
 
 def test_timeouts_are_info_and_retries_resend_the_same_token(tmp_path, silent_server):
@@ -127,24 +122,19 @@ def test_timeouts_are_info_and_retries_resend_the_same_token(tmp_path, silent_se
     config = LoadConfig(
         url=silent_server, duration=1.0, vus=2, timeout=0.2, retries=2, mix={"create": 1}, seed=9
     )
-    run = LoadRun(config)
-    run.items = {"sku-1": 10}
-    run._read_items = _no_items_needed  # the silent server cannot answer GET /items
-    run.history = RecordingHistory()
+    # The silent server cannot answer GET /items: the stock is given instead.
+    run = LoadRun(config, RecordingHistory(), items={"sku-1": 10})
     import asyncio
 
     asyncio.run(run.run())
-    records = run.history.records
+    run_line, *records = run.history.records
+    assert run_line["op"] == "run" and run_line["items"] == {"sku-1": 10}
     assert records and all(r["type"] == "info" and r["status"] is None for r in records)
     assert all(r["error"] == "timeout" for r in records)
     by_token = collections.defaultdict(list)
     for r in records:
         by_token[r["token"]].append(r["attempt"])
     assert [0, 1, 2] in by_token.values()
-
-
-async def _no_items_needed():
-    return None
 
 
 def test_summary_and_timeline_files(tmp_path):
