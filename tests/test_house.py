@@ -85,3 +85,34 @@ def test_the_contract_names_every_anomaly_class_and_tables_claims_against_what_s
     assert guarantee_table() in CONTRACT
     for names in STRATEGIES.values():
         assert all(cls.claims for cls in names.values())
+
+
+def source_files():
+    """Yield every project module (not tests, not benchmarks)."""
+    for package in PACKAGES:
+        yield from sorted((ROOT / package).rglob("*.py"))
+
+
+def test_no_function_is_over_40_lines_and_no_module_far_over_300():
+    long = []
+    for path in source_files():
+        text = path.read_text()
+        if len(text.splitlines()) > 320:
+            long.append(f"{path.relative_to(ROOT)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                size = node.end_lineno - node.lineno + 1
+                if size > 40:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {size}")
+    assert long == []
+
+
+def test_input_errors_become_exit_2_in_one_place():
+    # racelab/cli/errors.py says how a command stops; nothing else picks an exit 2 by hand.
+    by_hand = [
+        str(path.relative_to(ROOT))
+        for path in source_files()
+        if re.search(r"SystemExit\(2\)|exit\(2\)", path.read_text())
+        and path != ROOT / "racelab" / "cli" / "errors.py"
+    ]
+    assert by_hand == []

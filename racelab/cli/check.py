@@ -63,34 +63,40 @@ def check_command(
     hardly overlapped, so no race was exercised.
     """
     import contextlib
-    import json
 
     from checker import check, exit_code
-    from checker.report import explain_lines, table_lines
     from history import HistoryError, open_history
+    from racelab.cli.errors import bad_input
 
     path = _store_or_url(store, url, allow_remote)
     if repro_dir and not history_path:
         raise click.UsageError("--repro needs --history: the requests come from it")
     replay_on = _replay_target(store or url, target) if repro_dir else None
-    try:
+    with bad_input(HistoryError, prefix="unreadable history: "):
         # Streamed: the history's records are read once and not kept (see checker/facts.py).
         history = open_history(history_path, lenient) if history_path else None
         with contextlib.closing(history) if history is not None else contextlib.nullcontext():
             report = check(path, history, examples, min_overlaps, read_timeout=read_timeout)
             writes = _writes(history, replay_on) if repro_dir or (explain and history) else None
-    except HistoryError as e:
-        click.echo(f"racelab check: unreadable history: {e}", err=True)
-        raise SystemExit(2) from None
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo("\n".join(table_lines(report)))
-        if explain:
-            click.echo("\n" + "\n".join(explain_lines(report, _picker(writes))))
+    _print_report(report, as_json, _picker(writes) if explain else False)
     if repro_dir:
         _reproduce(report, writes, replay_on, repro_dir, repeat, history_path)
     raise SystemExit(exit_code(report))
+
+
+def _print_report(report: dict, as_json: bool, picker) -> None:
+    """Print the report as JSON or as the table, then the examples explained (picker False:
+    not asked for; None: asked for, with no history to pick requests from)."""
+    import json
+
+    from checker.report import explain_lines, table_lines
+
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo("\n".join(table_lines(report)))
+    if picker is not False:
+        click.echo("\n" + "\n".join(explain_lines(report, picker)))
 
 
 def _store_or_url(store, url, allow_remote):

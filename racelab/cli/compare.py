@@ -76,56 +76,33 @@ RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
     help="For every failed target, write a step spec per anomaly example into its repro/ "
     "folder, replay each 5 times, and link them from the report.",
 )
-def compare_command(
-    matrix,
-    targets,
-    externals,
-    allow_remote,
-    vus,
-    duration,
-    max_requests,
-    seed,
-    skus,
-    stock,
-    retries,
-    timeout,
-    mix,
-    threads,
-    faults,
-    kills,
-    out,
-    repro,
-):
+def compare_command(matrix, targets, externals, allow_remote, out, repro, **options):
     """Serve, load and check each target in turn; print a verdict table, write a report.
 
     Exit 0 when every target ran (whatever its verdict), 1 when one could not be run.
     """
+    specs = chosen_targets(matrix, targets, externals, allow_remote)
+    raise SystemExit(run_and_report(specs, settings_from(options), out, repro))
+
+
+def settings_from(options: dict):
+    """Return the Settings every target gets: the options, parsed, one field each."""
     from loadtests.plan import parse_mix
     from loadtests.shapes import parse_duration
     from racelab.cli.load_options import parsed_option
     from racelab.compare.settings import Settings
 
-    specs = chosen_targets(matrix, targets, externals, allow_remote)
-    settings = Settings(
-        vus=vus,
-        duration=parsed_option(parse_duration, duration, "--duration"),
-        max_requests=max_requests,
-        seed=seed,
-        skus=skus,
-        stock=stock,
-        threads=threads,
-        mix=parsed_option(parse_mix, mix, "--mix"),
-        retries=retries,
-        timeout=parsed_option(parse_duration, timeout, "--timeout"),
-        faults=faults,
-        kills=kills,
-    )
-    if faults == "retry":
+    parsers = {"duration": parse_duration, "timeout": parse_duration, "mix": parse_mix}
+    settings = Settings(**{
+        name: parsed_option(parsers[name], value, f"--{name}") if name in parsers else value
+        for name, value in options.items()
+    })  # fmt: skip
+    if settings.faults == "retry":
         # Writes take 0-200 ms; clients give up after 100 ms and resend the same token.
-        settings.retries = retries or RETRY_FAULT["retries"]
+        settings.retries = settings.retries or RETRY_FAULT["retries"]
         settings.timeout = min(settings.timeout, RETRY_FAULT["timeout"])
         settings.delay = RETRY_FAULT["delay"]
-    raise SystemExit(run_and_report(specs, settings, out, repro))
+    return settings
 
 
 def chosen_targets(matrix, targets, externals, allow_remote) -> list:

@@ -16,13 +16,10 @@ def from_k6_command(k6_json):
 
     from history import HistoryError
     from loadtests.interop import history_from_k6
+    from racelab.cli.errors import bad_input
 
-    try:
-        with open(k6_json, "rb") as f:
-            records = history_from_k6(f, k6_json)
-    except HistoryError as e:
-        click.echo(f"racelab history: {e}", err=True)
-        raise SystemExit(2) from None
+    with bad_input(HistoryError), open(k6_json, "rb") as f:
+        records = history_from_k6(f, k6_json)
     for record in records:
         click.echo(json.dumps(record, separators=(",", ":")))
 
@@ -35,11 +32,9 @@ def merge_command(files):
 
     from history import HistoryError, read_history
     from loadtests.interop import merge_histories
+    from racelab.cli.errors import bad_input
 
-    try:
+    with bad_input(HistoryError):
         histories = [read_history(path) for path in files]
-    except HistoryError as e:
-        click.echo(f"racelab history: {e}", err=True)
-        raise SystemExit(2) from None
     for record in merge_histories(histories):
         click.echo(json.dumps(record, separators=(",", ":")))

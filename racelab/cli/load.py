@@ -2,6 +2,7 @@
 
 import click
 
+from racelab.cli.errors import CommandError
 from racelab.cli.options import (
     allow_remote_option,
     max_requests_option,
@@ -65,28 +66,7 @@ from racelab.cli.options import (
     help="HTTP client: fast (lean keep-alive, least CPU) or aiohttp (the reference).",
 )
 @click.option("--quiet", is_flag=True, help="No live line, no summary table.")
-def load_command(
-    url,
-    vus,
-    duration,
-    stages,
-    scenario,
-    rate,
-    think,
-    mix,
-    qty,
-    timeout,
-    seed,
-    retries,
-    max_requests,
-    history_path,
-    summary_json,
-    timeline_csv,
-    thresholds,
-    allow_remote,
-    client,
-    quiet,
-):
+def load_command(history_path, summary_json, timeline_csv, thresholds, quiet, **options):
     """Put URL under bounded, seeded load and record the history of every operation.
 
     Exit 0 when every threshold passed, 1 when one failed, 2 on bad usage.
@@ -96,30 +76,14 @@ def load_command(
     from loadtests.runner import LoadError
     from racelab.cli.load_options import build_config, parse_thresholds
 
-    config = build_config(
-        url,
-        vus,
-        duration,
-        stages,
-        scenario,
-        rate,
-        think,
-        mix,
-        qty,
-        timeout,
-        seed,
-        retries,
-        max_requests,
-        allow_remote,
-    )
-    config.client = client
+    config = build_config(**options)
     parsed = parse_thresholds(thresholds)
     try:
         summary, _ = execute(
             config, history_path, parsed, live_stream(quiet), summary_json, timeline_csv
         )
     except LoadError as e:
-        raise click.ClickException(str(e)) from None
+        raise CommandError(str(e)) from None  # the target, not the input: exit 1
     if not quiet:
         click.echo(f"racelab load {config.url}  seed {config.seed}")
         click.echo("\n".join(summary_lines(summary)))

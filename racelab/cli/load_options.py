@@ -30,52 +30,43 @@ def parsed_option(parser, text, hint):
         raise click.BadParameter(str(e), param_hint=hint) from None
 
 
-def build_config(
-    url,
-    vus,
-    duration,
-    stages,
-    scenario,
-    rate,
-    think,
-    mix,
-    qty,
-    timeout,
-    seed,
-    retries,
-    max_requests,
-    allow_remote,
-) -> LoadConfig:
-    """Validate every option and return the run's configuration."""
+def build_config(*, url, vus, duration, stages, scenario, rate, allow_remote, **rest) -> LoadConfig:
+    """Validate every load option (keyword arguments named as the options) into a LoadConfig."""
     if sum(x is not None for x in (stages, scenario, rate)) > 1:
         raise click.UsageError("choose one of --stages, --scenario and --rate")
-    url = parsed_option(lambda u: check_target(u, allow_remote), url, "URL")
+    seconds, stage_list = _shape(vus, duration, stages, scenario)
+    return LoadConfig(
+        url=parsed_option(lambda u: check_target(u, allow_remote), url, "URL"),
+        duration=seconds,
+        vus=max([vus] + [t for _, t in stage_list or []]),
+        stages=stage_list,
+        rate=parsed_option(parse_rate, rate, "--rate") if rate else None,
+        mix=parsed_option(parse_mix, rest.pop("mix"), "--mix"),
+        qty=_qty_range(rest.pop("qty")),
+        think=parsed_option(lambda t: parse_range(t, parse_duration), rest.pop("think"), "--think"),
+        timeout=parsed_option(parse_duration, rest.pop("timeout"), "--timeout"),
+        seed=_seed(rest.pop("seed")),
+        **rest,  # retries, max_requests, client: taken as given
+    )
+
+
+def _shape(vus, duration, stages, scenario) -> tuple[float, list | None]:
+    """Return the run's length in seconds and its stages (None for a constant load)."""
     seconds = parsed_option(parse_duration, duration, "--duration") if duration else None
     stage_list = None
     if stages:
         stage_list = parsed_option(parse_stages, stages, "--stages")
-        seconds = total_duration(stage_list)
     elif scenario:
         default = SOAK_DEFAULT_S if scenario == "soak" else 30.0
         stage_list = scenario_stages(scenario, vus, seconds or default)
+    if stage_list:
         seconds = total_duration(stage_list)
-    if not seconds or seconds <= 0:
-        seconds = seconds or 30.0
-    peak = max([vus] + [t for _, t in stage_list or []])
-    return LoadConfig(
-        url=url,
-        duration=seconds,
-        vus=peak,
-        stages=stage_list,
-        rate=parsed_option(parse_rate, rate, "--rate") if rate else None,
-        mix=parsed_option(parse_mix, mix, "--mix"),
-        qty=_qty_range(qty),
-        think=parsed_option(lambda t: parse_range(t, parse_duration), think, "--think"),
-        timeout=parsed_option(parse_duration, timeout, "--timeout"),
-        seed=seed if seed is not None else random.randrange(1, 2**31),
-        retries=retries,
-        max_requests=max_requests,
-    )
+    return seconds or 30.0, stage_list
+
+
+def _seed(seed: int | None) -> int:
+    """Return the seed given, or a fresh one (printed with the run, so it can be repeated)."""
+    return seed if seed is not None else random.randrange(1, 2**31)
 
 
 def _qty_range(text: str) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 import click
 
+from racelab.cli.errors import CommandError
 from racelab.cli.options import store_options, threads_option
 from servers.registry import STRATEGIES
 
@@ -82,5 +83,4 @@ def serve_command(
             delay_s, step=parsed_option(parse_address, step, "--step") if step else None,
         )  # fmt: skip
     except ServeError as e:
-        click.echo(f"racelab serve: {e}", err=True)
-        raise SystemExit(e.status) from None
+        raise CommandError(str(e), e.status) from None

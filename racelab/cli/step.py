@@ -2,6 +2,7 @@
 
 import click
 
+from racelab.cli.errors import InputError, bad_input
 from racelab.cli.options import repeat_option
 
 
@@ -40,7 +41,6 @@ def step_command(spec_path, targets, ladder, repeat, block_wait, json_path, html
     answers and the checker's verdict; with several targets, a matrix. Exit 0 if every
     permutation held, 1 if any failed or was flaky, 2 for a bad spec.
     """
-    import json
     import sys
 
     from loadtests.shapes import parse_duration
@@ -57,18 +57,26 @@ def step_command(spec_path, targets, ladder, repeat, block_wait, json_path, html
         raise click.BadParameter(str(e), param_hint="--target") from None
     if not chosen:
         raise click.UsageError("name a --target (or --ladder)")
-    try:
+    with bad_input(StepSpecError):
         spec = load_spec(spec_path)
         run.check_targets(spec, chosen)
-    except StepSpecError as e:
-        click.echo(f"racelab step: {e}", err=True)
-        raise SystemExit(2) from None
     if interactive:
         raise SystemExit(interact(spec, chosen, wait))
     rows = run.run_matrix(spec, chosen, repeat, wait, lambda text: click.echo(text, err=True))
-    for column in range(len(chosen)):
+    show_results(spec, rows, json_path, html_path)
+    sys.exit(run.exit_status(rows))
+
+
+def show_results(spec, rows, json_path, html_path) -> None:
+    """Print each target's permutations (and the matrix), and write the files asked for."""
+    import json
+
+    from racelab.step import run
+
+    columns = len(rows[0]) if rows else 0
+    for column in range(columns):
         click.echo("\n".join(run.table_lines(spec, rows, column)) + "\n")
-    if len(chosen) > 1:
+    if columns > 1:
         click.echo("\n".join(run.matrix_lines(rows)))
     if json_path:
         write_file(json_path, json.dumps(run.as_json(spec, rows), indent=2))
@@ -76,7 +84,6 @@ def step_command(spec_path, targets, ladder, repeat, block_wait, json_path, html
         from racelab.step.html import matrix_html
 
         write_file(html_path, matrix_html(spec, rows))
-    sys.exit(run.exit_status(rows))
 
 
 def write_file(path: str, text: str) -> None:
@@ -87,13 +94,12 @@ def write_file(path: str, text: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text, encoding="utf-8")
     except OSError as e:
-        click.echo(f"racelab step: cannot write {path}: {e.strerror}", err=True)
-        raise SystemExit(2) from None
+        raise InputError(f"cannot write {path}: {e.strerror}") from None
 
 
 def interact(spec, targets, wait: float) -> int:
     """Run one target with the user as the scheduler; return the exit status."""
-    from racelab.step.runner import run_interactive
+    from racelab.step.interactive import run_interactive
 
     if len(targets) != 1:
         raise click.UsageError("--interactive takes exactly one --target")

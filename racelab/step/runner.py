@@ -22,7 +22,7 @@ from loadtests.client import classify_status
 from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
-from racelab.step.scheduler import BLOCK_WAIT_S, EveryPoint, Scheduler, StepLog
+from racelab.step.scheduler import BLOCK_WAIT_S, Scheduler, StepLog
 from racelab.step.spec import Spec
 from servers.stepping import SESSION_HEADER, WORKER_HEADER
 
@@ -164,7 +164,7 @@ def _run_sessions(spec, target, permutation, scheduler, url, data_dir, clients, 
     answers: list[Answer] = []
     threads = [
         threading.Thread(
-            target=_session_loop,
+            target=session_loop,
             args=(clients[s.name], s, i, ids, answers, records, clock, scheduler),
             daemon=True,
         )
@@ -176,11 +176,11 @@ def _run_sessions(spec, target, permutation, scheduler, url, data_dir, clients, 
     scheduler.wait_done(PERMUTATION_LIMIT_S)
     for lane_name, lane in scheduler.lanes.items():
         workers_used.setdefault(lane_name, set()).update(lane.pids)
-    report = _checked(spec, url, data_dir, records)
+    report = checked(spec, url, data_dir, records)
     return Outcome(steps, answers, report["verdict"], report["anomalies"], workers_used)
 
 
-def _checked(spec: Spec, url: str, data_dir: Path, records: list) -> dict:
+def checked(spec: Spec, url: str, data_dir: Path, records: list) -> dict:
     """Check the store against the history of exactly these requests."""
     lines = [json.dumps(run_record(url, "step", 0, {}, _items(spec)))]
     lines += [json.dumps(r) for r in records]
@@ -202,7 +202,7 @@ def _items(spec: Spec) -> dict:
     return {f"sku-{n}": spec.stock for n in range(1, spec.skus + 1)}
 
 
-def _session_loop(client, session, vu, ids, answers, records, clock, scheduler) -> None:
+def session_loop(client, session, vu, ids, answers, records, clock, scheduler) -> None:
     try:
         for request in session.requests:
             t0 = time.perf_counter() - clock
@@ -242,61 +242,3 @@ def _record(answer: Answer, request: dict, t0: float, t1: float, vu: int) -> dic
         answer.order_id, status, type_, t0, max(t1, t0),
         None if type_ == "ok" else f"http {status}" if status else "no answer",
     )  # fmt: skip
-
-
-def run_interactive(spec: Spec, target: TargetSpec, keys, show, block_wait: float = BLOCK_WAIT_S):
-    """Let the user be the scheduler: each key names the session that takes its next step.
-
-    keys yields one key at a time (a session's name, or q to let everything finish); show
-    is called with the lines to display before each key and at the end.
-    """
-    lanes = {s.name: EveryPoint() for s in spec.sessions}
-    with stepped_server(spec, target, lanes, block_wait) as (scheduler, url, data_dir):
-        return _interact(spec, scheduler, url, data_dir, keys, show)
-
-
-def _interact(spec, scheduler, url, data_dir, keys, show) -> Outcome:
-    clock, records, ids, answers = time.perf_counter(), [], {}, []
-    clients = {s.name: Client(url, s.name) for s in spec.sessions}
-    for i, session in enumerate(spec.sessions):
-        args = (clients[session.name], session, i, ids, answers, records, clock, scheduler)
-        threading.Thread(target=_session_loop, args=args, daemon=True).start()
-    names = {s.name.lower(): s.name for s in spec.sessions}
-    with scheduler.changed:  # the start: every session at its first point
-        scheduler.changed.wait_for(
-            lambda: all(x.held or x.done for x in scheduler.lanes.values()), scheduler.block_wait
-        )
-    for key in keys:
-        key = key.strip().lower()
-        if key in ("q", "") or all(scheduler.lanes[n].done for n in names.values()):
-            break
-        show(_state_lines(spec, scheduler, url, answers))
-        if key in names:
-            log = scheduler.step(names[key])
-            show([f"> {log.step}: {log.outcome}"])
-        else:
-            show([f"> {key!r} is not a session ({', '.join(names.values())}); q ends"])
-    scheduler.run([], PERMUTATION_LIMIT_S)
-    scheduler.wait_done(PERMUTATION_LIMIT_S)
-    for client in clients.values():
-        client.close()
-    report = _checked(spec, url, data_dir, records)
-    outcome = Outcome(scheduler.log, answers, report["verdict"], report["anomalies"])
-    show(_state_lines(spec, scheduler, url, answers)
-         + [f"verdict: {report['verdict']}"
-            + "".join(f", {k} {v}" for k, v in report["anomalies"].items() if v)])  # fmt: skip
-    return outcome
-
-
-def _state_lines(spec, scheduler, url, answers) -> list[str]:
-    """Return what a class at a projector needs: each session's place, the store, answers."""
-    reader = Client(url, "")
-    _, items, _ = reader.send("GET", "/items")
-    _, orders, _ = reader.send("GET", "/orders")
-    reader.close()
-    lines = [f"  {s.name}: {scheduler.where(s.name)}" for s in spec.sessions]
-    stock = ", ".join(f"{i['sku']} {i['stock']}" for i in (items or {}).get("items", []))
-    stored = ", ".join(f"#{o['id']} {o['token']}" for o in (orders or {}).get("orders", []))
-    lines.append(f"  store: stock {stock or '?'}; orders {stored or 'none'}")
-    lines += [f"  {a.session} got: {a.text()}" for a in answers]
-    return lines

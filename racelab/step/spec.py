@@ -91,29 +91,12 @@ def parse_spec(doc: dict, path: str, text: str = "") -> Spec:
         return SpecError(path, line_of(text, near), problem)
 
     doc = _hoisted(doc, fail)
-    setup = doc.get("setup", {})
-    if not isinstance(setup, dict):
-        raise fail("setup must be a table such as { skus = 1, stock = 1 }", "setup")
-    skus, stock = setup.get("skus", 1), setup.get("stock", 10)
-    if not _count(skus, 1, 1000) or not _count(stock, 0, 10**9):
-        raise fail("setup needs skus 1..1000 and stock 0..10^9", "setup")
-    sessions = [_session(s, fail) for s in _list(doc.get("session", []), "[[session]]", fail)]
-    if len(sessions) < 1:
-        raise fail("a spec needs at least one [[session]]")
-    names = [s.name for s in sessions]
-    if len(set(names)) != len(names):
-        raise fail("two sessions share a name", "name")
+    setup, skus, stock = _setup(doc, fail)
+    sessions = _sessions(doc, fail)
     orders = [_request({"op": "create", **o}, fail) for o in setup.get("orders", [])]
     _check_tokens(sessions, orders, fail)
-    spec = Spec(
-        name=str(doc.get("name", Path(path).stem)),
-        path=path,
-        skus=skus,
-        stock=stock,
-        orders=orders,
-        sessions=sessions,
-        text=text,
-    )
+    name = str(doc.get("name", Path(path).stem))
+    spec = Spec(name, path, skus, stock, orders=orders, sessions=sessions, text=text)
     raw = doc.get("permutations")
     if raw is None and _interleavings(sessions) > MAX_INTERLEAVINGS:
         raise fail(
@@ -127,6 +110,28 @@ def parse_spec(doc: dict, path: str, text: str = "") -> Spec:
     )
     spec.expected = _expected(doc.get("expected", {}), len(spec.permutations), fail)
     return spec
+
+
+def _setup(doc: dict, fail) -> tuple[dict, int, int]:
+    """Return the setup table, its skus and its stock, checked."""
+    setup = doc.get("setup", {})
+    if not isinstance(setup, dict):
+        raise fail("setup must be a table such as { skus = 1, stock = 1 }", "setup")
+    skus, stock = setup.get("skus", 1), setup.get("stock", 10)
+    if not _count(skus, 1, 1000) or not _count(stock, 0, 10**9):
+        raise fail("setup needs skus 1..1000 and stock 0..10^9", "setup")
+    return setup, skus, stock
+
+
+def _sessions(doc: dict, fail) -> list:
+    """Return the [[session]] tables as Sessions: at least one, each named once."""
+    sessions = [_session(s, fail) for s in _list(doc.get("session", []), "[[session]]", fail)]
+    if len(sessions) < 1:
+        raise fail("a spec needs at least one [[session]]")
+    names = [s.name for s in sessions]
+    if len(set(names)) != len(names):
+        raise fail("two sessions share a name", "name")
+    return sessions
 
 
 def _expected(doc, count: int, fail) -> dict[str, list[str]]:

@@ -1,0 +1,78 @@
+"""`racelab step --interactive`: the user is the scheduler, one key per step.
+
+Each key names the session that takes its next step; before each, the class sees where
+every session stands, the store, and the answers so far.
+"""
+
+import threading
+import time
+
+from racelab.compare.targets import TargetSpec
+from racelab.step.runner import (
+    PERMUTATION_LIMIT_S,
+    Client,
+    Outcome,
+    checked,
+    session_loop,
+    stepped_server,
+)
+from racelab.step.scheduler import BLOCK_WAIT_S, EveryPoint
+from racelab.step.spec import Spec
+
+
+def run_interactive(spec: Spec, target: TargetSpec, keys, show, block_wait: float = BLOCK_WAIT_S):
+    """Let the user be the scheduler: each key names the session that takes its next step.
+
+    keys yields one key at a time (a session's name, or q to let everything finish); show
+    is called with the lines to display before each key and at the end.
+    """
+    lanes = {s.name: EveryPoint() for s in spec.sessions}
+    with stepped_server(spec, target, lanes, block_wait) as (scheduler, url, data_dir):
+        return _interact(spec, scheduler, url, data_dir, keys, show)
+
+
+def _interact(spec, scheduler, url, data_dir, keys, show) -> Outcome:
+    clock, records, ids, answers = time.perf_counter(), [], {}, []
+    clients = {s.name: Client(url, s.name) for s in spec.sessions}
+    for i, session in enumerate(spec.sessions):
+        args = (clients[session.name], session, i, ids, answers, records, clock, scheduler)
+        threading.Thread(target=session_loop, args=args, daemon=True).start()
+    names = {s.name.lower(): s.name for s in spec.sessions}
+    with scheduler.changed:  # the start: every session at its first point
+        scheduler.changed.wait_for(
+            lambda: all(x.held or x.done for x in scheduler.lanes.values()), scheduler.block_wait
+        )
+    for key in keys:
+        key = key.strip().lower()
+        if key in ("q", "") or all(scheduler.lanes[n].done for n in names.values()):
+            break
+        show(_state_lines(spec, scheduler, url, answers))
+        if key in names:
+            log = scheduler.step(names[key])
+            show([f"> {log.step}: {log.outcome}"])
+        else:
+            show([f"> {key!r} is not a session ({', '.join(names.values())}); q ends"])
+    scheduler.run([], PERMUTATION_LIMIT_S)
+    scheduler.wait_done(PERMUTATION_LIMIT_S)
+    for client in clients.values():
+        client.close()
+    report = checked(spec, url, data_dir, records)
+    outcome = Outcome(scheduler.log, answers, report["verdict"], report["anomalies"])
+    show(_state_lines(spec, scheduler, url, answers)
+         + [f"verdict: {report['verdict']}"
+            + "".join(f", {k} {v}" for k, v in report["anomalies"].items() if v)])  # fmt: skip
+    return outcome
+
+
+def _state_lines(spec, scheduler, url, answers) -> list[str]:
+    """Return what a class at a projector needs: each session's place, the store, answers."""
+    reader = Client(url, "")
+    _, items, _ = reader.send("GET", "/items")
+    _, orders, _ = reader.send("GET", "/orders")
+    reader.close()
+    lines = [f"  {s.name}: {scheduler.where(s.name)}" for s in spec.sessions]
+    stock = ", ".join(f"{i['sku']} {i['stock']}" for i in (items or {}).get("items", []))
+    stored = ", ".join(f"#{o['id']} {o['token']}" for o in (orders or {}).get("orders", []))
+    lines.append(f"  store: stock {stock or '?'}; orders {stored or 'none'}")
+    lines += [f"  {a.session} got: {a.text()}" for a in answers]
+    return lines
