@@ -1,13 +1,5 @@
 """The JSON-file target: one store.json, rewritten on every write."""
 
-from servers.json_store.strategies import (
-    FileLockJsonStore,
-    NaiveJsonStore,
-    OptimisticJsonStore,
-    ThreadLockJsonStore,
-)
+from servers.json_store.strategies import STRATEGIES
 
-STRATEGIES = {
-    cls.strategy: cls
-    for cls in (NaiveJsonStore, ThreadLockJsonStore, FileLockJsonStore, OptimisticJsonStore)
-}
+__all__ = ["STRATEGIES"]

@@ -248,3 +248,10 @@ class OptimisticJsonStore(JsonStore):
                 self._save(doc)
                 return result, True
         raise Busy(f"The store changed under {OPTIMISTIC_ATTEMPTS} attempts in a row.")
+
+
+# The strategies this backend offers, in the order the ladder and the docs show them.
+STRATEGIES = {
+    cls.strategy: cls
+    for cls in (NaiveJsonStore, ThreadLockJsonStore, FileLockJsonStore, OptimisticJsonStore)
+}

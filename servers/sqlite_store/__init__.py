@@ -1,5 +1,5 @@
 """The SQLite target: store.db through SQLAlchemy, ids assigned by the database."""
 
-from servers.sqlite_store.strategies import NaiveSqliteStore, TransactionalSqliteStore
+from servers.sqlite_store.strategies import STRATEGIES
 
-STRATEGIES = {cls.strategy: cls for cls in (NaiveSqliteStore, TransactionalSqliteStore)}
+__all__ = ["STRATEGIES"]

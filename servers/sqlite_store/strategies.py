@@ -276,3 +276,7 @@ def _configure_connection(dbapi_connection, _record) -> None:
     # recipe for pysqlite), and trade per-commit fsync for WAL's checkpoint fsync.
     dbapi_connection.isolation_level = None
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
+# The strategies this backend offers, in the order the ladder and the docs show them.
+STRATEGIES = {cls.strategy: cls for cls in (NaiveSqliteStore, TransactionalSqliteStore)}
