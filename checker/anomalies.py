@@ -1,0 +1,253 @@
+"""One small function per anomaly class; each returns (count, examples).
+
+checker/checks.py lists them, with what each needs and where it is counted.
+
+Jepsen's rule throughout: an ok write must be in the store, a fail write must not, an
+info write may or may not be.
+"""
+
+from dataclasses import dataclass
+
+from checker.facts import INFO, OK
+
+
+@dataclass
+class Context:
+    """Everything a check may look at."""
+
+    snapshot: object  # checker.stores.Snapshot
+    index: object  # checker.facts.StoreIndex
+    facts: object = None  # checker.facts.HistoryFacts, or None without a history
+
+
+def _order(order) -> dict:
+    return dict(zip(("id", "sku", "qty", "token"), order, strict=True))
+
+
+def _span(record) -> str:
+    return f"{record['t0']:.3f}-{record['t1']:.3f} s"
+
+
+def _example(text: str, ctx: Context, token=None, **extra) -> dict:
+    """Return an example with the token's history records and the writes that overlapped."""
+    example = {"text": text, **extra}
+    if token is not None:
+        example["tokens"] = [token]
+    if token is not None and ctx.facts is not None:
+        indices = ctx.facts.write_indices(token)
+        example["records"] = [ctx.facts.record(i) for i in indices[:5]]
+        if indices:
+            example["overlapping"] = ctx.facts.overlapping(indices[0])
+    return example
+
+
+def corrupt_store(ctx: Context, limit: int):
+    """The store is unparseable, not the documented shape, or fails integrity_check."""
+    reason = ctx.snapshot.corruption
+    return (1, [{"text": f"{ctx.snapshot.path}: {reason}."}]) if reason else (0, [])
+
+
+def corrupt_record(ctx: Context, limit: int):
+    """Stored orders with bad fields, or with a sku/qty other than the client sent."""
+    examples = [
+        {"text": f"stored order {bad!r:.200} lacks a well-typed field."}
+        for bad in ctx.snapshot.malformed[:limit]
+    ]
+    count = len(ctx.snapshot.malformed)
+    if ctx.facts is not None:
+        tokens = ctx.facts.tokens
+        for order in ctx.snapshot.orders:
+            known = tokens.get(order[3])
+            sent = None if known is None else known.sent
+            if sent is not None and sent != (order[1], order[2]):
+                count += 1
+                if len(examples) < limit:
+                    text = (
+                        f"token {order[3]} was sent as {sent[1]} x {sent[0]} but stored as "
+                        f"{order[2]} x {order[1]} (id {order[0]})."
+                    )
+                    examples.append(_example(text, ctx, order[3], stored=_order(order)))
+    return count, examples
+
+
+def lost(ctx: Context, limit: int):
+    """Creates acknowledged ok whose token is not stored and was never cancelled."""
+    holds = ctx.index.holds_token
+    tokens = [
+        t
+        for t, known in ctx.facts.tokens.items()
+        if known.created == OK and known.cancelled < INFO and not holds(t)
+    ]
+    return len(tokens), [_lost_example(ctx, t) for t in tokens[:limit]]
+
+
+def _lost_example(ctx: Context, token: str) -> dict:
+    facts = ctx.facts
+    acked = facts.tokens[token].acked_id
+    record = _acked_create(facts, token)
+    rivals = [t for t in facts.collisions.get(acked, ()) if t != token]
+    text = (
+        f"token {token} was acknowledged ({record['status'] or 'ok'}, id {acked}) over "
+        f"{_span(record)} but is not in the store."
+    )
+    if rivals:
+        rival = _acked_create(facts, rivals[0])
+        when = "an overlapping" if _overlap(record, rival) else "another"
+        text += (
+            f" Token {rivals[0]} got the same id {acked} in {when} write: "
+            f"a later read-modify-write replaced the store with a copy that never held "
+            f"{token}."
+        )
+    return _example(text, ctx, token)
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    """Say whether two records' time spans overlap."""
+    return max(a["t0"], b["t0"]) < min(a["t1"], b["t1"])
+
+
+def duplicated(ctx: Context, limit: int):
+    """Tokens stored more than once."""
+    repeats = ctx.index.repeated_tokens
+    examples = [
+        _example(
+            f"token {token} is stored {len(orders)} times, as ids "
+            f"{', '.join(str(o[0]) for o in orders)}.",
+            ctx,
+            token,
+            stored=[_order(o) for o in orders],
+        )
+        for token, orders in list(repeats.items())[:limit]
+    ]
+    return len(repeats), examples
+
+
+def id_collision(ctx: Context, limit: int):
+    """One id on two stored orders, or handed to two tokens in ok answers."""
+    stored = {i: sorted({o[3] for o in orders}) for i, orders in ctx.index.repeated_ids.items()}
+    acked = {}
+    if ctx.facts is not None:
+        acked = ctx.facts.collisions
+    ids = sorted(set(stored) | set(acked))
+    examples = [_collision_example(ctx, i, stored.get(i), acked.get(i)) for i in ids[:limit]]
+    return len(ids), examples
+
+
+def _collision_example(ctx: Context, order_id, stored_tokens, acked_tokens) -> dict:
+    if stored_tokens:
+        return {
+            "text": f"id {order_id} is stored on {len(stored_tokens)} orders "
+            f"(tokens {', '.join(stored_tokens)}).",
+            "tokens": stored_tokens,
+        }
+    records = [_acked_create(ctx.facts, t) for t in acked_tokens]
+    start, end = max(r["t0"] for r in records), min(r["t1"] for r in records)
+    together = (
+        f"their requests overlapped from {start:.3f} s to {end:.3f} s"
+        if start < end
+        else "their requests did not overlap"
+    )
+    kept = [t for t in acked_tokens if t in ctx.index.by_token]
+    outcome = (
+        "the final state could not be read"
+        if ctx.snapshot.unreadable
+        else f"only {', '.join(kept)} is stored: the others' writes were overwritten"
+        if len(kept) < len(acked_tokens)
+        else "both are stored"
+    )
+    return {
+        "text": f"tokens {' and '.join(acked_tokens)} all got id {order_id}; "
+        f"{together}; {outcome}.",
+        "records": records,
+        "tokens": list(acked_tokens),
+    }
+
+
+def _acked_create(facts, token) -> dict:
+    """Return the first ok create record of token."""
+    records = (facts.record(i) for i in facts.write_indices(token))
+    return next(r for r in records if r["op"] == "create" and r["type"] == "ok")
+
+
+def unexpected(ctx: Context, limit: int):
+    """Stored orders whose token no client sent, or whose every create failed."""
+    outcome = ctx.facts.outcome
+    tokens = [t for t in ctx.index.by_token if outcome(t) in (None, "fail")]
+    examples = [
+        _example(
+            f"token {t} is stored (id {ctx.index.by_token[t][0]}) but "
+            + ("no client sent it." if outcome(t) is None else "every create that sent it failed."),
+            ctx,
+            t,
+        )
+        for t in tokens[:limit]
+    ]
+    return len(tokens), examples
+
+
+def resurrected(ctx: Context, limit: int):
+    """Orders whose cancel was ok but that are still stored."""
+    stored = ctx.index.by_token
+    tokens = [
+        t
+        for t, known in ctx.facts.tokens.items()
+        if known.cancelled == OK
+        and t in stored
+        and (known.cancelled_id is None or stored[t][0] == known.cancelled_id)
+    ]
+    examples = [
+        _example(
+            f"order {stored[t][0]} (token {t}) was cancelled ok and is stored "
+            "again: a stale copy of the store was written back over the cancel.",
+            ctx,
+            t,
+        )
+        for t in tokens[:limit]
+    ]
+    return len(tokens), examples
+
+
+def stock_mismatch(ctx: Context, limit: int):
+    """Skus whose initial stock minus stored orders' qty differs from the stored stock."""
+    initial, items, sold = ctx.facts.initial, ctx.snapshot.items, ctx.index.qty_by_sku
+    skus = sorted(
+        s
+        for s in set(initial) | set(items)
+        if initial.get(s, 0) - sold[s] != items.get(s, 0) and ctx.index.stock_known(s)
+    )
+    examples = [_mismatch_example(s, initial.get(s, 0), sold[s], items.get(s, 0)) for s in skus]
+    return len(skus), examples[:limit]
+
+
+def _mismatch_example(sku, initial: int, sold: int, stock: int) -> dict:
+    left = initial - sold
+    why = (
+        "a stock decrement was overwritten (a lost update)"
+        if stock > left
+        else "stock was taken for orders that are not stored"
+    )
+    return {
+        "text": f"{sku}: {initial} at the start - {sold} in stored orders = {left}, "
+        f"but the store says {stock}: {why}.",
+        "sku": sku,
+    }
+
+
+def oversold(ctx: Context, limit: int):
+    """Skus with stock below zero, or more sold than there was."""
+    items, sold = ctx.snapshot.items, ctx.index.qty_by_sku
+    initial = ctx.facts.initial if ctx.facts is not None else {}
+    skus = sorted(
+        s
+        for s in set(items) | set(initial)
+        if items.get(s, 0) < 0 or (s in initial and sold[s] > initial[s])
+    )
+    examples = [
+        {
+            "text": f"{s}: {sold[s]} sold of {initial.get(s, '?')} at the start; "
+            f"stock now {items.get(s, 0)}.",
+            "sku": s,
+        }
+        for s in skus[:limit]
+    ]
+    return len(skus), examples
