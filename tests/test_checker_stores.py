@@ -121,3 +121,44 @@ def test_mutated_stores_give_a_report(tmp_path_factory, data):
     path.write_bytes(bytes(raw))
     report = check(path, history(ITEMS, [create("a", order_id=1), create("b", order_id=2)]))
     assert report["errors"] == {}
+
+
+SCALARS = st.one_of(
+    st.integers(-(2**70), 2**70), st.booleans(), st.none(), st.floats(allow_nan=False),
+    st.text(max_size=6),
+)  # fmt: skip
+WELL_FORMED = {
+    "id": st.integers(0, 10**6), "sku": st.sampled_from(["sku-1", "sku-2"]),
+    "qty": st.integers(1, 100), "token": st.text(max_size=8),
+    "created_at": st.just("2026-01-01T00:00:00.000Z"),
+}  # fmt: skip
+WHOLE = st.fixed_dictionaries(WELL_FORMED, optional={"extra": SCALARS})
+BROKEN = st.fixed_dictionaries(
+    {}, optional={k: st.one_of(v, SCALARS) for k, v in WELL_FORMED.items()}
+)  # a field missing or ill-typed, or a whole order by chance
+STOCKS = st.dictionaries(st.sampled_from(["sku-1", "sku-2"]), st.integers())
+ONE_BAD_FIELD = st.tuples(WHOLE, st.sampled_from(sorted(WELL_FORMED)), SCALARS).map(
+    lambda t: {**t[0], t[1]: t[2]}
+)  # a whole order but for one field
+DOCUMENTS = st.one_of(
+    st.fixed_dictionaries(  # the documented shape: the fast reading takes these
+        {"version": st.integers(0, 9), "items": STOCKS, "orders": st.lists(WHOLE, max_size=6),
+         "next_id": st.integers(0, 9)}),
+    st.fixed_dictionaries(  # the documented shape but for one order's field
+        {"version": st.integers(0, 9), "items": STOCKS, "next_id": st.integers(0, 9),
+         "orders": st.tuples(st.lists(WHOLE, max_size=3), ONE_BAD_FIELD).map(
+             lambda t: [*t[0], t[1]])}),
+    st.fixed_dictionaries(  # anything near it: the careful reading takes over
+        {"version": st.one_of(st.integers(0, 9), SCALARS), "items": st.one_of(STOCKS, SCALARS),
+         "orders": st.lists(st.one_of(WHOLE, BROKEN), max_size=6), "next_id": st.integers(0, 9)},
+        optional={"extra": SCALARS}),
+)  # fmt: skip
+
+
+@given(DOCUMENTS, st.booleans())
+def test_the_fast_reading_of_a_json_store_agrees_with_the_careful_one(doc, pretty):
+    from checker.stores import read_json, read_json_carefully
+
+    raw = json.dumps(doc, indent=2 if pretty else None).encode()
+    fast, careful = read_json("store.json", raw), read_json_carefully("store.json", raw)
+    assert fast == careful
