@@ -30,6 +30,8 @@ def compare_once() -> tuple[float, dict]:
         f"{t['target']}@{t['workers']}": (
             t["verdict"],
             sorted(name for name, count in t["anomalies"].items() if count),
+            t["load"]["rps"],
+            t["load"]["latency_ms"]["p99"],
         )
         for t in report["targets"]
     }
@@ -48,7 +50,9 @@ def run(runs: int = 3) -> dict:
         verdicts = Counter(o[target][0] for o in outcomes)
         every_run = set.intersection(*(set(o[target][1]) for o in outcomes))
         stability[target] = {"verdicts": dict(verdicts), "anomalies_every_run": sorted(every_run)}
-    summary = {"seconds": median(times), "runs": times, "stability": stability}
+    figures = {t: {"rps": [o[t][2] for o in outcomes], "p99_ms": [o[t][3] for o in outcomes]}
+               for t in outcomes[0]}  # fmt: skip
+    summary = {"seconds": median(times), "runs": times, "stability": stability, "figures": figures}
     print_table(
         f"Compare: the default ladder, median of {runs}",
         ["seconds", "runs"],
@@ -68,5 +72,23 @@ def run(runs: int = 3) -> dict:
         ],
         f"python -m benchmarks compare --runs {runs}",
     )
+    print_table(
+        f"Compare: how much each figure moves over {runs} runs (median [min-max])",
+        ["target", "req/s", "p99 ms", "p99 spread / median"],
+        [[target, *_spread(outcomes, target)] for target in outcomes[0]],
+        f"python -m benchmarks compare --runs {runs}",
+    )
     save("compare", summary)
     return summary
+
+
+def _spread(outcomes: list[dict], target: str) -> list[str]:
+    """Return a target's req/s and p99 as median [min-max], and the p99's relative spread."""
+    rps = [o[target][2] for o in outcomes]
+    p99 = [o[target][3] for o in outcomes]
+    relative = (max(p99) - min(p99)) / median(p99) if median(p99) else 0.0
+    return [
+        f"{median(rps):.0f} [{min(rps):.0f}-{max(rps):.0f}]",
+        f"{median(p99):.1f} [{min(p99):.1f}-{max(p99):.1f}]",
+        f"{relative:.0%}",
+    ]

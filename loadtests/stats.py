@@ -3,6 +3,7 @@
 The client emits one sample per request; these classes subscribe. They never see HTTP.
 """
 
+import math
 from collections import Counter
 
 from hdrh.histogram import HdrHistogram
@@ -24,6 +25,21 @@ def latency_ms(histogram: HdrHistogram) -> dict:
     values = {name: histogram.get_value_at_percentile(p) / 1000 for name, p in PERCENTILES.items()}
     values["max"] = histogram.get_max_value() / 1000
     return values
+
+
+def percentile_band_ms(histogram: HdrHistogram, q: float = 0.99, z: float = 1.96) -> list:
+    """Return the 95% confidence band of a percentile, in milliseconds ([0, 0] if empty).
+
+    Distribution-free: the band runs between the order statistics of rank n*q -/+ z*sqrt(n*q*(1-q)),
+    so it widens as the run gets shorter. It says how far the sample size alone can move the
+    figure; a busy machine moves it further.
+    """
+    n = histogram.get_total_count()
+    if n == 0:
+        return [0.0, 0.0]
+    spread = z * math.sqrt(n * q * (1 - q))
+    ranks = (max(1, math.floor(n * q - spread)), min(n, math.ceil(n * q + spread)))
+    return [histogram.get_value_at_percentile(100 * rank / n) / 1000 for rank in ranks]
 
 
 class Counts:
@@ -152,6 +168,7 @@ class Stats:
 def summarize(stats: Stats, thresholds: list | None = None) -> dict:
     """Return the load summary (the --summary-json document)."""
     duration = stats.duration_s
+    overall = merged(s.histogram for s in stats.by_op.values())
     return {
         "requests": stats.total.requests,
         "duration_s": round(duration, 3),
@@ -159,7 +176,8 @@ def summarize(stats: Stats, thresholds: list | None = None) -> dict:
         "errors": stats.total.errors,
         "dropped": stats.dropped,
         "overlaps": stats.overlaps,
-        "latency_ms": latency_ms(merged(s.histogram for s in stats.by_op.values())),
+        "latency_ms": latency_ms(overall),
+        "p99_band_ms": percentile_band_ms(overall),
         "by_op": {
             op: {"requests": s.requests, "errors": s.errors, "latency_ms": latency_ms(s.histogram)}
             for op, s in sorted(stats.by_op.items())

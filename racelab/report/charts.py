@@ -94,6 +94,10 @@ def throughput_chart(entries: list[dict]) -> str:
     rps.barh(names, [e["load"]["rps"] for e in entries], color=colors)
     rps.set_xlabel("requests/s")
     rps.invert_yaxis()
-    p99.barh(names, [e["load"]["latency_ms"]["p99"] for e in entries], color=colors)
-    p99.set_xlabel("p99 response time (ms)")
+    values = [e["load"]["latency_ms"]["p99"] for e in entries]
+    bands = [e["load"].get("p99_band_ms") or [v, v] for e, v in zip(entries, values, strict=True)]
+    below = [max(0.0, v - low) for v, (low, _) in zip(values, bands, strict=True)]
+    above = [max(0.0, high - v) for v, (_, high) in zip(values, bands, strict=True)]
+    p99.barh(names, values, color=colors, xerr=[below, above], capsize=3, ecolor="#333")
+    p99.set_xlabel("p99 response time (ms), with its 95% band")
     return to_svg(figure)
