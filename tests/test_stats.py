@@ -1,8 +1,11 @@
 """Percentiles, summaries and thresholds against known latencies, with exact answers."""
 
+import math
+import random
+
 import pytest
 
-from loadtests.stats import Stats, latency_ms, new_histogram, summarize
+from loadtests.stats import Stats, latency_ms, new_histogram, percentile_band_ms, summarize
 from loadtests.thresholds import ThresholdError, evaluate, parse_threshold
 
 
@@ -116,3 +119,35 @@ def test_thresholds_pass_and_fail_on_measured_values(expr, passed, value):
 def test_bad_thresholds_are_named(expr, message):
     with pytest.raises(ThresholdError, match=message):
         parse_threshold(expr)
+
+
+def test_the_p99_band_of_one_to_a_thousand_microseconds_is_its_exact_ranks():
+    histogram = new_histogram()
+    for value in range(1, 1001):
+        histogram.record_value(value)
+    # n*q = 990, spread = 1.96 * sqrt(9.9) = 6.17: ranks 983 and 997
+    assert percentile_band_ms(histogram) == [0.983, 0.997]
+    assert percentile_band_ms(new_histogram()) == [0.0, 0.0]
+
+
+def exponential_histogram(rng, n: int, mean_us: float = 20_000):
+    histogram = new_histogram()
+    for _ in range(n):
+        histogram.record_value(max(1, int(rng.expovariate(1 / mean_us))))
+    return histogram
+
+
+def test_the_p99_band_covers_the_true_p99_about_95_times_in_100_and_narrows_with_more_requests():
+    rng, true_p99_ms = random.Random(7), 20 * math.log(100)  # the exponential's 99th percentile
+    bands = [percentile_band_ms(exponential_histogram(rng, 1000)) for _ in range(200)]
+    covered = sum(low <= true_p99_ms <= high for low, high in bands)
+    assert 180 <= covered <= 198  # 95% of 200, give or take the seeded sample's luck
+    longer = percentile_band_ms(exponential_histogram(rng, 20_000))
+    widths = sorted(high - low for low, high in bands)
+    assert longer[1] - longer[0] < widths[len(widths) // 2] / 2
+
+
+def test_the_summary_carries_the_p99_band():
+    summary = summarize(stats_with(range(1000, 2001)))
+    low, high = summary["p99_band_ms"]
+    assert low <= summary["latency_ms"]["p99"] <= high
