@@ -3,6 +3,8 @@
 import collections
 import json
 import socket
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -191,3 +193,39 @@ def test_a_request_the_server_may_have_run_is_never_resent_behind_our_back(clien
     assert len(deletes) == 1 and deletes[0].startswith(b"DELETE /orders/1")
     assert (outcome.status, outcome.type) == (None, "info")
     assert outcome.cause.startswith("reset")
+
+
+LIMIT_PROBE = (
+    "import resource; from loadtests.limits import raise_open_files; "
+    "print(raise_open_files(1000)); print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+)
+
+
+def limited_to(soft: int, hard: int):
+    """Return a preexec_fn that starts a child with this open-file limit."""
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_load_raises_its_own_open_file_limit_to_what_its_users_need():
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert hard == resource.RLIM_INFINITY or hard >= 1064, "this machine's hard limit is too low"
+    done = subprocess.run(
+        [sys.executable, "-c", LIMIT_PROBE], capture_output=True, text=True, check=True,
+        preexec_fn=limited_to(256, hard),
+    )  # fmt: skip
+    assert done.stdout.split() == ["None", "1064"]
+
+
+def test_a_hard_limit_below_the_need_is_reported_with_the_command_that_raises_it():
+    done = subprocess.run(
+        [sys.executable, "-m", "racelab", "load", "http://127.0.0.1:9/", "--vus", "5000",
+         "--duration", "1s", "--quiet"],
+        capture_output=True, text=True, preexec_fn=limited_to(256, 300),
+    )  # fmt: skip
+    assert "5000 virtual users may need 5064 open files" in done.stderr
+    assert "may open 300 (hard limit 300)" in done.stderr and "ulimit -n 5064" in done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr  # nothing listens on port 9

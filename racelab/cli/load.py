@@ -72,12 +72,15 @@ def load_command(history_path, summary_json, timeline_csv, thresholds, quiet, **
     Exit 0 when every threshold passed, 1 when one failed, 2 on bad usage.
     """
     from loadtests.console import summary_lines
+    from loadtests.limits import peak_vus, raise_open_files
     from loadtests.run import execute, live_stream
     from loadtests.runner import LoadError
     from racelab.cli.load_options import build_config, parse_thresholds
 
     config = build_config(**options)
     parsed = parse_thresholds(thresholds)
+    if short := raise_open_files(peak_vus(config)):
+        click.echo(f"racelab load: warning: {short}", err=True)
     try:
         summary, _ = execute(
             config, history_path, parsed, live_stream(quiet), summary_json, timeline_csv
