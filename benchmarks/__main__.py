@@ -9,6 +9,7 @@ from benchmarks import (
     growth,
     kills,
     labs,
+    many_vus,
     soak,
     step_cost,
     step_repeat,
@@ -24,8 +25,15 @@ BENCHMARKS = {
     "step": step_cost.run,
 }
 # Run only when named: the soak lasts ten minutes, the kill tally half a minute a run,
-# the labs tally a minute or two a run, the stepped interleavings' tally 1.5 s a run a cell.
-EXTRA = {"soak": soak.run, "kills": kills.run, "labs": labs.run, "stepruns": step_repeat.run}
+# the labs tally a minute or two a run, the stepped interleavings' tally 1.5 s a run a cell,
+# 10,000 virtual users 30 s a run.
+EXTRA = {
+    "soak": soak.run,
+    "kills": kills.run,
+    "labs": labs.run,
+    "stepruns": step_repeat.run,
+    "vus": many_vus.run,
+}
 
 
 def main() -> None:

@@ -7,7 +7,6 @@ import click
 
 from racelab import __version__
 
-
 # Each verb's module, imported only when that verb runs (or help lists it): `racelab serve`
 # starts a target's server, and loading the load generator and the report with it would
 # add half a second to every server start (a compare starts seven).

@@ -166,8 +166,9 @@ def run_and_report(specs, settings, out, repro=False) -> int:
 
 
 def show_progress(event) -> None:
-    """Print a compare's progress on stderr, a line a target."""
-    from racelab.compare.run import Starting
+    """Print a compare's progress on stderr: a line as a target starts, its verdict as it ends."""
+    from racelab.compare.run import Finished, Starting
+    from racelab.report.verdicts import verdict_word, what_broke
 
     if isinstance(event, Starting):
         click.echo(
@@ -175,6 +176,10 @@ def show_progress(event) -> None:
             f"{event.elapsed_s:4.0f}s, about {event.left_s:3.0f}s left",
             err=True,
         )
+    elif isinstance(event, Finished):
+        verdict = event.entry["verdict"]
+        broke = f": {what_broke(event.entry)}" if verdict == "failed" else ""
+        click.echo(f"      {verdict_word(verdict)}{broke}", err=True)
     else:
         click.echo(
             f"  {event.spec.name} could not be run: {event.reason}\n  server log:\n"

@@ -149,6 +149,15 @@ class Starting:
 
 
 @dataclass
+class Finished:
+    """A target ran; entry is its report.json entry, verdict included."""
+
+    spec: TargetSpec
+    entry: dict
+    elapsed_s: float
+
+
+@dataclass
 class CouldNotRun:
     """A target could not be run; the rest still will."""
 
@@ -167,6 +176,7 @@ def run_compare(specs, settings: Settings, out_dir: Path, progress=None, live=No
         progress(Starting(index, len(specs), spec, elapsed, (len(specs) - index) * per_target))
         try:
             entries.append(run_target(spec, settings, out_dir, live))
+            progress(Finished(spec, entries[-1], time.monotonic() - started))
         except TargetFailed as e:
             failures.append(spec.name)
             progress(CouldNotRun(spec, str(e), log_tail(out_dir / spec.slug / "server.log")))
