@@ -15,6 +15,8 @@ from benchmarks.generator import start_fast_server
 from benchmarks.tools import median, pinned, print_table, run_measured, save
 
 VUS, THINK, SECONDS = 10_000, "1-5s", 30
+# Users arrive at 1,000 a second, as Locust spawns them (its --spawn-rate), then all stay.
+STAGES = f"10s:{VUS},{SECONDS - 10}s:{VUS}"
 
 
 def with_laptop_limit():
@@ -27,8 +29,8 @@ def load_once(url: str, work: Path) -> dict:
     """Run the load once; return its figures."""
     summary_path = work / "summary.json"
     command = pinned(
-        [sys.executable, "-m", "racelab", "load", url, "--vus", str(VUS), "--think", THINK,
-         "--duration", f"{SECONDS}s", "--mix", "items=100", "--quiet",
+        [sys.executable, "-m", "racelab", "load", url, "--stages", STAGES, "--think", THINK,
+         "--mix", "items=100", "--quiet",
          "--summary-json", str(summary_path)], 1,
     )  # fmt: skip
     status, cpu, wall, output = run_measured(command, SECONDS * 4, preexec_fn=with_laptop_limit)
@@ -56,7 +58,7 @@ def run(runs: int = 3) -> dict:
         server.wait()
     figures = {k: median([r[k] for r in results]) for k in ("requests", "rps", "cpu_s")}
     print_table(
-        f"{VUS:,} virtual users, think {THINK}, {SECONDS} s, one process (median of {runs})",
+        f"{VUS:,} virtual users ({STAGES}), think {THINK}, one process (median of {runs})",
         ["requests", "req/s", "errors", "CPU s", "core share", "ms CPU/request"],
         [[r["requests"], r["rps"], r["errors"], r["cpu_s"], f"{r['core_share']:.0%}",
           f"{1000 * r['cpu_s'] / max(r['requests'], 1):.3f}"] for r in results],
