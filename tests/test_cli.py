@@ -12,7 +12,9 @@ from tests.builders import create, order, write_json_store
 
 def walk(group: click.Group, path=()):
     """Yield (words, command) for every command and subcommand, groups included."""
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):  # the public way: racelab's group is lazy
+        command = group.get_command(context, name)
         yield (*path, name), command
         if isinstance(command, click.Group):
             yield from walk(command, (*path, name))

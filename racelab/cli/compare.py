@@ -51,8 +51,8 @@ RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
 )
 @click.option(
     "--duration",
-    help=f"Load per target.  [default: {DEFAULTS.duration:g}s; {KILL_DURATION_S:g}s with "
-    "--faults kill, so that the load sees the restarts through]",
+    help=f"Load per target: {DEFAULTS.duration:g}s unless given, {KILL_DURATION_S:g}s with "
+    "--faults kill (so that the load sees the restarts through).",
 )
 @max_requests_option
 @click.option(
