@@ -10,6 +10,8 @@ from pathlib import Path
 
 import msgspec
 
+from checker.postgres import is_postgres_store, read_postgres
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
 STORE_NAMES = ("store.json", "store.db")
 ORDER_KEYS = ("id", "sku", "qty", "token")
@@ -41,8 +43,13 @@ class Snapshot:
         return self.backend == "api"
 
 
-def resolve_store_path(path) -> Path:
-    """Return the store file for a file or a data dir, or raise FileNotFoundError."""
+def resolve_store_path(path) -> Path | str:
+    """Return the store file for a file or a data dir, or raise FileNotFoundError.
+
+    A PostgreSQL store (a URL, or a data dir holding one) is returned as it was given.
+    """
+    if is_postgres_store(path):
+        return path
     path = Path(path)
     if path.is_dir():
         found = [path / name for name in STORE_NAMES if (path / name).is_file()]
@@ -55,7 +62,11 @@ def resolve_store_path(path) -> Path:
 
 
 def read_store(path) -> Snapshot:
-    """Read a store file, detecting its format from its first bytes."""
+    """Read a store file, detecting its format from its first bytes (or a PostgreSQL store)."""
+    if is_postgres_store(path):
+        snapshot = Snapshot(str(path), backend="postgres")
+        read_postgres(path, snapshot, _read_tables)
+        return snapshot
     path = Path(path)
     with open(path, "rb") as f:
         head = f.read(len(SQLITE_MAGIC))

@@ -1,5 +1,6 @@
 """Serve a target: one threaded process, or N gunicorn worker processes on one store."""
 
+import contextlib
 import logging
 import os
 import signal
@@ -9,8 +10,10 @@ import threading
 
 from werkzeug.serving import make_server
 
+import pgcluster
 from servers import create_app, init_store
 from servers.errors import StoreUnreadable
+from servers.registry import store_class
 
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
@@ -164,23 +167,45 @@ def serve(
     delay=None,
     announce=print,
     step=None,
+    database_url=None,
 ) -> None:
-    """Prepare the store, listen, announce the URL, and serve until signalled."""
-    prepare_store(backend, strategy, data_dir, reset, skus, stock)
-    sock = open_listener(host, port)
-    bound_port = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    line = (
-        f"racelab serve: {backend}/{strategy} on http://{shown}:{bound_port} "
-        f"({workers} worker{'s' if workers > 1 else ''}, pid {os.getpid()})"
-    )
+    """Start what the store needs, prepare it, listen, announce the URL, serve until signalled."""
+    with _store_serving(backend, strategy, data_dir, database_url) as note:
+        if note:
+            print(f"racelab serve: {note}", file=sys.stderr, flush=True)
+        prepare_store(backend, strategy, data_dir, reset, skus, stock)
+        sock = open_listener(host, port)
+        bound_port = sock.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        line = (
+            f"racelab serve: {backend}/{strategy} on http://{shown}:{bound_port} "
+            f"({workers} worker{'s' if workers > 1 else ''}, pid {os.getpid()})"
+        )
 
-    def ready() -> None:
-        announce(line)
-        sys.stdout.flush()
+        def ready() -> None:
+            announce(line)
+            sys.stdout.flush()
 
-    config = app_config(backend, strategy, data_dir, delay, step)
-    if workers == 1:
-        serve_threaded(sock, config, ready)
-    else:
-        serve_gunicorn(sock, config, workers, threads, ready)
+        config = app_config(backend, strategy, data_dir, delay, step)
+        if workers == 1:
+            serve_threaded(sock, config, ready)
+        else:
+            serve_gunicorn(sock, config, workers, threads, ready)
+
+
+@contextlib.contextmanager
+def _store_serving(backend, strategy, data_dir, database_url):
+    """Enter the store's serving context (a private database server); its errors as ServeErrors."""
+    cls = store_class(backend, strategy)
+    if database_url and not cls.takes_database_url:
+        raise ServeError(f"--database-url is for a database server; a {backend} store is a file")
+    with contextlib.ExitStack() as stack:
+        try:
+            note = stack.enter_context(cls.serving(data_dir, database_url))
+        except pgcluster.NoPostgres as e:
+            raise ServeError(str(e)) from None
+        except pgcluster.ClusterError as e:
+            raise ServeError(str(e), status=1) from None
+        except OSError as e:
+            raise ServeError(f"cannot write the data dir {data_dir}: {e.strerror}") from None
+        yield note

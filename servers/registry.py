@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
-from servers import json_store, sqlite_store
+from servers import json_store, postgres_store, sqlite_store
 from servers.storage import Store
 
 STRATEGIES: dict[str, dict[str, type[Store]]] = {
     "json": json_store.STRATEGIES,
     "sqlite": sqlite_store.STRATEGIES,
+    "postgres": postgres_store.STRATEGIES,
 }
 
 

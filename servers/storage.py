@@ -1,6 +1,7 @@
 """The storage interface every strategy implements; the routes see nothing else."""
 
 import abc
+import contextlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class Store(abc.ABC):
     # The pause points its write paths pass, in order (servers/stepping.py): a step
     # SESSION.POINT lets a paused request do what comes after POINT, up to its next one.
     pause_points: tuple[str, ...] = COMMON_POINTS
+    takes_database_url = False  # True where the store lives on a database server
 
     @classmethod
     def expected(cls, workers: int) -> str:
@@ -42,6 +44,15 @@ class Store(abc.ABC):
     def __init__(self, data_dir):
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / self.filename
+
+    @classmethod
+    @contextlib.contextmanager
+    def serving(cls, data_dir, database_url=None):
+        """Run what the store needs while it is served; yield a line saying what, or None.
+
+        A file needs nothing; a database server may be started here and stopped after.
+        """
+        yield None
 
     @classmethod
     @abc.abstractmethod

@@ -1,8 +1,12 @@
 """Fixtures: an app per backend x strategy on a temporary store, and live servers."""
 
+import psycopg
 import pytest
 
+import pgcluster
 from servers import STRATEGIES, create_app, init_store
+from servers.registry import store_class
+from tests.live import require_postgres
 
 ALL_TARGETS = [(backend, name) for backend, names in STRATEGIES.items() for name in names]
 
@@ -13,10 +17,33 @@ def target(request):
     return request.param
 
 
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """One private PostgreSQL server for the session (tests get their own databases)."""
+    require_postgres()
+    cluster = pgcluster.Cluster(tmp_path_factory.mktemp("pg") / "pgdata")
+    cluster.init()
+    conninfo = cluster.start()
+    yield {"conninfo": conninfo, "made": 0}
+    cluster.stop()
+
+
 @pytest.fixture
-def app(target, tmp_path):
+def postgres_database(postgres_server) -> str:
+    """A connection string to a new, empty database on the session's server."""
+    postgres_server["made"] += 1
+    name = f"t{postgres_server['made']}"
+    with psycopg.connect(postgres_server["conninfo"], autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {name}")
+    return postgres_server["conninfo"].replace("/postgres?", f"/{name}?")
+
+
+@pytest.fixture
+def app(target, tmp_path, request):
     """A Flask app on a fresh store (3 skus of 10 units)."""
     backend, strategy = target
+    if store_class(backend, strategy).takes_database_url:
+        (tmp_path / "database.url").write_text(request.getfixturevalue("postgres_database"))
     init_store(backend, strategy, tmp_path, skus=3, stock=10)
     app = create_app(
         {"BACKEND": backend, "STRATEGY": strategy, "DATA_DIR": str(tmp_path), "TESTING": True}

@@ -45,9 +45,16 @@ BAD_FIELDS = [
 
 
 def snapshot(store_file) -> bytes:
-    """Return the store's bytes (the JSON file, or the SQLite rows)."""
+    """Return the store's bytes (the JSON file, or the SQLite or PostgreSQL rows)."""
     if store_file.suffix == ".json":
         return store_file.read_bytes()
+    if store_file.suffix == ".url":
+        import psycopg
+
+        with psycopg.connect(store_file.read_text()) as db:
+            tables = ("items", "orders")
+            rows = [db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in tables]
+            return repr(rows).encode()
     import sqlite3
 
     with sqlite3.connect(store_file) as db:
@@ -98,7 +105,13 @@ def test_bad_list_arguments(client, query):
 
 
 def test_a_server_failure_names_no_internals_and_logs_them(client, store_file, caplog):
-    store_file.write_bytes(b"{ not a store")  # the store itself is broken: a real 500
+    if store_file.suffix == ".url":  # a database: its table is gone
+        import psycopg
+
+        with psycopg.connect(store_file.read_text(), autocommit=True) as db:
+            db.execute("DROP TABLE items CASCADE")
+    else:
+        store_file.write_bytes(b"{ not a store")  # the store itself is broken: a real 500
     response = client.get("/items")
     assert response.status_code == 500
     assert response.get_json() == {

@@ -13,7 +13,7 @@ from racelab.compare.targets import MATRICES, TargetSpec
 from tests.live import RACE_CAP_S, hammer, load_and_check, served
 
 # The ladder, and transactional in one process: each strategy class says what to expect.
-SPECS = [*MATRICES["ladder"], TargetSpec("sqlite", "transactional", 1)]
+SPECS = [*MATRICES["ladder"], TargetSpec("sqlite", "transactional", 1), *MATRICES["postgres"]]
 SHOULD_FAIL = [(s.backend, s.strategy, s.workers) for s in SPECS if s.expected == "failed"]
 SHOULD_HOLD = [(s.backend, s.strategy, s.workers) for s in SPECS if s.expected == "held"]
 

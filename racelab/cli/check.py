@@ -1,12 +1,14 @@
 """`racelab check`: the oracle, on a store and a history."""
 
+import os
+
 import click
 
 from racelab.cli.options import allow_remote_option, min_overlaps_option, repeat_option
 
 
 @click.command("check")
-@click.argument("store", type=click.Path(exists=True), required=False)
+@click.argument("store", required=False)
 @click.option(
     "--url",
     help="Read the final state from the server at URL through the API (GET /items and every "
@@ -52,8 +54,8 @@ def check_command(
     store, url, allow_remote, read_timeout, history_path, as_json, explain, examples, lenient,
     min_overlaps, repro_dir, target, repeat,
 ):  # fmt: skip
-    """Check STORE (store.json, store.db or their data dir), or the server at --url, for lost,
-    duplicated and corrupt writes.
+    """Check STORE (store.json, store.db, a PostgreSQL URL, or their data dir), or the server
+    at --url, for lost, duplicated and corrupt writes.
 
     Through --url only what the API answers is known: a torn file behind a server that still
     answers is not checked, and final reads that fail make the verdict unknown.
@@ -114,6 +116,8 @@ def _store_or_url(store, url, allow_remote):
     try:
         return resolve_store_path(store)
     except FileNotFoundError as e:
+        if not os.path.exists(store):
+            raise click.BadParameter(f"{store!r} does not exist.", param_hint="STORE") from None
         raise click.BadParameter(str(e), param_hint="STORE") from None
 
 

@@ -12,6 +12,7 @@ from racelab.cli.options import (
     timeout_option,
 )
 from racelab.compare.settings import Settings
+from racelab.compare.targets import MATRICES
 
 DEFAULTS = Settings()  # the one source of compare's defaults; the options show them
 # Three kills, each about a second of restart: 2 s of load would mostly meet a server
@@ -23,7 +24,7 @@ RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
 @click.command("compare")
 @click.option(
     "--matrix",
-    type=click.Choice(["ladder", "seed", "full"]),
+    type=click.Choice(list(MATRICES)),
     default="ladder",
     show_default=True,
     help="Which targets to run (see the README).",

@@ -53,12 +53,20 @@ from servers.registry import STRATEGIES
     help="Pause requests that name a session (X-Racelab-Session) at every pause point, "
     "until the scheduler at HOST:PORT lets them go on (racelab step runs one).",
 )
+@click.option(
+    "--database-url",
+    metavar="URL",
+    help="postgres: a PostgreSQL database to use (postgresql://USER@HOST/DB, shared by "
+    "several app machines); without it racelab runs a private server in the data dir.",
+)
 def serve_command(
-    backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock, delay, step
-):
-    """Serve BACKEND (json or sqlite) with one locking strategy until interrupted.
+    backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock, delay, step,
+    database_url,
+):  # fmt: skip
+    """Serve BACKEND (json, sqlite or postgres) with one locking strategy until interrupted.
 
-    Exit 1 if it cannot listen on the port, 2 on bad usage or a store it cannot use.
+    Exit 1 if it cannot listen on the port or start its database, 2 on bad usage or a store
+    it cannot use.
     """
     from loadtests.shapes import parse_duration, parse_range
     from racelab.cli.load_options import parsed_option
@@ -81,6 +89,7 @@ def serve_command(
         serve(
             backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock,
             delay_s, step=parsed_option(parse_address, step, "--step") if step else None,
+            database_url=database_url,
         )  # fmt: skip
     except ServeError as e:
         raise CommandError(str(e), e.status) from None

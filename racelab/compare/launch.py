@@ -4,6 +4,7 @@ import json
 import urllib.request
 from pathlib import Path
 
+from checker.stores import resolve_store_path
 from racelab.compare.external import ExternalTarget, start_external
 from racelab.compare.process import TargetFailed, start_server
 
@@ -18,10 +19,10 @@ def launch(spec, data_dir: Path, settings, log_path: Path, port: int = 0, reset:
 
 
 def store_to_check(spec, data_dir: Path, url: str):
-    """Return what the checker reads: a built-in target's store file, an external one's URL."""
+    """Return what the checker reads: a built-in target's store, an external one's URL."""
     if isinstance(spec, ExternalTarget):
         return url
-    return data_dir / ("store.json" if spec.backend == "json" else "store.db")
+    return resolve_store_path(data_dir)
 
 
 def require_empty(url: str) -> None:

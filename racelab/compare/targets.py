@@ -66,6 +66,12 @@ MATRICES = {
         "json:naive@1,json:thread-lock@1,json:thread-lock@4,json:optimistic@4,"
         "json:file-lock@4,sqlite:naive@4,sqlite:transactional@4"
     ),
+    # Hermitage's lost-update row on a database server: the habit at READ COMMITTED, then
+    # each isolation level and each fix, at 4 worker processes.
+    "postgres": parse_specs(
+        "postgres:naive@4,postgres:repeatable-read@4,postgres:serializable@4,"
+        "postgres:for-update@4,postgres:transactional@4"
+    ),
     # The original classroom demo: data.json against SQLite.
     "seed": parse_specs("json:naive@1,sqlite:transactional@1"),
     "full": [

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from checker import check
+from checker.stores import resolve_store_path
 from history import op_record, parse_lines, run_record
 from loadtests.client import classify_status
 from racelab.compare.process import start_server, stop_server
@@ -184,7 +185,7 @@ def checked(spec: Spec, url: str, data_dir: Path, records: list) -> dict:
     """Check the store against the history of exactly these requests."""
     lines = [json.dumps(run_record(url, "step", 0, {}, _items(spec)))]
     lines += [json.dumps(r) for r in records]
-    return check(next(data_dir.glob("store.*")), parse_lines(lines), min_overlaps=0)
+    return check(resolve_store_path(data_dir), parse_lines(lines), min_overlaps=0)
 
 
 def _pin(clients: dict) -> dict:

@@ -1,0 +1,253 @@
+"""A private PostgreSQL server in a folder: find the binaries, initdb, start, stop.
+
+Neither the servers' code nor the checker's: both use it, the server to serve a store and
+the checker to read one whose server has stopped. The server listens on a Unix socket
+only (no TCP port to collide or to expose), in a short directory under /tmp, because a
+socket path may not exceed 107 bytes.
+"""
+
+import contextlib
+import glob
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+DATABASE = "postgres"
+ROLE = "racelab"
+PORT = 5432  # only names the socket file: .s.PGSQL.5432 in the socket directory
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 30.0
+# Enough for 4 gunicorn workers' pools under a 50-VU load, with room for the checker.
+SERVER_SETTINGS = {"max_connections": "300", "listen_addresses": ""}
+INSTALL_HINT = (
+    "no PostgreSQL server binaries (initdb, postgres) were found; install them "
+    "(apt-get install postgresql), set RACELAB_PG_BINDIR, or pass --database-url"
+)
+
+
+class ClusterError(Exception):
+    """A private PostgreSQL server could not be set up, started or stopped; says why."""
+
+
+class NoPostgres(ClusterError):
+    """No PostgreSQL server binaries on this machine."""
+
+
+def find_bindir() -> Path | None:
+    """Return the folder holding initdb and postgres, or None when there is none."""
+    if os.environ.get("RACELAB_PG_BINDIR"):  # the user's choice, and only it
+        candidates = [os.environ["RACELAB_PG_BINDIR"]]
+        return _with_server_binaries(candidates)
+    candidates = []
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, timeout=10)
+        candidates.append(out.stdout.strip())
+    # Debian and Ubuntu keep the server binaries out of PATH, one folder per version.
+    versions = glob.glob("/usr/lib/postgresql/*/bin")
+    candidates += sorted(versions, key=_version_numbers, reverse=True)
+    initdb = shutil.which("initdb")
+    candidates.append(str(Path(initdb).resolve().parent) if initdb else "")
+    return _with_server_binaries(candidates)
+
+
+def _version_numbers(path: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\d+", path)]
+
+
+def _with_server_binaries(candidates) -> Path | None:
+    for folder in filter(None, candidates):
+        if all((Path(folder) / name).is_file() for name in ("initdb", "postgres")):
+            return Path(folder)
+    return None
+
+
+def server_user() -> str | None:
+    """Return the unprivileged user to run the server as when we are root, else None.
+
+    PostgreSQL refuses to run as root.
+    """
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            return name
+    raise ClusterError("running as root, and there is no postgres or nobody user to run as")
+
+
+def as_server_user(command: list[str]) -> list[str]:
+    """Return command run as the server's user (unchanged unless we are root).
+
+    The user keeps one capability, reading through folders it does not own, so a data dir
+    under root's private temporary folders (pytest's, say) stays reachable.
+    """
+    user = server_user()
+    if user is None:
+        return command
+    return [
+        "setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups",
+        "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", *command,
+    ]  # fmt: skip
+
+
+def _give_to_server_user(path: Path) -> None:
+    user = server_user()
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def conninfo(socket_dir, dbname: str = DATABASE) -> str:
+    """Return a libpq URL for a server on a Unix socket (what `database.url` holds)."""
+    return f"postgresql://{ROLE}@/{dbname}?host={socket_dir}&port={PORT}"
+
+
+def running_socket_dir(pgdata) -> str | None:
+    """Return the socket folder of a live, ready server on pgdata, or None."""
+    try:
+        lines = (Path(pgdata) / "postmaster.pid").read_text().splitlines()
+        pid, socket_dir, status = int(lines[0]), lines[4], lines[7].strip()
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return socket_dir if status == "ready" else None
+
+
+class Cluster:
+    """A PostgreSQL data directory, and the server this process runs on it."""
+
+    def __init__(self, pgdata, bindir: Path | None = None):
+        self.pgdata = Path(pgdata)
+        self.bindir = bindir or find_bindir()
+        if self.bindir is None:
+            raise NoPostgres(INSTALL_HINT)
+        self.process: subprocess.Popen | None = None
+        self.socket_dir: str | None = None
+        self.owner_pid = os.getpid()
+
+    def exists(self) -> bool:
+        """Say whether pgdata holds a cluster."""
+        return (self.pgdata / "PG_VERSION").is_file()
+
+    def init(self) -> None:
+        """Create the cluster (the role racelab, trust over the socket only).
+
+        From a copy of a cluster initdb made once per machine when one can be kept: a copy
+        takes a tenth of initdb's 1.5 s, and every compare target and step permutation
+        makes a new cluster.
+        """
+        template = template_cluster(self.bindir)
+        if template is None:
+            initdb(self.bindir, self.pgdata)
+            return
+        shutil.copytree(template, self.pgdata, symlinks=True, dirs_exist_ok=True)
+        for folder, _, files in os.walk(self.pgdata):
+            for name in (folder, *(os.path.join(folder, f) for f in files)):
+                _give_to_server_user(Path(name))
+
+    def start(self) -> str:
+        """Start the server in this process group; return its connection string.
+
+        In this process group, so a fault that kills the group kills the database too, as
+        a machine that loses power would, and nothing is left running.
+        """
+        self.socket_dir = tempfile.mkdtemp(prefix="racelab-pg-")
+        _give_to_server_user(Path(self.socket_dir))
+        options = {**SERVER_SETTINGS, "unix_socket_directories": self.socket_dir}
+        command = [str(self.bindir / "postgres"), "-D", str(self.pgdata), "-p", str(PORT)]
+        for key, value in options.items():
+            command += ["-c", f"{key}={value}"]
+        log = open(self.pgdata / "server.log", "ab")  # noqa: SIM115 - the server keeps it
+        _give_to_server_user(self.pgdata / "server.log")
+        self.process = subprocess.Popen(
+            as_server_user(command), stdout=log, stderr=log, stdin=subprocess.DEVNULL
+        )
+        log.close()
+        self._wait_until_ready()
+        return conninfo(self.socket_dir)
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if running_socket_dir(self.pgdata) == self.socket_dir:
+                return
+            if self.process.poll() is not None:
+                raise ClusterError(f"postgres exited at start: {self.log_tail()}")
+            time.sleep(0.02)
+        self.stop()
+        raise ClusterError(f"postgres was not ready within {START_TIMEOUT_S:g} s")
+
+    def stop(self) -> None:
+        """Stop the server this process started (a fast shutdown: clients are cut off)."""
+        if self.process is None or os.getpid() != self.owner_pid:
+            return  # a forked worker inherits the object, never the duty
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+    def log_tail(self) -> str:
+        """Return the last line the server logged."""
+        with contextlib.suppress(OSError):
+            return _last_line((self.pgdata / "server.log").read_text(errors="replace"))
+        return "(no log)"
+
+
+def initdb(bindir: Path, pgdata: Path) -> None:
+    """Run initdb into pgdata as the server's user, or raise ClusterError saying why not."""
+    pgdata.mkdir(parents=True, exist_ok=True)
+    _give_to_server_user(pgdata)
+    command = [
+        str(bindir / "initdb"), "-D", str(pgdata), "-U", ROLE, "--auth=trust",
+        "-E", "UTF8", "--locale=C", "--no-instructions",
+    ]  # fmt: skip
+    result = subprocess.run(as_server_user(command), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ClusterError(f"initdb failed in {pgdata}: {_last_line(result.stderr)}")
+
+
+def template_cluster(bindir: Path) -> Path | None:
+    """Return this machine's pristine cluster for bindir's version, made once; None if it
+    cannot be kept (no writable cache folder)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "racelab"
+    version = _version_numbers(str(bindir)) or ["local"]
+    template = cache / f"pgdata-{'.'.join(map(str, version))}-{server_user() or 'self'}"
+    if (template / "PG_VERSION").is_file():
+        return template
+    building = template.with_name(f"{template.name}.{os.getpid()}.building")
+    try:
+        initdb(bindir, building)
+        building.rename(template)  # atomic: a concurrent builder's copy wins, equally good
+    except OSError:
+        shutil.rmtree(building, ignore_errors=True)
+    return template if (template / "PG_VERSION").is_file() else None
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "(nothing printed)"
+
+
+@contextlib.contextmanager
+def attached(pgdata):
+    """Yield a connection string to the server on pgdata; start one for the while if none runs."""
+    socket_dir = running_socket_dir(pgdata)
+    if socket_dir is not None:
+        yield conninfo(socket_dir)
+        return
+    cluster = Cluster(pgdata)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()

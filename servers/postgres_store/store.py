@@ -1,0 +1,181 @@
+"""What every PostgreSQL strategy shares: where the database is, set-up, reads, and the
+beginner's read-then-write, written once for the strategies that differ only in isolation."""
+
+import contextlib
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import create_engine, exc, text
+
+import pgcluster
+from servers.errors import NotFound, OutOfStock, StoreUnreadable, UnknownSku
+from servers.postgres_store.schema import DROP, NAIVE_SCHEMA, ORDER_COLUMNS
+from servers.stepping import pause
+from servers.storage import Store, seed_items, utc_now
+
+CONNINFO_FILE = "database.url"  # the libpq URL or key=value string the workers connect with
+PRIVATE_DIR = "pgdata"  # a private server's cluster, inside the data dir
+# Per worker process: 16 serving threads by default, with room for a werkzeug burst.
+POOL = {"pool_size": 16, "max_overflow": 32, "pool_timeout": 30}
+SERIALIZATION_FAILURES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+SELECT_BY_TOKEN = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE token = :token LIMIT 1")
+SELECT_BY_ID = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = :id")
+SELECT_STOCK = text("SELECT stock FROM items WHERE sku = :sku")
+LOCK_STOCK = text("SELECT stock FROM items WHERE sku = :sku FOR UPDATE")
+SET_STOCK = text("UPDATE items SET stock = :stock WHERE sku = :sku")
+TAKE = text("UPDATE items SET stock = stock - :qty WHERE sku = :sku AND stock >= :qty")
+GIVE_BACK = text("UPDATE items SET stock = stock + :qty WHERE sku = :sku")
+INSERT_ORDER = text(
+    "INSERT INTO orders (sku, qty, token, created_at)"
+    " VALUES (:sku, :qty, :token, :created_at) RETURNING id"
+)
+DELETE_ORDER = text("DELETE FROM orders WHERE id = :id")
+DELETE_RETURNING = text("DELETE FROM orders WHERE id = :id RETURNING sku, qty")
+LOCK_ORDER = text("SELECT sku, qty FROM orders WHERE id = :id FOR UPDATE")
+
+
+def read_conninfo(data_dir) -> str:
+    """Return the connection string `racelab serve` wrote into the data dir."""
+    return (Path(data_dir) / CONNINFO_FILE).read_text().strip()
+
+
+def serialization_failure(error: exc.DBAPIError) -> bool:
+    """Say whether PostgreSQL aborted a transaction to keep it serializable."""
+    return getattr(error.orig, "sqlstate", None) in SERIALIZATION_FAILURES
+
+
+def new_order(sku: str, qty: int, token: str) -> dict:
+    return {"sku": sku, "qty": qty, "token": token, "created_at": utc_now()}
+
+
+def read_then_write_create(run, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+    """The beginner's create: look the token up, read the stock, decide in Python, write.
+
+    run(statement, params) executes one statement: in its own transaction (naive), or in
+    one transaction at the strategy's isolation level.
+    """
+    pause("read")
+    existing = run(SELECT_BY_TOKEN, {"token": token}).first()
+    if existing is not None:
+        return dict(existing._mapping), False
+    row = run(SELECT_STOCK, {"sku": sku}).first()
+    if row is None:
+        raise UnknownSku(f"No item has sku {sku!r}.")
+    if row.stock < qty:
+        raise OutOfStock(f"Only {row.stock} of {sku!r} left; {qty} were asked for.")
+    pause("write")
+    run(SET_STOCK, {"stock": row.stock - qty, "sku": sku})
+    order = new_order(sku, qty, token)
+    return {"id": run(INSERT_ORDER, order).scalar_one(), **order}, True
+
+
+def read_then_write_cancel(run, order_id: int) -> None:
+    """The beginner's cancel: find the order, then give its qty back and delete it."""
+    pause("read")
+    row = run(SELECT_BY_ID, {"id": order_id}).first()
+    if row is None:
+        raise NotFound(f"No order has id {order_id}.")
+    pause("write")
+    run(GIVE_BACK, {"qty": row.qty, "sku": row.sku})
+    run(DELETE_ORDER, {"id": order_id})
+
+
+class PostgresStore(Store):
+    """Shared reads, set-up and serving; strategies differ in schema and writes."""
+
+    backend = "postgres"
+    filename = CONNINFO_FILE
+    takes_database_url = True
+    schema: tuple[str, ...] = NAIVE_SCHEMA
+
+    @classmethod
+    @contextlib.contextmanager
+    def serving(cls, data_dir, database_url=None):
+        """Write where the database is; without a URL, run a private server while serving."""
+        path = Path(data_dir) / CONNINFO_FILE
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        if database_url:
+            path.write_text(database_url + "\n")
+            yield f"database: {_without_password(database_url)}"
+            return
+        cluster = pgcluster.Cluster(Path(data_dir) / PRIVATE_DIR)
+        if not cluster.exists():
+            cluster.init()
+        path.write_text(cluster.start() + "\n")
+        try:
+            yield _private_note(cluster)
+        finally:
+            cluster.stop()
+
+    @classmethod
+    def initialize(cls, data_dir, reset: bool, skus: int, stock: int) -> None:
+        """Create and seed the tables if missing or reset; refuse unreadable ones."""
+        try:
+            with psycopg.connect(read_conninfo(data_dir), autocommit=True) as db:
+                present = db.execute("SELECT to_regclass('orders') IS NOT NULL").fetchone()[0]
+                if present and not reset:
+                    db.execute(f"SELECT {ORDER_COLUMNS} FROM orders LIMIT 1")
+                    db.execute("SELECT sku, stock FROM items LIMIT 1")
+                    return
+                with db.transaction():
+                    for statement in (*DROP, *cls.schema):
+                        db.execute(statement)
+                    db.cursor().executemany(
+                        "INSERT INTO items VALUES (%s, %s)", list(seed_items(skus, stock).items())
+                    )
+        except (psycopg.Error, OSError) as e:
+            raise StoreUnreadable(f"not a usable racelab PostgreSQL store ({e})") from None
+
+    def __init__(self, data_dir):
+        super().__init__(data_dir)
+        conninfo = read_conninfo(data_dir)
+        self.engine = create_engine(
+            "postgresql+psycopg://", creator=lambda: psycopg.connect(conninfo), **POOL
+        )
+
+    def items(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT sku, stock FROM items ORDER BY sku"))
+            return {sku: stock for sku, stock in rows}
+
+    def list_orders(self, limit: int, after_id: int) -> list[dict]:
+        query = text(
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE id > :after ORDER BY id LIMIT :limit"
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query, {"after": after_id, "limit": limit})
+            return [dict(row._mapping) for row in rows]
+
+    def get_order(self, order_id: int) -> dict:
+        with self.engine.connect() as conn:
+            row = conn.execute(SELECT_BY_ID, {"id": order_id}).first()
+        if row is None:
+            raise NotFound(f"No order has id {order_id}.")
+        return dict(row._mapping)
+
+    def after_fork(self) -> None:
+        # SQLAlchemy's rule for forked processes: never reuse the parent's connections.
+        self.engine.dispose(close=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def _transaction(self, isolation_level: str):
+        """Yield run(statement, params) inside one transaction at isolation_level."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level=isolation_level)
+            with conn.begin():
+                yield conn.execute
+                pause("commit")
+
+
+def _without_password(url: str) -> str:
+    return psycopg.conninfo.make_conninfo(url, password="***") if "password" in url else url
+
+
+def _private_note(cluster) -> str:
+    user = pgcluster.server_user()
+    runs_as = f", run as user {user} (PostgreSQL refuses to run as root)" if user else ""
+    return f"database: a private PostgreSQL server in {cluster.pgdata}{runs_as}"

@@ -1,0 +1,222 @@
+"""PostgreSQL strategies: the read-then-write habit at three isolation levels, and two fixes.
+
+Hermitage's table, live: `naive` at READ COMMITTED loses updates; REPEATABLE READ turns
+them into errors; SERIALIZABLE with a retry makes the same code correct; `for-update` and
+`transactional` fix it at READ COMMITTED with a row lock or a conditional update.
+"""
+
+import logging
+import random
+import time
+
+from sqlalchemy import exc
+
+from servers.errors import Busy, NotFound, OutOfStock, UnknownSku
+from servers.postgres_store.schema import TRANSACTIONAL_SCHEMA
+from servers.postgres_store.store import (
+    DELETE_ORDER,
+    DELETE_RETURNING,
+    GIVE_BACK,
+    INSERT_ORDER,
+    LOCK_ORDER,
+    LOCK_STOCK,
+    SELECT_BY_TOKEN,
+    SELECT_STOCK,
+    SET_STOCK,
+    TAKE,
+    PostgresStore,
+    new_order,
+    read_then_write_cancel,
+    read_then_write_create,
+    serialization_failure,
+)
+from servers.stepping import pause
+
+MAX_ATTEMPTS = 10  # serializable's tries of one write before it answers 503 busy
+log = logging.getLogger("racelab.postgres")
+
+
+class NaivePostgresStore(PostgresStore):
+    """The sqlite naive code on a database server: every statement its own transaction."""
+
+    strategy = "naive"
+    claims = "a real database server: every statement is atomic"
+    why = (
+        "stock is read, computed in Python and written back in separate statements: at "
+        "READ COMMITTED concurrent orders overwrite each other's stock (a lost update)."
+    )
+
+    def _each_alone(self, statement, params):
+        with self.engine.begin() as conn:
+            return conn.execute(statement, params)
+
+    def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+        return read_then_write_create(self._each_alone, sku, qty, token)
+
+    def cancel_order(self, order_id: int) -> None:
+        read_then_write_cancel(self._each_alone, order_id)
+
+
+class RepeatableReadPostgresStore(PostgresStore):
+    """The naive code in one REPEATABLE READ transaction, and no retry."""
+
+    strategy = "repeatable-read"
+    claims = "snapshot isolation: a transaction sees one snapshot, first updater wins"
+    why = (
+        "the second writer of a row read in its snapshot is aborted (SQLSTATE 40001), so "
+        "a lost update becomes a 503 busy that the client must resend; nothing is lost."
+    )
+    holds_up_to = None
+    pause_points = ("read", "write", "commit")
+
+    def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+        return self._refusing_conflicts(read_then_write_create, sku, qty, token)
+
+    def cancel_order(self, order_id: int) -> None:
+        self._refusing_conflicts(read_then_write_cancel, order_id)
+
+    def _refusing_conflicts(self, body, *args):
+        try:
+            with self._transaction("REPEATABLE READ") as run:
+                return body(run, *args)
+        except exc.DBAPIError as e:
+            if serialization_failure(e):
+                raise Busy(
+                    "A concurrent write changed what this one read (a serialization "
+                    "failure); nothing was written: send it again."
+                ) from None
+            raise
+
+
+class SerializablePostgresStore(PostgresStore):
+    """The naive code in one SERIALIZABLE transaction, retried whole on 40001."""
+
+    strategy = "serializable"
+    claims = "serializable: as if the transactions ran one at a time"
+    why = (
+        "PostgreSQL aborts any transaction that could not have run one at a time "
+        "(SQLSTATE 40001) and the strategy retries it whole, so the naive code holds."
+    )
+    holds_up_to = None
+    pause_points = ("read", "write", "commit")
+
+    def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+        return self._retrying(read_then_write_create, sku, qty, token)
+
+    def cancel_order(self, order_id: int) -> None:
+        self._retrying(read_then_write_cancel, order_id)
+
+    def _retrying(self, body, *args):
+        """Run body in a SERIALIZABLE transaction, again from the start after a 40001."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self._transaction("SERIALIZABLE") as run:
+                    result = body(run, *args)
+                if attempt:
+                    log.warning("serializable: a write took %d retries", attempt)
+                return result
+            except exc.DBAPIError as e:
+                if not serialization_failure(e):
+                    raise
+            # Jittered backoff, so the transactions that collided do not collide again.
+            time.sleep(random.uniform(0, 0.002 * 2**attempt))
+        raise Busy(f"The write conflicted {MAX_ATTEMPTS} times in a row; nothing was written.")
+
+
+class ForUpdatePostgresStore(PostgresStore):
+    """The read-then-write, with the item's row locked first (SELECT ... FOR UPDATE)."""
+
+    strategy = "for-update"
+    claims = "a row lock: SELECT ... FOR UPDATE before reading the stock"
+    why = (
+        "the item's row is locked before its stock is read, so a second order waits for "
+        "the first to commit and then reads what it left; the token is checked under it."
+    )
+    holds_up_to = None
+    pause_points = ("read", "write", "commit")
+
+    def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+        with self._transaction("READ COMMITTED") as run:
+            pause("read")
+            row = run(LOCK_STOCK, {"sku": sku}).first()
+            if row is None:
+                raise UnknownSku(f"No item has sku {sku!r}.")
+            # Under the lock: a retried copy of this order waited here for the first.
+            existing = run(SELECT_BY_TOKEN, {"token": token}).first()
+            if existing is not None:
+                return dict(existing._mapping), False
+            if row.stock < qty:
+                raise OutOfStock(f"Only {row.stock} of {sku!r} left; {qty} were asked for.")
+            pause("write")
+            run(SET_STOCK, {"stock": row.stock - qty, "sku": sku})
+            order = new_order(sku, qty, token)
+            return {"id": run(INSERT_ORDER, order).scalar_one(), **order}, True
+
+    def cancel_order(self, order_id: int) -> None:
+        with self._transaction("READ COMMITTED") as run:
+            pause("read")
+            row = run(LOCK_ORDER, {"id": order_id}).first()
+            if row is None:  # a concurrent cancel deleted it while we waited
+                raise NotFound(f"No order has id {order_id}.")
+            pause("write")
+            run(GIVE_BACK, {"qty": row.qty, "sku": row.sku})
+            run(DELETE_ORDER, {"id": order_id})
+
+
+class TransactionalPostgresStore(PostgresStore):
+    """One transaction, a conditional update, a unique token: as sqlite's transactional."""
+
+    strategy = "transactional"
+    claims = "a conditional update and a unique token, at READ COMMITTED"
+    why = (
+        "UPDATE ... WHERE stock >= qty decides and writes in one statement; a concurrent one "
+        "waits for the row and re-checks the condition; a unique token stops a duplicate."
+    )
+    holds_up_to = None
+    pause_points = ("read", "write", "commit")
+    schema = TRANSACTIONAL_SCHEMA
+
+    def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+        try:
+            return self._create(sku, qty, token)
+        except exc.IntegrityError:
+            # A copy with this token committed first: answer with the stored order.
+            with self.engine.connect() as conn:
+                return dict(conn.execute(SELECT_BY_TOKEN, {"token": token}).one()._mapping), False
+
+    def _create(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+        with self._transaction("READ COMMITTED") as run:
+            pause("read")
+            existing = run(SELECT_BY_TOKEN, {"token": token}).first()
+            if existing is not None:
+                return dict(existing._mapping), False
+            pause("write")
+            if not run(TAKE, {"qty": qty, "sku": sku}).rowcount:
+                row = run(SELECT_STOCK, {"sku": sku}).first()
+                if row is None:
+                    raise UnknownSku(f"No item has sku {sku!r}.")
+                raise OutOfStock(f"Only {row.stock} of {sku!r} left; {qty} were asked for.")
+            order = new_order(sku, qty, token)
+            return {"id": run(INSERT_ORDER, order).scalar_one(), **order}, True
+
+    def cancel_order(self, order_id: int) -> None:
+        with self._transaction("READ COMMITTED") as run:
+            pause("read")
+            pause("write")
+            row = run(DELETE_RETURNING, {"id": order_id}).first()
+            if row is None:
+                raise NotFound(f"No order has id {order_id}.")
+            run(GIVE_BACK, {"qty": row.qty, "sku": row.sku})
+
+
+# The strategies this backend offers, in the order the ladder and the docs show them.
+STRATEGIES = {
+    cls.strategy: cls
+    for cls in (
+        NaivePostgresStore,
+        RepeatableReadPostgresStore,
+        SerializablePostgresStore,
+        ForUpdatePostgresStore,
+        TransactionalPostgresStore,
+    )
+}

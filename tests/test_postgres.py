@@ -1,0 +1,143 @@
+"""The PostgreSQL target: private servers, a shared database, and isolation levels live."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psycopg
+
+from checker import check
+from history import read_history
+from racelab.compare.process import start_server, stop_server
+from racelab.compare.settings import Settings
+from racelab.compare.targets import TargetSpec, parse_spec
+from racelab.step.runner import run_permutation
+from racelab.step.spec import is_serial, load_spec
+from tests.live import RACE_CAP_S, RACE_REQUESTS, hammer, require_postgres, served
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+
+def racelab(*args, env=None) -> subprocess.CompletedProcess:
+    """Run the racelab command line as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "racelab", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_without_postgresql_serve_says_how_to_install_it_and_exits_2(tmp_path):
+    result = racelab("serve", "postgres", "--data-dir", tmp_path / "d", "--port", "0",
+                     env={"RACELAB_PG_BINDIR": str(tmp_path)})  # fmt: skip
+    assert result.returncode == 2
+    assert "apt-get install postgresql" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_database_url_is_refused_for_a_file_store(tmp_path):
+    result = racelab("serve", "json", "--data-dir", tmp_path, "--port", "0",
+                     "--database-url", "postgresql://racelab@/x")  # fmt: skip
+    assert result.returncode == 2
+    assert "--database-url" in result.stderr and "Traceback" not in result.stderr
+
+
+def postgres_processes(pgdata) -> list[str]:
+    """Return the command lines of live processes serving pgdata."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                line = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "postgres" in line and str(pgdata) in line:
+            found.append(line)
+    return found
+
+
+def test_a_private_server_lives_in_the_data_dir_and_stops_with_serve(tmp_path):
+    with served(tmp_path, "postgres", "naive", workers=2, skus=2, stock=10) as (url, data_dir):
+        hammer(url, tmp_path / "h.jsonl", RACE_CAP_S, vus=4, max_requests=40)
+        assert postgres_processes(data_dir / "pgdata")
+    log = (tmp_path / "postgres-naive-2w.log").read_text()
+    if os.geteuid() == 0:
+        assert "run as user" in log and "refuses to run as root" in log
+    assert postgres_processes(data_dir / "pgdata") == []
+    # The checker reads the stopped store by starting its server for the while.
+    report = check(data_dir, read_history(tmp_path / "h.jsonl"), min_overlaps=0)
+    assert report["store"]["backend"] == "postgres" and report["store"]["orders"] > 0
+    assert postgres_processes(data_dir / "pgdata") == []
+
+
+def test_two_app_servers_share_one_database_by_url(tmp_path, postgres_database):
+    # Two app machines, one database: each load goes to its own server, at the same time.
+    spec = TargetSpec("postgres", "transactional", 2)
+    settings = Settings(skus=2, stock=100_000)
+    extra = ("--database-url", postgres_database)
+    first, url_a = start_server(spec, tmp_path / "a", settings, tmp_path / "a.log", extra=extra)
+    second, url_b = start_server(spec, tmp_path / "b", settings, tmp_path / "b.log",
+                                 reset=False, extra=extra)  # fmt: skip
+    try:
+        loads = [
+            threading.Thread(target=hammer, args=(url, tmp_path / f"{n}.jsonl", RACE_CAP_S),
+                             kwargs={"vus": 10, "max_requests": 300, "seed": seed})
+            for n, url, seed in (("a", url_a, 1), ("b", url_b, 2))
+        ]  # fmt: skip
+        for load in loads:
+            load.start()
+        for load in loads:
+            load.join()
+    finally:
+        stop_server(first)
+        stop_server(second)
+    merged = racelab("history", "merge", tmp_path / "a.jsonl", tmp_path / "b.jsonl")
+    (tmp_path / "both.jsonl").write_text(merged.stdout)
+    with psycopg.connect(postgres_database) as db:
+        assert db.execute("SELECT count(*) FROM orders").fetchone()[0] > 0
+    result = racelab("check", postgres_database, "--history", tmp_path / "both.jsonl",
+                     "--min-overlaps", 0, "--json")  # fmt: skip
+    report = json.loads(result.stdout)
+    assert report["store"]["backend"] == "postgres"
+    assert report["verdict"] == "held", report["anomalies"]
+    assert report["history"]["creates"]["ok"] > 100
+
+
+def test_repeatable_read_refuses_conflicting_writes_instead_of_losing_them(tmp_path):
+    require_postgres()
+    with served(tmp_path, "postgres", "repeatable-read", 4) as (url, data_dir):
+        summary = hammer(url, tmp_path / "h.jsonl", RACE_CAP_S, max_requests=RACE_REQUESTS)
+    report = check(data_dir, read_history(tmp_path / "h.jsonl"))
+    assert report["verdict"] == "held", report["anomalies"]
+    # The documented error, not a lost update (a client records any 503 as indeterminate).
+    statuses = {r.get("status") for r in read_history(tmp_path / "h.jsonl").ops}
+    assert 503 in statuses and 201 in statuses, summary
+
+
+def test_serializable_retries_and_says_how_many_times(tmp_path):
+    with served(tmp_path, "postgres", "serializable", 4) as (url, data_dir):
+        hammer(url, tmp_path / "h.jsonl", RACE_CAP_S, max_requests=RACE_REQUESTS)
+    report = check(data_dir, read_history(tmp_path / "h.jsonl"))
+    assert report["verdict"] == "held", report["anomalies"]
+    assert "serializable: a write took" in (tmp_path / "postgres-serializable-4w.log").read_text()
+
+
+def test_hermitage_lost_update_row_refuses_at_repeatable_read_and_retries_at_serializable():
+    # A reads, B reads, A writes, B writes (and waits for A's row), then A commits.
+    require_postgres()
+    spec = load_spec(SPECS / "isolation-levels.toml")
+    interleaved = [p for p in spec.permutations if not is_serial(p)][0]
+    answers = {}
+    for strategy in ("repeatable-read", "serializable"):
+        outcome = run_permutation(spec, parse_spec(f"postgres:{strategy}@4"), interleaved)
+        answers[strategy] = {
+            a.session: (a.status, (a.body or {}).get("error")) for a in outcome.answers
+        }
+        assert outcome.verdict == "held"
+    assert answers["repeatable-read"] == {"A": (201, None), "B": (503, "busy")}
+    assert answers["serializable"] == {"A": (201, None), "B": (409, "out_of_stock")}
