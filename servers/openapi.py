@@ -1,5 +1,6 @@
 """The OpenAPI 3 description of the contract, so schema-driven tools can test it."""
 
+from servers.registry import STRATEGIES
 from servers.validation import (
     LIMIT_DEFAULT,
     LIMIT_MAX,
@@ -43,7 +44,7 @@ SCHEMAS = {
         "required": ["status", "backend", "strategy"],
         "properties": {
             "status": {"type": "string", "enum": ["ok"]},
-            "backend": {"type": "string", "enum": ["json", "sqlite"]},
+            "backend": {"type": "string", "enum": list(STRATEGIES)},
             "strategy": {"type": "string"},
         },
     },

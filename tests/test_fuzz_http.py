@@ -18,13 +18,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checker import check
+from checker.stores import resolve_store_path
 from history import op_record, parse_lines, run_record
 from tests.conftest import ALL_TARGETS
 from tests.live import served
 
 CORPUS = sorted((Path(__file__).parent / "corpus" / "http").glob("*.http"))
 DOCUMENTED = {200, 201, 204, 400, 404, 405, 409, 413, 415, 503}
-TARGETS = [(b, s, w) for b, s in ALL_TARGETS for w in (1, 2)]
+# Two workers add gunicorn's request handling, the same for every backend: once per file
+# store is enough for it, and the postgres strategies are fuzzed in one process.
+TARGETS = [(b, s, w) for b, s in ALL_TARGETS for w in ((1,) if b == "postgres" else (1, 2))]
 EXAMPLES = 100
 SKUS = ["sku-1", "sku-2"]
 
@@ -210,5 +213,5 @@ def test_hostile_requests_get_documented_answers_and_change_nothing_else(
     items = dict.fromkeys(SKUS, 1000)
     lines = [json.dumps(run_record(url, "fuzz", 0, {}, items))]
     lines += [json.dumps(r) for r in records]
-    report = check(next(data.glob("store.*")), parse_lines(lines), min_overlaps=0)
+    report = check(resolve_store_path(data), parse_lines(lines), min_overlaps=0)
     assert report["anomalies"] == dict.fromkeys(report["anomalies"], 0), report["examples"]

@@ -21,9 +21,12 @@ from tests.live import RawServer, RecordingHistory, served
 BIN = Path(sys.executable).parent
 
 
-@pytest.mark.parametrize(
-    ("backend", "strategy"), ALL_TARGETS, ids=[f"{b}:{s}" for b, s in ALL_TARGETS]
-)
+# The postgres strategies share the routes and one of two schemas: schemathesis runs on one
+# of each (every strategy gets the hostile-request fuzz in test_fuzz_http.py).
+SWEPT = [(b, s) for b, s in ALL_TARGETS if b != "postgres" or s in ("naive", "transactional")]
+
+
+@pytest.mark.parametrize(("backend", "strategy"), SWEPT, ids=[f"{b}:{s}" for b, s in SWEPT])
 def test_schemathesis_finds_no_5xx_and_no_schema_violation(tmp_path, backend, strategy):
     with served(tmp_path, backend, strategy, 1) as (url, _):
         result = subprocess.run(
