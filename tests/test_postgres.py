@@ -111,7 +111,7 @@ def test_two_app_servers_share_one_database_by_url(tmp_path, postgres_database):
 def test_repeatable_read_refuses_conflicting_writes_instead_of_losing_them(tmp_path):
     require_postgres()
     with served(tmp_path, "postgres", "repeatable-read", 4) as (url, data_dir):
-        summary = hammer(url, tmp_path / "h.jsonl", RACE_CAP_S, max_requests=RACE_REQUESTS)
+        summary = hammer(url, tmp_path / "h.jsonl", RACE_CAP_S, max_requests=400)
     report = check(data_dir, read_history(tmp_path / "h.jsonl"))
     assert report["verdict"] == "held", report["anomalies"]
     # The documented error, not a lost update (a client records any 503 as indeterminate).
@@ -120,8 +120,9 @@ def test_repeatable_read_refuses_conflicting_writes_instead_of_losing_them(tmp_p
 
 
 def test_serializable_retries_and_says_how_many_times(tmp_path):
+    # (The live ladder holds it to RACE_REQUESTS; a few hundred writes show the retries.)
     with served(tmp_path, "postgres", "serializable", 4) as (url, data_dir):
-        hammer(url, tmp_path / "h.jsonl", RACE_CAP_S, max_requests=RACE_REQUESTS)
+        hammer(url, tmp_path / "h.jsonl", RACE_CAP_S, max_requests=400)
     report = check(data_dir, read_history(tmp_path / "h.jsonl"))
     assert report["verdict"] == "held", report["anomalies"]
     assert "serializable: a write took" in (tmp_path / "postgres-serializable-4w.log").read_text()
