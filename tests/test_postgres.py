@@ -16,7 +16,7 @@ from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec, parse_spec
 from racelab.step.runner import run_permutation
 from racelab.step.spec import is_serial, load_spec
-from tests.live import RACE_CAP_S, RACE_REQUESTS, hammer, require_postgres, served
+from tests.live import RACE_CAP_S, hammer, require_postgres, served
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
