@@ -26,13 +26,15 @@ BENCHMARKS = {
 }
 # Run only when named: the soak lasts ten minutes, the kill tally half a minute a run,
 # the labs tally a minute or two a run, the stepped interleavings' tally 1.5 s a run a cell,
-# 10,000 virtual users 30 s a run.
+# 10,000 virtual users 30 s a run, the postgres strategies a minute a run.
 EXTRA = {
     "soak": soak.run,
     "kills": kills.run,
     "labs": labs.run,
     "stepruns": step_repeat.run,
     "vus": many_vus.run,
+    # The postgres strategies alone (the targets benchmark runs them with every other).
+    "postgres": lambda runs: targets.run(runs, matrix="postgres"),
 }
 
 

@@ -39,9 +39,10 @@ def run_compare_once(specs: str, vus: int, seconds: int, out: Path, *extra) -> d
     return json.loads((out / "report.json").read_text())
 
 
-def run(runs: int = 3, vus: int = 50, seconds: int = 10) -> dict:
-    """Measure every strategy at 1 and 4 workers, `runs` times; print and save medians."""
-    specs = ",".join(spec.name for spec in MATRICES["full"])
+def run(runs: int = 3, vus: int = 50, seconds: int = 10, matrix: str = "full") -> dict:
+    """Measure a matrix's targets (every strategy at 1 and 4 workers), `runs` times; print
+    and save medians."""
+    specs = ",".join(spec.name for spec in MATRICES[matrix])
     samples: dict[str, list] = {}
     with tempfile.TemporaryDirectory() as work:
         for n in range(runs):
@@ -82,7 +83,10 @@ def run(runs: int = 3, vus: int = 50, seconds: int = 10) -> dict:
         f"median of {runs}",
         ["target", "req/s", "creates/s", "p50 ms", "p99 ms", "err %", "verdicts", "anomalies"],
         rows,
-        f"python -m benchmarks targets --runs {runs}",
+        f"python -m benchmarks {'targets' if matrix == 'full' else matrix} --runs {runs}",
     )
-    save("targets", {"vus": vus, "seconds": seconds, "runs": runs, "targets": summary})
+    save(
+        "targets" if matrix == "full" else f"targets-{matrix}",
+        {"vus": vus, "seconds": seconds, "runs": runs, "targets": summary},
+    )
     return summary
