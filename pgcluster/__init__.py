@@ -157,6 +157,7 @@ class Cluster:
         In this process group, so a fault that kills the group kills the database too, as
         a machine that loses power would, and nothing is left running.
         """
+        self._wait_for_an_earlier_server()
         self.socket_dir = tempfile.mkdtemp(prefix="racelab-pg-")
         _give_to_server_user(Path(self.socket_dir))
         options = {**SERVER_SETTINGS, "unix_socket_directories": self.socket_dir}
@@ -171,6 +172,24 @@ class Cluster:
         log.close()
         self._wait_until_ready()
         return conninfo(self.socket_dir)
+
+    def _wait_for_an_earlier_server(self) -> None:
+        """Wait for a killed server on pgdata to be gone; refuse one that is still serving.
+
+        A restart right after a kill finds the killed postmaster still exiting (or a zombie
+        nobody has reaped), and PostgreSQL would refuse to start beside it.
+        """
+        pid = _postmaster_pid(self.pgdata)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while pid is not None and _alive(pid):
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"another PostgreSQL server (pid {pid}) runs on {self.pgdata}; stop it first"
+                )
+            time.sleep(0.05)
+        if pid is not None and _zombie(pid):
+            (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+        _remove_old_socket_dir(self.pgdata)
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -232,6 +251,42 @@ def template_cluster(bindir: Path) -> Path | None:
     except OSError:
         shutil.rmtree(building, ignore_errors=True)
     return template if (template / "PG_VERSION").is_file() else None
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        return int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def _remove_old_socket_dir(pgdata: Path) -> None:
+    """Remove the socket folder a killed server left (one of ours, under the temp dir)."""
+    try:
+        old = Path((pgdata / "postmaster.pid").read_text().splitlines()[4])
+    except (OSError, IndexError):
+        return
+    if old.parent == Path(tempfile.gettempdir()) and old.name.startswith("racelab-pg-"):
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    """Say whether pid is a live process (a zombie has exited: it only awaits reaping)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _zombie(pid)
 
 
 def _last_line(text: str) -> str:

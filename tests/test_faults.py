@@ -12,6 +12,7 @@ from racelab.compare.faults import kill_times
 from racelab.compare.targets import parse_spec
 from racelab.step.runner import run_permutation
 from racelab.step.spec import load_spec
+from tests.live import require_postgres
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
@@ -53,6 +54,17 @@ def test_safe_strategies_survive_kills_and_lose_no_acknowledged_write(tmp_path):
         ops = read_history(tmp_path / entry["dir"] / "history.jsonl").ops
         refused = [r for r in ops if r["error"] == "connect refused"]
         assert refused and all(r["type"] == "fail" for r in refused)
+
+
+def test_a_killed_postgres_target_restarts_on_its_recovered_database(tmp_path):
+    # The kill takes the private PostgreSQL server with it (one process group): the restart
+    # waits for the killed postmaster to be gone, and the database recovers from its WAL.
+    require_postgres()
+    report = compare(tmp_path, "--faults", "kill", "--kills", "2", "--duration", "5s",
+                     "--targets", "postgres:for-update@2")  # fmt: skip
+    (entry,) = report["targets"]
+    assert [e["restarted"] for e in entry["faults"]] == [True, True], entry["faults"]
+    assert entry["verdict"] == "held", entry["anomalies"]
 
 
 def test_retries_store_duplicates_only_in_naive_strategies(tmp_path):
