@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, exc, text
 import pgcluster
 from servers.errors import NotFound, OutOfStock, StoreUnreadable, UnknownSku
 from servers.postgres_store.schema import DROP, NAIVE_SCHEMA, ORDER_COLUMNS
+from servers.sql_reads import SqlReads
 from servers.stepping import pause
 from servers.storage import Store, seed_items, utc_now
 
@@ -81,7 +82,7 @@ def read_then_write_cancel(run, order_id: int) -> None:
     run(DELETE_ORDER, {"id": order_id})
 
 
-class PostgresStore(Store):
+class PostgresStore(SqlReads, Store):
     """Shared reads, set-up and serving; strategies differ in schema and writes."""
 
     backend = "postgres"
@@ -138,28 +139,6 @@ class PostgresStore(Store):
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT sku, stock FROM items ORDER BY sku"))
             return {sku: stock for sku, stock in rows}
-
-    def list_orders(self, limit: int, after_id: int) -> list[dict]:
-        query = text(
-            f"SELECT {ORDER_COLUMNS} FROM orders WHERE id > :after ORDER BY id LIMIT :limit"
-        )
-        with self.engine.connect() as conn:
-            rows = conn.execute(query, {"after": after_id, "limit": limit})
-            return [dict(row._mapping) for row in rows]
-
-    def get_order(self, order_id: int) -> dict:
-        with self.engine.connect() as conn:
-            row = conn.execute(SELECT_BY_ID, {"id": order_id}).first()
-        if row is None:
-            raise NotFound(f"No order has id {order_id}.")
-        return dict(row._mapping)
-
-    def after_fork(self) -> None:
-        # SQLAlchemy's rule for forked processes: never reuse the parent's connections.
-        self.engine.dispose(close=False)
-
-    def close(self) -> None:
-        self.engine.dispose()
 
     @contextlib.contextmanager
     def _transaction(self, isolation_level: str):

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event, exc, text
 
 from servers.errors import Busy, NotFound, OutOfStock, StoreUnreadable, UnknownSku
+from servers.sql_reads import SqlReads
 from servers.sqlite_store.schema import NAIVE_SCHEMA, ORDER_COLUMNS, TRANSACTIONAL_SCHEMA
 from servers.sqlite_store.writer_queue import WriterQueue
 from servers.stepping import pause, wait_limit
@@ -57,7 +58,7 @@ def _check_readable(path: Path) -> None:
         raise StoreUnreadable(f"not a racelab SQLite store ({e})") from None
 
 
-class SqliteStore(Store):
+class SqliteStore(SqlReads, Store):
     """Shared reads and set-up; strategies differ in schema, connection and writes."""
 
     backend = "sqlite"
@@ -92,30 +93,6 @@ class SqliteStore(Store):
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT sku, stock FROM items ORDER BY rowid"))
             return {sku: stock for sku, stock in rows}
-
-    def list_orders(self, limit: int, after_id: int) -> list[dict]:
-        query = text(
-            f"SELECT {ORDER_COLUMNS} FROM orders WHERE id > :after ORDER BY id LIMIT :limit"
-        )
-        with self.engine.connect() as conn:
-            return [
-                dict(row._mapping)
-                for row in conn.execute(query, {"after": after_id, "limit": limit})
-            ]
-
-    def get_order(self, order_id: int) -> dict:
-        with self.engine.connect() as conn:
-            row = conn.execute(SELECT_BY_ID, {"id": order_id}).first()
-        if row is None:
-            raise NotFound(f"No order has id {order_id}.")
-        return dict(row._mapping)
-
-    def after_fork(self) -> None:
-        # SQLAlchemy's rule for forked processes: never reuse the parent's connections.
-        self.engine.dispose(close=False)
-
-    def close(self) -> None:
-        self.engine.dispose()
 
 
 class NaiveSqliteStore(SqliteStore):
