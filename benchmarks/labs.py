@@ -201,6 +201,8 @@ def tally(runs: int, labs=LABS) -> dict[str, Counter]:
     for lab in labs:
         for what, run_once in promises(lab.read_text()):
             name = f"{lab.stem}: {what}"
+            while name in counts:  # a lab's compare and step may write under one folder
+                name += " (again)"
             counts[name] = Counter()
             for _ in range(runs):
                 with tempfile.TemporaryDirectory() as work:
