@@ -10,6 +10,9 @@ import itertools
 from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from operator import itemgetter
+
+import msgspec
 
 from checker.contention import NOT_SENT
 from history import WRITE_OPS
@@ -20,18 +23,15 @@ OUTCOMES = ("fail", "info", "ok")
 NONE = -1  # "no write" in the integer arrays
 
 
-class TokenFacts:
+class TokenFacts(msgspec.Struct, gc=False):
     """What the history says about one token."""
 
-    __slots__ = ("created", "sent", "acked_id", "cancelled", "cancelled_id", "last_write")
-
-    def __init__(self):
-        self.created = NONE  # strongest create outcome (FAIL, INFO, OK) or NONE if never sent
-        self.sent = None  # (sku, qty) of the first create
-        self.acked_id = None  # id in an ok create's answer
-        self.cancelled = NONE  # strongest cancel outcome, or NONE
-        self.cancelled_id = None  # id an ok cancel removed
-        self.last_write = NONE  # index of the token's latest write record
+    created: int = NONE  # strongest create outcome (FAIL, INFO, OK) or NONE if never sent
+    sent: tuple | None = None  # (sku, qty) of the first create
+    acked_id: int | None = None  # id in an ok create's answer
+    cancelled: int = NONE  # strongest cancel outcome, or NONE
+    cancelled_id: int | None = None  # id an ok cancel removed
+    last_write: int = NONE  # index of the token's latest write record
 
 
 @dataclass
@@ -95,33 +95,39 @@ def history_facts(history) -> HistoryFacts:
     """Index a history's writes by token and id, reading its records once, in order.
 
     history is a history.History (records in memory) or a history.HistoryStream (records in
-    a file); either yields (locator, record) and fetches a record again by its locator.
+    a file); either yields (locator, Op) and fetches a record again by its locator.
     """
-    facts = HistoryFacts(initial=dict(history.run["items"]))
-    entries, facts.fetch = history.entries(), history.record_at
+    facts = HistoryFacts(initial=dict(history.run["items"]), fetch=history.record_at)
     counts = {op: [0, 0, 0] for op in WRITE_OPS}
     first_token_by_id, skus, sku_numbers = {}, {}, {}
-    for locator, record in entries:
-        op, token = record["op"], record["token"]
-        if token is None and op == "cancel":  # a history that names cancels by id only
-            token = first_token_by_id.get(record["order_id"])
-        if token is None or op not in counts:
-            continue
-        rank = RANK[record["type"]]
-        counts[op][rank] += 1
-        known = facts.tokens.get(token)
-        if known is None:
-            known = facts.tokens[token] = TokenFacts()
-        facts.previous.append(known.last_write)
-        known.last_write = len(facts.locators)
-        facts.locators.append(locator)
-        facts.t0.append(record["t0"])
-        facts.t1.append(record["t1"])
-        if op == "create":
-            _note_create(facts, known, record, rank, first_token_by_id, skus)
-        else:
-            _note_cancel(known, record, rank)
-        facts.sku.append(_sku_number(record, known, rank, sku_numbers))
+    tokens, locators = facts.tokens, []
+    # Bound once: this loop runs a million times for a million-operation history.
+    new_token, add_locator, add_previous = TokenFacts, locators.append, facts.previous.append
+    add_t0, add_t1, add_sku = facts.t0.append, facts.t1.append, facts.sku.append
+    spare = new_token()
+    for block_locators, records in history.typed_blocks():
+        for locator, record in zip(block_locators, records, strict=True):
+            op, token = record.op, record.token
+            if token is None and op == "cancel":  # a history that names cancels by id only
+                token = first_token_by_id.get(record.order_id)
+            if token is None or op not in counts:
+                continue
+            rank = RANK[record.type]
+            counts[op][rank] += 1
+            known = tokens.setdefault(token, spare)  # one lookup, for a token seen or new
+            if known is spare:
+                spare = new_token()
+            add_previous(known.last_write)
+            known.last_write = len(locators)
+            add_locator(locator)
+            add_t0(record.t0)
+            add_t1(record.t1)
+            if op == "create":
+                _note_create(facts, known, record, rank, first_token_by_id, skus)
+            else:
+                _note_cancel(known, record, rank)
+            add_sku(_sku_number(record, known, rank, sku_numbers))
+    facts.locators = locators
     facts.counts = {f"{op}s": dict(zip(OUTCOMES, counts[op], strict=True)) for op in WRITE_OPS}
     facts.collisions = {i: sorted(tokens) for i, tokens in facts.collisions.items()}
     return facts
@@ -129,31 +135,35 @@ def history_facts(history) -> HistoryFacts:
 
 def _sku_number(record, known, rank, numbers: dict) -> int:
     """Number the write's sku for the contention measure; NOT_SENT if it never got there."""
-    if rank == FAIL and record["status"] is None:
+    if rank == FAIL and record.status is None:
         return NOT_SENT  # refused or unsent: nothing reached the server
-    sku = record["sku"] or (known.sent[0] if known.sent else None)
+    sku = record.sku or (known.sent[0] if known.sent else None)
     if sku is None:  # a sku of its own: it contends with the store, with no sku known
         sku = ("unknown", len(numbers))
-    return numbers.setdefault(sku, len(numbers))
+    number = numbers.get(sku)
+    if number is None:
+        number = numbers[sku] = len(numbers)
+    return number
 
 
 def _note_create(facts, known, record, rank, first_token_by_id, skus) -> None:
-    known.created = max(known.created, rank)
-    sku, qty = record["sku"], record["qty"]
-    if known.sent is None and sku is not None and qty is not None:
-        known.sent = (skus.setdefault(sku, sku), qty)  # one copy of each sku
-    order_id = record["order_id"]
+    if rank > known.created:
+        known.created = rank
+    if known.sent is None and record.sku is not None and record.qty is not None:
+        known.sent = (skus.setdefault(record.sku, record.sku), record.qty)  # one copy a sku
+    order_id = record.order_id
     if rank == OK and order_id is not None:
         known.acked_id = order_id
-        holder = first_token_by_id.setdefault(order_id, record["token"])
-        if holder != record["token"]:
-            facts.collisions.setdefault(order_id, {holder}).add(record["token"])
+        holder = first_token_by_id.setdefault(order_id, record.token)
+        if holder != record.token:
+            facts.collisions.setdefault(order_id, {holder}).add(record.token)
 
 
 def _note_cancel(known, record, rank) -> None:
-    known.cancelled = max(known.cancelled, rank)
+    if rank > known.cancelled:
+        known.cancelled = rank
     if rank == OK:
-        known.cancelled_id = record["order_id"]
+        known.cancelled_id = record.order_id
 
 
 @dataclass
@@ -183,12 +193,13 @@ ANY_SKU = object()
 
 def index_store(snapshot) -> StoreIndex:
     """Index a snapshot's well-formed orders, and what its ill-typed ones still tell."""
-    index, by_id = StoreIndex(), {}
-    for order in snapshot.orders:
-        order_id, sku, qty, token = order
-        _put(index.by_token, index.repeated_tokens, token, order)
-        _put(by_id, index.repeated_ids, order_id, order)
-        index.qty_by_sku[sku] += qty
+    index, orders = StoreIndex(), snapshot.orders
+    index.by_token = dict(zip(map(itemgetter(3), orders), orders, strict=True))
+    if len(index.by_token) < len(orders) or len(set(map(itemgetter(0), orders))) < len(orders):
+        _index_repeats(index, orders)  # rare: only a broken store repeats a token or an id
+    qty_by_sku = index.qty_by_sku
+    for _, sku, qty, _ in orders:
+        qty_by_sku[sku] += qty
     for bad in snapshot.malformed:
         fields = bad if isinstance(bad, dict) else {}
         token, sku = fields.get("token"), fields.get("sku")
@@ -196,6 +207,14 @@ def index_store(snapshot) -> StoreIndex:
             index.malformed_tokens.add(token)
         index.uncertain_skus.add(sku if isinstance(sku, str) else ANY_SKU)
     return index
+
+
+def _index_repeats(index: StoreIndex, orders) -> None:
+    """Index orders one by one, the first of each token kept, every repeat listed apart."""
+    index.by_token, by_id = {}, {}
+    for order in orders:
+        _put(index.by_token, index.repeated_tokens, order[3], order)
+        _put(by_id, index.repeated_ids, order[0], order)
 
 
 def _put(first: dict, repeats: dict, key, order) -> None:

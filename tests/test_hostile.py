@@ -96,6 +96,17 @@ LINES = [
     b"   ",
     b"\xff\xfe not utf-8",
     b'{"op": "create", "vu": 1',
+    # Lines that a fast C decoder might read differently from the json module:
+    json.dumps({**GOOD, "t0": 1, "extra": [1]}).encode(),
+    json.dumps({**GOOD, "vu": 1.0}).encode(),
+    json.dumps({**GOOD, "t1": 10**400}).encode(),
+    json.dumps({**GOOD, "token": None}).encode(),
+    json.dumps({**GOOD, "op": "cancel", "token": None, "order_id": 3}).encode(),
+    json.dumps({**GOOD, "op": "cancel", "token": None, "order_id": None}).encode(),
+    json.dumps({**GOOD, "op": "get", "token": None}).encode(),
+    json.dumps({"op": "list", "type": "fail", "t0": 1, "t1": 2}).encode(),
+    json.dumps(GOOD).encode()[:-1] + b', "qty": 5}',
+    json.dumps({**GOOD, "error": "\ud800"}).encode(),
 ]
 RUN_LINE = json.dumps({"op": "run", "items": {"sku-1": 1}}).encode()
 
