@@ -58,13 +58,14 @@ def corrupt_record(ctx: Context, limit: int):
         tokens = ctx.facts.tokens
         for order in ctx.snapshot.orders:
             known = tokens.get(order[3])
-            sent = None if known is None else known.sent
-            if sent is not None and sent != (order[1], order[2]):
+            if known is None or known.sent_sku is None:
+                continue
+            if known.sent_sku != order[1] or known.sent_qty != order[2]:
                 count += 1
                 if len(examples) < limit:
                     text = (
-                        f"token {order[3]} was sent as {sent[1]} x {sent[0]} but stored as "
-                        f"{order[2]} x {order[1]} (id {order[0]})."
+                        f"token {order[3]} was sent as {known.sent_qty} x {known.sent_sku} but "
+                        f"stored as {order[2]} x {order[1]} (id {order[0]})."
                     )
                     examples.append(_example(text, ctx, order[3], stored=_order(order)))
     return count, examples

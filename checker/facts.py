@@ -27,7 +27,8 @@ class TokenFacts(msgspec.Struct, gc=False):
     """What the history says about one token."""
 
     created: int = NONE  # strongest create outcome (FAIL, INFO, OK) or NONE if never sent
-    sent: tuple | None = None  # (sku, qty) of the first create
+    sent_sku: str | None = None  # the sku and qty of the first create that named both
+    sent_qty: int | None = None
     acked_id: int | None = None  # id in an ok create's answer
     cancelled: int = NONE  # strongest cancel outcome, or NONE
     cancelled_id: int | None = None  # id an ok cancel removed
@@ -42,7 +43,9 @@ class HistoryFacts:
     tokens: dict = field(default_factory=dict)  # token -> TokenFacts
     collisions: dict = field(default_factory=dict)  # id -> tokens that were all acked it
     counts: dict = field(default_factory=dict)
-    locators: list = field(default_factory=list)  # write index -> how to fetch its record
+    locators: array = field(
+        default_factory=lambda: array("q")
+    )  # write index -> its record's locator
     fetch: object = None  # locator -> record
     t0: array = field(default_factory=lambda: array("d"))
     t1: array = field(default_factory=lambda: array("d"))
@@ -100,7 +103,7 @@ def history_facts(history) -> HistoryFacts:
     facts = HistoryFacts(initial=dict(history.run["items"]), fetch=history.record_at)
     counts = {op: [0, 0, 0] for op in WRITE_OPS}
     first_token_by_id, skus, sku_numbers = {}, {}, {}
-    tokens, locators = facts.tokens, []
+    tokens, locators = facts.tokens, facts.locators
     # Bound once: this loop runs a million times for a million-operation history.
     new_token, add_locator, add_previous = TokenFacts, locators.append, facts.previous.append
     add_t0, add_t1, add_sku = facts.t0.append, facts.t1.append, facts.sku.append
@@ -127,7 +130,6 @@ def history_facts(history) -> HistoryFacts:
             else:
                 _note_cancel(known, record, rank)
             add_sku(_sku_number(record, known, rank, sku_numbers))
-    facts.locators = locators
     facts.counts = {f"{op}s": dict(zip(OUTCOMES, counts[op], strict=True)) for op in WRITE_OPS}
     facts.collisions = {i: sorted(tokens) for i, tokens in facts.collisions.items()}
     return facts
@@ -137,7 +139,7 @@ def _sku_number(record, known, rank, numbers: dict) -> int:
     """Number the write's sku for the contention measure; NOT_SENT if it never got there."""
     if rank == FAIL and record.status is None:
         return NOT_SENT  # refused or unsent: nothing reached the server
-    sku = record.sku or (known.sent[0] if known.sent else None)
+    sku = record.sku or known.sent_sku
     if sku is None:  # a sku of its own: it contends with the store, with no sku known
         sku = ("unknown", len(numbers))
     number = numbers.get(sku)
@@ -149,8 +151,9 @@ def _sku_number(record, known, rank, numbers: dict) -> int:
 def _note_create(facts, known, record, rank, first_token_by_id, skus) -> None:
     if rank > known.created:
         known.created = rank
-    if known.sent is None and record.sku is not None and record.qty is not None:
-        known.sent = (skus.setdefault(record.sku, record.sku), record.qty)  # one copy a sku
+    if known.sent_sku is None and record.sku is not None and record.qty is not None:
+        known.sent_sku = skus.setdefault(record.sku, record.sku)  # one copy of each sku
+        known.sent_qty = record.qty
     order_id = record.order_id
     if rank == OK and order_id is not None:
         known.acked_id = order_id
