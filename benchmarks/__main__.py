@@ -14,6 +14,7 @@ from benchmarks import (
     step_cost,
     step_repeat,
     targets,
+    worker_threads,
 )
 
 BENCHMARKS = {
@@ -26,13 +27,15 @@ BENCHMARKS = {
 }
 # Run only when named: the soak lasts ten minutes, the kill tally half a minute a run,
 # the labs tally a minute or two a run, the stepped interleavings' tally 1.5 s a run a cell,
-# 10,000 virtual users 30 s a run, the postgres strategies a minute a run.
+# 10,000 virtual users 30 s a run, the postgres strategies a minute a run, the thread counts
+# 40 s a run.
 EXTRA = {
     "soak": soak.run,
     "kills": kills.run,
     "labs": labs.run,
     "stepruns": step_repeat.run,
     "vus": many_vus.run,
+    "threads": worker_threads.run,
     # The postgres strategies alone (the targets benchmark runs them with every other).
     "postgres": lambda runs: targets.run(runs, matrix="postgres"),
 }

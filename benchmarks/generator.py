@@ -43,7 +43,7 @@ def _wrk(url, vus, seconds, work):
     return command, lambda out: int(re.search(r"(\d+) requests in", out).group(1))
 
 
-def _k6(url, vus, seconds, work):
+def _k6(url, vus, seconds, work, rate=None):
     if not (BIN / "k6").exists():
         return None
     summary = work / "k6.json"
@@ -58,6 +58,8 @@ def _k6(url, vus, seconds, work):
         f"VUS={vus}",
         "-e",
         f"DURATION={seconds}s",
+        "-e",
+        f"RATE={rate or ''}",
         "--summary-export",
         str(summary),
         str(HERE / "k6_items.js"),
@@ -102,8 +104,8 @@ def _locust(user_class):
     return build
 
 
-def _racelab(history: bool):
-    def build(url, vus, seconds, work):
+def _racelab(history: bool, loop: str = "uvloop"):
+    def build(url, vus, seconds, work, rate=None):
         summary = work / "racelab.json"
         command = [
             str(BIN / "racelab"),
@@ -118,9 +120,13 @@ def _racelab(history: bool):
             "--quiet",
             "--summary-json",
             str(summary),
+            "--loop",
+            loop,
         ]
         if history:
             command += ["--history", str(work / "racelab.jsonl")]
+        if rate:
+            command += ["--rate", f"{rate}/s"]
         return command, lambda out: json.loads(summary.read_text())["requests"]
 
     return build
@@ -141,15 +147,22 @@ TOOLS = {
     "locust-http": _locust("SlowItems"),
     "aiohttp-bare": _bare("benchmarks.bare_aiohttp", "/items"),
     "fasthttp-bare": _bare("benchmarks.bare_fasthttp", ""),
+    "racelab-asyncio-loop": _racelab(history=True, loop="asyncio"),
     "racelab-no-history": _racelab(history=False),
     "racelab": _racelab(history=True),
 }
 
 
-def measure(tool: str, url: str, vus: int, seconds: int) -> dict | None:
+# At a fixed arrival rate every tool sends the same requests, so CPU a request compares the
+# tools alone; in the closed loop a saturated endpoint adds the cost of waiting for it.
+RATE_TOOLS = ("k6", "racelab-asyncio-loop", "racelab")
+RATE, RATE_VUS = 5000, 200
+
+
+def measure(tool: str, url: str, vus: int, seconds: int, rate=None) -> dict | None:
     """Run one tool once; return requests, rps and CPU ms per request, or None if missing."""
     with tempfile.TemporaryDirectory() as work:
-        built = TOOLS[tool](url, vus, seconds, Path(work))
+        built = TOOLS[tool](url, vus, seconds, Path(work), **({"rate": rate} if rate else {}))
         if built is None:
             return None
         command, count_requests = built
@@ -170,40 +183,24 @@ def measure(tool: str, url: str, vus: int, seconds: int) -> dict | None:
 def run(runs: int = 3, vus: int = 50, seconds: int = 10) -> dict:
     """Measure every tool `runs` times, interleaved; print and save the medians."""
     server, url = start_fast_server()
-    samples: dict[str, list] = {tool: [] for tool in TOOLS}
-    missing = set()
     try:
-        for _ in range(runs):
-            for tool in TOOLS:
-                if tool in missing:
-                    continue
-                result = measure(tool, url, vus, seconds)
-                if result is None:
-                    missing.add(tool)
-                    print(f"  {tool}: not installed here, skipped")
-                else:
-                    samples[tool].append(result)
+        closed, missing = _sample(TOOLS, url, vus, seconds, runs)
+        at_rate, _ = _sample(RATE_TOOLS, url, RATE_VUS, seconds, runs, RATE)
     finally:
         server.kill()
         server.wait()
-    rows, summary = [], {}
-    base = median([s["cpu_ms_per_request"] for s in samples["racelab"]])
-    for tool, results in samples.items():
-        if not results:
-            continue
-        cpu = median([r["cpu_ms_per_request"] for r in results])
-        rps = median([r["rps"] for r in results])
-        summary[tool] = {
-            "rps": round(rps),
-            "cpu_ms_per_request": round(cpu, 4),
-            "racelab_cpu_ratio": round(base / cpu, 2),
-            "runs": results,
-        }
-        rows.append([tool, f"{rps:,.0f}", f"{cpu:.4f}", f"{base / cpu:.2f}"])
+    summary = _summarize(closed)
+    rate_summary = _summarize(at_rate)
     print_table(
         f"Generator efficiency: GET /items, {vus} connections, {seconds} s, median of {runs}",
         ["tool", "req/s", "CPU ms/req", "racelab CPU / tool CPU"],
-        rows,
+        _rows(summary),
+        f"python -m benchmarks generator --runs {runs}",
+    )
+    print_table(
+        f"At a fixed arrival rate: {RATE:,} GET /items a second, up to {RATE_VUS} connections",
+        ["tool", "req/s", "CPU ms/req", "racelab CPU / tool CPU"],
+        _rows(rate_summary),
         f"python -m benchmarks generator --runs {runs}",
     )
     save(
@@ -213,7 +210,48 @@ def run(runs: int = 3, vus: int = 50, seconds: int = 10) -> dict:
             "seconds": seconds,
             "runs": runs,
             "tools": summary,
+            "at_rate": {"rate": RATE, "vus": RATE_VUS, "tools": rate_summary},
             "missing": sorted(missing),
         },
     )
     return summary
+
+
+def _sample(tools, url, vus, seconds, runs, rate=None) -> tuple[dict, set]:
+    """Run each tool `runs` times, interleaved; return its results and the tools missing."""
+    samples: dict[str, list] = {tool: [] for tool in tools}
+    missing = set()
+    for _ in range(runs):
+        for tool in tools:
+            if tool in missing:
+                continue
+            result = measure(tool, url, vus, seconds, rate)
+            if result is None:
+                missing.add(tool)
+                print(f"  {tool}: not installed here, skipped")
+            else:
+                samples[tool].append(result)
+    return samples, missing
+
+
+def _summarize(samples: dict) -> dict:
+    """Return each tool's medians, and racelab's CPU a request over the tool's."""
+    base = median([s["cpu_ms_per_request"] for s in samples["racelab"]])
+    summary = {}
+    for tool, results in samples.items():
+        if results:
+            cpu = median([r["cpu_ms_per_request"] for r in results])
+            summary[tool] = {
+                "rps": round(median([r["rps"] for r in results])),
+                "cpu_ms_per_request": round(cpu, 4),
+                "racelab_cpu_ratio": round(base / cpu, 2),
+                "runs": results,
+            }
+    return summary
+
+
+def _rows(summary: dict) -> list[list[str]]:
+    return [
+        [tool, f"{s['rps']:,}", f"{s['cpu_ms_per_request']:.4f}", f"{s['racelab_cpu_ratio']:.2f}"]
+        for tool, s in summary.items()
+    ]

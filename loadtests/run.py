@@ -24,6 +24,15 @@ async def _drive(run: LoadRun, live) -> None:
             live.write("\n")
 
 
+def run_on_loop(coroutine, loop: str):
+    """Run a coroutine to its end on uvloop (libuv: least CPU a request) or asyncio's own loop."""
+    if loop == "uvloop":
+        import uvloop  # noqa: PLC0415 - only the load generator needs it
+
+        return uvloop.run(coroutine)
+    return asyncio.run(coroutine)
+
+
 def execute(
     config: LoadConfig,
     history_path=None,
@@ -36,7 +45,7 @@ def execute(
     writer = HistoryWriter(history_path) if history_path else None
     run = LoadRun(config, writer)
     try:
-        asyncio.run(_drive(run, live))
+        run_on_loop(_drive(run, live), config.loop)
     finally:
         if writer:
             writer.close()

@@ -5,6 +5,7 @@ its duration and by a request count.
 """
 
 import asyncio
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,6 +21,10 @@ CONTROL_INTERVAL_S = 0.05
 
 class LoadError(Exception):
     """The run could not start (the target did not answer GET /items)."""
+
+
+# The first is the default; uvloop does not run on Windows.
+EVENT_LOOPS = ("asyncio",) if sys.platform == "win32" else ("uvloop", "asyncio")
 
 
 @dataclass
@@ -39,6 +44,7 @@ class LoadConfig:
     seed: int = 1
     max_requests: int = 1_000_000
     client: str = "fast"
+    loop: str = EVENT_LOOPS[0]
 
     def shape(self) -> dict:
         """Describe the shape for the run record and the summary."""

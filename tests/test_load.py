@@ -1,6 +1,7 @@
 """racelab load against a real in-process target: counts, completeness, seeds, bounds."""
 
 import collections
+import itertools
 import json
 import socket
 import subprocess
@@ -12,16 +13,18 @@ import pytest
 from history import read_history
 from loadtests.client import CLIENTS, open_client
 from loadtests.run import execute
-from loadtests.runner import LoadConfig
+from loadtests.runner import EVENT_LOOPS, LoadConfig
 from tests.live import RawServer, RecordingHistory, hammer, in_process
 
 MIX = {"create": 60, "cancel": 15, "get": 10, "list": 10, "items": 5}
 
 
-@pytest.mark.parametrize("client", CLIENTS)
-def test_every_request_has_one_record_and_the_counts_agree(tmp_path, client):
+@pytest.mark.parametrize(("client", "loop"), list(itertools.product(CLIENTS, EVENT_LOOPS)))
+def test_every_request_has_one_record_and_the_counts_agree(tmp_path, client, loop):
     with in_process(tmp_path / "store") as url:
-        summary = hammer(url, tmp_path / "h.jsonl", seconds=1.5, vus=8, mix=MIX, client=client)
+        summary = hammer(
+            url, tmp_path / "h.jsonl", seconds=1.5, vus=8, mix=MIX, client=client, loop=loop
+        )
     history = read_history(tmp_path / "h.jsonl")
     assert history.run["target"] == url and history.run["seed"] == 1
     assert history.run["items"] == {"sku-1": 100_000, "sku-2": 100_000, "sku-3": 100_000}

@@ -2,6 +2,7 @@
 
 import click
 
+from loadtests.runner import EVENT_LOOPS
 from racelab.cli.errors import CommandError
 from racelab.cli.options import (
     allow_remote_option,
@@ -64,6 +65,13 @@ from racelab.cli.options import (
     default="fast",
     show_default=True,
     help="HTTP client: fast (lean keep-alive, least CPU) or aiohttp (the reference).",
+)
+@click.option(
+    "--loop",
+    type=click.Choice(EVENT_LOOPS),
+    default=EVENT_LOOPS[0],
+    show_default=True,
+    help="Event loop: uvloop (least CPU a request) or asyncio (Python's own, the reference).",
 )
 @click.option("--quiet", is_flag=True, help="No live line, no summary table.")
 def load_command(history_path, summary_json, timeline_csv, thresholds, quiet, **options):
