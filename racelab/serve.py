@@ -119,6 +119,8 @@ def serve_gunicorn(sock: socket.socket, config: dict, workers: int, threads: int
     """Serve with N gunicorn worker processes (gthread), each opening the store itself."""
     from gunicorn.app.base import BaseApplication
 
+    from racelab.prompt_gunicorn import PromptArbiter, PromptExitThreadWorker
+
     worker_ready = announce_when_workers_ready(workers, ready)
 
     class TargetApplication(BaseApplication):
@@ -129,7 +131,7 @@ def serve_gunicorn(sock: socket.socket, config: dict, workers: int, threads: int
                 "bind": [f"fd://{sock.fileno()}"],
                 "workers": workers,
                 "threads": threads,
-                "worker_class": "gthread",
+                "worker_class": PromptExitThreadWorker,
                 "preload_app": True,
                 "post_fork": _after_fork,
                 "post_worker_init": worker_ready,
@@ -144,6 +146,9 @@ def serve_gunicorn(sock: socket.socket, config: dict, workers: int, threads: int
 
         def load(self):
             return create_app(config)
+
+        def run(self):
+            PromptArbiter(self).run()
 
     TargetApplication().run()
 

@@ -101,7 +101,7 @@ def settings_from(options: dict):
     """Return the Settings every target gets: the options, parsed, one field each."""
     from loadtests.plan import parse_mix
     from loadtests.shapes import parse_duration
-    from racelab.cli.load_options import parsed_option
+    from racelab.cli.errors import parsed_option
 
     if options["duration"] is None:
         kill = options["faults"] == "kill"

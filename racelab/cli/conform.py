@@ -2,7 +2,7 @@
 
 import click
 
-from racelab.cli.load_options import parsed_option
+from racelab.cli.errors import parsed_option
 from racelab.cli.options import allow_remote_option
 
 

@@ -49,3 +49,15 @@ def bad_input(*errors: type[Exception], prefix: str = ""):
         yield
     except errors as e:
         raise InputError(f"{prefix}{e}") from None
+
+
+def parsed_option(parser, text, hint):
+    """Parse an option value, or fail naming it (exit 2).
+
+    Every racelab parser (shapes, mixes, thresholds, targets, addresses) refuses a value
+    with a ValueError subclass that says what is wrong with it.
+    """
+    try:
+        return parser(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=hint) from None

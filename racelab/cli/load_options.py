@@ -4,11 +4,10 @@ import random
 
 import click
 
-from loadtests.plan import MixError, parse_mix
+from loadtests.plan import parse_mix
 from loadtests.runner import LoadConfig
 from loadtests.shapes import (
     SCENARIOS,
-    ShapeError,
     parse_duration,
     parse_range,
     parse_rate,
@@ -16,18 +15,11 @@ from loadtests.shapes import (
     scenario_stages,
     total_duration,
 )
-from loadtests.target import TargetError, check_target
-from loadtests.thresholds import ThresholdError, parse_threshold
+from loadtests.target import check_target
+from loadtests.thresholds import parse_threshold
+from racelab.cli.errors import parsed_option
 
 SOAK_DEFAULT_S = 600.0
-
-
-def parsed_option(parser, text, hint):
-    """Parse an option value, or fail naming it (exit 2)."""
-    try:
-        return parser(text)
-    except (ShapeError, MixError, ThresholdError, TargetError) as e:
-        raise click.BadParameter(str(e), param_hint=hint) from None
 
 
 def build_config(*, url, vus, duration, stages, scenario, rate, allow_remote, **rest) -> LoadConfig:

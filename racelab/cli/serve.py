@@ -69,7 +69,8 @@ def serve_command(
     it cannot use.
     """
     from loadtests.shapes import parse_duration, parse_range
-    from racelab.cli.load_options import parsed_option
+    from racelab.cli.errors import parsed_option
+    from racelab.process_exit import exit_now
     from racelab.serve import LOOPBACK_HOSTS, ServeError, parse_address, serve
 
     delay_s = (
@@ -93,3 +94,7 @@ def serve_command(
         )  # fmt: skip
     except ServeError as e:
         raise CommandError(str(e), e.status) from None
+    except SystemExit as e:  # how gunicorn's master ends, once its workers are gone
+        if e.code not in (None, 0):
+            raise
+    exit_now(0)

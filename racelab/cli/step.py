@@ -44,7 +44,7 @@ def step_command(spec_path, targets, ladder, repeat, block_wait, json_path, html
     import sys
 
     from loadtests.shapes import parse_duration
-    from racelab.cli.load_options import parsed_option
+    from racelab.cli.errors import parsed_option
     from racelab.compare.targets import MATRICES, SpecError, parse_specs
     from racelab.step import run
     from racelab.step.spec import SpecError as StepSpecError

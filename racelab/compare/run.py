@@ -134,7 +134,7 @@ def settings_dict(settings: Settings, specs: list[TargetSpec]) -> dict:
     return {**asdict(settings), "targets": [s.name for s in specs]}
 
 
-OVERHEAD_GUESS_S = 2.5  # start, stop and check of one target, before any was measured
+OVERHEAD_GUESS_S = 1.0  # start, drain, stop and check of one target, before any was measured
 
 
 @dataclass

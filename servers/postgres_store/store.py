@@ -4,7 +4,6 @@ beginner's read-then-write, written once for the strategies that differ only in 
 import contextlib
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import create_engine, exc, text
 
 import pgcluster
@@ -112,6 +111,8 @@ class PostgresStore(SqlReads, Store):
     @classmethod
     def initialize(cls, data_dir, reset: bool, skus: int, stock: int) -> None:
         """Create and seed the tables if missing or reset; refuse unreadable ones."""
+        import psycopg  # here, not at the top: a json or sqlite server need not load it
+
         try:
             with psycopg.connect(read_conninfo(data_dir), autocommit=True) as db:
                 present = db.execute("SELECT to_regclass('orders') IS NOT NULL").fetchone()[0]
@@ -129,6 +130,8 @@ class PostgresStore(SqlReads, Store):
             raise StoreUnreadable(f"not a usable racelab PostgreSQL store ({e})") from None
 
     def __init__(self, data_dir):
+        import psycopg
+
         super().__init__(data_dir)
         conninfo = read_conninfo(data_dir)
         self.engine = create_engine(
@@ -151,6 +154,8 @@ class PostgresStore(SqlReads, Store):
 
 
 def _without_password(url: str) -> str:
+    import psycopg
+
     return psycopg.conninfo.make_conninfo(url, password="***") if "password" in url else url
 
 
