@@ -4,7 +4,7 @@ import asyncio
 
 import aiohttp
 
-from loadtests.client import Outcome, answered
+from loadtests.outcome import Outcome, answered
 
 
 def open_session(pool: int, timeout: float) -> aiohttp.ClientSession:

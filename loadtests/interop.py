@@ -5,7 +5,7 @@ import re
 from datetime import datetime, timezone
 
 from history import OPS, HistoryError, op_record, run_record
-from loadtests.client import classify_status
+from loadtests.outcome import classify_status
 
 NANOS = re.compile(r"(\.\d{6})\d+")
 

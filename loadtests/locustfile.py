@@ -20,7 +20,7 @@ from locust import HttpUser, between, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from history import HistoryWriter, op_record, run_record
-from loadtests.client import classify_status
+from loadtests.outcome import classify_status
 
 SEED = int(os.environ.get("RACELAB_SEED", "1"))
 THINK = float(os.environ.get("RACELAB_THINK", "0"))

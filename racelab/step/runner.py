@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from checker import check
 from checker.stores import resolve_store_path
 from history import op_record, parse_lines, run_record
-from loadtests.client import classify_status
+from loadtests.outcome import classify_status
 from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
