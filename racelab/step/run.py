@@ -136,7 +136,7 @@ def as_json(spec: Spec, rows: list[list[Cell]]) -> dict:
                                 "verdict": run.verdict,
                                 "anomalies": {k: v for k, v in run.anomalies.items() if v},
                                 "steps": [vars(s) for s in run.steps],
-                                "answers": [a.text() for a in run.answers],
+                                "answers": [f"{a.session}: {a.text()}" for a in run.answers],
                                 "workers": {k: sorted(v) for k, v in run.workers_used.items()},
                             }
                             for run in cell.runs

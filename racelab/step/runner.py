@@ -177,6 +177,10 @@ def _run_sessions(spec, target, permutation, scheduler, url, data_dir, clients, 
     scheduler.wait_done(PERMUTATION_LIMIT_S)
     for lane_name, lane in scheduler.lanes.items():
         workers_used.setdefault(lane_name, set()).update(lane.pids)
+    # The threads append as their answers come, in whichever order the machine runs them;
+    # the outcome lists them in the spec's order (each session's own stay in request order).
+    position = {s.name: i for i, s in enumerate(spec.sessions)}
+    answers.sort(key=lambda answer: position[answer.session])
     report = checked(spec, url, data_dir, records)
     return Outcome(steps, answers, report["verdict"], report["anomalies"], workers_used)
 
