@@ -46,6 +46,9 @@ def test_k6_run_becomes_a_history_the_checker_reads(tmp_path):
                 "run",
                 "--no-usage-report",
                 "--quiet",
+                # The script's p99<150ms is for people's runs; here a slow machine's latency
+                # must not fail a test of the history (k6 exits 99 on a crossed threshold).
+                "--no-thresholds",
                 "-e",
                 f"BASE_URL={url}",
                 "-e",
