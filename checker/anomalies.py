@@ -6,9 +6,12 @@ Jepsen's rule throughout: an ok write must be in the store, a fail write must no
 info write may or may not be.
 """
 
+import itertools
 from dataclasses import dataclass
+from functools import cached_property
 
-from checker.facts import FAIL, INFO, OK
+from checker.facts import FAIL, INFO, NONE, OK
+from checker.join import Join
 
 
 @dataclass
@@ -18,6 +21,11 @@ class Context:
     snapshot: object  # checker.stores.Snapshot
     index: object  # checker.facts.StoreIndex
     facts: object = None  # checker.facts.HistoryFacts, or None without a history
+
+    @cached_property
+    def join(self) -> Join:
+        """Return the store matched to the history, token by token (needs facts)."""
+        return Join(self.facts, self.index, self.snapshot)
 
 
 def _order(order) -> dict:
@@ -55,39 +63,30 @@ def corrupt_record(ctx: Context, limit: int):
     ]
     count = len(ctx.snapshot.malformed)
     if ctx.facts is not None:
-        tokens = ctx.facts.tokens
-        for order in ctx.snapshot.orders:
-            known = tokens.get(order[3])
-            if known is None or known.sent_sku is None:
-                continue
-            if known.sent_sku != order[1] or known.sent_qty != order[2]:
-                count += 1
-                if len(examples) < limit:
-                    text = (
-                        f"token {order[3]} was sent as {known.sent_qty} x {known.sent_sku} but "
-                        f"stored as {order[2]} x {order[1]} (id {order[0]})."
-                    )
-                    examples.append(_example(text, ctx, order[3], stored=_order(order)))
+        wrong = ctx.join.mismatched()
+        count += len(wrong)
+        for position in wrong[: max(0, limit - len(examples))]:
+            order = ctx.snapshot.orders[position]
+            sku, qty = ctx.facts.sent(order[3])
+            text = (
+                f"token {order[3]} was sent as {qty} x {sku} but "
+                f"stored as {order[2]} x {order[1]} (id {order[0]})."
+            )
+            examples.append(_example(text, ctx, order[3], stored=_order(order)))
     return count, examples
 
 
 def lost(ctx: Context, limit: int):
     """Creates acknowledged ok whose token is not stored and was never cancelled."""
-    stored, malformed = ctx.index.by_token, ctx.index.malformed_tokens
-    tokens = [
-        t
-        for t, known in ctx.facts.tokens.items()
-        if known.created == OK
-        and known.cancelled < INFO
-        and t not in stored
-        and t not in malformed  # holds_token, inlined: this runs once per token
-    ]
+    facts = ctx.facts
+    lost_ = (facts.created == OK) & (facts.cancelled < INFO) & ~ctx.join.held
+    tokens = facts.tokens_at(lost_)
     return len(tokens), [_lost_example(ctx, t) for t in tokens[:limit]]
 
 
 def _lost_example(ctx: Context, token: str) -> dict:
     facts = ctx.facts
-    acked = facts.tokens[token].acked_id
+    acked = facts.acked_id(token)
     record = _acked_create(facts, token)
     rivals = [t for t in facts.collisions.get(acked, ()) if t != token]
     text = (
@@ -175,9 +174,10 @@ def _acked_create(facts, token) -> dict:
 
 def unexpected(ctx: Context, limit: int):
     """Stored orders whose token no client sent, or whose every create failed."""
-    outcome, sent = ctx.facts.outcome, ctx.facts.tokens.get
-    # Never sent, or its strongest create failed (outcome None or "fail"), once per order:
-    tokens = [t for t in ctx.index.by_token if (known := sent(t)) is None or known.created <= FAIL]
+    outcome = ctx.facts.outcome
+    # Never sent, or its strongest create failed (NONE or FAIL), once per stored token:
+    strongest = ctx.join.per_stored(ctx.facts.created, NONE)
+    tokens = list(itertools.compress(ctx.index.by_token, (strongest <= FAIL).tolist()))
     examples = [
         _example(
             f"token {t} is stored (id {ctx.index.by_token[t][0]}) but "
@@ -193,13 +193,7 @@ def unexpected(ctx: Context, limit: int):
 def resurrected(ctx: Context, limit: int):
     """Orders whose cancel was ok but that are still stored."""
     stored = ctx.index.by_token
-    tokens = [
-        t
-        for t, known in ctx.facts.tokens.items()
-        if known.cancelled == OK
-        and t in stored
-        and (known.cancelled_id is None or stored[t][0] == known.cancelled_id)
-    ]
+    tokens = ctx.facts.writes.tokens.names(ctx.join.resurrected())
     examples = [
         _example(
             f"order {stored[t][0]} (token {t}) was cancelled ok and is stored "

@@ -1,75 +1,99 @@
 """What a history and a store say, indexed once for every check to share.
 
-Built to hold a million operations in well under a gigabyte: one small slotted object per
-token, write times in flat arrays, and the history records themselves left in the file
-until an example needs one.
+Columnar (checker/columns.py): each token has a small integer code, and what the history
+says about it - its strongest create and cancel, the id it was acknowledged, the sku and
+qty it first sent - is reduced over the codes by numpy, so a million operations are indexed
+in C. The records themselves stay in the file until an example needs one.
 """
 
-import bisect
 import itertools
-from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-import msgspec
+import numpy as np
 
+from checker.columns import FAIL, INFO, NONE, OK, RANK, Columns, gather, ints
 from checker.contention import NOT_SENT
-from history import WRITE_OPS
 
-FAIL, INFO, OK = 0, 1, 2  # outcome ranks: the strongest evidence about one token wins
-RANK = {"fail": FAIL, "info": INFO, "ok": OK}
+__all__ = ["FAIL", "INFO", "NONE", "OK", "RANK", "HistoryFacts", "history_facts", "index_store"]
 OUTCOMES = ("fail", "info", "ok")
-NONE = -1  # "no write" in the integer arrays
-
-
-class TokenFacts(msgspec.Struct, gc=False):
-    """What the history says about one token."""
-
-    created: int = NONE  # strongest create outcome (FAIL, INFO, OK) or NONE if never sent
-    sent_sku: str | None = None  # the sku and qty of the first create that named both
-    sent_qty: int | None = None
-    acked_id: int | None = None  # id in an ok create's answer
-    cancelled: int = NONE  # strongest cancel outcome, or NONE
-    cancelled_id: int | None = None  # id an ok cancel removed
-    last_write: int = NONE  # index of the token's latest write record
+LATEST = np.iinfo(np.int64).max  # "no write yet" for a reduction that keeps the earliest
 
 
 @dataclass
 class HistoryFacts:
-    """What the clients did, per token, with each write's time span kept for examples."""
+    """What the clients did, per token (arrays indexed by token code), and per write."""
 
     initial: dict
-    tokens: dict = field(default_factory=dict)  # token -> TokenFacts
+    writes: Columns
+    fetch: object  # locator -> record
+    created: np.ndarray = None  # strongest create outcome per token, or NONE if never sent
+    cancelled: np.ndarray = None  # strongest cancel outcome per token, or NONE
+    acked: np.ndarray = None  # the write whose answer gave the token its id (last ok create)
+    cancel: np.ndarray = None  # the token's last ok cancel
+    first_sent: np.ndarray = None  # the token's first create that named both sku and qty
     collisions: dict = field(default_factory=dict)  # id -> tokens that were all acked it
     counts: dict = field(default_factory=dict)
-    locators: array = field(
-        default_factory=lambda: array("q")
-    )  # write index -> its record's locator
-    fetch: object = None  # locator -> record
-    t0: array = field(default_factory=lambda: array("d"))
-    t1: array = field(default_factory=lambda: array("d"))
-    previous: array = field(default_factory=lambda: array("q"))  # same token's prior write
-    sku: array = field(default_factory=lambda: array("i"))  # each write's sku number
-    _by_start: list | None = None
+    sku: np.ndarray = None  # each write's sku group, for the contention measure
+    _by_start: tuple | None = None
+
+    def tokens_at(self, mask: np.ndarray) -> list:
+        """Return the tokens a per-token mask selects, in the order of their first write."""
+        return self.writes.tokens.names(np.flatnonzero(mask))
+
+    @property
+    def t0(self) -> np.ndarray:
+        return self.writes.t0
+
+    @property
+    def t1(self) -> np.ndarray:
+        return self.writes.t1
+
+    def code(self, token) -> int:
+        """Return token's code, or NONE if no write named it."""
+        return self.writes.tokens.code(token)
 
     def outcome(self, token) -> str | None:
         """Return the strongest create outcome of token by name, or None if never sent."""
-        known = self.tokens.get(token)
-        return None if known is None or known.created == NONE else OUTCOMES[known.created]
+        code = self.code(token)
+        return None if code == NONE or self.created[code] == NONE else OUTCOMES[self.created[code]]
+
+    def acked_id(self, token):
+        """Return the id an ok create of token was answered with, or None."""
+        return self._value(self.writes.order_id, self.writes.has_id, self.acked, token)
+
+    def cancelled_id(self, token):
+        """Return the id token's last ok cancel named, or None."""
+        return self._value(self.writes.order_id, self.writes.has_id, self.cancel, token)
+
+    def _value(self, values, present, positions, token):
+        code = self.code(token)
+        position = NONE if code == NONE else positions[code]
+        return None if position == NONE or not present[position] else plain(values[position])
+
+    def sent(self, token) -> tuple:
+        """Return the (sku, qty) token's first create named, or (None, None)."""
+        code = self.code(token)
+        first = LATEST if code == NONE else self.first_sent[code]
+        if first == LATEST:
+            return None, None
+        return self.writes.sku_names[self.writes.sku[first]], plain(self.writes.qty[first])
+
+    def sent_skus_and_qtys(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return per token the sku code and qty it first sent (sku NONE: never sent both)."""
+        sent, writes = self.first_sent, self.writes
+        where = np.where(sent == LATEST, 0, sent)
+        return np.where(sent == LATEST, NONE, writes.sku[where]), writes.qty[where]
 
     def record(self, index: int) -> dict:
         """Return the write record at index."""
-        return self.fetch(self.locators[index])
+        return self.fetch(int(self.writes.locator[index]))
 
     def write_indices(self, token) -> list[int]:
         """Return the indices of token's write records, in history order."""
-        known = self.tokens.get(token)
-        indices, index = [], NONE if known is None else known.last_write
-        while index != NONE:
-            indices.append(index)
-            index = self.previous[index]
-        return indices[::-1]
+        code = self.code(token)
+        return [] if code == NONE else np.flatnonzero(self.writes.code == code).tolist()
 
     def records(self, token, limit: int = 5) -> list[dict]:
         """Return up to limit of token's write records, in history order."""
@@ -79,18 +103,16 @@ class HistoryFacts:
         """Return up to limit write records whose time span overlaps the one at index."""
         starts, order, longest = self._start_order()
         t0, t1 = self.t0[index], self.t1[index]
-        begin = bisect.bisect_left(starts, t0 - longest)
-        end = bisect.bisect_left(starts, t1)
-        found = (i for i in order[begin:end] if i != index and self.t1[i] > t0)
+        begin, end = np.searchsorted(starts, [t0 - longest, t1], side="left")
+        found = (i for i in order[begin:end].tolist() if i != index and self.t1[i] > t0)
         return [self.record(i) for i in itertools.islice(found, limit)]
 
     def _start_order(self):
         """Sort the writes by start time once, on the first example that needs it."""
         if self._by_start is None:
-            order = sorted(range(len(self.t0)), key=self.t0.__getitem__)
-            starts = [self.t0[i] for i in order]
-            longest = max((b - a for a, b in zip(self.t0, self.t1, strict=True)), default=0.0)
-            self._by_start = [starts, order, longest]
+            order = np.argsort(self.t0, kind="stable")
+            longest = float((self.t1 - self.t0).max()) if order.size else 0.0
+            self._by_start = (self.t0[order], order, longest)
         return self._by_start
 
 
@@ -98,75 +120,81 @@ def history_facts(history) -> HistoryFacts:
     """Index a history's writes by token and id, reading its records once, in order.
 
     history is a history.History (records in memory) or a history.HistoryStream (records in
-    a file); either yields (locator, Op) and fetches a record again by its locator.
+    a file); either yields blocks of (locators, Ops) and fetches a record by its locator.
     """
-    facts = HistoryFacts(initial=dict(history.run["items"]), fetch=history.record_at)
-    counts = {op: [0, 0, 0] for op in WRITE_OPS}
-    first_token_by_id, skus, sku_numbers = {}, {}, {}
-    tokens, locators = facts.tokens, facts.locators
-    # Bound once: this loop runs a million times for a million-operation history.
-    new_token, add_locator, add_previous = TokenFacts, locators.append, facts.previous.append
-    add_t0, add_t1, add_sku = facts.t0.append, facts.t1.append, facts.sku.append
-    spare = new_token()
-    for block_locators, records in history.typed_blocks():
-        for locator, record in zip(block_locators, records, strict=True):
-            op, token = record.op, record.token
-            if token is None and op == "cancel":  # a history that names cancels by id only
-                token = first_token_by_id.get(record.order_id)
-            if token is None or op not in counts:
-                continue
-            rank = RANK[record.type]
-            counts[op][rank] += 1
-            known = tokens.setdefault(token, spare)  # one lookup, for a token seen or new
-            if known is spare:
-                spare = new_token()
-            add_previous(known.last_write)
-            known.last_write = len(locators)
-            add_locator(locator)
-            add_t0(record.t0)
-            add_t1(record.t1)
-            if op == "create":
-                _note_create(facts, known, record, rank, first_token_by_id, skus)
-            else:
-                _note_cancel(known, record, rank)
-            add_sku(_sku_number(record, known, rank, sku_numbers))
-    facts.counts = {f"{op}s": dict(zip(OUTCOMES, counts[op], strict=True)) for op in WRITE_OPS}
-    facts.collisions = {i: sorted(tokens) for i, tokens in facts.collisions.items()}
+    writes = gather(history)
+    facts = HistoryFacts(initial=dict(history.run["items"]), writes=writes, fetch=history.record_at)
+    tokens, positions = len(writes.tokens), np.arange(len(writes))
+    create, ok = writes.create, writes.rank == OK
+    facts.created = _strongest(tokens, writes.code[create], writes.rank[create])
+    facts.cancelled = _strongest(tokens, writes.code[~create], writes.rank[~create])
+    acked = create & ok & writes.has_id
+    facts.acked = _latest(tokens, writes.code[acked], positions[acked])
+    facts.cancel = _latest(tokens, writes.code[~create & ok], positions[~create & ok])
+    named = create & (writes.sku != NONE) & writes.has_qty
+    facts.first_sent = np.full(tokens, LATEST, np.int64)
+    np.minimum.at(facts.first_sent, writes.code[named], positions[named])
+    facts.counts = _counts(writes)
+    facts.collisions = _collisions(writes, acked)
+    facts.sku = _sku_groups(writes, facts.first_sent)
     return facts
 
 
-def _sku_number(record, known, rank, numbers: dict) -> int:
-    """Number the write's sku for the contention measure; NOT_SENT if it never got there."""
-    if rank == FAIL and record.status is None:
-        return NOT_SENT  # refused or unsent: nothing reached the server
-    sku = record.sku or known.sent_sku
-    if sku is None:  # a sku of its own: it contends with the store, with no sku known
-        sku = ("unknown", len(numbers))
-    number = numbers.get(sku)
-    if number is None:
-        number = numbers[sku] = len(numbers)
-    return number
+def plain(value):
+    """Return a numpy integer as a Python int (an object array's items already are)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
-def _note_create(facts, known, record, rank, first_token_by_id, skus) -> None:
-    if rank > known.created:
-        known.created = rank
-    if known.sent_sku is None and record.sku is not None and record.qty is not None:
-        known.sent_sku = skus.setdefault(record.sku, record.sku)  # one copy of each sku
-        known.sent_qty = record.qty
-    order_id = record.order_id
-    if rank == OK and order_id is not None:
-        known.acked_id = order_id
-        holder = first_token_by_id.setdefault(order_id, record.token)
-        if holder != record.token:
-            facts.collisions.setdefault(order_id, {holder}).add(record.token)
+def _strongest(tokens: int, codes, ranks) -> np.ndarray:
+    found = np.full(tokens, NONE, np.int8)
+    np.maximum.at(found, codes, ranks)
+    return found
 
 
-def _note_cancel(known, record, rank) -> None:
-    if rank > known.cancelled:
-        known.cancelled = rank
-    if rank == OK:
-        known.cancelled_id = record.order_id
+def _latest(tokens: int, codes, positions) -> np.ndarray:
+    found = np.full(tokens, NONE, np.int64)
+    np.maximum.at(found, codes, positions)
+    return found
+
+
+def _counts(writes: Columns) -> dict:
+    """Count each write op's outcomes: {"creates": {"fail": n, "info": n, "ok": n}, ...}."""
+    counted = np.bincount(writes.create * 3 + writes.rank, minlength=6).tolist()
+    return {
+        "creates": dict(zip(OUTCOMES, counted[3:], strict=True)),
+        "cancels": dict(zip(OUTCOMES, counted[:3], strict=True)),
+    }
+
+
+def _collisions(writes: Columns, acked: np.ndarray) -> dict:
+    """Return id -> sorted tokens, for every id that ok answers gave to more than one token."""
+    ids, codes = writes.order_id[acked], writes.code[acked]
+    order = np.argsort(ids, kind="stable")
+    ids, codes = ids[order], codes[order]
+    # Sorted by id, an id went to two tokens exactly where two neighbours differ in token.
+    clash = (ids[1:] == ids[:-1]) & (codes[1:] != codes[:-1])
+    name, found = writes.tokens.name, defaultdict(set)
+    for at in np.flatnonzero(clash).tolist():
+        found[plain(ids[at])].update((name(codes[at]), name(codes[at + 1])))
+    return {i: sorted(tokens) for i, tokens in found.items()}
+
+
+def _sku_groups(writes: Columns, sent: np.ndarray) -> np.ndarray:
+    """Number each write's sku for the contention measure; NOT_SENT if it never got there.
+
+    A write that names no sku (a cancel, usually) counts under the sku its token first
+    sent, if that came earlier; with none known it is a group of its own.
+    """
+    positions = np.arange(len(writes))
+    first = sent[writes.code] if len(writes) else positions
+    inherited = np.where(first <= positions, first, 0)
+    sku = writes.sku
+    own = (sku != NONE) & (sku != writes.skus.get("", NONE))  # "" names no sku either
+    group = np.where(own, sku, np.where(first <= positions, sku[inherited], NONE))
+    alone = group == NONE
+    group[alone] = len(writes.skus) + np.arange(int(alone.sum()))
+    group[(writes.rank == FAIL) & writes.unsent] = NOT_SENT
+    return group.astype(np.int32)
 
 
 @dataclass
@@ -200,9 +228,7 @@ def index_store(snapshot) -> StoreIndex:
     index.by_token = dict(zip(map(itemgetter(3), orders), orders, strict=True))
     if len(index.by_token) < len(orders) or len(set(map(itemgetter(0), orders))) < len(orders):
         _index_repeats(index, orders)  # rare: only a broken store repeats a token or an id
-    qty_by_sku = index.qty_by_sku
-    for _, sku, qty, _ in orders:
-        qty_by_sku[sku] += qty
+    index.qty_by_sku = _qty_by_sku(orders)
     for bad in snapshot.malformed:
         fields = bad if isinstance(bad, dict) else {}
         token, sku = fields.get("token"), fields.get("sku")
@@ -210,6 +236,23 @@ def index_store(snapshot) -> StoreIndex:
             index.malformed_tokens.add(token)
         index.uncertain_skus.add(sku if isinstance(sku, str) else ANY_SKU)
     return index
+
+
+def _qty_by_sku(orders) -> Counter:
+    """Add up the stored qty of each sku (in numpy, unless a sum could pass int64)."""
+    first: dict = {}  # sku -> the position of its first order, which stands for it
+    codes = np.fromiter(
+        map(first.setdefault, map(itemgetter(1), orders), itertools.count()), np.int64, len(orders)
+    )
+    qty, _ = ints(tuple(map(itemgetter(2), orders)))
+    if qty.dtype == object or (qty.size and int(np.abs(qty).max()) > (2**62) // qty.size):
+        totals = Counter()
+        for _, sku, amount, _ in orders:
+            totals[sku] += amount
+        return totals
+    sums = np.zeros(len(orders), np.int64)
+    np.add.at(sums, codes, qty)
+    return Counter({sku: int(sums[at]) for sku, at in first.items()})
 
 
 def _index_repeats(index: StoreIndex, orders) -> None:

@@ -73,11 +73,7 @@ def _report(snapshot, history, facts, examples: int) -> dict:
             continue
         _run_check(report, name, fn, ctx, examples)
     if facts is not None:
-        report["recovered"] = sum(
-            1
-            for t, known in facts.tokens.items()
-            if known.created == INFO and t in ctx.index.by_token
-        )
+        report["recovered"] = int(((facts.created == INFO) & ctx.join.in_store).sum())
     report["valid"] = _validity(report)
     return report
 

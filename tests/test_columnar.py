@@ -1,0 +1,130 @@
+"""The checker's columnar index against plain per-record references, on generated input.
+
+The index (checker/columns.py, tokens.py, facts.py) reduces a history with numpy; here
+each of its facts is computed again by the obvious loop, one record at a time, as the
+checker did before, and the two must agree on any history: cancels named by id only,
+integers beyond int64, empty skus, tokens that repeat.
+"""
+
+import sqlite3
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from checker.facts import FAIL, NONE, OK, RANK, history_facts
+from checker.stores import Snapshot, _read_sqlite_tables, _read_tables
+from checker.tokens import TokenTable
+from history import op_record, parse_lines
+from tests.builders import history_lines
+
+TOKENS = st.sampled_from(["a", "b", "c", "ä", "", "d" * 30])
+IDS = st.one_of(st.none(), st.integers(0, 2), st.just(2**64))
+RECORDS = st.builds(
+    lambda op, token, sku, qty, order_id, type_, status, t0, span: op_record(
+        op, 0, token, sku, qty, order_id, status, type_, t0, t0 + span
+    ),
+    st.sampled_from(["create", "cancel", "get"]),
+    st.one_of(st.none(), TOKENS),
+    st.one_of(st.none(), st.sampled_from(["sku-1", "sku-2", ""])),
+    st.one_of(st.none(), st.integers(1, 3), st.integers(2**64, 2**65)),
+    IDS,
+    st.sampled_from(["ok", "fail", "info"]),
+    st.one_of(st.none(), st.just(201)),
+    st.floats(0, 10),
+    st.floats(0, 1),
+).filter(lambda r: r["token"] is not None or r["op"] != "create")
+
+
+def reference(records) -> dict:
+    """Return per token what the history says, by one plain loop over the records."""
+    facts, first_token_by_id, collisions = {}, {}, {}
+    for r in records:
+        token = r["token"]
+        if token is None and r["op"] == "cancel":
+            token = first_token_by_id.get(r["order_id"])
+        if token is None or r["op"] not in ("create", "cancel"):
+            continue
+        known = facts.setdefault(token, {"created": NONE, "cancelled": NONE, "acked_id": None,
+                                         "cancelled_id": None, "sent": (None, None)})  # fmt: skip
+        rank = RANK[r["type"]]
+        if r["op"] == "cancel":
+            known["cancelled"] = max(known["cancelled"], rank)
+            known["cancelled_id"] = r["order_id"] if rank == OK else known["cancelled_id"]
+            continue
+        known["created"] = max(known["created"], rank)
+        if known["sent"] == (None, None) and r["sku"] is not None and r["qty"] is not None:
+            known["sent"] = (r["sku"], r["qty"])
+        if rank == OK and r["order_id"] is not None:
+            known["acked_id"] = r["order_id"]
+            holder = first_token_by_id.setdefault(r["order_id"], token)
+            if holder != token:
+                collisions.setdefault(r["order_id"], {holder}).add(token)
+    return {"tokens": facts, "collisions": {i: sorted(t) for i, t in collisions.items()}}
+
+
+def parsed(records):
+    """Return the History of the records, leaving out any the format refuses."""
+    return parse_lines(history_lines({"sku-1": 5}, records), lenient=True)
+
+
+def indexed(parsed_history) -> dict:
+    """Return the same facts as the columnar index gives them."""
+    facts = history_facts(parsed_history)
+    table = facts.writes.tokens
+    tokens = {}
+    for token in table.names(range(len(table))):
+        code = facts.code(token)
+        tokens[token] = {
+            "created": int(facts.created[code]), "cancelled": int(facts.cancelled[code]),
+            "acked_id": facts.acked_id(token), "cancelled_id": facts.cancelled_id(token),
+            "sent": facts.sent(token),
+        }  # fmt: skip
+    return {"tokens": tokens, "collisions": facts.collisions}
+
+
+@given(st.lists(RECORDS, max_size=25))
+def test_the_columnar_index_agrees_with_a_plain_loop(records):
+    valid = parsed(records)
+    expected, found = reference(valid.ops), indexed(valid)
+    assert found == expected
+    # Tokens in the order of their first write: the order every check lists them in.
+    assert list(found["tokens"]) == list(expected["tokens"])
+
+
+@given(st.lists(RECORDS, max_size=25))
+def test_writes_that_never_reached_the_server_are_left_out_of_contention(records):
+    facts = history_facts(parsed(records))
+    unsent = (facts.writes.rank == FAIL) & facts.writes.unsent
+    assert ((facts.sku == -1) == unsent).all()
+
+
+@given(st.lists(TOKENS, max_size=40), st.lists(TOKENS, max_size=10))
+def test_the_token_table_numbers_tokens_as_a_dictionary_would(tokens, asked):
+    by_hash = TokenTable(list(tokens))
+    by_dict = TokenTable(list(tokens))
+    by_dict._by_dictionary()  # the exact path taken when two tokens share a hash
+    for table in (by_hash, by_dict):
+        assert table.names(range(len(table))) == list(dict.fromkeys(tokens))
+        assert [table.name(c) for c in table.codes.tolist()] == tokens
+        found = table.lookup(asked, len(asked)).tolist()
+        assert [table.name(c) if c != NONE else None for c in found] == [
+            t if t in tokens else None for t in asked
+        ]
+
+
+CELLS = st.one_of(
+    st.none(), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False), st.text(max_size=4),
+    st.binary(max_size=3),
+)  # fmt: skip
+
+
+@given(st.lists(st.tuples(CELLS, CELLS, CELLS, CELLS, CELLS), max_size=12))
+def test_sqlite_split_by_typeof_agrees_with_the_row_by_row_read(rows):
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE items (sku TEXT PRIMARY KEY, stock INTEGER)")
+    db.execute("CREATE TABLE orders (id, sku, qty, token, created_at)")
+    db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?)", rows)
+    fast, slow = Snapshot("store.db"), Snapshot("store.db")
+    _read_sqlite_tables(fast, db)
+    _read_tables(slow, db)
+    assert fast == slow
