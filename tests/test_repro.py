@@ -13,6 +13,7 @@ from racelab.repro.run import build
 from racelab.step.guarantees import shown
 from racelab.step.spec import tomllib
 from tests.builders import (
+    cancel,
     create,
     history,
     history_lines,
@@ -69,6 +70,24 @@ def test_a_stock_mismatch_is_reproduced_by_the_longest_overlap_on_its_sku(tmp_pa
     assert repro.anomaly == "stock_mismatch" and repro.stem == "stock_mismatch-sku-2"
     assert session_tokens(repro.text) == [["x"], ["y"]]
     assert tomllib.loads(repro.text)["setup"] == {"skus": 1, "stock": 100}
+
+
+def test_a_stock_mismatch_prefers_two_creates_to_two_longer_cancels(tmp_path):
+    # Seen in CI: on a slow machine two cancels overlapped longest, and on sqlite:naive a
+    # cancel's give-back is one atomic increment, so that pair could never reproduce it.
+    records = [
+        create("x", order_id=1, t0=0.00, t1=0.20),
+        create("y", order_id=2, t0=0.10, t1=0.30),
+        create("p", order_id=3, t0=0.00, t1=0.01),
+        create("q", order_id=4, t0=0.02, t1=0.03),
+        cancel("p", 3, t0=1.0, t1=4.0),
+        cancel("q", 4, t0=1.5, t1=5.0),  # overlaps p's cancel for 2.5 s
+    ]
+    orders = [order(1, "x"), order(2, "y")]
+    store = write_sqlite_store(tmp_path / "store.db", {"sku-1": 90, "sku-2": 100}, orders)
+    (repro,) = specs_for(store, records, "sqlite:naive@4")
+    assert repro.anomaly == "stock_mismatch"
+    assert session_tokens(repro.text) == [["x"], ["y"]]
 
 
 def test_a_token_stored_twice_after_a_retry_is_the_same_token_sent_twice(tmp_path):

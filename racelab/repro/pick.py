@@ -1,10 +1,11 @@
 """Pick, from a run's history, the few requests that explain one anomaly example.
 
 A token's example starts from that token's writes; a sku's (stock_mismatch, oversold) from
-the ok writes on the sku. The partner is the write that overlapped it longest, on the same
-sku if any did: two requests that were in the server at once are what a race needs. They
-are put in the order they finished in the run: in the reproduction every session reads,
-then they write in that order, so the one that wrote last in the run writes last again.
+the ok writes on the sku, two creates if any two overlapped. The partner is the write that
+overlapped it longest, on the same sku if any did: two requests that were in the server at
+once are what a race needs. They are put in the order they finished in the run: in the
+reproduction every session reads, then they write in that order, so the one that wrote last
+in the run writes last again.
 """
 
 from dataclasses import dataclass
@@ -43,8 +44,12 @@ def pick(anomaly: str, example: dict, writes: Writes) -> list[dict]:
     """Return the records (at most MOST, by start time) that explain one example."""
     tokens = example.get("tokens") or []
     if "sku" in example:
-        chosen = _longest_overlap([r for r in writes.records if r["sku"] == example["sku"]
-                                   and r["type"] == "ok"])  # fmt: skip
+        on_sku = [r for r in writes.records if r["sku"] == example["sku"] and r["type"] == "ok"]
+        # Two creates first: every strategy reads, computes and writes the stock for a
+        # create, while a cancel's give-back may be one atomic increment (sqlite:naive's),
+        # so two cancels, however long they overlapped, need not race at all.
+        creates = [r for r in on_sku if r["op"] == "create"]
+        chosen = _longest_overlap(creates) or _longest_overlap(on_sku)
     elif tokens:
         chosen = _for_tokens(anomaly, tokens, writes)
     else:  # the store as a whole (corrupt_store): two overlapping writes of unequal size
