@@ -113,7 +113,8 @@ class Pool:
         """Send one request; return (status, body bytes) or raise ConnectError/Timeout/Broken."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
-        conn = await self._connection(loop)
+        # No coroutine for the usual case, an idle connection: only a new one is awaited.
+        conn = self._idle_connection() or await self._connect(loop)
         waiter = conn.waiter = loop.create_future()
         timer = loop.call_at(deadline, _expire, conn, waiter)
         try:
@@ -137,12 +138,16 @@ class Pool:
         length = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         return f"{line}{length}".encode() + body
 
-    async def _connection(self, loop) -> Connection:
-        """Return an idle open connection, or open a new one (ConnectError if it cannot)."""
+    def _idle_connection(self) -> "Connection | None":
+        """Return an idle open connection, or None."""
         while self._idle:
             conn = self._idle.pop()
             if not conn.closed:
                 return conn
+        return None
+
+    async def _connect(self, loop) -> Connection:
+        """Open a new connection (ConnectError if it cannot)."""
         try:
             _, conn = await asyncio.wait_for(
                 loop.create_connection(Connection, self.host, self.port, ssl=self.ssl),

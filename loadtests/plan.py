@@ -1,5 +1,6 @@
 """What each virtual user does next: op, sku, qty, token and think time, all from --seed."""
 
+import itertools
 import random
 from dataclasses import dataclass
 
@@ -47,8 +48,11 @@ class Planner:
 
     def __init__(self, seed: int, stream: str, mix: dict, skus: list, qty=(1, 3), think=(0, 0)):
         self._rng = random.Random(f"{seed}/{stream}")
-        self._ops, self._weights = list(mix), list(mix.values())
+        # Cumulative weights once: choices() would add them up again on every draw, and
+        # gives the same pick for the same random number either way.
+        self._ops, self._cum_weights = list(mix), list(itertools.accumulate(mix.values()))
         self._skus, self._qty, self._think = list(skus), qty, think
+        self._qty_stop = qty[1] + 1  # randint(a, b) is randrange(a, b + 1): the same draw
         self._prefix = f"r{seed}-{stream}-"
         self._n = 0
 
@@ -56,9 +60,9 @@ class Planner:
         """Draw the next step; every draw is made whatever the op, to keep streams aligned."""
         rng = self._rng
         self._n += 1
-        op = rng.choices(self._ops, self._weights)[0]
+        op = rng.choices(self._ops, cum_weights=self._cum_weights)[0]
         sku = self._skus[rng.randrange(len(self._skus))] if self._skus else "sku-1"
-        qty = rng.randint(*self._qty)
+        qty = rng.randrange(self._qty[0], self._qty_stop)
         pick = rng.random()
         think = rng.uniform(*self._think) if self._think[1] else 0.0
         return Step(op, sku, qty, f"{self._prefix}{self._n}", pick, think)

@@ -4,8 +4,17 @@ import math
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from loadtests.stats import Stats, latency_ms, new_histogram, percentile_band_ms, summarize
+from loadtests.stats import (
+    Stats,
+    Timeline,
+    latency_ms,
+    new_histogram,
+    percentile_band_ms,
+    summarize,
+)
 from loadtests.thresholds import ThresholdError, evaluate, parse_threshold
 
 
@@ -151,3 +160,20 @@ def test_the_summary_carries_the_p99_band():
     summary = summarize(stats_with(range(1000, 2001)))
     low, high = summary["p99_band_ms"]
     assert low <= summary["latency_ms"]["p99"] <= high
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 2047), min_size=1, max_size=300))
+def test_timeline_percentiles_are_the_histograms_where_it_is_exact(latencies):
+    # Below 2,048 us HdrHistogram at 3 digits keeps every value: the two must agree there.
+    timeline, histogram = Timeline(), new_histogram()
+    for latency in latencies:
+        timeline.add(0.5, latency, False, 1)
+        histogram.record_value(latency)
+    timeline.close_second()
+    row = timeline.rows[0]
+    expected = latency_ms(histogram)
+    assert (row["p50_ms"], row["p95_ms"], row["p99_ms"]) == (
+        expected["p50"], expected["p95"], expected["p99"]
+    )  # fmt: skip
+    assert row["requests"] == len(latencies)
