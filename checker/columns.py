@@ -69,9 +69,10 @@ def _block(skus: dict, tokens: list, locators, records) -> dict | None:
     """Return one block's writes as arrays; add their tokens to tokens."""
     op = list(map(GET["op"], records))
     is_write = [name in IS_CREATE for name in op]
+    locators = np.asarray(locators, np.int64)  # a numpy array already, from a clean block
     if not all(is_write):
         records = list(itertools.compress(records, is_write))
-        locators = itertools.compress(locators, is_write)
+        locators = locators[np.array(is_write, bool)]
         op = list(itertools.compress(op, is_write))
     if not records:
         return None
@@ -88,7 +89,7 @@ def _block(skus: dict, tokens: list, locators, records) -> dict | None:
         "unsent": _nones(column["status"]),
         "t0": np.array(column["t0"], dtype=np.float64),
         "t1": np.array(column["t1"], dtype=np.float64),
-        "locator": np.fromiter(locators, np.int64, n),
+        "locator": locators,
     }  # fmt: skip
 
 

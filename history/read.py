@@ -4,7 +4,6 @@ Both yield the same records: a record that leaves optional fields out gets their
 (history.format), so every reader downstream may index every field.
 """
 
-import itertools
 import json
 import operator
 from dataclasses import dataclass, field
@@ -132,23 +131,22 @@ class HistoryStream:
     def typed_entries(self):
         """Yield (byte offset, Op) for every valid operation record, in file order."""
         for offsets, records in self.typed_blocks():
-            yield from zip(offsets, records, strict=True)
+            yield from zip(list(map(int, offsets)), records, strict=True)
 
     def typed_blocks(self):
         """Yield (byte offsets, Ops) a block at a time: the fast way through a big file.
 
-        A block of well-formed records is decoded in one C pass; any other block is read
-        line by line by the careful path, which says what is wrong with a bad line.
+        A block of well-formed records is decoded in one C pass (its offsets come as a numpy
+        array); any other block is read line by line by the careful path, which says what
+        is wrong with a bad line.
         """
         lineno = self._lineno
         for base, block in _blocks(self._file, self._offset):
-            lines = block.split(b"\n")
-            if lines[-1] == b"":
-                lines.pop()
-            records = _decoded(block, lines)
+            starts = _line_starts(block)
+            records = _decoded(block, starts)
             if records is not None:
-                lineno += len(lines)
-                yield _line_starts(base, lines), records
+                lineno += len(starts)
+                yield starts + base, records
                 continue
             offsets, records = [], []
             for offset, line in _lines(block):
@@ -211,17 +209,20 @@ def _lines(block: bytes):
 
 _decode_lines = msgspec.json.Decoder(Op).decode_lines
 _TOKEN = operator.attrgetter("token")
+NEWLINE, OPEN_BRACE = ord("\n"), ord("{")
 
 
-def _decoded(block: bytes, lines: list[bytes]):
+def _decoded(block: bytes, starts):
     """Return the block's records as Ops if every line is one valid record, else None."""
-    if not block.startswith(b"{") or block.count(b"\n{") != len(lines) - 1:
+    import numpy as np  # noqa: PLC0415 - only a reader of big files needs it
+
+    if not (np.frombuffer(block, np.uint8)[starts] == OPEN_BRACE).all():
         return None  # a line that does not open a record (a blank one, say)
     try:
         records = _decode_lines(block)
     except msgspec.DecodeError:
         return None
-    if len(records) != len(lines) or (
+    if len(records) != len(starts) or (
         None in map(_TOKEN, records)  # a scan at C speed first: most blocks name every token
         and any(
             r.token is None and (r.op == "create" or (r.op == "cancel" and r.order_id is None))
@@ -232,9 +233,16 @@ def _decoded(block: bytes, lines: list[bytes]):
     return records
 
 
-def _line_starts(base: int, lines: list[bytes]):
-    """Yield the byte offset at which each line starts, the first at base."""
-    return itertools.accumulate(map((1).__add__, map(len, lines[:-1])), initial=base)
+def _line_starts(block: bytes):
+    """Return where each line of a block starts, as a numpy array (a final newline opens none)."""
+    import numpy as np  # noqa: PLC0415 - only a reader of big files needs it
+
+    # numpy finds the newlines of a 4 MiB block in about a millisecond; splitting the
+    # block into a list of lines and adding up their lengths took five times that.
+    ends = np.flatnonzero(np.frombuffer(block, np.uint8) == NEWLINE) + 1
+    if ends.size and ends[-1] == len(block):
+        ends = ends[:-1]
+    return np.concatenate((np.zeros(1, np.int64), ends))
 
 
 def open_history(path, lenient=False):
