@@ -2,6 +2,7 @@
 
 import itertools
 import random
+from bisect import bisect
 from dataclasses import dataclass
 
 from history import OPS
@@ -48,9 +49,10 @@ class Planner:
 
     def __init__(self, seed: int, stream: str, mix: dict, skus: list, qty=(1, 3), think=(0, 0)):
         self._rng = random.Random(f"{seed}/{stream}")
-        # Cumulative weights once: choices() would add them up again on every draw, and
-        # gives the same pick for the same random number either way.
+        # Cumulative weights once, and the draw random.choices(cum_weights=...) makes, done
+        # inline: the same op from the same random number, for a third of its cost.
         self._ops, self._cum_weights = list(mix), list(itertools.accumulate(mix.values()))
+        self._total, self._last = self._cum_weights[-1] + 0.0, len(self._ops) - 1
         self._skus, self._qty, self._think = list(skus), qty, think
         self._qty_stop = qty[1] + 1  # randint(a, b) is randrange(a, b + 1): the same draw
         self._prefix = f"r{seed}-{stream}-"
@@ -60,7 +62,7 @@ class Planner:
         """Draw the next step; every draw is made whatever the op, to keep streams aligned."""
         rng = self._rng
         self._n += 1
-        op = rng.choices(self._ops, cum_weights=self._cum_weights)[0]
+        op = self._ops[bisect(self._cum_weights, rng.random() * self._total, 0, self._last)]
         sku = self._skus[rng.randrange(len(self._skus))] if self._skus else "sku-1"
         qty = rng.randrange(self._qty[0], self._qty_stop)
         pick = rng.random()

@@ -104,3 +104,21 @@ def test_the_same_seed_gives_the_same_steps_and_another_does_not():
     assert steps(7, "v0") != steps(7, "v1")
     first = steps(7, "v0")[0]
     assert first.token == "r7-v0-1" and 1 <= first.qty <= 3 and 0.1 <= first.think <= 0.5
+
+
+@pytest.mark.parametrize(
+    "mix", ["create=70,cancel=10,get=10,list=10", "items=1", "create=0,get=3,list=1", "cancel=5"]
+)
+def test_the_planner_draws_what_randoms_public_api_draws(mix):
+    """The inlined draws must give the streams random.choices/randint/uniform give: seeds replay."""
+    import random
+
+    weights, skus = parse_mix(mix), ["sku-1", "sku-2", "sku-3"]
+    planner = Planner(5, "v3", weights, skus, (1, 4), (0.5, 2.0))
+    rng = random.Random("5/v3")
+    for n in range(1, 2001):
+        step = planner.next()
+        op = rng.choices(list(weights), weights=list(weights.values()))[0]
+        sku, qty = skus[rng.randrange(3)], rng.randint(1, 4)
+        expected = (op, sku, qty, f"r5-v3-{n}", rng.random(), rng.uniform(0.5, 2.0))
+        assert (step.op, step.sku, step.qty, step.token, step.pick, step.think) == expected
