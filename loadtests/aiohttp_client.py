@@ -33,6 +33,22 @@ class AiohttpClient:
     def __init__(self, base_url: str, pool: int, timeout: float):
         self.base_url = base_url
         self.session = open_session(pool, timeout)
+        self._in_flight: set[asyncio.Task] = set()
+
+    def start(self, method: str, path: str, body: bytes | None, parse: bool, done) -> None:
+        """Send one request in a task; call done(outcome) once when it ends."""
+        task = asyncio.get_running_loop().create_task(self.send(method, path, body, parse))
+        self._in_flight.add(task)
+        task.add_done_callback(lambda t: self._ended(t, done))
+
+    def _ended(self, task: asyncio.Task, done) -> None:
+        self._in_flight.discard(task)
+        done(Outcome(None, "info", cause="run ended") if task.cancelled() else task.result())
+
+    def end_all(self) -> None:
+        """End every request in flight now, each as info "run ended"."""
+        for task in list(self._in_flight):
+            task.cancel()
 
     async def send(self, method: str, path: str, body: bytes | None, parse=False) -> Outcome:
         """Send one request; never raise for what the network or the server did."""

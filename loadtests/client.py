@@ -40,23 +40,42 @@ class FastClient:
     def __init__(self, base_url: str, timeout: float):
         self.pool = fasthttp.Pool(base_url, timeout)
 
+    def start(self, method: str, path: str, body: bytes | None, parse: bool, done) -> None:
+        """Send one request; call done(outcome) once, later, from the event loop."""
+
+        def ended(status, raw, error):
+            done(answered(status, raw, parse) if error is None else failed(error))
+
+        self.pool.send(method, path, body, ended)
+
     async def send(self, method: str, path: str, body: bytes | None, parse=False) -> Outcome:
         """Send one request; never raise for what the network or the server did."""
         try:
             status, raw = await self.pool.request(method, path, body)
-        except fasthttp.Timeout:
-            return Outcome(None, "info", cause="timeout")
-        except fasthttp.ConnectError:
-            return Outcome(None, "fail", cause="connect refused")
-        except fasthttp.Broken as e:
-            return Outcome(None, "info", cause=f"reset: {e}")
+        except (fasthttp.Timeout, fasthttp.ConnectError, fasthttp.Broken, fasthttp.Ended) as e:
+            return failed(e)
         return answered(status, raw, parse)
+
+    def end_all(self) -> None:
+        """End every request in flight now, each as info "run ended"."""
+        self.pool.end_all()
 
     async def __aenter__(self):
         return self
 
     async def __aexit__(self, *exc):
         self.pool.close()
+
+
+def failed(error: Exception) -> Outcome:
+    """Return the outcome of a request that got no answer, typed by what went wrong."""
+    if isinstance(error, fasthttp.ConnectError):
+        return Outcome(None, "fail", cause="connect refused")  # never sent
+    if isinstance(error, fasthttp.Timeout):
+        return Outcome(None, "info", cause="timeout")
+    if isinstance(error, fasthttp.Ended):
+        return Outcome(None, "info", cause="run ended")
+    return Outcome(None, "info", cause=f"reset: {error}")
 
 
 def order_id_of(outcome: Outcome):

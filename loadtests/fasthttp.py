@@ -5,10 +5,15 @@ Why not aiohttp on the hot path: measured here (docs/benchmarks.md), aiohttp alo
 client does only what racelab's five requests need: one request at a time per connection,
 small bodies, answers framed by Content-Length or chunked (llhttp, via httptools, parses
 them). It never resends a request, so the history can say exactly what was sent.
+
+A request ends in a callback, not an awaited future: a task, a future and their wake-ups
+for every request cost the load generator about a seventh of its CPU (docs/benchmarks.md).
+`Pool.request` wraps the callback for code that prefers to await.
 """
 
 import asyncio
 import ssl
+from collections import deque
 from urllib.parse import urlsplit
 
 import httptools
@@ -29,13 +34,20 @@ class Broken(Exception):
     """The connection broke or the answer was not HTTP: the request may or may not have run."""
 
 
+class Ended(Exception):
+    """The run ended with the request in flight: it may or may not have run."""
+
+
 class Connection(asyncio.Protocol):
     """One keep-alive connection carrying one request at a time."""
 
-    def __init__(self):
+    def __init__(self, pool: "Pool"):
+        self.pool = pool
         self.transport = None
         self.parser = httptools.HttpResponseParser(self)
-        self.waiter: asyncio.Future | None = None
+        self.done = None  # the callback of the request in flight, if any
+        self.timer = None  # its timeout
+        self.serial = 0  # how many requests it has carried: names the one in flight
         self.body: list[bytes] = []
         self.closed = False
         self.keep_alive = True
@@ -45,14 +57,20 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
 
+    def start(self, data: bytes, done, timer=None) -> None:
+        """Send one request's bytes; done(status, body, error) is called once when it ends."""
+        self.done, self.timer = done, timer
+        self.serial += 1
+        self.transport.write(data)
+
     def data_received(self, data: bytes) -> None:
-        if self.waiter is None:  # bytes nobody asked for: this connection cannot be trusted
-            self._break(Broken("unsolicited bytes"))
+        if self.done is None:  # bytes nobody asked for: this connection cannot be trusted
+            self.fail(Broken("unsolicited bytes"))
             return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as e:
-            self._break(Broken(f"not HTTP ({type(e).__name__})"))
+            self.fail(Broken(f"not HTTP ({type(e).__name__})"))
 
     def on_header(self, name: bytes, _value: bytes) -> None:
         if name.lower() in FRAMING_HEADERS:
@@ -69,11 +87,14 @@ class Connection(asyncio.Protocol):
         self._answer()
 
     def _answer(self) -> None:
-        answer = (self.status, b"".join(self.body))
+        status, body = self.status, b"".join(self.body)
         self.body, self.status, self.framed = [], None, False
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(answer)
+        done, self.done = self.done, None
+        if done is not None:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.pool.release(self)  # first, so that done can send its next request on it
+            done(status, body, None)
 
     def connection_lost(self, exc) -> None:
         self.closed = True
@@ -82,14 +103,18 @@ class Connection(asyncio.Protocol):
         else:
             self._settle(Broken("connection closed" if exc is None else type(exc).__name__))
 
-    def _break(self, error: Exception) -> None:
+    def fail(self, error: Exception) -> None:
+        """End the request in flight with error; the connection is not reusable after it."""
         self._settle(error)
         self.transport.abort()
 
     def _settle(self, error: Exception) -> None:
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
+        done, self.done = self.done, None
+        if done is not None:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.pool.forget(self)
+            done(None, None, error)
 
 
 class Pool:
@@ -108,28 +133,97 @@ class Pool:
         self.base_path = parts.path.rstrip("/")
         self._head = f"HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: {USER_AGENT}\r\n"
         self._idle: list[Connection] = []
+        self._busy: set[Connection] = set()
+        self._connecting: set[asyncio.Task] = set()
+        # Requests on a reused connection, oldest first: (deadline, connection, serial). They
+        # share one timer, set for the oldest; a timer each cost 3% of the generator's CPU.
+        self._deadlines: deque = deque()
+        self._sweep: asyncio.TimerHandle | None = None
+
+    def send(self, method: str, path: str, body: bytes | None, done) -> None:
+        """Send one request; call done(status, body, None) or done(None, None, error) once.
+
+        error is ConnectError (never sent), Timeout, Broken or Ended (may have run). done is
+        always called later, from the event loop, never from inside send.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        data = self._encode(method, path, body)
+        conn = self._idle_connection()
+        if conn is None:
+            task = loop.create_task(self._connect_and_send(loop, data, done, deadline))
+            self._connecting.add(task)
+            task.add_done_callback(self._connecting.discard)
+        else:
+            self._busy.add(conn)
+            conn.start(data, done)
+            self._deadlines.append((deadline, conn, conn.serial))
+            if self._sweep is None:
+                self._sweep = loop.call_at(deadline, self._expire_due)
 
     async def request(self, method: str, path: str, body: bytes | None = None):
         """Send one request; return (status, body bytes) or raise ConnectError/Timeout/Broken."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        # No coroutine for the usual case, an idle connection: only a new one is awaited.
-        conn = self._idle_connection() or await self._connect(loop)
-        waiter = conn.waiter = loop.create_future()
-        timer = loop.call_at(deadline, _expire, conn, waiter)
+        waiter = asyncio.get_running_loop().create_future()
+
+        def settle(status, answer, error):
+            if not waiter.done():
+                waiter.set_result((status, answer, error))
+
+        self.send(method, path, body, settle)
+        status, answer, error = await waiter
+        if error is not None:
+            raise error
+        return status, answer
+
+    def _expire_due(self) -> None:
+        """Time out every request past its deadline; set the timer for the next one."""
+        loop, deadlines = asyncio.get_running_loop(), self._deadlines
+        while deadlines:
+            deadline, conn, serial = deadlines[0]
+            pending = conn.serial == serial and conn.done is not None
+            if pending and deadline > loop.time():
+                self._sweep = loop.call_at(deadline, self._expire_due)
+                return
+            deadlines.popleft()
+            if pending:
+                conn.fail(Timeout())
+        self._sweep = None
+
+    async def _connect_and_send(self, loop, data: bytes, done, deadline: float) -> None:
         try:
-            conn.transport.write(self._encode(method, path, body))
-            status, answer = await waiter
-        except BaseException:
-            conn.transport.abort()  # a half-done exchange: the connection is not reusable
-            raise
-        finally:
-            timer.cancel()
+            conn = await self._connect(loop)
+        except ConnectError as e:
+            done(None, None, e)
+            return
+        except asyncio.CancelledError:  # end_all: the run ended while connecting
+            done(None, None, Ended("run ended"))
+            return
+        # Its deadline may be earlier than those queued since it began connecting: a timer.
+        self._busy.add(conn)
+        conn.start(data, done, loop.call_at(deadline, _expire, conn, done))
+
+    def release(self, conn: Connection) -> None:
+        """Take back a connection whose answer is in: idle if it may be reused, else closed."""
+        self._busy.discard(conn)
         if conn.keep_alive and not conn.closed:
             self._idle.append(conn)
         else:
             conn.transport.close()
-        return status, answer
+
+    def forget(self, conn: Connection) -> None:
+        """Drop a connection whose request failed."""
+        self._busy.discard(conn)
+
+    def end_all(self) -> None:
+        """End every request in flight, connecting ones included, with Ended."""
+        for conn in list(self._busy):
+            conn.fail(Ended("run ended"))
+        for task in list(self._connecting):
+            task.cancel()
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        self._deadlines.clear()
 
     def _encode(self, method: str, path: str, body: bytes | None) -> bytes:
         line = f"{method} {self.base_path}{path} {self._head}"
@@ -150,7 +244,9 @@ class Pool:
         """Open a new connection (ConnectError if it cannot)."""
         try:
             _, conn = await asyncio.wait_for(
-                loop.create_connection(Connection, self.host, self.port, ssl=self.ssl),
+                loop.create_connection(
+                    lambda: Connection(self), self.host, self.port, ssl=self.ssl
+                ),
                 self.timeout,
             )
         except (OSError, asyncio.TimeoutError) as e:
@@ -159,13 +255,14 @@ class Pool:
 
     def close(self) -> None:
         """Close every idle connection."""
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         for conn in self._idle:
             conn.transport.close()
         self._idle.clear()
 
 
-def _expire(conn: Connection, waiter: asyncio.Future) -> None:
-    if conn.waiter is waiter:
-        conn.waiter = None
-    if not waiter.done():
-        waiter.set_exception(Timeout())
+def _expire(conn: Connection, done) -> None:
+    if conn.done is done:
+        conn.fail(Timeout())

@@ -6,8 +6,9 @@ import json
 import sys
 
 from history import HistoryWriter
+from loadtests.config import LoadConfig
 from loadtests.console import print_live, write_timeline_csv
-from loadtests.runner import LoadConfig, LoadRun
+from loadtests.runner import LoadRun
 from loadtests.stats import summarize
 from loadtests.thresholds import evaluate
 

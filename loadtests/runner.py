@@ -1,68 +1,33 @@
 """The load engine: closed (virtual users) or open (arrival rate) model on one event loop.
 
 Every attempt becomes one history record and one stats sample; the run is bounded by
-its duration and by a request count.
+its duration and by a request count. A request is started and ends in a callback, with
+no task, coroutine or timer of its own: with them the generator spent about a third more
+CPU a request (docs/benchmarks.md section 1).
 """
 
 import asyncio
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from history import WRITE_OPS, encode_op, run_record
 from loadtests.client import open_client, request_args
-from loadtests.plan import Planner, Step, default_mix
+from loadtests.config import LoadConfig
+from loadtests.plan import Planner, Step
 from loadtests.shapes import vus_at
 from loadtests.stats import Stats
 
 CONTROL_INTERVAL_S = 0.05
+# An arrival due within this is sent now, stamped with the time it was really sent: uvloop
+# runs a timer of under half a millisecond at once, so waiting for it would spin the loop.
+EARLY_S = 0.0005
+DRAIN_POLL_S = 0.01
 
 
 class LoadError(Exception):
     """The run could not start (the target did not answer GET /items)."""
-
-
-# The first is the default; uvloop does not run on Windows.
-EVENT_LOOPS = ("asyncio",) if sys.platform == "win32" else ("uvloop", "asyncio")
-
-
-@dataclass
-class LoadConfig:
-    """Everything that shapes one run."""
-
-    url: str
-    duration: float
-    vus: int = 10
-    stages: list | None = None
-    rate: float | None = None
-    mix: dict = field(default_factory=default_mix)
-    qty: tuple = (1, 3)
-    think: tuple = (0.0, 0.0)
-    timeout: float = 5.0
-    retries: int = 0
-    seed: int = 1
-    max_requests: int = 1_000_000
-    client: str = "fast"
-    loop: str = EVENT_LOOPS[0]
-
-    def shape(self) -> dict:
-        """Describe the shape for the run record and the summary."""
-        model = (
-            {"model": "open", "rate": self.rate, "max_vus": self.vus}
-            if self.rate
-            else {"model": "closed", "vus": self.vus, "stages": self.stages}
-        )
-        return {
-            **model,
-            "duration_s": self.duration,
-            "mix": self.mix,
-            "qty": list(self.qty),
-            "think_s": list(self.think),
-            "timeout_s": self.timeout,
-            "retries": self.retries,
-            "max_requests": self.max_requests,
-        }
 
 
 @dataclass
@@ -73,7 +38,36 @@ class VirtualUser:
     planner: Planner
     orders: list = field(default_factory=list)
     active: bool = True
-    task: asyncio.Task | None = None
+    running: bool = False  # between its first step and the step that finds it parked
+    wake: asyncio.TimerHandle | None = None  # the end of its think time, while it thinks
+
+
+@dataclass(slots=True)
+class Operation:
+    """One resolved step: what is sent for whom, and what to call once it has ended."""
+
+    vu: int
+    op: str
+    token: str | None
+    sku: str | None
+    qty: int | None
+    order_id: int | None
+    request: tuple  # (method, path, body bytes or None)
+    orders: list  # the user's orders: a created one is added, a cancelled one was taken
+    then: Callable[[], None]
+    t0: float = 0.0
+    attempt: int = 0
+
+
+@dataclass
+class Arrivals:
+    """The open model's state: one seeded plan, the free user slots, the next arrival."""
+
+    planner: Planner
+    free: list
+    finished: asyncio.Future
+    orders: list = field(default_factory=list)
+    next: int = 0
 
 
 class LoadRun:
@@ -85,6 +79,7 @@ class LoadRun:
         self.history = history
         self.stats = stats or Stats()
         self.sent = 0
+        self.in_flight = 0
         self.active_vus = 0
         self.stopping = False
         self.items: dict = dict(items or {})
@@ -100,6 +95,7 @@ class LoadRun:
         c = self.config
         async with open_client(c.client, c.url, c.vus, c.timeout) as client:
             self.client = client
+            self._loop = asyncio.get_running_loop()
             await self._read_items()
             self._start = time.perf_counter()
             await (self._run_open() if self.config.rate else self._run_closed())
@@ -149,7 +145,10 @@ class LoadRun:
             self._scale(users, vus_at(stages, self.elapsed(), start_level))
             await asyncio.sleep(CONTROL_INTERVAL_S)
         self.stopping = True
-        await self._finish([u.task for u in users if u.task])
+        for user in users:
+            if user.wake is not None:
+                user.wake.cancel()  # a thinking user has nothing in flight: it just stops
+        await self._finish()
 
     def _scale(self, users: list[VirtualUser], target: int) -> None:
         """Start or park users so that target of them are active."""
@@ -162,54 +161,65 @@ class LoadRun:
                 users.append(VirtualUser(n, self._planner(f"v{n}")))
             user = users[n]
             user.active = True  # a parked user still finishing a request just carries on
-            if user.task is None or user.task.done():
-                user.task = asyncio.create_task(self._user_loop(user))
+            if not user.running:
+                user.running = True
+                self._user_step(user)
         self.active_vus = min(target, len(users))
         self.stats.timeline.set_vus(self.active_vus)
 
-    async def _user_loop(self, user: VirtualUser) -> None:
-        while user.active and self._budget_left():
-            step = user.planner.next()
-            await self._perform(user.id, step, user.orders, None)
-            if step.think and not self.stopping:
-                await asyncio.sleep(step.think)
+    def _user_step(self, user: VirtualUser) -> None:
+        """Send the user's next step, or stop the user if it is parked or the run is over."""
+        user.wake = None
+        if not (user.active and self._budget_left()):
+            user.running = False
+            return
+        step = user.planner.next()
+        self._perform(user.id, step, user.orders, None, lambda: self._user_done(user, step.think))
+
+    def _user_done(self, user: VirtualUser, think: float) -> None:
+        if think and not self.stopping:
+            user.wake = self._loop.call_later(think, self._user_step, user)
+        else:
+            self._user_step(user)
 
     # --- open model -------------------------------------------------------------------
 
     async def _run_open(self) -> None:
         c = self.config
-        planner, orders = self._planner("open"), []
-        free = list(range(c.vus - 1, -1, -1))
-        tasks: set[asyncio.Task] = set()
-        arrival = 0
-        while self._budget_left():
-            intended = arrival / c.rate
-            if intended >= c.duration:
+        self._arrivals = Arrivals(
+            self._planner("open"), list(range(c.vus - 1, -1, -1)), self._loop.create_future()
+        )
+        self._arrive()
+        await self._arrivals.finished
+        self.stopping = True
+        await self._finish()
+
+    def _arrive(self) -> None:
+        """Send every arrival that is due, then set a timer for the next one."""
+        c, a = self.config, self._arrivals
+        now = self.elapsed()
+        while True:
+            intended = a.next / c.rate
+            if intended >= c.duration or not self._budget_left():
+                a.finished.set_result(None)
+                return
+            if intended > now + EARLY_S:
                 break
-            delay = intended - self.elapsed()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            step, arrival = planner.next(), arrival + 1
-            if not free:
+            step, a.next = a.planner.next(), a.next + 1
+            if not a.free:
                 self.stats.dropped += 1  # no free user: this arrival could not start on time
                 continue
-            task = asyncio.create_task(self._open_one(free, free.pop(), step, orders, intended))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            self.active_vus = c.vus - len(free)
-        self.stopping = True
-        await self._finish(list(tasks))
-
-    async def _open_one(self, free: list, slot: int, step: Step, orders: list, intended: float):
-        try:
-            await self._perform(slot, step, orders, intended)
-        finally:
-            free.append(slot)
+            slot = a.free.pop()
+            self.active_vus = c.vus - len(a.free)
+            # Never stamped later than it was sent: the history's times must hold the request.
+            t0 = min(intended, self.elapsed())
+            self._perform(slot, step, a.orders, t0, lambda slot=slot: a.free.append(slot))
+        self._loop.call_later(intended - now, self._arrive)
 
     # --- one operation ----------------------------------------------------------------
 
-    async def _perform(self, vu: int, step: Step, orders: list, intended: float | None):
-        """Resolve a step against this user's orders, send it (with retries), record it."""
+    def _perform(self, vu: int, step: Step, orders: list, t0: float | None, then) -> None:
+        """Resolve a step against this user's orders and send it; then() once it has ended."""
         op, order = step.op, None
         if op in ("cancel", "get") and orders:
             order = orders[int(step.pick * len(orders))]
@@ -225,64 +235,72 @@ class LoadRun:
         else:
             token = sku = qty = order_id = None
         after_id = order[0] if op == "list" and order else 0
-        method, path, body = request_args(op, sku, qty, token, order_id, after_id)
-        for attempt in range(self.config.retries + 1):
-            t0 = intended if intended is not None and attempt == 0 else self.elapsed()
-            outcome = await self._attempt(
-                vu, op, method, path, body, token, sku, qty, order_id, t0, attempt
-            )
-            if not outcome.retryable or self.stopping:
-                break
-        if op == "create" and outcome.type == "ok" and isinstance(outcome.body, dict):
-            new_id = outcome.body.get("id")
-            if isinstance(new_id, int):
-                orders.append((new_id, token, sku, qty))
+        request = request_args(op, sku, qty, token, order_id, after_id)
+        operation = Operation(vu, op, token, sku, qty, order_id, request, orders, then)
+        self._send(operation, self.elapsed() if t0 is None else t0)
 
-    async def _attempt(self, vu, op, method, path, body, token, sku, qty, order_id, t0, attempt):
+    def _send(self, operation: Operation, t0: float) -> None:
         self.sent += 1
-        write = op in WRITE_OPS
-        if write:
-            self.stats.write_sent(sku)
-        try:
-            outcome = await self.client.send(method, path, body, parse=op == "create")
-        except asyncio.CancelledError:
-            self._record(vu, op, token, sku, qty, order_id, None, "info", t0, "run ended", attempt)
-            raise
-        finally:
-            if write:
-                self.stats.write_done(sku)
-        if op == "create" and outcome.type == "ok" and isinstance(outcome.body, dict):
-            found = outcome.body.get("id")
-            order_id = found if isinstance(found, int) and not isinstance(found, bool) else None
-        self._record(
-            vu,
-            op,
-            token,
-            sku,
-            qty,
-            order_id,
-            outcome.status,
-            outcome.type,
-            t0,
-            outcome.cause,
-            attempt,
+        self.in_flight += 1
+        operation.t0 = t0
+        if operation.op in WRITE_OPS:
+            self.stats.write_sent(operation.sku)
+        method, path, body = operation.request
+        self.client.start(
+            method, path, body, operation.op == "create", lambda o: self._ended(operation, o)
         )
-        return outcome
 
-    def _record(self, vu, op, token, sku, qty, order_id, status, type_, t0, cause, attempt):
-        t1 = self.elapsed()
+    def _ended(self, operation: Operation, outcome) -> None:
+        """Record one attempt; resend it if it may be retried, else finish the operation."""
+        self.in_flight -= 1
+        if operation.op in WRITE_OPS:
+            self.stats.write_done(operation.sku)
+        new_id = _created_id(operation.op, outcome)
+        self._record(operation, outcome, operation.order_id if new_id is None else new_id)
+        if outcome.retryable and not self.stopping and operation.attempt < self.config.retries:
+            operation.attempt += 1
+            self._send(operation, self.elapsed())
+            return
+        if new_id is not None:
+            operation.orders.append((new_id, operation.token, operation.sku, operation.qty))
+        operation.then()
+
+    def _record(self, operation: Operation, outcome, order_id) -> None:
+        o, t0, t1 = operation, operation.t0, self.elapsed()
         latency_us = int((t1 - t0) * 1_000_000)
-        self.stats.record(op, status, cause, latency_us, t1, self.active_vus)
+        self.stats.record(o.op, outcome.status, outcome.cause, latency_us, t1, self.active_vus)
         if self.history is not None:
             self.history.write_line(
-                encode_op(op, vu, token, sku, qty, order_id, status, type_, t0, t1, cause, attempt)
+                encode_op(
+                    o.op,
+                    o.vu,
+                    o.token,
+                    o.sku,
+                    o.qty,
+                    order_id,
+                    outcome.status,
+                    outcome.type,
+                    t0,
+                    t1,
+                    outcome.cause,
+                    o.attempt,
+                )  # fmt: skip
             )
 
-    async def _finish(self, tasks: list) -> None:
-        """Let in-flight requests end (within the timeout), then cancel what is left."""
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=self.config.timeout + 1.0)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+    async def _finish(self) -> None:
+        """Let in-flight requests end (within the timeout), then end what is left as info."""
+        deadline = self.elapsed() + self.config.timeout + 1.0
+        while self.in_flight and self.elapsed() < deadline:
+            await asyncio.sleep(DRAIN_POLL_S)
+        if self.in_flight:
+            self.client.end_all()
+        while self.in_flight:  # what end_all ended reports on the loop's next turns
+            await asyncio.sleep(DRAIN_POLL_S)
+
+
+def _created_id(op: str, outcome) -> int | None:
+    """Return the id a create's ok answer gave, or None."""
+    if op != "create" or outcome.type != "ok" or not isinstance(outcome.body, dict):
+        return None
+    found = outcome.body.get("id")
+    return found if isinstance(found, int) and not isinstance(found, bool) else None

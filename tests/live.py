@@ -14,8 +14,8 @@ import pgcluster
 from checker import check
 from checker.stores import resolve_store_path
 from history import read_history
+from loadtests.config import LoadConfig
 from loadtests.run import execute
-from loadtests.runner import LoadConfig
 from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec

@@ -125,6 +125,15 @@ def test_a_broken_exchange_raises_and_is_never_resent(scripted, reply, error):
     assert len(server.requests) == 1  # sent once, whatever happened to it
 
 
+def test_a_request_on_a_reused_connection_times_out_too(scripted):
+    """Requests on a kept-alive connection share one deadline timer: it must still fire."""
+    server = scripted(OK_2, OK_2, "hang")
+    requests = [("GET", "/a", None), ("GET", "/b", None), ("DELETE", "/orders/1", None)]
+    results = exchange(server.url, requests, timeout=0.5)
+    assert results[:2] == [(200, b"{}"), (200, b"{}")] and isinstance(results[2], Timeout)
+    assert server.connections == 1 and len(server.requests) == 3
+
+
 def test_a_refused_connection_means_never_sent():
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 import history.read
 from history import HistoryError, HistoryStream, op_record, parse_lines, read_history
 from loadtests.client import CLIENTS
+from loadtests.config import LoadConfig
 from loadtests.run import execute
-from loadtests.runner import LoadConfig, LoadRun
+from loadtests.runner import LoadRun
 from tests.conftest import ALL_TARGETS
 from tests.live import RawServer, RecordingHistory, served
 

@@ -7,13 +7,14 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
 from history import read_history
 from loadtests.client import CLIENTS, open_client
+from loadtests.config import EVENT_LOOPS, LoadConfig
 from loadtests.run import execute
-from loadtests.runner import EVENT_LOOPS, LoadConfig
 from tests.live import RawServer, RecordingHistory, hammer, in_process
 
 MIX = {"create": 60, "cancel": 15, "get": 10, "list": 10, "items": 5}
@@ -232,3 +233,41 @@ def test_a_hard_limit_below_the_need_is_reported_with_the_command_that_raises_it
     assert "5000 virtual users may need 5064 open files" in done.stderr
     assert "may open 300 (hard limit 300)" in done.stderr and "ulimit -n 5064" in done.stderr
     assert done.returncode == 1 and "Traceback" not in done.stderr  # nothing listens on port 9
+
+
+class Stamping(RawServer):
+    """Answers each request at once and notes when it arrived, on the generator's clock."""
+
+    def __init__(self):
+        self.arrived: list[float] = []
+        super().__init__()
+
+    def serve(self, conn):
+        while conn.recv(65536):
+            self.arrived.append(time.perf_counter())
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+
+@pytest.mark.parametrize("loop", EVENT_LOOPS)
+def test_an_arrival_is_never_stamped_later_than_it_was_sent(loop):
+    """t0 <= the moment the request reached the server, for every request of an open run.
+
+    Sending an arrival early (uvloop runs a timer under half a millisecond at once) but
+    stamping it with its later scheduled time would make [t0, t1] miss part of the request.
+    """
+    from loadtests.run import run_on_loop
+    from loadtests.runner import LoadRun
+
+    server = Stamping()
+    try:
+        config = LoadConfig(url=server.url, duration=1.0, vus=20, rate=3000, mix={"items": 1})
+        run = LoadRun(config, RecordingHistory(), items={"sku-1": 1})
+        run_on_loop(run.run(), loop)
+    finally:
+        server.close()
+    t0s = sorted(r["t0"] for r in run.history.records[1:])
+    arrived = sorted(t - run._start for t in server.arrived)
+    assert len(t0s) == len(arrived) > 100
+    # If every request's t0 precedes its arrival, the k-th smallest t0 precedes the k-th
+    # smallest arrival; t0 is written to the microsecond, hence the 1 µs.
+    assert all(t0 <= t + 1e-6 for t0, t in zip(t0s, arrived, strict=True))

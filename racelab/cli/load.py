@@ -2,7 +2,7 @@
 
 import click
 
-from loadtests.runner import EVENT_LOOPS
+from loadtests.config import EVENT_LOOPS
 from racelab.cli.errors import CommandError
 from racelab.cli.options import (
     allow_remote_option,

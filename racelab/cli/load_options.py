@@ -4,8 +4,8 @@ import random
 
 import click
 
+from loadtests.config import LoadConfig
 from loadtests.plan import parse_mix
-from loadtests.runner import LoadConfig
 from loadtests.shapes import (
     SCENARIOS,
     parse_duration,

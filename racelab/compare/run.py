@@ -10,8 +10,9 @@ from pathlib import Path
 
 from checker import check
 from history import HistoryStream
+from loadtests.config import LoadConfig
 from loadtests.run import execute
-from loadtests.runner import LoadConfig, LoadError
+from loadtests.runner import LoadError
 from racelab.compare.external import ExternalTarget
 from racelab.compare.faults import Killer, kill_times
 from racelab.compare.launch import launch, require_empty, store_to_check

@@ -71,8 +71,8 @@ def concurrent_run(url: str, seed: int, duration: float, vus: int) -> Concurrent
     from checker import check
     from checker.api import read_api
     from history import HistoryStream
+    from loadtests.config import LoadConfig
     from loadtests.run import execute
-    from loadtests.runner import LoadConfig
 
     before = read_api(url)  # orders already there are not this run's: left out of the check
     existing = frozenset(before.orders) | frozenset(map(repr, before.malformed))
