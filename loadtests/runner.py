@@ -98,7 +98,12 @@ class LoadRun:
             self._loop = asyncio.get_running_loop()
             await self._read_items()
             self._start = time.perf_counter()
-            await (self._run_open() if self.config.rate else self._run_closed())
+            try:
+                await (self._run_open() if self.config.rate else self._run_closed())
+            except asyncio.CancelledError:  # Ctrl-C: what is in flight still gets its record
+                self.stopping = True
+                self.client.end_all()
+                raise
             self.stats.duration_s = self.elapsed()
         self.stats.timeline.close_second()
         return self.stats
@@ -294,7 +299,8 @@ class LoadRun:
             await asyncio.sleep(DRAIN_POLL_S)
         if self.in_flight:
             self.client.end_all()
-        while self.in_flight:  # what end_all ended reports on the loop's next turns
+        deadline = self.elapsed() + 1.0
+        while self.in_flight and self.elapsed() < deadline:  # end_all's reports, a turn later
             await asyncio.sleep(DRAIN_POLL_S)
 
 

@@ -271,3 +271,44 @@ def test_an_arrival_is_never_stamped_later_than_it_was_sent(loop):
     # If every request's t0 precedes its arrival, the k-th smallest t0 precedes the k-th
     # smallest arrival; t0 is written to the microsecond, hence the 1 µs.
     assert all(t0 <= t + 1e-6 for t0, t in zip(t0s, arrived, strict=True))
+
+
+class Stocked(RawServer):
+    """Answers GET /items, then takes every other request and never answers it."""
+
+    def __init__(self):
+        self.taken = 0
+        super().__init__()
+
+    def serve(self, conn):
+        while data := conn.recv(65536):
+            if data.startswith(b"GET /items"):
+                body = b'{"items": [{"sku": "sku-1", "stock": 5}]}'
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            else:
+                self.taken += 1
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_ctrl_c_still_records_every_request_in_flight(tmp_path, client):
+    """A create the server may have run must stay in the history: info, "run ended"."""
+    import signal
+
+    server = Stocked()
+    command = [sys.executable, "-m", "racelab", "load", server.url, "--vus", "4",
+               "--duration", "60s", "--timeout", "60s", "--mix", "create=1", "--client", client,
+               "--history", str(tmp_path / "h.jsonl"), "--quiet"]  # fmt: skip
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while server.taken < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+    finally:
+        server.close()
+    history = read_history(tmp_path / "h.jsonl")
+    assert server.taken == 4
+    assert [(r["op"], r["type"], r["error"]) for r in history.ops] == [
+        ("create", "info", "run ended")
+    ] * 4
