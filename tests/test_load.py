@@ -298,14 +298,21 @@ def test_ctrl_c_still_records_every_request_in_flight(tmp_path, client):
     command = [sys.executable, "-m", "racelab", "load", server.url, "--vus", "4",
                "--duration", "60s", "--timeout", "60s", "--mix", "create=1", "--client", client,
                "--history", str(tmp_path / "h.jsonl"), "--quiet"]  # fmt: skip
+    # A shell running us in the background (nohup, CI) ignores SIGINT, and a child inherits
+    # that; a user at a terminal has it at its default, so the child gets the default back.
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     try:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
         while server.taken < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)
     finally:
+        process.kill()
+        process.communicate()
         server.close()
     history = read_history(tmp_path / "h.jsonl")
     assert server.taken == 4
