@@ -187,3 +187,41 @@ def test_interactive_from_a_pipe_lets_the_keys_schedule_the_sessions():
     serial = racelab_step(path, "--target", "json:naive", "--interactive", stdin="aaa\nbbb\nq\n")
     assert serial.returncode == 0, serial.stdout
     assert "B got: create b1 409" in serial.stdout and "verdict: held" in serial.stdout
+
+
+def test_a_pin_that_finds_no_new_worker_closes_every_connection_it_held():
+    import gc
+    import threading
+    import warnings
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from racelab.step.runner import Client
+    from servers.stepping import WORKER_HEADER
+
+    class OneWorker(BaseHTTPRequestHandler):
+        """Every connection served by the same process: a pin can only give up."""
+
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header(WORKER_HEADER, "4242")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OneWorker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = Client(f"http://127.0.0.1:{server.server_port}", "a")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            assert client.pin_to_a_new_worker({4242}) is None
+            gc.collect()
+        client.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -97,15 +97,17 @@ class Client:
     def pin_to_a_new_worker(self, taken: set) -> int | None:
         """Reconnect until this connection is served by a process no other session uses."""
         spare = []
-        for _ in range(DISTINCT_WORKER_TRIES):
-            _, _, pid = self.send("GET", "/health")
-            if pid is None or pid not in taken:
-                for conn in spare:
-                    conn.close()
-                return pid
-            spare.append(self.conn)  # held open, so the next connect lands elsewhere
-            self.conn = self._open()
-        return None
+        try:
+            for _ in range(DISTINCT_WORKER_TRIES):
+                _, _, pid = self.send("GET", "/health")
+                if pid is None or pid not in taken:
+                    return pid
+                spare.append(self.conn)  # held open, so the next connect lands elsewhere
+                self.conn = self._open()
+            return None
+        finally:
+            for conn in spare:  # closed however it ends: found a worker, or gave up
+                conn.close()
 
 
 def _json(raw: bytes):
