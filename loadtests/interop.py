@@ -1,10 +1,11 @@
 """Histories from other tools: k6's JSON output, and Locust workers' history files merged."""
 
 import json
+import math
 import re
 from datetime import datetime, timezone
 
-from history import OPS, HistoryError, op_record, run_record
+from history import OPS, WRITE_OPS, HistoryError, op_record, run_record
 from loadtests.outcome import classify_status
 
 NANOS = re.compile(r"(\.\d{6})\d+")
@@ -92,11 +93,27 @@ def history_from_k6(lines, path="<k6>") -> list[dict]:
     return records
 
 
+def _stock_from(histories: list, starts: list, default: int) -> int:
+    """Return the history whose stock reading no other worker's write can have changed.
+
+    Each worker reads the stock before its own first write, so the worker whose first
+    write began earliest read it before any write began. The earliest `started` is not
+    enough: that worker's read may finish after another worker has sold.
+    """
+    first_write = [
+        started + min((r["t0"] for r in h.ops if r["op"] in WRITE_OPS), default=math.inf)
+        for h, started in zip(histories, starts, strict=True)
+    ]
+    earliest = min(range(len(histories)), key=first_write.__getitem__)
+    return default if first_write[earliest] == math.inf else earliest
+
+
 def merge_histories(histories: list) -> list[dict]:
     """Join several workers' histories into one: one run record, times on one clock.
 
     Each history's times are relative to its own start; the run records' `started`
-    (absolute) puts them on the clock of the earliest. VU numbers are made distinct.
+    (absolute) puts them on the clock of the earliest. VU numbers are made distinct. The
+    stock is the one read by the worker whose first write began first (see _stock_from).
     """
     if not histories:
         return []
@@ -104,6 +121,7 @@ def merge_histories(histories: list) -> list[dict]:
     origin = min(starts)
     first = min(zip(starts, range(len(histories)), strict=True))[1]
     run = dict(histories[first].run)
+    run["items"] = histories[_stock_from(histories, starts, first)].run["items"]
     run["shape"] = {**run.get("shape", {}), "merged": len(histories)}
     merged, vu_offset = [], 0
     for history, started in zip(histories, starts, strict=True):

@@ -26,7 +26,9 @@ def racelab_out(*args) -> subprocess.CompletedProcess:
 def assert_agrees_with_store(history_path, data_dir):
     """The history reads back, covers real work, and the store held against it."""
     history = read_history(history_path)
-    report = check(next(data_dir.glob("store.*")), history)
+    # Agreement is the subject here, not how hard the writes raced: one overlapping pair is
+    # evidence enough, so a slow machine that overlaps fewer than 100 cannot fail it.
+    report = check(next(data_dir.glob("store.*")), history, min_overlaps=1)
     assert report["verdict"] == "held", report["examples"]
     creates = report["history"]["creates"]
     assert creates["ok"] > 50
@@ -145,3 +147,17 @@ def test_merge_puts_workers_on_one_clock_with_distinct_users():
     )
     assert run["started"] == "2026-01-01T00:00:00+00:00"
     assert [(r["token"], r["t0"], r["vu"]) for r in ops] == [("t0.25", 0.25, 1), ("t1.0", 3.0, 0)]
+
+
+def test_merge_takes_the_stock_read_before_any_write():
+    def part(started, stock, t0):
+        lines = [json.dumps(run_record("http://127.0.0.1:1", started, 1, {}, {"sku-1": stock}))]
+        lines.append(json.dumps(create(f"t{t0}", order_id=1, t0=t0, t1=t0 + 0.01, vu=0)))
+        return parse_lines(lines)
+
+    # The first to start read the stock slowly, after the second had already sold one.
+    slow = part("2026-01-01T00:00:00+00:00", 4, 0.5)
+    quick = part("2026-01-01T00:00:00.100000+00:00", 5, 0.01)
+    run, *_ = merge_histories([slow, quick])
+    assert run["items"] == {"sku-1": 5}
+    assert run["started"] == "2026-01-01T00:00:00+00:00"  # times stay on the earliest clock
