@@ -2,11 +2,17 @@
 
 import psycopg
 import pytest
+from hypothesis import settings
 
 import pgcluster
 from servers import STRATEGIES, create_app, init_store
 from servers.registry import store_class
 from tests.live import require_postgres
+
+# Property tests check answers, not speed: a slow moment on a shared two-core machine must
+# not fail one (hypothesis's default 200 ms deadline did, in CI).
+settings.register_profile("racelab", deadline=None)
+settings.load_profile("racelab")
 
 ALL_TARGETS = [(backend, name) for backend, names in STRATEGIES.items() for name in names]
 
