@@ -177,26 +177,29 @@ def unexpected(ctx: Context, limit: int):
     outcome = ctx.facts.outcome
     # Never sent, or its strongest create failed (NONE or FAIL), once per stored token:
     strongest = ctx.join.per_stored(ctx.facts.created, NONE)
-    tokens = list(itertools.compress(ctx.index.by_token, (strongest <= FAIL).tolist()))
+    orders = list(itertools.compress(ctx.index.distinct, (strongest <= FAIL).tolist()))
     examples = [
         _example(
-            f"token {t} is stored (id {ctx.index.by_token[t][0]}) but "
-            + ("no client sent it." if outcome(t) is None else "every create that sent it failed."),
+            f"token {token} is stored (id {order_id}) but "
+            + (
+                "no client sent it."
+                if outcome(token) is None
+                else "every create that sent it failed."
+            ),
             ctx,
-            t,
+            token,
         )
-        for t in tokens[:limit]
+        for order_id, _, _, token in orders[:limit]
     ]
-    return len(tokens), examples
+    return len(orders), examples
 
 
 def resurrected(ctx: Context, limit: int):
     """Orders whose cancel was ok but that are still stored."""
-    stored = ctx.index.by_token
     tokens = ctx.facts.writes.tokens.names(ctx.join.resurrected())
     examples = [
         _example(
-            f"order {stored[t][0]} (token {t}) was cancelled ok and is stored "
+            f"order {ctx.index.by_token[t][0]} (token {t}) was cancelled ok and is stored "
             "again: a stale copy of the store was written back over the cancel.",
             ctx,
             t,

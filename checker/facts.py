@@ -9,6 +9,7 @@ in C. The records themselves stay in the file until an example needs one.
 import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from operator import itemgetter
 
 import numpy as np
@@ -116,13 +117,14 @@ class HistoryFacts:
         return self._by_start
 
 
-def history_facts(history) -> HistoryFacts:
+def history_facts(history, tail=None) -> HistoryFacts:
     """Index a history's writes by token and id, reading its records once, in order.
 
     history is a history.History (records in memory) or a history.HistoryStream (records in
     a file); either yields blocks of (locators, Ops) and fetches a record by its locator.
+    tail is a child process reading the end of a big file (checker/tail.py), or None.
     """
-    writes = gather(history)
+    writes = gather(history, tail)
     facts = HistoryFacts(initial=dict(history.run["items"]), writes=writes, fetch=history.record_at)
     tokens, positions = len(writes.tokens), np.arange(len(writes))
     create, ok = writes.create, writes.rank == OK
@@ -201,7 +203,7 @@ def _sku_groups(writes: Columns, sent: np.ndarray) -> np.ndarray:
 class StoreIndex:
     """A store's orders indexed by token; repeated tokens and ids kept apart, being rare."""
 
-    by_token: dict = field(default_factory=dict)
+    distinct: list = field(default_factory=list)  # each token's first order, in store order
     repeated_tokens: dict = field(default_factory=lambda: defaultdict(list))
     repeated_ids: dict = field(default_factory=lambda: defaultdict(list))
     qty_by_sku: Counter = field(default_factory=Counter)
@@ -209,14 +211,21 @@ class StoreIndex:
     # skus' stock cannot be added up (ANY_SKU: an order whose sku is unreadable too).
     malformed_tokens: set = field(default_factory=set)
     uncertain_skus: set = field(default_factory=set)
+    # Per stored order, computed while a second process reads the history's tail: its
+    # token's hash, the position of the first order of its sku, and its qty.
+    token_hashes: np.ndarray = None
+    sku_at: np.ndarray = None
+    qty: np.ndarray = None
+    first_of_sku: dict = field(default_factory=dict)  # sku -> the position of its first order
 
     def stock_known(self, sku) -> bool:
         """Say whether every stored order of sku could be counted."""
         return ANY_SKU not in self.uncertain_skus and sku not in self.uncertain_skus
 
-    def holds_token(self, token) -> bool:
-        """Say whether token is stored, in a well-formed order or an ill-typed one."""
-        return token in self.by_token or token in self.malformed_tokens
+    @cached_property
+    def by_token(self) -> dict:
+        """Return token -> its first order, built on first use: only examples look one up."""
+        return dict(zip(map(itemgetter(3), self.distinct), self.distinct, strict=True))
 
 
 ANY_SKU = object()
@@ -224,11 +233,11 @@ ANY_SKU = object()
 
 def index_store(snapshot) -> StoreIndex:
     """Index a snapshot's well-formed orders, and what its ill-typed ones still tell."""
-    index, orders = StoreIndex(), snapshot.orders
-    index.by_token = dict(zip(map(itemgetter(3), orders), orders, strict=True))
-    if len(index.by_token) < len(orders) or len(set(map(itemgetter(0), orders))) < len(orders):
+    index, orders = StoreIndex(distinct=snapshot.orders), snapshot.orders
+    index.token_hashes = np.fromiter(map(hash, map(itemgetter(3), orders)), np.int64, len(orders))
+    if _may_repeat(index.token_hashes, orders):
         _index_repeats(index, orders)  # rare: only a broken store repeats a token or an id
-    index.qty_by_sku = _qty_by_sku(orders)
+    index.qty_by_sku = _qty_by_sku(index, orders)
     for bad in snapshot.malformed:
         fields = bad if isinstance(bad, dict) else {}
         token, sku = fields.get("token"), fields.get("sku")
@@ -238,13 +247,36 @@ def index_store(snapshot) -> StoreIndex:
     return index
 
 
-def _qty_by_sku(orders) -> Counter:
+def _may_repeat(hashes: np.ndarray, orders) -> bool:
+    """Say whether two orders may share a token or an id; two tokens sharing a hash count.
+
+    Sorting hashes and ids in numpy costs a fraction of a dictionary of 800,000 tokens (and
+    far less at 8M, where the dictionary's inserts miss the cache); a true repeat, or the
+    rare shared hash, is then settled exactly by _index_repeats.
+    """
+    count = len(orders)
+    if _repeats(hashes):
+        return True
+    ids, _ = ints(tuple(map(itemgetter(0), orders)))
+    if ids.dtype == object:  # an id beyond int64: Python compares them
+        return len(set(ids.tolist())) < count
+    return _repeats(ids)
+
+
+def _repeats(values: np.ndarray) -> bool:
+    """Say whether any value occurs twice (by sorting: numpy 2's hashing np.unique is slower)."""
+    ordered = np.sort(values)
+    return bool((ordered[1:] == ordered[:-1]).any())
+
+
+def _qty_by_sku(index: StoreIndex, orders) -> Counter:
     """Add up the stored qty of each sku (in numpy, unless a sum could pass int64)."""
-    first: dict = {}  # sku -> the position of its first order, which stands for it
+    first = index.first_of_sku  # sku -> the position of its first order, which stands for it
     codes = np.fromiter(
         map(first.setdefault, map(itemgetter(1), orders), itertools.count()), np.int64, len(orders)
     )
     qty, _ = ints(tuple(map(itemgetter(2), orders)))
+    index.sku_at, index.qty = codes, qty
     if qty.dtype == object or (qty.size and int(np.abs(qty).max()) > (2**62) // qty.size):
         totals = Counter()
         for _, sku, amount, _ in orders:
@@ -257,10 +289,12 @@ def _qty_by_sku(orders) -> Counter:
 
 def _index_repeats(index: StoreIndex, orders) -> None:
     """Index orders one by one, the first of each token kept, every repeat listed apart."""
-    index.by_token, by_id = {}, {}
+    by_token, by_id = {}, {}
     for order in orders:
-        _put(index.by_token, index.repeated_tokens, order[3], order)
+        _put(by_token, index.repeated_tokens, order[3], order)
         _put(by_id, index.repeated_ids, order[0], order)
+    index.distinct = list(by_token.values())
+    index.__dict__["by_token"] = by_token  # already built: the cached property's value
 
 
 def _put(first: dict, repeats: dict, key, order) -> None:

@@ -5,7 +5,6 @@ the history; every check that asks "is this token stored?" or "what did its clie
 then reads an array instead of a dictionary per token.
 """
 
-import itertools
 from functools import cached_property
 from operator import itemgetter
 
@@ -20,13 +19,15 @@ class Join:
     def __init__(self, facts, index, snapshot):
         self.facts, self.index, self.snapshot = facts, index, snapshot
 
-    def _codes(self, tokens, count: int) -> np.ndarray:
-        return self.facts.writes.tokens.lookup(tokens, count)
+    def _codes(self, tokens, count: int, hashes=None) -> np.ndarray:
+        return self.facts.writes.tokens.lookup(tokens, count, hashes)
 
     @cached_property
     def stored_codes(self) -> np.ndarray:
         """Return the code of each distinct stored token, in the store's order (NONE: unsent)."""
-        return self._codes(self.index.by_token, len(self.index.by_token))
+        distinct, index = self.index.distinct, self.index
+        hashes = index.token_hashes if len(distinct) == len(self.snapshot.orders) else None
+        return self._codes(map(itemgetter(3), distinct), len(distinct), hashes)
 
     @cached_property
     def in_store(self) -> np.ndarray:
@@ -58,19 +59,24 @@ class Join:
         orders, facts = self.snapshot.orders, self.facts
         if not orders or not facts.writes.tokens:
             return []
-        if len(orders) == len(self.index.by_token):  # no repeats: the same tokens, in order
+        if len(orders) == len(self.index.distinct):  # no repeats: the same tokens, in order
             codes = self.stored_codes
         else:
-            codes = self._codes(map(itemgetter(3), orders), len(orders))
+            codes = self._codes(map(itemgetter(3), orders), len(orders), self.index.token_hashes)
         sent_sku, sent_qty = facts.sent_skus_and_qtys()
         at = np.maximum(codes, 0)
         compared = (codes != NONE) & (sent_sku[at] != NONE)
-        skus = facts.writes.skus
-        sku = np.fromiter(map(skus.get, map(itemgetter(1), orders), itertools.repeat(-2)),
-                          np.int64, len(orders))  # fmt: skip
-        qty, _ = ints(tuple(map(itemgetter(2), orders)))
-        wrong = compared & ((sent_sku[at] != sku) | (sent_qty[at] != qty))
+        wrong = compared & (
+            (sent_sku[at] != self._history_skus()) | (sent_qty[at] != self.index.qty)
+        )
         return np.flatnonzero(wrong).tolist()
+
+    def _history_skus(self) -> np.ndarray:
+        """Return each stored order's sku as the history's sku code (-2: a sku no one sent)."""
+        first, skus = self.index.first_of_sku, self.facts.writes.skus
+        table = np.full(len(self.snapshot.orders), -2, np.int64)  # by first order's position
+        table[list(first.values())] = [skus.get(sku, -2) for sku in first]
+        return table[self.index.sku_at]
 
     def resurrected(self) -> list[int]:
         """Return the codes of tokens cancelled ok and still stored (under the cancelled id)."""
@@ -78,7 +84,7 @@ class Join:
         candidates = np.flatnonzero((facts.cancelled == OK) & self.in_store)
         if candidates.size == 0:
             return []
-        stored_ids, _ = ints(tuple(order[0] for order in self.index.by_token.values()))
+        stored_ids, _ = ints(tuple(map(itemgetter(0), self.index.distinct)))
         codes = self.stored_codes
         sent = codes != NONE
         stored_id = np.zeros(len(writes.tokens), stored_ids.dtype)

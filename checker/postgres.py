@@ -7,8 +7,6 @@ code; a private server that has stopped is started for the read and stopped agai
 
 from pathlib import Path
 
-import psycopg
-
 import pgcluster
 
 URL_PREFIXES = ("postgresql://", "postgres://")
@@ -30,6 +28,9 @@ def is_postgres_store(location) -> bool:
 
 def read_postgres(location, snapshot, read_tables) -> None:
     """Fill snapshot from the store at location with read_tables(snapshot, connection)."""
+    # Imported here: psycopg takes a fifth of a second to import, and most checks read a file.
+    import psycopg  # noqa: PLC0415
+
     try:
         if isinstance(location, str) and location.startswith(URL_PREFIXES):
             _read(location, snapshot, read_tables)
@@ -52,6 +53,8 @@ def read_postgres(location, snapshot, read_tables) -> None:
 def _read(conninfo: str, snapshot, read_tables) -> None:
     # One REPEATABLE READ transaction: items and orders from the same snapshot, even if
     # a server is still writing.
+    import psycopg  # noqa: PLC0415
+
     with psycopg.connect(conninfo, connect_timeout=CONNECT_TIMEOUT_S) as db:
         db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         read_tables(snapshot, db)

@@ -8,6 +8,8 @@ from checker.checks import CHECKS, Context
 from checker.contention import MIN_OVERLAPS, contention
 from checker.facts import INFO, history_facts, index_store
 from checker.stores import read_store
+from checker.tail import MIN_BYTES as TAIL_FROM
+from checker.tail import start as start_tail
 
 DEFAULT_EXAMPLES = 3
 
@@ -19,25 +21,44 @@ def check(
     min_overlaps: int = MIN_OVERLAPS,
     existing=frozenset(),
     read_timeout: float = READ_TIMEOUT_S,
+    tail_from: int = TAIL_FROM,
 ) -> dict:
     """Check the store at store_path against a history (or none); return the report.
 
     store_path is a store file, or a server's URL whose final state is read through the
     API (existing: orders it held before the run, left out; see checker/api.py). history
     is a parsed History or a HistoryStream (history). A store with no anomaly is `held`
-    only if at least min_overlaps pairs of writes on one sku overlapped.
+    only if at least min_overlaps pairs of writes on one sku overlapped. A history file of at
+    least tail_from bytes is read by two processes (checker/tail.py).
     """
-    with _collector_paused():
-        if is_url(store_path):
-            snapshot = read_api(store_path, existing, read_timeout)
-        else:
-            snapshot = read_store(store_path)
-        facts = history_facts(history) if history is not None else None
-        report = _report(snapshot, history, facts, examples)
+    tail = None if history is None else start_tail(history, store_path, tail_from)
+    try:
+        with _collector_paused():
+            report, facts = _read_and_check(store_path, history, tail, examples, existing,
+                                            read_timeout)  # fmt: skip
+    except BaseException:
+        if tail is not None:
+            tail.cancel()
+        raise
     report["contention"] = None if facts is None else contention(facts.t0, facts.t1, facts.sku)
     report["min_overlaps"] = min_overlaps
     report["verdict"] = _verdict(report)
     return report
+
+
+def _read_and_check(store_path, history, tail, examples, existing, read_timeout) -> tuple:
+    """Read the store and the history and run the checks; return (report, history facts).
+
+    The store is let go on return: the contention measure that follows needs only the
+    history, and at a million orders the store is a third of the memory.
+    """
+    if is_url(store_path):
+        snapshot = read_api(store_path, existing, read_timeout)
+    else:
+        snapshot = read_store(store_path)
+    index = index_store(snapshot)  # before the history: the tail's child reads meanwhile
+    facts = history_facts(history, tail) if history is not None else None
+    return _report(snapshot, index, history, facts, examples), facts
 
 
 def _verdict(report: dict) -> str:
@@ -61,9 +82,9 @@ def _collector_paused():
             gc.enable()
 
 
-def _report(snapshot, history, facts, examples: int) -> dict:
+def _report(snapshot, index, history, facts, examples: int) -> dict:
     """Run every check that has what it needs; compose the report."""
-    ctx = Context(snapshot=snapshot, index=index_store(snapshot), facts=facts)
+    ctx = Context(snapshot=snapshot, index=index, facts=facts)
     report = _empty_report(snapshot, history, facts)
     for name, (fn, needs, *_) in CHECKS.items():
         missing = _missing(needs, ctx)

@@ -72,7 +72,7 @@ def read_store(path) -> Snapshot:
         head = f.read(len(SQLITE_MAGIC))
     if head == SQLITE_MAGIC:
         return read_sqlite(path)
-    return read_json(path, path.read_bytes())
+    return read_json(path)
 
 
 def is_order(value) -> bool:
@@ -131,28 +131,33 @@ class _Document(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 _WELL_FORMED = msgspec.json.Decoder(_Document)
 
 
-def _read_well_formed(snapshot: Snapshot, raw: bytes) -> bool:
-    """Read a store that is exactly the documented shape in one typed pass (C speed).
+def _well_formed(raw: bytes):
+    """Return a store that is exactly the documented shape, read in one typed pass (C speed).
 
-    Anything else - damage, an ill-typed order, an extra key - returns False and takes
-    the careful path below, which says what is wrong; on a well-formed file both agree.
+    Anything else - damage, an ill-typed order, an extra key - returns None and takes the
+    careful path below, which says what is wrong; on a well-formed file both agree.
     """
     try:
-        doc = _WELL_FORMED.decode(raw)
+        return _WELL_FORMED.decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises either on bad UTF-8
-        return False
+        return None
+
+
+def read_json(path, raw: bytes | None = None) -> Snapshot:
+    """Read store.json (raw: its bytes, or None to read them here); salvage what is damaged."""
+    if raw is None:
+        raw = Path(path).read_bytes()
+    doc = _well_formed(raw)
+    if doc is None:
+        return read_json_carefully(path, raw)
+    # Let the file's bytes go before the orders are copied out of the decoded document: read
+    # here, that is 83 MB off the peak of a million-order store.
+    del raw
+    snapshot = Snapshot(str(path), backend="json")
     intern = sys.intern
     snapshot.items = doc.items
     snapshot.orders = [(o.id, intern(o.sku), o.qty, o.token) for o in doc.orders]
-    return True
-
-
-def read_json(path, raw: bytes) -> Snapshot:
-    """Read store.json; on damage, read the valid prefix or salvage whole orders."""
-    snapshot = Snapshot(str(path), backend="json")
-    if _read_well_formed(snapshot, raw):
-        return snapshot
-    return read_json_carefully(path, raw)
+    return snapshot
 
 
 def read_json_carefully(path, raw: bytes) -> Snapshot:
@@ -252,11 +257,14 @@ def _read_sqlite_tables(snapshot: Snapshot, db) -> None:
     try:
         query = f"SELECT id, sku, qty, token FROM orders WHERE {WELL_TYPED}"
         orders = db.execute(query).fetchall()
-        query = f"SELECT id, sku, qty, token, created_at FROM orders WHERE NOT ({WELL_TYPED})"
-        malformed = [
-            dict(zip(("id", "sku", "qty", "token", "created_at"), row, strict=True))
-            for row in db.execute(query)
-        ]
+        malformed = []
+        # Counting the rows costs a fiftieth of scanning them again for ill-typed ones.
+        if db.execute("SELECT count(*) FROM orders").fetchone()[0] != len(orders):
+            query = f"SELECT id, sku, qty, token, created_at FROM orders WHERE NOT ({WELL_TYPED})"
+            malformed = [
+                dict(zip(("id", "sku", "qty", "token", "created_at"), row, strict=True))
+                for row in db.execute(query)
+            ]
     except sqlite3.Error:  # a row that cannot be read: row by row keeps every one before it
         _read_tables(snapshot, db)
         return

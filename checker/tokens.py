@@ -22,10 +22,13 @@ class TokenTable:
         """Number every token of tokens (no None among them)."""
         self.tokens = tokens  # every occurrence, in order: names are read from it
         hashes = np.fromiter(map(hash, tokens), np.int64, len(tokens))
-        self.hashes, self.first, self.codes = np.unique(
-            hashes, return_index=True, return_inverse=True
-        )
-        if not all(map(eq, tokens, map(tokens.__getitem__, self.first[self.codes].tolist()))):
+        self.hashes, self.first, self.codes = numbered(hashes)
+        # A token that is the first of its hash group is itself; every later one must equal
+        # its group's first, or two tokens share a hash.
+        firsts = self.first[self.codes]
+        later = np.flatnonzero(firsts != np.arange(len(tokens)))
+        get = tokens.__getitem__
+        if not all(map(eq, map(get, later.tolist()), map(get, firsts[later].tolist()))):
             self._by_dictionary()
 
     def _by_dictionary(self) -> None:
@@ -49,16 +52,20 @@ class TokenTable:
         """Return the tokens for codes, in order of first appearance."""
         return [self.tokens[i] for i in np.sort(self.first[codes]).tolist()]
 
-    def lookup(self, tokens, count: int) -> np.ndarray:
-        """Return the code of each of count tokens (NONE for one not in the table)."""
+    def lookup(self, tokens, count: int, hashes=None) -> np.ndarray:
+        """Return the code of each of count tokens (NONE for one not in the table).
+
+        hashes: the tokens' str hashes, if already computed (checker.facts.index_store).
+        """
         if self.hashes is None:
             get = self._index.get
             return np.fromiter(map(get, tokens, itertools.repeat(NONE)), np.int64, count)
         tokens = list(tokens)
-        hashes = np.fromiter(map(hash, tokens), np.int64, count)
-        at = np.minimum(np.searchsorted(self.hashes, hashes), max(len(self) - 1, 0))
         if not len(self):
             return np.full(count, NONE, np.int64)
+        if hashes is None:
+            hashes = np.fromiter(map(hash, tokens), np.int64, count)
+        at = np.minimum(_searched(self.hashes, hashes), len(self) - 1)
         found = self.hashes[at] == hashes
         # Same hash is not same token: confirm each match against the table's own string.
         named = map(self.tokens.__getitem__, self.first[at].tolist())
@@ -68,3 +75,38 @@ class TokenTable:
     def code(self, token) -> int:
         """Return one token's code, or NONE."""
         return int(self.lookup([token], 1)[0])
+
+
+def _searched(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Return np.searchsorted(table, keys), the keys asked in sorted order."""
+    # numpy's binary search is about four times faster on sorted keys (it keeps the last
+    # bound); sorting 800,000 keys and putting the answers back costs less than it saves.
+    order = np.argsort(keys)
+    at = np.empty(keys.size, np.int64)
+    at[order] = np.searchsorted(table, keys[order])
+    return at
+
+
+def numbered(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return what np.unique(values, return_index=True, return_inverse=True) returns.
+
+    The same three arrays, about twice as fast and with a fifth less memory at the peak:
+    numpy's own sorts stably (a merge sort, 2.1 s at 10M); an unstable sort (1.4 s) is
+    enough when the first position of each value is then taken as its group's minimum.
+    """
+    count = values.size
+    if count == 0:
+        return values.copy(), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = np.argsort(values)
+    ordered = values[order]
+    new = np.empty(count, bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    distinct, first = ordered[starts], np.minimum.reduceat(order, starts)
+    del ordered
+    group = np.cumsum(new, dtype=np.int64)
+    group -= 1
+    codes = np.empty(count, np.int64)
+    codes[order] = group
+    return distinct, first, codes

@@ -124,6 +124,16 @@ def test_id_collision_in_the_store(kind, tmp_path):
     )
 
 
+def test_an_id_beyond_int64_stored_twice_is_an_id_collision(tmp_path):
+    items, orders, records = clean_case()
+    big = 2**64 + 1
+    orders += [order(big, "d"), order(big, "e")]
+    records += [create("d", order_id=big), create("e", order_id=big)]
+    report = run(Kind("json", streamed=True), tmp_path, items | {"sku-1": 6}, orders, records)
+    assert report["anomalies"]["id_collision"] == 1
+    assert report["examples"]["id_collision"][0]["text"].startswith(f"id {big} is stored on 2")
+
+
 def test_id_collision_only_the_history_shows(kind, tmp_path):
     items, orders, records = clean_case()
     records += [create("d", order_id=5, t0=2.0, t1=2.5), create("e", order_id=5, t0=2.1, t1=2.4)]

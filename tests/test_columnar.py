@@ -8,12 +8,13 @@ integers beyond int64, empty skus, tokens that repeat.
 
 import sqlite3
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
 from checker.facts import FAIL, NONE, OK, RANK, history_facts
 from checker.stores import Snapshot, _read_sqlite_tables, _read_tables
-from checker.tokens import TokenTable
+from checker.tokens import TokenTable, numbered
 from history import op_record, parse_lines
 from tests.builders import history_lines
 
@@ -128,3 +129,26 @@ def test_sqlite_split_by_typeof_agrees_with_the_row_by_row_read(rows):
     _read_sqlite_tables(fast, db)
     _read_tables(slow, db)
     assert fast == slow
+
+
+class SameHash(str):
+    """A token whose hash every other one shares: the collision the table must survive."""
+
+    def __hash__(self):
+        return 7
+
+
+def test_tokens_that_share_a_hash_are_still_told_apart():
+    tokens = [SameHash("a"), SameHash("b"), SameHash("a"), SameHash("c")]
+    table = TokenTable(tokens)
+    assert table.names(range(len(table))) == ["a", "b", "c"]
+    assert [table.name(c) for c in table.codes.tolist()] == ["a", "b", "a", "c"]
+    assert table.lookup([SameHash("c"), SameHash("z")], 2).tolist() == [2, NONE]
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1) | st.sampled_from([0, 1, -1]), max_size=60))
+def test_numbering_agrees_with_np_unique(values):
+    values = np.array(values, np.int64)
+    expected = np.unique(values, return_index=True, return_inverse=True)
+    for found, wanted in zip(numbered(values), expected, strict=True):
+        assert found.tolist() == wanted.tolist()

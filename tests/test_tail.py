@@ -1,0 +1,158 @@
+"""A big history read by two processes gives the facts one process gives (checker/tail.py).
+
+Each case writes a history file, has a real child process read its tail, and compares the
+columns and facts with the plain one-process reading: any split point, skus first named in
+the tail, tokens that cannot be joined, a bad line in the tail, a child that dies.
+"""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from checker import tail
+from checker.columns import ARRAYS
+from checker.facts import history_facts
+from checker.report import check
+from history import HistoryError, HistoryStream
+from tests.builders import cancel, create, history_lines, order, write_json_store
+from tests.test_columnar import RECORDS, indexed, parsed
+
+ITEMS = {"sku-1": 5}
+FIXTURE = HealthCheck.function_scoped_fixture  # tmp_path: each example writes its own file
+
+
+def write_history(path, records) -> HistoryStream:
+    """Write the records the format accepts as a history file; return its stream."""
+    path.write_text("".join(line + "\n" for line in history_lines(ITEMS, parsed(records).ops)))
+    return HistoryStream(path)
+
+
+def split_facts(stream, fraction: float):
+    """Return the facts of stream read by this process up to fraction of it, a child after."""
+    size = stream.path.stat().st_size
+    begin = stream.line_start_after(int(size * fraction))
+    return history_facts(stream, tail.start_at(stream, begin) if begin < size else None)
+
+
+def line_start(stream, lineno: int) -> int:
+    """Return the byte offset at which line lineno + 1 of the stream's file starts."""
+    return sum(map(len, stream.path.read_bytes().splitlines(keepends=True)[:lineno]))
+
+
+def assert_same_facts(split, whole) -> None:
+    """Say that two readings of one history gave the same columns and facts."""
+    for name in ARRAYS:
+        assert np.array_equal(getattr(split.writes, name), getattr(whole.writes, name)), name
+    assert split.writes.sku_names == whole.writes.sku_names
+    assert indexed_facts(split) == indexed_facts(whole)
+
+
+def indexed_facts(facts) -> dict:
+    """Return per token what a HistoryFacts says of it, with the collisions and counts."""
+    table = facts.writes.tokens
+    tokens = {
+        token: (int(facts.created[facts.code(token)]), int(facts.cancelled[facts.code(token)]),
+                facts.acked_id(token), facts.cancelled_id(token), facts.sent(token))
+        for token in table.names(range(len(table)))
+    }  # fmt: skip
+    return {"tokens": tokens, "collisions": facts.collisions, "counts": facts.counts}
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(RECORDS, min_size=1, max_size=40), st.floats(0, 1))
+def test_two_processes_read_any_history_as_one_does(tmp_path, records, fraction):
+    stream = write_history(tmp_path / "h.jsonl", records)
+    with stream:
+        split = split_facts(stream, fraction)
+        assert_same_facts(split, history_facts(stream))
+    assert {t: f[:2] for t, f in indexed_facts(split)["tokens"].items()} == {
+        t: (f["created"], f["cancelled"]) for t, f in indexed(parsed(records))["tokens"].items()
+    }
+
+
+def test_a_sku_first_named_in_the_tail_keeps_its_order(tmp_path):
+    records = [create(f"a{n}", sku="sku-1", order_id=n) for n in range(50)]
+    records += [create(f"b{n}", sku=f"sku-{2 + n % 3}", order_id=100 + n) for n in range(50)]
+    with write_history(tmp_path / "h.jsonl", records) as stream:
+        split = history_facts(stream, tail.start_at(stream, line_start(stream, 51)))
+        assert split.writes.sku_names == ["sku-1", "sku-2", "sku-3", "sku-4"]
+        assert_same_facts(split, history_facts(stream))
+
+
+def test_tokens_with_newlines_and_cancels_by_id_cross_over_whole(tmp_path):
+    records = [create(f"line\n{n}", order_id=n) for n in range(40)]
+    records += [{**cancel(None, n), "token": None} for n in range(0, 40, 3)]
+    with write_history(tmp_path / "h.jsonl", records) as stream:
+        split = split_facts(stream, 0.2)
+        assert split.tokens_at(split.cancelled == 2)[:2] == ["line\n0", "line\n3"]
+        assert_same_facts(split, history_facts(stream))
+
+
+def test_a_bad_line_in_the_tail_is_named_by_its_line_number(tmp_path):
+    path = tmp_path / "h.jsonl"
+    lines = history_lines(ITEMS, [create(f"t{n}", order_id=n) for n in range(60)])
+    lines.insert(50, '{"op": "create", "type": "ok"}')  # line 51: no t0
+    path.write_text("".join(line + "\n" for line in lines))
+    with HistoryStream(path) as stream, pytest.raises(HistoryError, match="line 51:"):
+        split_facts(stream, 0.3)
+    with HistoryStream(path, lenient=True) as stream:
+        split = split_facts(stream, 0.3)
+        assert stream.skipped == 1
+        assert_same_facts(split, history_facts(stream))
+        assert stream.skipped == 1
+
+
+def test_a_child_that_dies_costs_time_not_the_answer(tmp_path):
+    records = [create(f"t{n}", order_id=n) for n in range(80)]
+    with write_history(tmp_path / "h.jsonl", records) as stream:
+        child = tail.start_at(stream, stream.line_start_after(stream.path.stat().st_size // 2))
+        child.process.kill()
+        assert_same_facts(history_facts(stream, child), history_facts(stream))
+
+
+def test_a_check_split_in_two_reports_what_one_process_reports(tmp_path):
+    records = [create(f"t{n}", order_id=n, t0=n / 100, t1=n / 100 + 0.05) for n in range(300)]
+    records += [create("t-unstored", order_id=999)]
+    store = tmp_path / "store.json"
+    write_json_store(store, ITEMS, [order(n, f"t{n}") for n in range(1, 300)])
+    with write_history(tmp_path / "h.jsonl", records) as stream:
+        split = check(store, stream, tail_from=0)
+    with HistoryStream(stream.path) as stream:
+        whole = check(store, stream, tail_from=1 << 60)
+    assert split["anomalies"]["lost"] == 2  # t0 and t-unstored
+    assert json.dumps(split, sort_keys=True) == json.dumps(whole, sort_keys=True)
+
+
+def test_the_child_hands_over_the_tail_it_read(tmp_path):
+    records = [create(f"t{n}", order_id=n, sku=f"sku-{n % 4}") for n in range(100)]
+    with write_history(tmp_path / "h.jsonl", records) as stream:
+        begin = line_start(stream, 61)  # after the run record and 60 creates
+        part = tail.start_at(stream, begin).result()
+    assert part["count"] == 40 and part["tokens"] == [f"t{n}" for n in range(60, 100)]
+    assert part["skus"] == ["sku-0", "sku-1", "sku-2", "sku-3"]
+    assert part["columns"]["locator"][0] == begin
+
+
+def test_blocks_of_tokens_hand_over_whole_whatever_they_hold():
+    blocks = [tail._joined(["a", "b"]), tail._joined(["c\nd", "e"]), tail._joined([None, "f"])]
+    assert blocks[0] == "a\nb" and isinstance(blocks[1], list) and isinstance(blocks[2], list)
+    handed = tail._handed_over(blocks)
+    assert tail._split(handed, 6) == ["a", "b", "c\nd", "e", None, "f"]
+    assert tail._split(tail._handed_over([blocks[0], "g"]), 3) == ["a", "b", "g"]
+
+
+def test_a_checker_that_cannot_start_a_child_reads_the_history_itself(tmp_path, monkeypatch):
+    records = [create(f"t{n}", order_id=n) for n in range(50)]
+    store = write_json_store(tmp_path / "store.json", ITEMS, [order(n, f"t{n}") for n in range(49)])
+    with write_history(tmp_path / "h.jsonl", records) as stream:
+        whole = check(store, stream, tail_from=1 << 60)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))  # embedded Python
+    with HistoryStream(stream.path) as stream:
+        assert tail.start(stream, store, min_bytes=0) is None
+        assert check(store, stream, tail_from=0) == whole
