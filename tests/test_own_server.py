@@ -216,5 +216,10 @@ def test_kill_faults_reach_a_started_external_and_it_restarts_on_its_store(tmp_p
                   express("sqlite"), "--out", str(out))  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     entry = json.loads((out / "report.json").read_text())["targets"][0]
-    assert [e["restarted"] for e in entry["faults"]] == [True, True, True], entry["faults"]
-    assert entry["verdict"] == "held", entry  # SQLite kept every acknowledged write
+    # Node's restart takes 0.2-3 s as the machine is loaded: a kill due while it restarts is
+    # made once it is back, and the ones the load's end overtook are listed, not dropped.
+    made = entry["faults"]
+    assert made and all(e["restarted"] for e in made), made
+    assert len(made) + len(entry["kills_unmade"]) == 3, entry
+    assert not any(entry["anomalies"].values()), entry  # SQLite kept every acknowledged write
+    assert entry["verdict"] in ("held", "inconclusive"), entry

@@ -46,14 +46,14 @@ def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -
     process, url = _started(spec, data_dir, settings, target_dir / "server.log")
     through_api = isinstance(spec, ExternalTarget)
     try:
-        summary, events, process = _loaded(spec, settings, target_dir, process, url, live)
+        summary, faults, process = _loaded(spec, settings, target_dir, process, url, live)
         if not through_api and process is not None:
             stop_server(process)  # a store file is read once nothing writes it any more
         report = _checked(store_to_check(spec, data_dir, url), target_dir)
     finally:
         if process is not None:
             stop_server(process)  # an external one is read through its API, so it stops last
-    return _entry(spec, report, summary, events)
+    return _entry(spec, report, summary, faults)
 
 
 def _started(spec, data_dir: Path, settings: Settings, log_path: Path):
@@ -82,7 +82,7 @@ def _emptied(data_dir: Path) -> None:
 
 
 def _loaded(spec, settings: Settings, target_dir: Path, process, url: str, live):
-    """Run the load (with its kills); return (summary, fault events, the process serving now)."""
+    """Run the load (with its kills); return (summary, what the kills did, the process serving)."""
     killer = None
     if settings.faults == "kill":
         times = kill_times(settings.seed, spec.slug, settings.kills, settings.duration)
@@ -96,7 +96,7 @@ def _loaded(spec, settings: Settings, target_dir: Path, process, url: str, live)
         raise TargetFailed(str(e)) from None
     finally:
         process = killer.finish() if killer else process
-    return summary, (killer.events if killer else []), process
+    return summary, (killer.outcome() if killer else {"faults": []}), process
 
 
 def _checked(store, target_dir: Path) -> dict:
@@ -107,7 +107,7 @@ def _checked(store, target_dir: Path) -> dict:
     return report
 
 
-def _entry(spec, report: dict, summary: dict, events: list) -> dict:
+def _entry(spec, report: dict, summary: dict, faults: dict) -> dict:
     """Return the target's entry for report.json."""
     external = isinstance(spec, ExternalTarget)
     return {
@@ -121,7 +121,7 @@ def _entry(spec, report: dict, summary: dict, events: list) -> dict:
         "read": "api" if external else "file",
         "store_error": report["store"]["error"],
         "verdict": report["verdict"],
-        "faults": events,
+        **faults,
         "anomalies": report["anomalies"],
         "contention": report["contention"],
         "load": summary,

@@ -46,17 +46,20 @@ def _verdict_table(entries: list[dict]) -> str:
 
 
 def _faults_note(entry: dict) -> str:
-    """Say when the target was killed and whether it came back."""
-    events = entry.get("faults", [])
-    if not events:
-        return ""
+    """Say when the target was killed, whether it came back, and which kills were not made."""
+    events, unmade = entry.get("faults", []), entry.get("kills_unmade", [])
     parts = [
         f"{e['at_s']:.1f} s (back after {e['down_s']:.1f} s)"
         if e["restarted"]
         else f"{e['at_s']:.1f} s (did not come back: {html.escape(e['error'])})"
         for e in events
     ]
-    return f"<p>Killed with SIGKILL at {', '.join(parts)}.</p>"
+    note = f"Killed with SIGKILL at {', '.join(parts)}. " if parts else ""
+    if unmade:
+        planned = ", ".join(f"{at:.1f} s" for at in unmade)
+        note += (f"{len(unmade)} planned kill(s), due at {planned}, not made: the load ended "
+                 "first (a slow restart delays the kills after it).")  # fmt: skip
+    return f"<p>{note.strip()}</p>" if note else ""
 
 
 def _contention_note(entry: dict) -> str:
