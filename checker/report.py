@@ -2,6 +2,8 @@
 
 import contextlib
 import gc
+import sys
+import threading
 
 from checker.api import READ_TIMEOUT_S, is_url, read_api
 from checker.checks import CHECKS, Context
@@ -34,23 +36,24 @@ def check(
     tail = None if history is None else start_tail(history, store_path, tail_from)
     try:
         with _collector_paused():
-            report, facts = _read_and_check(store_path, history, tail, examples, existing,
-                                            read_timeout)  # fmt: skip
+            report, measured = _read_and_check(store_path, history, tail, examples, existing,
+                                               read_timeout)  # fmt: skip
     except BaseException:
         if tail is not None:
             tail.cancel()
         raise
-    report["contention"] = None if facts is None else contention(facts.t0, facts.t1, facts.sku)
+    report["contention"] = None if measured is None else measured.result()
     report["min_overlaps"] = min_overlaps
     report["verdict"] = _verdict(report)
     return report
 
 
 def _read_and_check(store_path, history, tail, examples, existing, read_timeout) -> tuple:
-    """Read the store and the history and run the checks; return (report, history facts).
+    """Read the store and the history and run the checks; return (report, the contention
+    measure under way, or None without a history).
 
-    The store is let go on return: the contention measure that follows needs only the
-    history, and at a million orders the store is a third of the memory.
+    The contention measure needs only the history, and it is numpy's sorting and searching,
+    which let go of the GIL: it runs in a thread while the checks run in Python here.
     """
     if is_url(store_path):
         snapshot = read_api(store_path, existing, read_timeout)
@@ -58,7 +61,38 @@ def _read_and_check(store_path, history, tail, examples, existing, read_timeout)
         snapshot = read_store(store_path)
     index = index_store(snapshot)  # before the history: the tail's child reads meanwhile
     facts = history_facts(history, tail) if history is not None else None
-    return _report(snapshot, index, history, facts, examples), facts
+    measured = None if facts is None else Background(contention, facts.t0, facts.t1, facts.sku)
+    return _report(snapshot, index, history, facts, examples), measured
+
+
+class Background:
+    """Call fn(*args) in a thread; result() waits for its value (or raises its error)."""
+
+    # Each numpy call the thread makes waits for the GIL until the main thread is asked to
+    # let go of it, by default after 5 ms: at a hundred calls that ate the whole gain.
+    SWITCH_S = 0.0005
+
+    def __init__(self, fn, *args):
+        self._value, self._error = None, None
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch, self.SWITCH_S))
+        self._thread = threading.Thread(target=self._run, args=(fn, *args), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, *args) -> None:
+        try:
+            self._value = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller of result()
+            self._error = e
+        finally:
+            sys.setswitchinterval(self._switch)
+
+    def result(self):
+        """Wait for the call; return its value, or raise what it raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _verdict(report: dict) -> str:

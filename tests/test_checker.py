@@ -1,5 +1,8 @@
 """Every anomaly class planted by hand, with a clean twin; the whole report is asserted."""
 
+import operator
+import sys
+
 import pytest
 
 from checker import check, exit_code
@@ -246,3 +249,14 @@ def test_a_cancel_named_by_its_order_id_alone_is_tied_to_its_token(kind, tmp_pat
     report = run(kind, tmp_path, items | {"sku-1": 5}, resurrected, records)
     assert report["anomalies"] == NONE | {"resurrected": 1}
     assert report["history"]["cancels"] == {"ok": 1, "fail": 0, "info": 0}
+
+
+def test_the_contention_thread_hands_back_its_value_or_its_error_and_the_switch_interval():
+    from checker.report import Background
+
+    switch = sys.getswitchinterval()
+    assert Background(sum, [1, 2, 3]).result() == 6
+    failed = Background(operator.truediv, 1, 0)
+    with pytest.raises(ZeroDivisionError):
+        failed.result()
+    assert sys.getswitchinterval() == switch
