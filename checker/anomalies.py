@@ -6,9 +6,10 @@ Jepsen's rule throughout: an ok write must be in the store, a fail write must no
 info write may or may not be.
 """
 
-import itertools
 from dataclasses import dataclass
 from functools import cached_property
+
+import numpy as np
 
 from checker.facts import FAIL, INFO, NONE, OK
 from checker.join import Join
@@ -177,7 +178,8 @@ def unexpected(ctx: Context, limit: int):
     outcome = ctx.facts.outcome
     # Never sent, or its strongest create failed (NONE or FAIL), once per stored token:
     strongest = ctx.join.per_stored(ctx.facts.created, NONE)
-    orders = list(itertools.compress(ctx.index.distinct, (strongest <= FAIL).tolist()))
+    positions = np.flatnonzero(strongest <= FAIL)
+    orders = map(ctx.index.distinct.__getitem__, positions[:limit].tolist())
     examples = [
         _example(
             f"token {token} is stored (id {order_id}) but "
@@ -189,9 +191,9 @@ def unexpected(ctx: Context, limit: int):
             ctx,
             token,
         )
-        for order_id, _, _, token in orders[:limit]
+        for order_id, _, _, token in orders
     ]
-    return len(orders), examples
+    return int(positions.size), examples
 
 
 def resurrected(ctx: Context, limit: int):

@@ -11,6 +11,7 @@ import json
 import sys
 from urllib.parse import urlsplit
 
+from checker.orders import Orders
 from checker.stores import Snapshot, is_order
 
 PAGE = 1000  # the contract's largest limit
@@ -43,7 +44,7 @@ def read_api(url: str, existing=frozenset(), timeout: float = READ_TIMEOUT_S) ->
         snapshot.unreadable = f"final state unreadable: {e}"
         return snapshot
     snapshot.items = items
-    snapshot.orders = [o for o in orders if o not in existing] if existing else orders
+    snapshot.orders = Orders.from_tuples([o for o in orders if o not in existing])
     snapshot.malformed = [m for m in malformed if repr(m) not in existing]
     return snapshot
 

@@ -10,12 +10,12 @@ import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
-from operator import itemgetter
 
 import numpy as np
 
-from checker.columns import FAIL, INFO, NONE, OK, RANK, Columns, gather, ints
+from checker.columns import FAIL, INFO, NONE, OK, RANK, Columns, gather
 from checker.contention import NOT_SENT
+from checker.orders import Orders
 
 __all__ = ["FAIL", "INFO", "NONE", "OK", "RANK", "HistoryFacts", "history_facts", "index_store"]
 OUTCOMES = ("fail", "info", "ok")
@@ -203,7 +203,7 @@ def _sku_groups(writes: Columns, sent: np.ndarray) -> np.ndarray:
 class StoreIndex:
     """A store's orders indexed by token; repeated tokens and ids kept apart, being rare."""
 
-    distinct: list = field(default_factory=list)  # each token's first order, in store order
+    distinct: Orders = field(default_factory=Orders)  # each token's first order, in order
     repeated_tokens: dict = field(default_factory=lambda: defaultdict(list))
     repeated_ids: dict = field(default_factory=lambda: defaultdict(list))
     qty_by_sku: Counter = field(default_factory=Counter)
@@ -225,7 +225,7 @@ class StoreIndex:
     @cached_property
     def by_token(self) -> dict:
         """Return token -> its first order, built on first use: only examples look one up."""
-        return dict(zip(map(itemgetter(3), self.distinct), self.distinct, strict=True))
+        return dict(zip(self.distinct.tokens, self.distinct, strict=True))
 
 
 ANY_SKU = object()
@@ -234,7 +234,7 @@ ANY_SKU = object()
 def index_store(snapshot) -> StoreIndex:
     """Index a snapshot's well-formed orders, and what its ill-typed ones still tell."""
     index, orders = StoreIndex(distinct=snapshot.orders), snapshot.orders
-    index.token_hashes = np.fromiter(map(hash, map(itemgetter(3), orders)), np.int64, len(orders))
+    index.token_hashes = np.fromiter(map(hash, orders.tokens), np.int64, len(orders))
     if _may_repeat(index.token_hashes, orders):
         _index_repeats(index, orders)  # rare: only a broken store repeats a token or an id
     index.qty_by_sku = _qty_by_sku(index, orders)
@@ -254,10 +254,9 @@ def _may_repeat(hashes: np.ndarray, orders) -> bool:
     far less at 8M, where the dictionary's inserts miss the cache); a true repeat, or the
     rare shared hash, is then settled exactly by _index_repeats.
     """
-    count = len(orders)
+    count, ids = len(orders), orders.ids
     if _repeats(hashes):
         return True
-    ids, _ = ints(tuple(map(itemgetter(0), orders)))
     if ids.dtype == object:  # an id beyond int64: Python compares them
         return len(set(ids.tolist())) < count
     return _repeats(ids)
@@ -265,7 +264,7 @@ def _may_repeat(hashes: np.ndarray, orders) -> bool:
 
 def _repeats(values: np.ndarray) -> bool:
     """Say whether any value occurs twice (by sorting: numpy 2's hashing np.unique is slower)."""
-    ordered = np.sort(values)
+    ordered = np.sort(values, kind="stable")  # a store's ids are in order: timsort sees it
     return bool((ordered[1:] == ordered[:-1]).any())
 
 
@@ -273,9 +272,9 @@ def _qty_by_sku(index: StoreIndex, orders) -> Counter:
     """Add up the stored qty of each sku (in numpy, unless a sum could pass int64)."""
     first = index.first_of_sku  # sku -> the position of its first order, which stands for it
     codes = np.fromiter(
-        map(first.setdefault, map(itemgetter(1), orders), itertools.count()), np.int64, len(orders)
+        map(first.setdefault, orders.skus, itertools.count()), np.int64, len(orders)
     )
-    qty, _ = ints(tuple(map(itemgetter(2), orders)))
+    qty = orders.qtys
     index.sku_at, index.qty = codes, qty
     if qty.dtype == object or (qty.size and int(np.abs(qty).max()) > (2**62) // qty.size):
         totals = Counter()
@@ -293,7 +292,7 @@ def _index_repeats(index: StoreIndex, orders) -> None:
     for order in orders:
         _put(by_token, index.repeated_tokens, order[3], order)
         _put(by_id, index.repeated_ids, order[0], order)
-    index.distinct = list(by_token.values())
+    index.distinct = Orders.from_tuples(list(by_token.values()))
     index.__dict__["by_token"] = by_token  # already built: the cached property's value
 
 

@@ -6,11 +6,10 @@ then reads an array instead of a dictionary per token.
 """
 
 from functools import cached_property
-from operator import itemgetter
 
 import numpy as np
 
-from checker.columns import NONE, OK, ints
+from checker.columns import NONE, OK
 
 
 class Join:
@@ -27,7 +26,7 @@ class Join:
         """Return the code of each distinct stored token, in the store's order (NONE: unsent)."""
         distinct, index = self.index.distinct, self.index
         hashes = index.token_hashes if len(distinct) == len(self.snapshot.orders) else None
-        return self._codes(map(itemgetter(3), distinct), len(distinct), hashes)
+        return self._codes(distinct.tokens, len(distinct), hashes)
 
     @cached_property
     def in_store(self) -> np.ndarray:
@@ -62,7 +61,7 @@ class Join:
         if len(orders) == len(self.index.distinct):  # no repeats: the same tokens, in order
             codes = self.stored_codes
         else:
-            codes = self._codes(map(itemgetter(3), orders), len(orders), self.index.token_hashes)
+            codes = self._codes(orders.tokens, len(orders), self.index.token_hashes)
         sent_sku, sent_qty = facts.sent_skus_and_qtys()
         at = np.maximum(codes, 0)
         compared = (codes != NONE) & (sent_sku[at] != NONE)
@@ -84,7 +83,7 @@ class Join:
         candidates = np.flatnonzero((facts.cancelled == OK) & self.in_store)
         if candidates.size == 0:
             return []
-        stored_ids, _ = ints(tuple(map(itemgetter(0), self.index.distinct)))
+        stored_ids = self.index.distinct.ids
         codes = self.stored_codes
         sent = codes != NONE
         stored_id = np.zeros(len(writes.tokens), stored_ids.dtype)

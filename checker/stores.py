@@ -6,10 +6,12 @@ import re
 import sqlite3
 import sys
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 import msgspec
 
+from checker.orders import Orders
 from checker.postgres import is_postgres_store, read_postgres
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -25,8 +27,8 @@ class Snapshot:
     path: str
     backend: str | None = None
     items: dict | None = None
-    # Well-formed orders as (id, sku, qty, token) tuples: compact, since there may be millions.
-    orders: list = field(default_factory=list)
+    # Well-formed orders, read as (id, sku, qty, token) tuples, held as columns (millions).
+    orders: Orders = field(default_factory=Orders)
     # Orders with missing or ill-typed fields, as they were found.
     malformed: list = field(default_factory=list)
     corruption: str | None = None
@@ -102,9 +104,9 @@ def _compact_order(value: dict):
 DECODER = json.JSONDecoder(object_hook=_compact_order)
 
 
-def _add_order(snapshot: Snapshot, value) -> None:
+def _add_order(snapshot: Snapshot, found: list, value) -> None:
     if is_order(value):
-        snapshot.orders.append((value["id"], value["sku"], value["qty"], value["token"]))
+        found.append((value["id"], value["sku"], value["qty"], value["token"]))
     else:
         snapshot.malformed.append(value)
 
@@ -154,9 +156,8 @@ def read_json(path, raw: bytes | None = None) -> Snapshot:
     # here, that is 83 MB off the peak of a million-order store.
     del raw
     snapshot = Snapshot(str(path), backend="json")
-    intern = sys.intern
     snapshot.items = doc.items
-    snapshot.orders = [(o.id, intern(o.sku), o.qty, o.token) for o in doc.orders]
+    snapshot.orders = Orders.from_structs(doc.orders)
     return snapshot
 
 
@@ -167,10 +168,12 @@ def read_json_carefully(path, raw: bytes) -> Snapshot:
         snapshot.corruption = "the file is empty"
         return snapshot
     doc, snapshot.corruption = _decode_prefix(raw)
+    found: list = []  # well-formed orders, as tuples (see _compact_order)
     if doc is None:
-        _salvage_orders(snapshot, raw)
-        return snapshot
-    _read_document(snapshot, doc)
+        _salvage_orders(snapshot, found, raw)
+    else:
+        _read_document(snapshot, found, doc)
+    snapshot.orders = Orders.from_tuples(found)
     return snapshot
 
 
@@ -198,7 +201,7 @@ def _decode_prefix(raw: bytes):
     )
 
 
-def _read_document(snapshot: Snapshot, doc) -> None:
+def _read_document(snapshot: Snapshot, found: list, doc) -> None:
     if not isinstance(doc, dict):
         kind = "single order" if isinstance(doc, tuple) else type(doc).__name__
         snapshot.corruption = snapshot.corruption or f"the document is a {kind}"
@@ -213,21 +216,21 @@ def _read_document(snapshot: Snapshot, doc) -> None:
     if isinstance(orders, list):
         for order in orders:
             # Well-formed orders arrive as tuples (see _compact_order); a JSON array never does.
-            (snapshot.orders if type(order) is tuple else snapshot.malformed).append(order)
+            (found if type(order) is tuple else snapshot.malformed).append(order)
     else:
         problems.append("orders")
     if problems and snapshot.corruption is None:
         snapshot.corruption = f"not the documented shape: bad or missing {', '.join(problems)}"
 
 
-def _salvage_orders(snapshot: Snapshot, raw: bytes) -> None:
+def _salvage_orders(snapshot: Snapshot, found: list, raw: bytes) -> None:
     """Recover every whole order object from an unparseable file."""
     decoder = json.JSONDecoder()
     text = raw.decode("utf-8", errors="replace")
     for match in ORDER_START.finditer(raw):
         with contextlib.suppress(ValueError, RecursionError):
             value, _ = decoder.raw_decode(text, match.start())
-            _add_order(snapshot, value)
+            _add_order(snapshot, found, value)
 
 
 def read_sqlite(path) -> Snapshot:
@@ -256,7 +259,7 @@ WELL_TYPED = " AND ".join(
 def _read_sqlite_tables(snapshot: Snapshot, db) -> None:
     try:
         query = f"SELECT id, sku, qty, token FROM orders WHERE {WELL_TYPED}"
-        orders = db.execute(query).fetchall()
+        orders = _fetched_columns(db.execute(query))
         malformed = []
         # Counting the rows costs a fiftieth of scanning them again for ill-typed ones.
         if db.execute("SELECT count(*) FROM orders").fetchone()[0] != len(orders):
@@ -272,6 +275,17 @@ def _read_sqlite_tables(snapshot: Snapshot, db) -> None:
     snapshot.orders, snapshot.malformed = orders, malformed
 
 
+def _fetched_columns(cursor, chunk: int = 1 << 16) -> Orders:
+    """Return a cursor's (id, sku, qty, token) rows as columns, fetched a chunk at a time."""
+    # A chunk at a time: all the rows at once as tuples would double the read's peak.
+    columns: tuple = ([], [], [], [])
+    while rows := cursor.fetchmany(chunk):
+        for k, column in enumerate(columns):
+            column.extend(map(itemgetter(k), rows))
+    ids, skus, qtys, tokens = columns
+    return Orders(ids, map(sys.intern, skus), qtys, tokens)
+
+
 def _read_items(snapshot: Snapshot, db) -> None:
     rows = db.execute("SELECT sku, stock FROM items").fetchall()
     if all(isinstance(sku, str) and _is_int(stock) for sku, stock in rows):
@@ -281,6 +295,14 @@ def _read_items(snapshot: Snapshot, db) -> None:
 
 
 def _read_tables(snapshot: Snapshot, db) -> None:
+    found: list = []
+    try:
+        _read_rows(snapshot, found, db)
+    finally:  # every row before one that could not be read is kept
+        snapshot.orders = Orders.from_tuples(found)
+
+
+def _read_rows(snapshot: Snapshot, found: list, db) -> None:
     _read_items(snapshot, db)
     cursor = db.execute("SELECT id, sku, qty, token, created_at FROM orders")
     for row in cursor:
@@ -291,7 +313,7 @@ def _read_tables(snapshot: Snapshot, db) -> None:
             and isinstance(row[3], str)
             and isinstance(row[4], str)
         ):
-            snapshot.orders.append(row[:4])
+            found.append(row[:4])
         else:
             snapshot.malformed.append(
                 dict(zip(("id", "sku", "qty", "token", "created_at"), row, strict=True))

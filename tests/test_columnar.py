@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checker.facts import FAIL, NONE, OK, RANK, history_facts
+from checker.orders import Orders
 from checker.stores import Snapshot, _read_sqlite_tables, _read_tables
 from checker.tokens import TokenTable, numbered
 from history import op_record, parse_lines
@@ -152,3 +153,17 @@ def test_numbering_agrees_with_np_unique(values):
     expected = np.unique(values, return_index=True, return_inverse=True)
     for found, wanted in zip(numbered(values), expected, strict=True):
         assert found.tolist() == wanted.tolist()
+
+
+ROWS = st.lists(
+    st.tuples(st.integers(), st.text(max_size=3), st.integers(), st.text(max_size=4)), max_size=20
+)
+
+
+@given(ROWS)
+def test_orders_held_by_column_read_back_as_the_tuples_they_were(rows):
+    # Unbounded integers: an id or qty past int64 is kept exactly, in an object array.
+    orders = Orders.from_tuples(rows)
+    assert len(orders) == len(rows) and list(orders) == rows and orders == rows
+    assert [orders[i] for i in range(len(rows))] == rows
+    assert all(type(v) is int for row in orders for v in (row[0], row[2]))
