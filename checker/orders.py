@@ -19,7 +19,7 @@ class Orders(Sequence):
 
     def __init__(self, ids=(), skus=(), qtys=(), tokens=()):
         """ids and qtys: ints (never None, never bool); skus and tokens: strs."""
-        self.ids, self.qtys = _int_array(ids), _int_array(qtys)
+        self.ids, self.qtys = int_array(ids), int_array(qtys)
         self.skus, self.tokens = list(skus), list(tokens)
 
     @classmethod
@@ -57,7 +57,7 @@ class Orders(Sequence):
         return f"Orders({list(self)!r})"
 
 
-def _int_array(values) -> np.ndarray:
+def int_array(values) -> np.ndarray:
     """Return ints as int64, or as Python ints in an object array when one passes int64."""
     if isinstance(values, np.ndarray):
         return values

@@ -10,8 +10,9 @@ from operator import itemgetter
 from pathlib import Path
 
 import msgspec
+import numpy as np
 
-from checker.orders import Orders
+from checker.orders import Orders, int_array
 from checker.postgres import is_postgres_store, read_postgres
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -278,12 +279,17 @@ def _read_sqlite_tables(snapshot: Snapshot, db) -> None:
 def _fetched_columns(cursor, chunk: int = 1 << 16) -> Orders:
     """Return a cursor's (id, sku, qty, token) rows as columns, fetched a chunk at a time."""
     # A chunk at a time: all the rows at once as tuples would double the read's peak.
-    columns: tuple = ([], [], [], [])
+    ids, skus, qtys, tokens = [], [], [], []
+    intern = sys.intern
     while rows := cursor.fetchmany(chunk):
-        for k, column in enumerate(columns):
-            column.extend(map(itemgetter(k), rows))
-    ids, skus, qtys, tokens = columns
-    return Orders(ids, map(sys.intern, skus), qtys, tokens)
+        # ids and qtys become arrays a chunk at a time: 8M ids as Python ints would be 256 MB.
+        ids.append(int_array(list(map(itemgetter(0), rows))))
+        qtys.append(int_array(list(map(itemgetter(2), rows))))
+        skus.extend(map(intern, map(itemgetter(1), rows)))
+        tokens.extend(map(itemgetter(3), rows))
+    if not tokens:
+        return Orders()
+    return Orders(np.concatenate(ids), skus, np.concatenate(qtys), tokens)
 
 
 def _read_items(snapshot: Snapshot, db) -> None:
