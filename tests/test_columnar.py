@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from checker.facts import FAIL, NONE, OK, RANK, history_facts
 from checker.orders import Orders
-from checker.stores import Snapshot, _read_sqlite_tables, _read_tables
+from checker.stores import Snapshot, _fetched_columns, _read_sqlite_tables, _read_tables
 from checker.tokens import TokenTable, numbered
 from history import op_record, parse_lines
 from tests.builders import history_lines
@@ -167,3 +167,12 @@ def test_orders_held_by_column_read_back_as_the_tuples_they_were(rows):
     assert len(orders) == len(rows) and list(orders) == rows and orders == rows
     assert [orders[i] for i in range(len(rows))] == rows
     assert all(type(v) is int for row in orders for v in (row[0], row[2]))
+
+
+@given(ROWS.map(lambda rows: [r for r in rows if abs(r[0]) < 2**63 and abs(r[2]) < 2**63]))
+def test_a_sqlite_store_fetched_a_few_rows_at_a_time_is_the_same_orders(rows):
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE orders (id, sku, qty, token)")
+    db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", rows)
+    fetched = _fetched_columns(db.execute("SELECT id, sku, qty, token FROM orders"), chunk=3)
+    assert fetched == rows and fetched.ids.dtype == np.int64
