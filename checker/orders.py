@@ -36,6 +36,21 @@ class Orders(Sequence):
         skus = map(sys.intern, map(attrgetter("sku"), orders))  # ten skus, a million orders
         return cls(get["id"], skus, get["qty"], get["token"])
 
+    @classmethod
+    def fetched(cls, cursor, chunk: int = 1 << 16) -> "Orders":
+        """Return a database cursor's (id, sku, qty, token) rows, fetched a chunk at a time."""
+        # Not all at once: every row as a tuple would double the read's peak, and ids and
+        # qtys become arrays a chunk at a time (8M ids as Python ints would be 256 MB).
+        ids, skus, qtys, tokens = [], [], [], []
+        while rows := cursor.fetchmany(chunk):
+            ids.append(int_array(list(map(itemgetter(0), rows))))
+            qtys.append(int_array(list(map(itemgetter(2), rows))))
+            skus.extend(map(sys.intern, map(itemgetter(1), rows)))
+            tokens.extend(map(itemgetter(3), rows))
+        if not tokens:
+            return cls()
+        return cls(np.concatenate(ids), skus, np.concatenate(qtys), tokens)
+
     def __len__(self) -> int:
         return len(self.tokens)
 

@@ -6,13 +6,11 @@ import re
 import sqlite3
 import sys
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 
 import msgspec
-import numpy as np
 
-from checker.orders import Orders, int_array
+from checker.orders import Orders
 from checker.postgres import is_postgres_store, read_postgres
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -260,7 +258,7 @@ WELL_TYPED = " AND ".join(
 def _read_sqlite_tables(snapshot: Snapshot, db) -> None:
     try:
         query = f"SELECT id, sku, qty, token FROM orders WHERE {WELL_TYPED}"
-        orders = _fetched_columns(db.execute(query))
+        orders = Orders.fetched(db.execute(query))
         malformed = []
         # Counting the rows costs a fiftieth of scanning them again for ill-typed ones.
         if db.execute("SELECT count(*) FROM orders").fetchone()[0] != len(orders):
@@ -274,22 +272,6 @@ def _read_sqlite_tables(snapshot: Snapshot, db) -> None:
         return
     _read_items(snapshot, db)
     snapshot.orders, snapshot.malformed = orders, malformed
-
-
-def _fetched_columns(cursor, chunk: int = 1 << 16) -> Orders:
-    """Return a cursor's (id, sku, qty, token) rows as columns, fetched a chunk at a time."""
-    # A chunk at a time: all the rows at once as tuples would double the read's peak.
-    ids, skus, qtys, tokens = [], [], [], []
-    intern = sys.intern
-    while rows := cursor.fetchmany(chunk):
-        # ids and qtys become arrays a chunk at a time: 8M ids as Python ints would be 256 MB.
-        ids.append(int_array(list(map(itemgetter(0), rows))))
-        qtys.append(int_array(list(map(itemgetter(2), rows))))
-        skus.extend(map(intern, map(itemgetter(1), rows)))
-        tokens.extend(map(itemgetter(3), rows))
-    if not tokens:
-        return Orders()
-    return Orders(np.concatenate(ids), skus, np.concatenate(qtys), tokens)
 
 
 def _read_items(snapshot: Snapshot, db) -> None:

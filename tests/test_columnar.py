@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from checker.facts import FAIL, NONE, OK, RANK, history_facts
 from checker.orders import Orders
-from checker.stores import Snapshot, _fetched_columns, _read_sqlite_tables, _read_tables
+from checker.stores import Snapshot, _read_sqlite_tables, _read_tables
 from checker.tokens import TokenTable, numbered
 from history import op_record, parse_lines
 from tests.builders import history_lines
@@ -174,5 +174,5 @@ def test_a_sqlite_store_fetched_a_few_rows_at_a_time_is_the_same_orders(rows):
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE orders (id, sku, qty, token)")
     db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", rows)
-    fetched = _fetched_columns(db.execute("SELECT id, sku, qty, token FROM orders"), chunk=3)
+    fetched = Orders.fetched(db.execute("SELECT id, sku, qty, token FROM orders"), chunk=3)
     assert fetched == rows and fetched.ids.dtype == np.int64
