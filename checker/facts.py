@@ -212,8 +212,10 @@ class StoreIndex:
     malformed_tokens: set = field(default_factory=set)
     uncertain_skus: set = field(default_factory=set)
     # Per stored order, computed while a second process reads the history's tail: its
-    # token's hash, the position of the first order of its sku, and its qty.
+    # token's hash, the position of the first order of its sku, and its qty; and the orders
+    # in the order of their hashes (the match to the history asks in that order).
     token_hashes: np.ndarray = None
+    by_hash: np.ndarray = None
     sku_at: np.ndarray = None
     qty: np.ndarray = None
     first_of_sku: dict = field(default_factory=dict)  # sku -> the position of its first order
@@ -235,7 +237,8 @@ def index_store(snapshot) -> StoreIndex:
     """Index a snapshot's well-formed orders, and what its ill-typed ones still tell."""
     index, orders = StoreIndex(distinct=snapshot.orders), snapshot.orders
     index.token_hashes = np.fromiter(map(hash, orders.tokens), np.int64, len(orders))
-    if _may_repeat(index.token_hashes, orders):
+    index.by_hash = np.argsort(index.token_hashes)
+    if _may_repeat(index.token_hashes[index.by_hash], orders):
         _index_repeats(index, orders)  # rare: only a broken store repeats a token or an id
     index.qty_by_sku = _qty_by_sku(index, orders)
     for bad in snapshot.malformed:
@@ -247,7 +250,7 @@ def index_store(snapshot) -> StoreIndex:
     return index
 
 
-def _may_repeat(hashes: np.ndarray, orders) -> bool:
+def _may_repeat(sorted_hashes: np.ndarray, orders) -> bool:
     """Say whether two orders may share a token or an id; two tokens sharing a hash count.
 
     Sorting hashes and ids in numpy costs a fraction of a dictionary of 800,000 tokens (and
@@ -255,7 +258,7 @@ def _may_repeat(hashes: np.ndarray, orders) -> bool:
     rare shared hash, is then settled exactly by _index_repeats.
     """
     count, ids = len(orders), orders.ids
-    if _repeats(hashes):
+    if _neighbours_equal(sorted_hashes):
         return True
     if ids.dtype == object:  # an id beyond int64: Python compares them
         return len(set(ids.tolist())) < count
@@ -264,7 +267,10 @@ def _may_repeat(hashes: np.ndarray, orders) -> bool:
 
 def _repeats(values: np.ndarray) -> bool:
     """Say whether any value occurs twice (by sorting: numpy 2's hashing np.unique is slower)."""
-    ordered = np.sort(values, kind="stable")  # a store's ids are in order: timsort sees it
+    return _neighbours_equal(np.sort(values, kind="stable"))  # a store's ids are in order
+
+
+def _neighbours_equal(ordered: np.ndarray) -> bool:
     return bool((ordered[1:] == ordered[:-1]).any())
 
 

@@ -18,15 +18,16 @@ class Join:
     def __init__(self, facts, index, snapshot):
         self.facts, self.index, self.snapshot = facts, index, snapshot
 
-    def _codes(self, tokens, count: int, hashes=None) -> np.ndarray:
-        return self.facts.writes.tokens.lookup(tokens, count, hashes)
+    def _codes(self, tokens, count: int, hashes=None, order=None) -> np.ndarray:
+        return self.facts.writes.tokens.lookup(tokens, count, hashes, order)
 
     @cached_property
     def stored_codes(self) -> np.ndarray:
         """Return the code of each distinct stored token, in the store's order (NONE: unsent)."""
         distinct, index = self.index.distinct, self.index
-        hashes = index.token_hashes if len(distinct) == len(self.snapshot.orders) else None
-        return self._codes(distinct.tokens, len(distinct), hashes)
+        if len(distinct) != len(self.snapshot.orders):  # repeats: distinct is not every order
+            return self._codes(distinct.tokens, len(distinct))
+        return self._codes(distinct.tokens, len(distinct), index.token_hashes, index.by_hash)
 
     @cached_property
     def in_store(self) -> np.ndarray:
@@ -61,7 +62,8 @@ class Join:
         if len(orders) == len(self.index.distinct):  # no repeats: the same tokens, in order
             codes = self.stored_codes
         else:
-            codes = self._codes(orders.tokens, len(orders), self.index.token_hashes)
+            index = self.index
+            codes = self._codes(orders.tokens, len(orders), index.token_hashes, index.by_hash)
         sent_sku, sent_qty = facts.sent_skus_and_qtys()
         at = np.maximum(codes, 0)
         compared = (codes != NONE) & (sent_sku[at] != NONE)
