@@ -32,9 +32,9 @@ class Orders(Sequence):
     @classmethod
     def from_structs(cls, orders: list) -> "Orders":
         """Return the orders of decoded structs with id, sku, qty and token attributes."""
-        get = {name: list(map(attrgetter(name), orders)) for name in ("id", "qty", "token")}
+        ids, qtys = (_int_column(orders, name) for name in ("id", "qty"))
         skus = map(sys.intern, map(attrgetter("sku"), orders))  # ten skus, a million orders
-        return cls(get["id"], skus, get["qty"], get["token"])
+        return cls(ids, skus, qtys, compact_copies(map(attrgetter("token"), orders)))
 
     @classmethod
     def fetched(cls, cursor, chunk: int = 1 << 16) -> "Orders":
@@ -72,6 +72,14 @@ class Orders(Sequence):
         return f"Orders({list(self)!r})"
 
 
+def _int_column(structs: list, name: str) -> np.ndarray:
+    """Return one int attribute of every struct as an array (see int_array)."""
+    try:  # no list of a million ints on the way
+        return np.fromiter(map(attrgetter(name), structs), np.int64, len(structs))
+    except OverflowError:
+        return int_array(list(map(attrgetter(name), structs)))
+
+
 def int_array(values) -> np.ndarray:
     """Return ints as int64, or as Python ints in an object array when one passes int64."""
     if isinstance(values, np.ndarray):
@@ -81,3 +89,12 @@ def int_array(values) -> np.ndarray:
         return np.array(values, dtype=np.int64)
     except OverflowError:  # JSON and SQLite's own ints are unbounded here; numpy would wrap
         return np.array(values, dtype=object)
+
+
+def compact_copies(strings) -> list:
+    """Return new copies of strs, made one after another while the originals still live."""
+    # A decoded document's tokens are scattered among its structs, skus and timestamps,
+    # which share their allocator's pools: kept, they would hold every pool of the document
+    # in memory after the rest is let go. Copies made while it is all still held take fresh
+    # pools side by side, and the document's memory goes back whole.
+    return list(map(bytes.decode, map(str.encode, strings)))

@@ -6,6 +6,7 @@ import re
 import sqlite3
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import msgspec
@@ -117,7 +118,9 @@ class _Order(msgspec.Struct, gc=False):
     sku: str
     qty: int
     token: str
-    created_at: str
+    # Any string is a well-formed created_at; read as a datetime, which takes two thirds of
+    # a string's memory (24 MB at 1M). One that is not RFC 3339 takes the careful path.
+    created_at: datetime
 
 
 class _Document(msgspec.Struct, forbid_unknown_fields=True, gc=False):

@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+from datetime import datetime
 
 import pytest
 from hypothesis import given, settings
@@ -130,7 +131,9 @@ SCALARS = st.one_of(
 WELL_FORMED = {
     "id": st.integers(0, 10**6), "sku": st.sampled_from(["sku-1", "sku-2"]),
     "qty": st.integers(1, 100), "token": st.text(max_size=8),
-    "created_at": st.just("2026-01-01T00:00:00.000Z"),
+    "created_at": st.one_of(  # the fast reading takes RFC 3339; any string is well-formed
+        st.just("2026-01-01T00:00:00.000Z"), st.datetimes().map(datetime.isoformat),
+        st.text(max_size=30)),
 }  # fmt: skip
 WHOLE = st.fixed_dictionaries(WELL_FORMED, optional={"extra": SCALARS})
 BROKEN = st.fixed_dictionaries(
@@ -162,3 +165,13 @@ def test_the_fast_reading_of_a_json_store_agrees_with_the_careful_one(doc, prett
     raw = json.dumps(doc, indent=2 if pretty else None).encode()
     fast, careful = read_json("store.json", raw), read_json_carefully("store.json", raw)
     assert fast == careful
+
+
+def test_a_store_as_the_servers_write_it_is_read_in_one_typed_pass():
+    from checker.stores import _well_formed
+    from servers.storage import utc_now
+
+    doc = {"version": 1, "items": {"sku-1": 9}, "next_id": 2, "orders": [
+        {"id": 1, "sku": "sku-1", "qty": 1, "token": "a", "created_at": utc_now()}
+    ]}  # fmt: skip
+    assert _well_formed(json.dumps(doc).encode()) is not None
