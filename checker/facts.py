@@ -16,6 +16,7 @@ import numpy as np
 from checker.columns import FAIL, INFO, NONE, OK, RANK, Columns, gather
 from checker.contention import NOT_SENT
 from checker.orders import Orders
+from checker.sorting import stable_order
 
 __all__ = ["FAIL", "INFO", "NONE", "OK", "RANK", "HistoryFacts", "history_facts", "index_store"]
 OUTCOMES = ("fail", "info", "ok")
@@ -237,8 +238,8 @@ def index_store(snapshot) -> StoreIndex:
     """Index a snapshot's well-formed orders, and what its ill-typed ones still tell."""
     index, orders = StoreIndex(distinct=snapshot.orders), snapshot.orders
     index.token_hashes = np.fromiter(map(hash, orders.tokens), np.int64, len(orders))
-    index.by_hash = np.argsort(index.token_hashes)
-    if _may_repeat(index.token_hashes[index.by_hash], orders):
+    index.by_hash, sorted_hashes = stable_order(index.token_hashes)
+    if _may_repeat(sorted_hashes, orders):
         _index_repeats(index, orders)  # rare: only a broken store repeats a token or an id
     index.qty_by_sku = _qty_by_sku(index, orders)
     for bad in snapshot.malformed:

@@ -12,6 +12,8 @@ from operator import eq
 
 import numpy as np
 
+from checker.sorting import stable_order
+
 NONE = -1
 
 
@@ -56,7 +58,7 @@ class TokenTable:
         """Return the code of each of count tokens (NONE for one not in the table).
 
         hashes: the tokens' str hashes, if already computed (checker.facts.index_store), and
-        order, np.argsort(hashes), if that is too.
+        order, their stable order (checker.sorting), if that is too.
         """
         if self.hashes is None:
             get = self._index.get
@@ -84,29 +86,28 @@ def _searched(table: np.ndarray, keys: np.ndarray, order=None) -> np.ndarray:
     # numpy's binary search is about four times faster on sorted keys (it keeps the last
     # bound); sorting 800,000 keys and putting the answers back costs less than it saves.
     # The store's keys are sorted while the history is still being read (index_store).
-    order = np.argsort(keys) if order is None else order
+    order, ordered = stable_order(keys) if order is None else (order, keys[order])
     at = np.empty(keys.size, np.int64)
-    at[order] = np.searchsorted(table, keys[order])
+    at[order] = np.searchsorted(table, ordered)
     return at
 
 
 def numbered(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return what np.unique(values, return_index=True, return_inverse=True) returns.
 
-    The same three arrays, about twice as fast and with a fifth less memory at the peak:
-    numpy's own sorts stably (a merge sort, 2.1 s at 10M); an unstable sort (1.4 s) is
-    enough when the first position of each value is then taken as its group's minimum.
+    The same three arrays, two to three times as fast: the order comes from a stable sort
+    of the values with their positions packed beside them (checker/sorting.py), so the
+    first of each run of equal values is its first position.
     """
     count = values.size
     if count == 0:
         return values.copy(), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.argsort(values)
-    ordered = values[order]
+    order, ordered = stable_order(values)
     new = np.empty(count, bool)
     new[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
     starts = np.flatnonzero(new)
-    distinct, first = ordered[starts], np.minimum.reduceat(order, starts)
+    distinct, first = ordered[starts], order[starts]
     del ordered
     group = np.cumsum(new, dtype=np.int64)
     group -= 1
