@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 
 MIN_BYTES = 32 << 20  # below this a history is read in well under a second by one process
-# How long the parent's own work takes, in history bytes read per store byte: measured at
-# 1M orders (docs/benchmarks.md, section 4). A store read through the API costs the child
-# nothing to wait on, so it counts as none.
-STORE_WEIGHT = {".json": 0.8, ".db": 3.0, ".sqlite": 3.0, ".sqlite3": 3.0}
-CHILD_START = 0.15  # the child's start-up and hand-over, as a share of the history's time
+# The parent's own work and the child's start-up, in the history bytes that could be read
+# meanwhile: a store byte costs as much as 1.5 history bytes (JSON) or 4.2 (SQLite), and the
+# child's start (0.25 s) as much as 36 MiB. Fitted at 1M and 10M orders from when the child
+# finished and when the parent asked for its answer (docs/benchmarks.md, section 4). A
+# store read through the API costs the child nothing to wait on, so it counts as none.
+STORE_WEIGHT = {".json": 1.5, ".db": 4.2, ".sqlite": 4.2, ".sqlite3": 4.2}
+CHILD_START_BYTES = 36 << 20
 
 
 @dataclass
@@ -101,10 +103,10 @@ def _head_bytes(history, size: int, store_path) -> int:
     suffix = Path(os.fspath(store_path)).suffix if store_path is not None else ""
     store = 0.0
     if suffix in STORE_WEIGHT and Path(store_path).is_file():
-        store = Path(store_path).stat().st_size * STORE_WEIGHT[suffix] / records
-    # parent: store + head; child: start-up + (1 - head). Equal when head is:
-    head = (1 + CHILD_START - store) / 2
-    return int(records * min(max(head, 0.05), 0.5))
+        store = Path(store_path).stat().st_size * STORE_WEIGHT[suffix]
+    # parent: store + head; child: start-up + (records - head). Equal when head is:
+    head = (records + CHILD_START_BYTES - store) / 2
+    return int(min(max(head, 0.05 * records), 0.5 * records))
 
 
 def _joined(tokens: list) -> str | list:

@@ -156,3 +156,23 @@ def test_a_checker_that_cannot_start_a_child_reads_the_history_itself(tmp_path, 
     with HistoryStream(stream.path) as stream:
         assert tail.start(stream, store, min_bytes=0) is None
         assert check(store, stream, tail_from=0) == whole
+
+
+def test_the_parent_reads_less_of_the_history_the_more_store_it_reads_first(tmp_path):
+    class Stream:  # what _head_bytes asks of a history: where its records begin
+        first_offset = 100
+
+    size = 200 << 20
+    records = size - Stream.first_offset
+    heads = {}
+    for name, store_bytes in (("small.json", 1 << 20), ("big.json", 80 << 20),
+                              ("big.db", 40 << 20), ("huge.db", 400 << 20)):  # fmt: skip
+        store = tmp_path / name
+        with open(store, "wb") as f:
+            f.truncate(store_bytes)
+        heads[name] = tail._head_bytes(Stream, size, store) / records
+    heads["api"] = tail._head_bytes(Stream, size, "http://127.0.0.1:1") / records
+    # Through the API the parent has no store to read: it takes half (its most).
+    assert heads["api"] == pytest.approx(0.5, abs=1e-6)
+    assert heads["small.json"] > heads["big.json"] > heads["big.db"] > heads["huge.db"]
+    assert heads["huge.db"] == pytest.approx(0.05, abs=1e-6)  # never less than a twentieth
