@@ -148,8 +148,8 @@ def run(runs: int = 3) -> dict:
     for size in SIZES:
         with tempfile.TemporaryDirectory() as work:
             history, json_store, db_store = write_data(Path(work), size)
-            # The files just written are still being flushed to disk, and at 1M the checks
-            # that ran meanwhile took 2.8-3.1 s, not 2.3 s: the flush is the data's cost.
+            # The files just written are still in memory (260 MB at 1M): written back 30 s
+            # later, that would land in the middle of some check. It is the data's cost.
             os.sync()
             for fmt, store in (("json", json_store), ("sqlite", db_store)):
                 results = [check_once(store, history) for _ in range(runs)]
