@@ -180,6 +180,7 @@ def test_the_parent_reads_less_of_the_history_the_more_store_it_reads_first(tmp_
 
 def test_the_tail_crosses_a_pipe_of_a_mebibyte_not_64_kib(tmp_path):
     import fcntl  # noqa: PLC0415 - Linux's: this machine's pipe is what is measured
+
     with write_history(tmp_path / "h.jsonl", [create("a", order_id=1)]) as stream:
         child = tail.start_at(stream, stream.first_offset)
         try:
