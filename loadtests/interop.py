@@ -96,9 +96,10 @@ def history_from_k6(lines, path="<k6>") -> list[dict]:
 def _stock_from(histories: list, starts: list, default: int) -> int:
     """Return the history whose stock reading no other worker's write can have changed.
 
-    Each worker reads the stock before its own first write, so the worker whose first
-    write began earliest read it before any write began. The earliest `started` is not
-    enough: that worker's read may finish after another worker has sold.
+    A worker stamps `started` after its stock reading and no later than its t0 = 0, so
+    started + t0 is never later than a write began, and never earlier than the reading.
+    The worker with the smallest started + t0 over its writes therefore read the stock
+    before any worker's write began.
     """
     first_write = [
         started + min((r["t0"] for r in h.ops if r["op"] in WRITE_OPS), default=math.inf)

@@ -97,7 +97,6 @@ class LoadRun:
             self.client = client
             self._loop = asyncio.get_running_loop()
             await self._read_items()
-            self._start = time.perf_counter()
             try:
                 await (self._run_open() if self.config.rate else self._run_closed())
             except asyncio.CancelledError:  # Ctrl-C: what is in flight still gets its record
@@ -109,9 +108,14 @@ class LoadRun:
         return self.stats
 
     async def _read_items(self) -> None:
-        started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        """Read the stock, then start the clock: `started` is the moment every t0 counts from."""
         if not self._known_items:
             self.items = await self._get_items()
+        # Stamped after the read and before the clock starts, so `started` is no earlier than
+        # the reading and no later than t0 = 0: a merge can then prove which reading no write
+        # preceded (interop.py), whatever thread switch falls between the two lines.
+        started = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        self._start = time.perf_counter()
         if self.history is not None:
             self.history.write(
                 run_record(

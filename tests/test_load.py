@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 
 import pytest
 
@@ -323,3 +324,47 @@ def test_ctrl_c_still_records_every_request_in_flight(tmp_path, client):
     assert [(r["op"], r["type"], r["error"]) for r in history.ops] == [
         ("create", "info", "run ended")
     ] * 4
+
+
+class SlowStock(RawServer):
+    """Answers GET /items after READ_S, noting the wall time it answered; the rest at once."""
+
+    READ_S = 0.3
+
+    def __init__(self):
+        self.answered_items: list[float] = []
+        super().__init__()
+
+    def serve(self, conn):
+        while data := conn.recv(65536):
+            if data.startswith(b"GET /items"):
+                time.sleep(self.READ_S)
+                self.answered_items.append(time.time())
+                body = b'{"items": [{"sku": "sku-1", "stock": 5}]}'
+            else:
+                body = b"{}"
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+def test_the_run_starts_its_clock_after_the_stock_is_read():
+    """`started` is when t0 = 0, after the stock was read: a merge relies on it (interop.py).
+
+    Stamped before a slow read, a worker's writes would look READ_S earlier than they were,
+    and a merge could take a stock reading that another worker's writes had already changed.
+    """
+    from loadtests.run import run_on_loop
+    from loadtests.runner import LoadRun
+
+    server = SlowStock()
+    try:
+        config = LoadConfig(url=server.url, duration=5.0, vus=1, max_requests=3, mix={"get": 1})
+        run = LoadRun(config, RecordingHistory())
+        run_on_loop(run.run(), EVENT_LOOPS[0])
+    finally:
+        server.close()
+    started = datetime.fromisoformat(run.history.records[0]["started"]).timestamp()
+    assert run.history.records[0]["items"] == {"sku-1": 5}
+    assert len(server.answered_items) == 1
+    assert started >= server.answered_items[0] - 1e-6
+    assert len(run.history.records[1:]) == 3
+    assert all(r["t0"] >= 0 for r in run.history.records[1:])
