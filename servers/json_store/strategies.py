@@ -7,12 +7,11 @@ import tempfile
 import threading
 from pathlib import Path
 
-import filelock
-
 from servers.errors import Busy
 from servers.json_store import document
 from servers.stepping import pause
 from servers.storage import Store
+from servers.writer_queue import WriterQueue
 
 LOCK_TIMEOUT_S = 10.0
 OPTIMISTIC_ATTEMPTS = 8
@@ -175,15 +174,11 @@ class FileLockJsonStore(JsonStore):
         self.after_fork()
 
     def after_fork(self) -> None:
-        # A new FileLock per process: filelock refuses one inherited across fork. It waits
-        # by polling a non-blocking flock (every 0.5 ms: its 50 ms default would dominate
-        # every request), so only one thread per process may poll: the rest wait on a
-        # mutex, which wakes the next one the moment the holder is done.
-        # Measured with 1k orders stored: 95-99 creates/s polling, 192-193 queued.
-        self._lock = filelock.FileLock(
-            str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S, poll_interval=0.0005
-        )
-        self._queue = threading.Lock()
+        # A new queue per process: a thread lock held at fork stays held in the child. The
+        # flock is waited for blocking, so the kernel wakes the next writer the moment the
+        # lock is free; filelock's polling took the CPU the holder needed (1.12-1.19x the
+        # creates/s, docs/benchmarks.md section 3).
+        self._queue = WriterQueue(str(self.path) + ".lock", LOCK_TIMEOUT_S)
 
     def _save(self, doc: dict) -> None:
         write_atomically(self.path, document.encode(doc), durable=True)
@@ -191,24 +186,8 @@ class FileLockJsonStore(JsonStore):
     @contextlib.contextmanager
     def _exclusive(self):
         pause("lock")
-        if not self._queue.acquire(timeout=LOCK_TIMEOUT_S):
-            raise Busy(f"This process's writers queued for over {LOCK_TIMEOUT_S:g} s.")
-        try:
-            with self._file_locked():
-                yield
-        finally:
-            self._queue.release()
-
-    @contextlib.contextmanager
-    def _file_locked(self):
-        try:
-            self._lock.acquire()
-        except filelock.Timeout:
-            raise Busy(f"The store lock was busy for {LOCK_TIMEOUT_S:g} s.") from None
-        try:
+        with self._queue.turn():
             yield
-        finally:
-            self._lock.release()
 
 
 class OptimisticJsonStore(JsonStore):

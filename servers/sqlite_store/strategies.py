@@ -9,9 +9,9 @@ from sqlalchemy import create_engine, event, exc, text
 from servers.errors import Busy, NotFound, OutOfStock, StoreUnreadable, UnknownSku
 from servers.sql_reads import SqlReads
 from servers.sqlite_store.schema import NAIVE_SCHEMA, ORDER_COLUMNS, TRANSACTIONAL_SCHEMA
-from servers.sqlite_store.writer_queue import WriterQueue
 from servers.stepping import pause, wait_limit
 from servers.storage import Store, seed_items, utc_now
+from servers.writer_queue import WriterQueue
 
 BUSY_TIMEOUT_S = 2.0
 NAIVE_LOCK_WAIT_S = 5.0  # Python's sqlite3 default timeout, which naive keeps

@@ -1,4 +1,4 @@
-"""Queue a store's writers, across threads and processes, in front of SQLite's write lock."""
+"""Queue a store's writers, across threads and processes, on an OS file lock."""
 
 import contextlib
 import os
@@ -15,12 +15,11 @@ from servers.errors import Busy
 class WriterQueue:
     """One writer at a time per process (a thread lock), then per store (a blocking flock).
 
-    SQLite's busy handler waits for its write lock by sleeping in growing steps (1, 2, 5,
-    10 ... 100 ms), so a writer that arrives while the lock is held waits far longer than
-    the lock is held: at 4 workers and 50 clients that made p99 about 250 ms. Here the
-    kernel wakes the next writer the moment the last one is done. Correctness never
-    depends on this queue: BEGIN IMMEDIATE, the conditional UPDATE and the unique token
-    hold without it; it only makes the wait fair and short.
+    The kernel wakes the next writer the moment the last one is done, and a waiter spends
+    no CPU. Two strategies queue here. SQLite's `transactional`: its busy handler sleeps in
+    growing steps (1, 2, 5, 10 ... 100 ms), so a writer that arrived while the lock was held
+    waited far longer than it was held (p99 about 250 ms at 4 workers and 50 clients); its
+    correctness never depends on this queue. JSON's `file-lock`: the flock is its guard.
     """
 
     def __init__(self, lock_path, timeout_s: float):
@@ -46,8 +45,9 @@ class WriterQueue:
             return
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            # Blocking: each holder is inside one short transaction, itself bounded by
-            # SQLite's busy_timeout, so the wait is bounded too.
+            # Blocking, and bounded all the same: a holder is inside one short write (one
+            # SQLite transaction within busy_timeout, or one store.json rewrite), and a
+            # stepped holder waits at most stepping.PAUSE_LIMIT_S.
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
