@@ -1,5 +1,6 @@
 """Real `racelab serve` processes under real concurrent writers, checked by the checker."""
 
+import json
 import socket
 import subprocess
 import sys
@@ -126,6 +127,16 @@ def test_serve_refuses_a_corrupt_store_unless_reset(tmp_path, backend, name):
     assert result.returncode == 2
     assert "cannot be read" in result.stderr and "--reset replaces it" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_serve_names_what_is_wrong_in_a_json_store_of_the_wrong_shape(tmp_path):
+    store = {"version": 0, "items": {"sku-1": 5}, "next_id": 2,
+             "orders": [{"id": 1, "sku": "sku-1", "qty": "two", "token": "t",
+                         "created_at": "2026-01-01T00:00:00.000Z"}]}  # fmt: skip
+    (tmp_path / "store.json").write_text(json.dumps(store))
+    result = racelab("serve", "json", "--data-dir", str(tmp_path), "--port", "0")
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert "cannot be read" in result.stderr and "$.orders[0].qty" in result.stderr
 
 
 def test_serve_rejects_an_unknown_strategy(tmp_path):

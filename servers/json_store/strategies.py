@@ -48,10 +48,10 @@ class JsonStore(Store):
             return
         write_atomically(path, document.encode(document.new_document(skus, stock)), True)
 
-    def _load(self) -> dict:
+    def _load(self) -> document.Document:
         return document.decode(self.path.read_bytes())
 
-    def _save(self, doc: dict) -> None:
+    def _save(self, doc: document.Document) -> None:
         write_atomically(self.path, document.encode(doc), durable=False)
 
     def _exclusive(self):
@@ -72,13 +72,13 @@ class JsonStore(Store):
             doc = self._load()
             result, changed = change(doc)
             if changed:
-                doc["version"] += 1
+                doc.version += 1
                 pause("write")
                 self._save(doc)
         return result, changed
 
     def items(self) -> dict[str, int]:
-        return self._read(lambda doc: dict(doc["items"]))
+        return self._read(lambda doc: dict(doc.items))
 
     def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
         return self._update(lambda doc: document.add_order(doc, sku, qty, token))
@@ -87,7 +87,7 @@ class JsonStore(Store):
         return self._read(lambda doc: document.orders_after(doc, limit, after_id))
 
     def get_order(self, order_id: int) -> dict:
-        return self._read(lambda doc: document.find_by_id(doc, order_id))
+        return self._read(lambda doc: document.as_dict(document.find_by_id(doc, order_id)))
 
     def cancel_order(self, order_id: int) -> None:
         self._update(lambda doc: document.remove_order(doc, order_id))
@@ -108,16 +108,16 @@ class NaiveJsonStore(JsonStore):
         "and a shorter document written over a longer one leaves garbage behind."
     )
 
-    def _load(self) -> dict:
+    def _load(self) -> document.Document:
         with open(self.path) as f:
-            return json.load(f)
+            return document.from_plain(json.load(f))
 
     pause_points = ("read", "write", "truncated")
 
-    def _save(self, doc: dict) -> None:
+    def _save(self, doc: document.Document) -> None:
         with open(self.path, "w") as f:
             pause("truncated")  # the file is empty now, until json.dump refills it
-            json.dump(doc, f)
+            json.dump(document.to_plain(doc), f)
 
 
 class ThreadLockJsonStore(NaiveJsonStore):
@@ -180,7 +180,7 @@ class FileLockJsonStore(JsonStore):
         # creates/s, docs/benchmarks.md section 3).
         self._queue = WriterQueue(str(self.path) + ".lock", LOCK_TIMEOUT_S)
 
-    def _save(self, doc: dict) -> None:
+    def _save(self, doc: document.Document) -> None:
         write_atomically(self.path, document.encode(doc), durable=True)
 
     @contextlib.contextmanager
@@ -209,17 +209,17 @@ class OptimisticJsonStore(JsonStore):
     pause_points = ("read", "check", "write")
 
     def _current_version(self) -> int:
-        return self._load()["version"]
+        return self._load().version
 
     def _update(self, change) -> tuple:
         for _ in range(OPTIMISTIC_ATTEMPTS):
             pause("read")
             doc = self._load()
-            seen = doc["version"]
+            seen = doc.version
             result, changed = change(doc)
             if not changed:
                 return result, False
-            doc["version"] = seen + 1
+            doc.version = seen + 1
             pause("check")
             if self._current_version() == seen:
                 # <- the window: nothing stops another writer between check and replace
