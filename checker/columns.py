@@ -55,11 +55,12 @@ class Columns:
 def gather(history, tail=None) -> Columns:
     """Read a history's records once and return its writes as columns.
 
-    tail, from checker.tail.start(), is a child process reading the history from tail.start
-    on; without its answer, the whole history is read here.
+    tail, from checker.tail.start(), is a child process reading the history's blocks from
+    the end while this one reads them from the start; without its answer, the whole history
+    is read here.
     """
     columns, parts, tokens = Columns(), [], []
-    stop = None if tail is None else tail.start
+    stop = None if tail is None else tail.ends()
     for locators, records in history.typed_blocks(stop):
         part = block_arrays(columns.skus, tokens, locators, records)
         if part is not None:
@@ -79,14 +80,19 @@ def _add_tail(skus: dict, tokens: list, parts: list, tail: dict | None) -> bool:
         return False
     if tail["columns"] is None:
         return True
-    new = [sku for sku in tail["skus"] if sku not in skus]
-    skus.update(zip(new, itertools.count(len(skus))))
-    codes = np.array([skus[sku] for sku in tail["skus"]] + [NONE], np.int64)
     part = tail["columns"]
-    part["sku"] = codes[part["sku"]]  # NONE (-1) reads the last entry: NONE again
+    part["sku"] = recoded(skus, tail["skus"], part["sku"])
     parts.append(part)
     tokens.extend(tail["tokens"])
     return True
+
+
+def recoded(skus: dict, names: list, codes: np.ndarray) -> np.ndarray:
+    """Return sku codes numbered by names, numbered by skus instead (new skus added to it)."""
+    new = [sku for sku in names if sku not in skus]
+    skus.update(zip(new, itertools.count(len(skus))))
+    renumbered = np.array([skus[sku] for sku in names] + [NONE], np.int64)
+    return renumbered[codes]  # NONE (-1) reads the last entry: NONE again
 
 
 def block_arrays(skus: dict, tokens: list, locators, records) -> dict | None:

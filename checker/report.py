@@ -33,7 +33,7 @@ def check(
     only if at least min_overlaps pairs of writes on one sku overlapped. A history file of at
     least tail_from bytes is read by two processes (checker/tail.py).
     """
-    tail = None if history is None else start_tail(history, store_path, tail_from)
+    tail = None if history is None else start_tail(history, tail_from)
     try:
         with _collector_paused():
             report, measured = _read_and_check(store_path, history, tail, examples, existing,

@@ -1,48 +1,67 @@
-"""A big history's tail read into columns by a second process, while this one reads the store.
+"""A big history read by two processes at once, each taking blocks until they meet.
 
 Reading a history is one core's work (decode, then one array per field), and so is reading
-the store; on a machine with two cores the checker reads the last part of a big history in
-a child process while it reads the store, indexes it and reads the history's head itself
-(docs/benchmarks.md, section 4). The child takes only blocks of well-formed records: at
-anything else it stops, and the parent reads the whole history itself, which is the reader
-that names a bad line. A child that fails in any way costs time, never an answer.
+the store; on a machine with two cores a child process reads the history's blocks from the
+end backwards while this one reads the store and indexes it, and then this one reads blocks
+from the start. Which process reads which block is settled as they go, under a file lock
+(Claims): whichever has more time reads more, so no weights fitted on one machine on one
+day decide the split (docs/benchmarks.md, section 4). The child takes only blocks of
+well-formed records: at anything else it stops, and the parent reads the whole history
+itself, which is the reader that names a bad line. A child that fails in any way costs
+time, never an answer.
 """
 
 import contextlib
 import os
 import pickle
+import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from checker.claims import Claims
+
 try:
     import fcntl
-except ImportError:  # Windows has none
+except ImportError:  # Windows has none: the checker reads a history in one process there
     fcntl = None
 
 MIN_BYTES = 32 << 20  # below this a history is read in well under a second by one process
-# The parent's own work and the child's start-up, in the history bytes that could be read
-# meanwhile: a store byte costs as much as 1.5 history bytes (JSON) or 4.2 (SQLite), and the
-# child's start (0.25 s) as much as 36 MiB. Fitted at 1M and 10M orders from when the child
-# finished and when the parent asked for its answer (docs/benchmarks.md, section 4). A
-# store read through the API costs the child nothing to wait on, so it counts as none.
-STORE_WEIGHT = {".json": 1.5, ".db": 4.2, ".sqlite": 4.2, ".sqlite3": 4.2}
-CHILD_START_BYTES = 36 << 20
+# One claim. A 4 MiB block is read in about 30 ms: the longest one process can wait for the
+# other where they meet, and 400 claims at 10M orders cost a few milliseconds of locking.
+BLOCK_BYTES = 4 << 20
 PIPE_BYTES = 1 << 20  # Linux's largest for a user by default (/proc/sys/fs/pipe-max-size)
 
 
 @dataclass
 class Tail:
-    """A child process reading the history from start to the end of the file."""
+    """A child process reading a history's blocks from the end, and the parent's claims."""
 
-    start: int
+    claims: Claims
     process: subprocess.Popen
+    reserved: int = 0  # blocks the parent holds from the start without asking
+    taken: int = 0  # blocks the parent has read: the child reads the rest
+
+    @property
+    def end(self) -> int:
+        """Return where the history's file ends."""
+        return self.claims.bounds[-1]
+
+    def ends(self):
+        """Yield where each block the parent takes ends, until it meets the child's."""
+        while self.taken < self.reserved or self.claims.take(from_end=False) is not None:
+            self.taken += 1
+            yield self.claims.bounds[self.taken]
 
     def result(self) -> dict | None:
-        """Return the tail's columns, tokens and skus; None if the child could not read it."""
+        """Return the child's columns, tokens and skus; None if it could not read them."""
+        if self.claims.bounds[self.taken] == self.end:  # the parent read every block
+            self.cancel()
+            return {"columns": None, "tokens": [], "count": 0, "skus": [], "start": self.end}
         try:
             part = pickle.load(self.process.stdout)
         except Exception:  # noqa: BLE001 - any failure of the child means: read it here
@@ -51,30 +70,30 @@ class Tail:
             self.process.stdout.close()
             if self.process.wait() != 0:
                 part = None
-        if part is not None:
-            part["tokens"] = _split(part["tokens"], part["count"])
+            self.claims.remove()
+        if part is None or part["start"] != self.claims.bounds[self.taken]:
+            return None
+        part["tokens"] = _split(part["tokens"], part["count"])
         return part
 
     def cancel(self) -> None:
-        """Stop the child (the check failed before it needed the tail)."""
+        """Stop the child (the check failed, or the parent read it all)."""
         self.process.kill()
         self.process.stdout.close()
         self.process.wait()
+        self.claims.remove()
 
 
-def start(history, store_path, min_bytes: int = MIN_BYTES) -> Tail | None:
-    """Start a child on the tail of a big history file; None for a small or in-memory one."""
+def start(history, min_bytes: int = MIN_BYTES) -> Tail | None:
+    """Start a child on the blocks of a big history file; None for a small or in-memory one."""
     path = getattr(history, "path", None)
-    if path is None or not Path(path).is_file():
+    if path is None or not Path(path).is_file() or fcntl is None:
         return None
     size = Path(path).stat().st_size
     if size < min_bytes or _cores() < 2:
         return None
-    begin = history.line_start_after(history.first_offset + _head_bytes(history, size, store_path))
-    if begin >= size:
-        return None
     try:
-        return start_at(history, begin)
+        return start_at(history, _bounds(history, size))
     except OSError:  # no interpreter to start (an embedded Python): read it all here
         return None
 
@@ -87,22 +106,88 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def start_at(history, begin: int) -> Tail:
-    """Start a child reading a history file from begin (a line start) to its end."""
-    size = Path(history.path).stat().st_size
-    command = [sys.executable, "-m", "checker.tail", os.fspath(history.path), str(begin), str(size)]
-    process = subprocess.Popen(
+def _bounds(history, size: int) -> list:
+    """Return the line starts that cut the history's records into blocks of about BLOCK_BYTES."""
+    cuts = range(history.first_offset + BLOCK_BYTES, size, BLOCK_BYTES)
+    starts = [history.first_offset, *map(history.line_start_after, cuts), size]
+    return sorted(set(starts))  # a line longer than a block makes two cuts one
+
+
+def start_at(history, bounds: list, reserved: int = 0, fork: bool | None = None) -> Tail:
+    """Start a child reading blocks of a history file: bounds are their line starts, then
+    the file's end; the parent holds the first `reserved` of them.
+
+    The child is forked where that is safe (Linux, no other thread in this process),
+    which spares it starting an interpreter and importing numpy (0.2 s); else it is run
+    as `python -m checker.tail`. fork=True or False chooses.
+    """
+    claims = Claims.create(bounds, reserved)
+    try:
+        forked = _may_fork() if fork is None else fork
+        process = _forked(history.path, claims) if forked else _started(history.path, claims)
+    except OSError:
+        claims.remove()
+        raise
+    _widen(process.stdout)
+    return Tail(claims=claims, process=process, reserved=reserved)
+
+
+def _may_fork() -> bool:
+    """Say whether a fork is safe here: a lock another thread holds would stay held in it."""
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
+def _started(path, claims: Claims) -> subprocess.Popen:
+    """Run the child as a new interpreter."""
+    command = [sys.executable, "-m", "checker.tail", os.fspath(path), claims.path]
+    return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_child_env()
     )
-    _widen(process.stdout)
-    return Tail(start=begin, process=process)
+
+
+def _forked(path, claims: Claims) -> "Forked":
+    """Fork the child; it writes its answer to a pipe and leaves without running cleanups."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: nothing of the parent's may run here, not even atexit
+        code = 1
+        try:
+            os.close(read_end)
+            with open(write_end, "wb") as out:
+                code = _answer(path, Claims(claims.path), out)
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return Forked(pid, open(read_end, "rb"))
+
+
+@dataclass
+class Forked:
+    """A forked child, with what Tail asks of a subprocess: stdout, wait and kill."""
+
+    pid: int
+    stdout: object
+    returncode: int | None = None
+
+    def wait(self) -> int:
+        """Wait for the child to exit; return its exit code."""
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        """Kill the child, unless it has been waited for already."""
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
 
 
 def _widen(pipe) -> None:
     """Give the pipe a 1 MiB buffer where the system allows it (Linux), 64 KiB by default."""
     # The tail's columns cross it: 400 MB at 10M orders took 0.55-1.2 s in 1 MiB writes,
     # 1.1-1.25 s in 64 KiB ones (docs/benchmarks.md, section 4). Anywhere else: as it is.
-    setting = getattr(fcntl, "F_SETPIPE_SZ", None)  # fcntl None: no such setting either
+    setting = getattr(fcntl, "F_SETPIPE_SZ", None)
     if setting is not None:
         with contextlib.suppress(OSError):
             fcntl.fcntl(pipe.fileno(), setting, PIPE_BYTES)
@@ -113,18 +198,6 @@ def _child_env() -> dict:
     root = os.fspath(Path(__file__).resolve().parent.parent)
     paths = [root, os.environ.get("PYTHONPATH")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
-
-
-def _head_bytes(history, size: int, store_path) -> int:
-    """Return how much of the history the parent reads: the share that evens out the work."""
-    records = size - history.first_offset
-    suffix = Path(os.fspath(store_path)).suffix if store_path is not None else ""
-    store = 0.0
-    if suffix in STORE_WEIGHT and Path(store_path).is_file():
-        store = Path(store_path).stat().st_size * STORE_WEIGHT[suffix]
-    # parent: store + head; child: start-up + (records - head). Equal when head is:
-    head = (records + CHILD_START_BYTES - store) / 2
-    return int(min(max(head, 0.05 * records), 0.5 * records))
 
 
 def _joined(tokens: list) -> str | list:
@@ -153,44 +226,64 @@ def _split(joined, count: int) -> list:
     return joined.split("\n") if count else []
 
 
-def read_range(path, start: int, stop: int) -> dict | None:
-    """Return the columns of the writes between two line starts; None at a block not clean."""
-    from checker.columns import ARRAYS, block_arrays  # noqa: PLC0415 - the child's import
+def read_claimed(path, claims: Claims) -> dict | None:
+    """Read blocks from the end until the parent's reading meets them; return their writes
+    in file order, with where the first begins. None at a block that is not clean.
+    """
+    from history.read import clean_block  # noqa: PLC0415 - the child's import
 
-    skus, tokens, parts, count = {}, [], [], 0
-    for block in _clean_blocks(path, start, stop):
-        if block is None:
-            return None
-        block_tokens = []  # joined per block: a million token strings never live at once
-        part = block_arrays(skus, block_tokens, *block)
-        if part is not None:
-            parts.append(part)
-            tokens.append(_joined(block_tokens))
-            count += len(block_tokens)
+    blocks, start = [], claims.bounds[-1]
+    with open(path, "rb") as file:
+        while (k := claims.take(from_end=True)) is not None:
+            block = clean_block(file, claims.bounds[k], claims.bounds[k + 1])
+            if block is None:
+                return None
+            blocks.append(_block_part(*block))
+            start = claims.bounds[k]
+    return {**_in_file_order(blocks[::-1]), "start": start}
+
+
+def _block_part(locators, records) -> tuple | None:
+    """Return one block's writes as (arrays, tokens joined, count, its own skus in order)."""
+    from checker.columns import block_arrays  # noqa: PLC0415 - the child's import
+
+    skus, tokens = {}, []  # numbered per block: the blocks are read from the end
+    arrays = block_arrays(skus, tokens, locators, records)
+    return None if arrays is None else (arrays, _joined(tokens), len(tokens), list(skus))
+
+
+def _in_file_order(blocks: list) -> dict:
+    """Join blocks' parts in file order, their skus numbered by first appearance."""
+    from checker.columns import ARRAYS, recoded  # noqa: PLC0415 - the child's import
+
+    skus, parts, tokens, count = {}, [], [], 0
+    for arrays, joined, n, names in filter(None, blocks):
+        arrays["sku"] = recoded(skus, names, arrays["sku"])
+        parts.append(arrays)
+        tokens.append(joined)
+        count += n
     if not parts:
-        return {"columns": None, "tokens": [], "count": 0, "skus": list(skus)}
+        return {"columns": None, "tokens": [], "count": 0, "skus": []}
     columns = {name: np.concatenate([p.pop(name) for p in parts]) for name in ARRAYS}
     return {"columns": columns, "tokens": _handed_over(tokens), "count": count, "skus": list(skus)}
 
 
-def _clean_blocks(path, start: int, stop: int):
-    from history.read import clean_blocks  # noqa: PLC0415 - the child's import
-
-    return clean_blocks(path, start, stop)
-
-
-def main(argv: list) -> int:
-    """The child: read a range of the history, write its columns to stdout as a pickle."""
+def _answer(path, claims: Claims, out) -> int:
+    """Read the blocks the child claims and write their columns to out; return the exit code."""
     import gc  # noqa: PLC0415
 
     gc.disable()  # nothing read here makes a cycle; full passes over a million records do
-    path, start, stop = argv[0], int(argv[1]), int(argv[2])
-    part = read_range(path, start, stop)
+    part = read_claimed(path, claims)
     if part is None:
         return 3
-    pickle.dump(part, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    sys.stdout.buffer.flush()
+    pickle.dump(part, out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
     return 0
+
+
+def main(argv: list) -> int:
+    """The child run as `python -m checker.tail HISTORY CLAIMS`: its answer to stdout."""
+    return _answer(argv[0], Claims(argv[1]), sys.stdout.buffer)
 
 
 if __name__ == "__main__":

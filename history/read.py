@@ -205,7 +205,14 @@ class HistoryStream:
 
 
 def _blocks(file, offset: int, stop=None):
-    """Yield (offset, bytes) blocks of whole lines from offset up to stop (a line start)."""
+    """Yield (offset, bytes) blocks of whole lines from offset up to stop (a line start).
+
+    stop may also be an iterable of line starts at which each block ends in turn: for a
+    reader that learns how far it may go as it goes (checker/tail.py).
+    """
+    if stop is not None and not isinstance(stop, int):
+        yield from _blocks_ending_at(file, offset, stop)
+        return
     file.seek(offset)  # so a stream can be read again from its first operation
     while block := file.read(READ_BLOCK if stop is None else min(READ_BLOCK, stop - offset)):
         if stop is None or offset + len(block) < stop:
@@ -214,19 +221,25 @@ def _blocks(file, offset: int, stop=None):
         offset += len(block)
 
 
-def clean_blocks(path, start: int, stop: int):
-    """Yield (byte offsets, Ops) for the lines from start to stop; None at a block not clean.
+def _blocks_ending_at(file, offset: int, ends):
+    """Yield (offset, bytes) for the lines from offset to each end in turn."""
+    file.seek(offset)
+    for end in ends:
+        yield offset, file.read(end - offset)
+        offset = end
+
+
+def clean_block(file, start: int, stop: int):
+    """Return (byte offsets, Ops) for the lines from start to stop; None if one is not clean.
 
     For a reader in another process, which cannot say which line of the file is wrong:
     on None it stops, and the reader that knows the line numbers reads the range itself.
     """
-    with open(path, "rb") as file:
-        for base, block in _blocks(file, start, stop):
-            starts = _line_starts(block)
-            records = _decoded(block, starts)
-            yield None if records is None else (starts + base, records)
-            if records is None:
-                return
+    file.seek(start)
+    block = file.read(stop - start)
+    starts = _line_starts(block)
+    records = _decoded(block, starts)
+    return None if records is None else (starts + start, records)
 
 
 def _lines(block: bytes):

@@ -1,19 +1,23 @@
 """A big history read by two processes gives the facts one process gives (checker/tail.py).
 
-Each case writes a history file, has a real child process read its tail, and compares the
-columns and facts with the plain one-process reading: any split point, skus first named in
-the tail, tokens that cannot be joined, a bad line in the tail, a child that dies.
+Each case writes a history file, has a real child process take blocks of it from the end
+while this one takes them from the start, and compares the columns and facts with the
+plain one-process reading: any cut into blocks, wherever the two meet, skus first named in
+the child's blocks, tokens that cannot be joined, a bad line there, a child that dies.
 """
 
+import contextlib
 import json
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checker import tail
+from checker import claims, tail
 from checker.columns import ARRAYS
 from checker.facts import history_facts
 from checker.report import check
@@ -31,11 +35,25 @@ def write_history(path, records) -> HistoryStream:
     return HistoryStream(path)
 
 
-def split_facts(stream, fraction: float):
-    """Return the facts of stream read by this process up to fraction of it, a child after."""
+def split_facts(stream, fractions, reserved: int = 0, fork: bool | None = None):
+    """Return the facts of stream cut into blocks at fractions of it, the first `reserved`
+    read by this process and the rest by a child (which is let finish first).
+    """
     size = stream.path.stat().st_size
-    begin = stream.line_start_after(int(size * fraction))
-    return history_facts(stream, tail.start_at(stream, begin) if begin < size else None)
+    cuts = [stream.line_start_after(int(size * f)) for f in fractions]
+    bounds = sorted({stream.first_offset, *cuts, size})
+    child = finished(tail.start_at(stream, bounds, min(reserved, len(bounds) - 1), fork))
+    try:
+        return history_facts(stream, child)
+    except BaseException:  # as checker.report.check does: a bad line read here, say
+        child.cancel()
+        raise
+
+
+def finished(child):
+    """Wait until the child has read every block it could take (the parent held the rest)."""
+    child.process.wait()
+    return child
 
 
 def line_start(stream, lineno: int) -> int:
@@ -65,11 +83,16 @@ def indexed_facts(facts) -> dict:
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.lists(RECORDS, min_size=1, max_size=40), st.floats(0, 1))
-def test_two_processes_read_any_history_as_one_does(tmp_path, records, fraction):
+@given(
+    st.lists(RECORDS, min_size=1, max_size=40),
+    st.lists(st.floats(0, 1), max_size=6),
+    st.integers(0, 7),
+    st.booleans(),
+)
+def test_two_processes_read_any_history_as_one_does(tmp_path, records, fractions, reserved, fork):
     stream = write_history(tmp_path / "h.jsonl", records)
     with stream:
-        split = split_facts(stream, fraction)
+        split = split_facts(stream, fractions, reserved, fork)
         assert_same_facts(split, history_facts(stream))
     assert {t: f[:2] for t, f in indexed_facts(split)["tokens"].items()} == {
         t: (f["created"], f["cancelled"]) for t, f in indexed(parsed(records))["tokens"].items()
@@ -80,7 +103,8 @@ def test_a_sku_first_named_in_the_tail_keeps_its_order(tmp_path):
     records = [create(f"a{n}", sku="sku-1", order_id=n) for n in range(50)]
     records += [create(f"b{n}", sku=f"sku-{2 + n % 3}", order_id=100 + n) for n in range(50)]
     with write_history(tmp_path / "h.jsonl", records) as stream:
-        split = history_facts(stream, tail.start_at(stream, line_start(stream, 51)))
+        bounds = [stream.first_offset, line_start(stream, 51), stream.path.stat().st_size]
+        split = history_facts(stream, finished(tail.start_at(stream, bounds, reserved=1)))
         assert split.writes.sku_names == ["sku-1", "sku-2", "sku-3", "sku-4"]
         assert_same_facts(split, history_facts(stream))
 
@@ -89,7 +113,7 @@ def test_tokens_with_newlines_and_cancels_by_id_cross_over_whole(tmp_path):
     records = [create(f"line\n{n}", order_id=n) for n in range(40)]
     records += [{**cancel(None, n), "token": None} for n in range(0, 40, 3)]
     with write_history(tmp_path / "h.jsonl", records) as stream:
-        split = split_facts(stream, 0.2)
+        split = split_facts(stream, [0.2, 0.5, 0.7])
         assert split.tokens_at(split.cancelled == 2)[:2] == ["line\n0", "line\n3"]
         assert_same_facts(split, history_facts(stream))
 
@@ -100,9 +124,9 @@ def test_a_bad_line_in_the_tail_is_named_by_its_line_number(tmp_path):
     lines.insert(50, '{"op": "create", "type": "ok"}')  # line 51: no t0
     path.write_text("".join(line + "\n" for line in lines))
     with HistoryStream(path) as stream, pytest.raises(HistoryError, match="line 51:"):
-        split_facts(stream, 0.3)
+        split_facts(stream, [0.3, 0.6])
     with HistoryStream(path, lenient=True) as stream:
-        split = split_facts(stream, 0.3)
+        split = split_facts(stream, [0.3, 0.6])
         assert stream.skipped == 1
         assert_same_facts(split, history_facts(stream))
         assert stream.skipped == 1
@@ -111,7 +135,9 @@ def test_a_bad_line_in_the_tail_is_named_by_its_line_number(tmp_path):
 def test_a_child_that_dies_costs_time_not_the_answer(tmp_path):
     records = [create(f"t{n}", order_id=n) for n in range(80)]
     with write_history(tmp_path / "h.jsonl", records) as stream:
-        child = tail.start_at(stream, stream.line_start_after(stream.path.stat().st_size // 2))
+        size = stream.path.stat().st_size
+        bounds = [stream.first_offset, stream.line_start_after(size // 2), size]
+        child = tail.start_at(stream, bounds, reserved=1)
         child.process.kill()
         assert_same_facts(history_facts(stream, child), history_facts(stream))
 
@@ -133,7 +159,10 @@ def test_the_child_hands_over_the_tail_it_read(tmp_path):
     records = [create(f"t{n}", order_id=n, sku=f"sku-{n % 4}") for n in range(100)]
     with write_history(tmp_path / "h.jsonl", records) as stream:
         begin = line_start(stream, 61)  # after the run record and 60 creates
-        part = tail.start_at(stream, begin).result()
+        bounds = [stream.first_offset, begin, stream.path.stat().st_size]
+        child = finished(tail.start_at(stream, bounds, reserved=1))
+        assert list(child.ends()) == [begin]  # the child took the other block
+        part = child.result()
     assert part["count"] == 40 and part["tokens"] == [f"t{n}" for n in range(60, 100)]
     assert part["skus"] == ["sku-0", "sku-1", "sku-2", "sku-3"]
     assert part["columns"]["locator"][0] == begin
@@ -153,36 +182,104 @@ def test_a_checker_that_cannot_start_a_child_reads_the_history_itself(tmp_path, 
     with write_history(tmp_path / "h.jsonl", records) as stream:
         whole = check(store, stream, tail_from=1 << 60)
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))  # embedded Python
-    with HistoryStream(stream.path) as stream:
-        assert tail.start(stream, store, min_bytes=0) is None
+    with HistoryStream(stream.path) as stream, another_thread():  # so no fork either
+        assert tail.start(stream, min_bytes=0) is None
         assert check(store, stream, tail_from=0) == whole
 
 
-def test_the_parent_reads_less_of_the_history_the_more_store_it_reads_first(tmp_path):
-    class Stream:  # what _head_bytes asks of a history: where its records begin
-        first_offset = 100
+@contextlib.contextmanager
+def another_thread():
+    """Run a second thread meanwhile: a process with one must not fork a child."""
+    done = threading.Event()
+    thread = threading.Thread(target=done.wait)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
-    size = 200 << 20
-    records = size - Stream.first_offset
-    heads = {}
-    for name, store_bytes in (("small.json", 1 << 20), ("big.json", 80 << 20),
-                              ("big.db", 40 << 20), ("huge.db", 400 << 20)):  # fmt: skip
-        store = tmp_path / name
-        with open(store, "wb") as f:
-            f.truncate(store_bytes)
-        heads[name] = tail._head_bytes(Stream, size, store) / records
-    heads["api"] = tail._head_bytes(Stream, size, "http://127.0.0.1:1") / records
-    # Through the API the parent has no store to read: it takes half (its most).
-    assert heads["api"] == pytest.approx(0.5, abs=1e-6)
-    assert heads["small.json"] > heads["big.json"] > heads["big.db"] > heads["huge.db"]
-    assert heads["huge.db"] == pytest.approx(0.05, abs=1e-6)  # never less than a twentieth
+
+def test_a_child_is_forked_only_where_no_other_thread_could_hold_a_lock(tmp_path):
+    with write_history(tmp_path / "h.jsonl", [create("a", order_id=1)]) as stream:
+        bounds = [stream.first_offset, stream.path.stat().st_size]
+        alone = tail.start_at(stream, bounds)
+        with another_thread():
+            crowded = tail.start_at(stream, bounds)
+        parts = [finished(child).result() for child in (alone, crowded)]
+    assert isinstance(alone.process, tail.Forked) and not isinstance(crowded.process, tail.Forked)
+    assert parts[0]["columns"]["locator"].tolist() == parts[1]["columns"]["locator"].tolist()
+
+
+def test_a_child_that_read_every_block_first_leaves_the_parent_none(tmp_path):
+    records = [create(f"t{n}", order_id=n, sku=f"sku-{n % 3}") for n in range(200)]
+    with write_history(tmp_path / "h.jsonl", records) as stream:
+        child = finished(tail.start_at(stream, tail_bounds(stream, 6)))
+        split = history_facts(stream, child)
+        assert child.taken == 0  # the parent came late: the child had read all six blocks
+        assert_same_facts(split, history_facts(stream))
+
+
+def test_a_parent_that_reads_every_block_first_asks_the_child_nothing(tmp_path):
+    records = [create(f"t{n}", order_id=n, sku=f"sku-{n % 3}") for n in range(200)]
+    with write_history(tmp_path / "h.jsonl", records) as stream:
+        bounds = tail_bounds(stream, 6)
+        child = tail.start_at(stream, bounds, reserved=len(bounds) - 1)
+        split = history_facts(stream, child)
+        assert child.taken == 6 and child.process.returncode is not None
+        assert_same_facts(split, history_facts(stream))
+
+
+def test_each_block_is_read_once_wherever_the_two_meet(tmp_path):
+    records = [create(f"t{n}", order_id=n) for n in range(2000)]
+    with write_history(tmp_path / "h.jsonl", records) as stream:
+        bounds = tail_bounds(stream, 40)
+        child = tail.start_at(stream, bounds)
+        ends = child.ends()
+        parents = [next(ends)]
+        wait_for(lambda: counters(child)[1] < len(bounds) - 2)  # the child has one too
+        parents += list(ends)
+        part = child.result()
+    assert parents == bounds[1 : len(parents) + 1]  # from the start, in order
+    assert 1 <= len(parents) < len(bounds) - 1
+    assert part["start"] == bounds[len(parents)]  # the child's first where the parent's end
+    head = [line_start_of(stream, n) for n in range(len(records))]
+    assert sum(offset < part["start"] for offset in head) + part["count"] == len(records)
+    assert part["columns"]["locator"].tolist() == head[len(records) - part["count"] :]
+
+
+def counters(child) -> tuple:
+    """Return the next block from the start and the next from the end, as the file says."""
+    with open(child.claims.path, "rb") as file:
+        return claims._COUNTERS.unpack(file.read(claims._COUNTERS.size))
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    """Wait until condition() holds (a child starting on a loaded machine takes a while)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the child never took a block"
+        time.sleep(0.01)
+
+
+def tail_bounds(stream, blocks: int) -> list:
+    """Return the line starts that cut the stream's records into about `blocks` blocks."""
+    size = stream.path.stat().st_size
+    step = (size - stream.first_offset) / blocks
+    cuts = [stream.line_start_after(int(stream.first_offset + k * step)) for k in range(blocks)]
+    return sorted({*cuts, size})
+
+
+def line_start_of(stream, n: int) -> int:
+    """Return where the nth operation record starts."""
+    return line_start(stream, n + 1)
 
 
 def test_the_tail_crosses_a_pipe_of_a_mebibyte_not_64_kib(tmp_path):
     import fcntl  # noqa: PLC0415 - Linux's: this machine's pipe is what is measured
 
     with write_history(tmp_path / "h.jsonl", [create("a", order_id=1)]) as stream:
-        child = tail.start_at(stream, stream.first_offset)
+        child = tail.start_at(stream, [stream.first_offset, stream.path.stat().st_size])
         try:
             width = fcntl.fcntl(child.process.stdout.fileno(), fcntl.F_GETPIPE_SZ)
         finally:
