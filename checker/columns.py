@@ -78,21 +78,21 @@ def _add_tail(skus: dict, tokens: list, parts: list, tail: dict | None) -> bool:
     """Append the tail's writes to the head's, its sku codes renumbered; False: no tail."""
     if tail is None:
         return False
-    if tail["columns"] is None:
-        return True
-    part = tail["columns"]
-    part["sku"] = recoded(skus, tail["skus"], part["sku"])
-    parts.append(part)
+    renumber = renumbering(skus, tail["skus"])
+    for block in tail["blocks"]:
+        block["sku"] = renumber[block["sku"]]
+        parts.append(block)
     tokens.extend(tail["tokens"])
     return True
 
 
-def recoded(skus: dict, names: list, codes: np.ndarray) -> np.ndarray:
-    """Return sku codes numbered by names, numbered by skus instead (new skus added to it)."""
+def renumbering(skus: dict, names: list) -> np.ndarray:
+    """Return the map from sku codes numbered by names to codes numbered by skus, which
+    gains the skus it lacked; NONE (-1) maps to NONE, the last entry.
+    """
     new = [sku for sku in names if sku not in skus]
     skus.update(zip(new, itertools.count(len(skus))))
-    renumbered = np.array([skus[sku] for sku in names] + [NONE], np.int64)
-    return renumbered[codes]  # NONE (-1) reads the last entry: NONE again
+    return np.array([skus[sku] for sku in names] + [NONE], np.int64)
 
 
 def block_arrays(skus: dict, tokens: list, locators, records) -> dict | None:
