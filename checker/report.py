@@ -9,6 +9,7 @@ from checker.api import READ_TIMEOUT_S, is_url, read_api
 from checker.checks import CHECKS, Context
 from checker.contention import MIN_OVERLAPS, contention
 from checker.facts import INFO, history_facts, index_store
+from checker.integrity import IntegrityCheck
 from checker.stores import read_store
 from checker.tail import MIN_BYTES as TAIL_FROM
 from checker.tail import start as start_tail
@@ -58,11 +59,25 @@ def _read_and_check(store_path, history, tail, examples, existing, read_timeout)
     if is_url(store_path):
         snapshot = read_api(store_path, existing, read_timeout)
     else:
-        snapshot = read_store(store_path)
+        snapshot = read_store(store_path, integrity=tail is None)
+    integrity = _integrity_when_met(snapshot, tail)
     index = index_store(snapshot)  # before the history: the tail's child reads meanwhile
     facts = history_facts(history, tail) if history is not None else None
+    if integrity is not None and (checked := integrity.applied(snapshot)) is not snapshot:
+        snapshot, index = checked, index_store(checked)  # unreadable after all: no orders
     measured = None if facts is None else Background(contention, facts.t0, facts.t1, facts.sku)
     return _report(snapshot, index, history, facts, examples), measured
+
+
+def _integrity_when_met(snapshot, tail) -> IntegrityCheck | None:
+    """Return a SQLite store's integrity check, to start when the history's readers meet
+    and a core falls idle; None where read_store ran it (no second reader) or none applies.
+    """
+    if tail is None or snapshot.backend != "sqlite":
+        return None
+    integrity = IntegrityCheck(snapshot.path)
+    tail.when_met = integrity.start
+    return integrity
 
 
 class Background:

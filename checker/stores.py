@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgspec
 
+from checker.integrity import connect_read_only, unreadable_sqlite, verdict_of
 from checker.orders import Orders
 from checker.postgres import is_postgres_store, read_postgres
 
@@ -63,8 +64,11 @@ def resolve_store_path(path) -> Path | str:
     return path
 
 
-def read_store(path) -> Snapshot:
-    """Read a store file, detecting its format from its first bytes (or a PostgreSQL store)."""
+def read_store(path, integrity: bool = True) -> Snapshot:
+    """Read a store file, detecting its format from its first bytes (or a PostgreSQL store).
+
+    integrity=False leaves SQLite's integrity check to the caller (checker/integrity.py).
+    """
     if is_postgres_store(path):
         snapshot = Snapshot(str(path), backend="postgres")
         read_postgres(path, snapshot, _read_tables)
@@ -73,7 +77,7 @@ def read_store(path) -> Snapshot:
     with open(path, "rb") as f:
         head = f.read(len(SQLITE_MAGIC))
     if head == SQLITE_MAGIC:
-        return read_sqlite(path)
+        return read_sqlite(path, integrity)
     return read_json(path)
 
 
@@ -235,17 +239,16 @@ def _salvage_orders(snapshot: Snapshot, found: list, raw: bytes) -> None:
             _add_order(snapshot, found, value)
 
 
-def read_sqlite(path) -> Snapshot:
-    """Read store.db read-only: integrity check, items, orders."""
+def read_sqlite(path, integrity: bool = True) -> Snapshot:
+    """Read store.db read-only: integrity check (unless integrity is False), items, orders."""
     snapshot = Snapshot(str(path), backend="sqlite")
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            verdict = db.execute("PRAGMA integrity_check").fetchone()[0]
-            if verdict != "ok":
-                snapshot.corruption = f"PRAGMA integrity_check: {verdict}"
+        with contextlib.closing(connect_read_only(path)) as db:
+            if integrity:
+                snapshot.corruption = verdict_of(db)
             _read_sqlite_tables(snapshot, db)
     except sqlite3.Error as e:
-        snapshot.corruption = snapshot.corruption or f"cannot be read as a racelab store ({e})"
+        snapshot.corruption = snapshot.corruption or unreadable_sqlite(e)
     return snapshot
 
 

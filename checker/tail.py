@@ -43,6 +43,7 @@ class Tail:
     process: subprocess.Popen
     reserved: int = 0  # blocks the parent holds from the start without asking
     taken: int = 0  # blocks the parent has read: the child reads the rest
+    when_met: object = None  # called once the parent has taken its last block
 
     @property
     def end(self) -> int:
@@ -54,6 +55,8 @@ class Tail:
         while self.taken < self.reserved or self.claims.take(from_end=False) is not None:
             self.taken += 1
             yield self.claims.bounds[self.taken]
+        if self.when_met is not None:  # work for the core the reading no longer needs
+            self.when_met()
 
     def result(self) -> dict | None:
         """Return the child's columns, tokens and skus; None if it could not read them."""

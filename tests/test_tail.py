@@ -22,7 +22,14 @@ from checker.columns import ARRAYS
 from checker.facts import history_facts
 from checker.report import check
 from history import HistoryError, HistoryStream
-from tests.builders import cancel, create, history_lines, order, write_json_store
+from tests.builders import (
+    cancel,
+    create,
+    history_lines,
+    order,
+    write_json_store,
+    write_sqlite_store,
+)
 from tests.test_columnar import RECORDS, indexed, parsed
 
 ITEMS = {"sku-1": 5}
@@ -153,6 +160,34 @@ def test_a_check_split_in_two_reports_what_one_process_reports(tmp_path):
         whole = check(store, stream, tail_from=1 << 60)
     assert split["anomalies"]["lost"] == 2  # t0 and t-unstored
     assert json.dumps(split, sort_keys=True) == json.dumps(whole, sort_keys=True)
+
+
+# Damage to a SQLite store: a bad page count (the check fails and the rows still read),
+# a header that is not SQLite's, the last page zeroed (the check itself cannot run).
+DAMAGE = {
+    "none": (0, b""),
+    "freelist": (32, b"\x00\x00\x00\x05\x00\x00\x00\x09"),
+    "header": (16, b"\xff" * 8),
+    "last page": (-4096, b"\x00" * 1096),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_sqlites_integrity_checked_when_the_readers_meet_is_what_it_is_inline(tmp_path, damage):
+    records = [create(f"t{n}", order_id=n, t0=n / 100, t1=n / 100 + 0.05) for n in range(300)]
+    orders = [{**order(n, f"t{n}"), "created_at": "2026-01-01T00:00:00Z"} for n in range(1, 300)]
+    store = write_sqlite_store(tmp_path / "store.db", ITEMS, orders)
+    at, junk = DAMAGE[damage]
+    raw = bytearray(store.read_bytes())
+    raw[at : at + len(junk)] = junk
+    store.write_bytes(bytes(raw))
+    with write_history(tmp_path / "h.jsonl", records) as stream:
+        split = check(store, stream, tail_from=0)
+    with HistoryStream(stream.path) as stream:
+        whole = check(store, stream, tail_from=1 << 60)
+    assert json.dumps(split, sort_keys=True) == json.dumps(whole, sort_keys=True)
+    assert split["anomalies"]["corrupt_store"] == (damage != "none")
+    assert split["anomalies"]["lost"] == (300 if damage in ("header", "last page") else 1)
 
 
 def test_the_child_hands_over_the_tail_it_read(tmp_path):
