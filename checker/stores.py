@@ -263,8 +263,10 @@ WELL_TYPED = " AND ".join(
 
 def _read_sqlite_tables(snapshot: Snapshot, db) -> None:
     try:
-        query = f"SELECT id, sku, qty, token FROM orders WHERE {WELL_TYPED}"
-        orders = Orders.fetched(db.execute(query))
+        orders = Orders.joined(db, WELL_TYPED)
+        if orders is None:  # a newline in a sku or token: row by row
+            query = f"SELECT id, sku, qty, token FROM orders WHERE {WELL_TYPED}"
+            orders = Orders.fetched(db.execute(query))
         malformed = []
         # Counting the rows costs a fiftieth of scanning them again for ill-typed ones.
         if db.execute("SELECT count(*) FROM orders").fetchone()[0] != len(orders):

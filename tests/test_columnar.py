@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from checker.facts import FAIL, NONE, OK, RANK, history_facts
 from checker.orders import Orders
-from checker.stores import Snapshot, _read_sqlite_tables, _read_tables
+from checker.stores import WELL_TYPED, Snapshot, _read_sqlite_tables, _read_tables
 from checker.tokens import TokenTable, numbered
 from history import op_record, parse_lines
 from tests.builders import history_lines
@@ -167,6 +167,22 @@ def test_orders_held_by_column_read_back_as_the_tuples_they_were(rows):
     assert len(orders) == len(rows) and list(orders) == rows and orders == rows
     assert [orders[i] for i in range(len(rows))] == rows
     assert all(type(v) is int for row in orders for v in (row[0], row[2]))
+
+
+@given(ROWS.map(lambda rows: [r for r in rows if -(2**63) <= r[0] < 2**63 > r[2] >= -(2**63)]))
+def test_a_sqlite_store_read_as_joined_columns_is_the_same_orders(rows):
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE orders (id, sku, qty, token, created_at)")
+    db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, 'x')", rows)
+    db.execute("INSERT INTO orders VALUES (1.5, 'sku', 1, 'ill-typed', 'x')")  # left out
+    joined = Orders.joined(db, WELL_TYPED)
+    newline = any("\n" in text for row in rows for text in (row[1], row[3]))
+    assert (joined is None) == newline  # then the checker reads row by row
+    if joined is not None:
+        assert joined == rows and joined.ids.dtype == joined.qtys.dtype == np.int64
+        assert joined == Orders.fetched(
+            db.execute(f"SELECT id, sku, qty, token FROM orders WHERE {WELL_TYPED}")
+        )
 
 
 @given(ROWS.map(lambda rows: [r for r in rows if abs(r[0]) < 2**63 and abs(r[2]) < 2**63]))
