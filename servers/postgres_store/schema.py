@@ -12,6 +12,12 @@ NAIVE_SCHEMA = (
     "CREATE INDEX orders_token ON orders (token)",
 )
 
+# The token is the client's idempotency key. Two copies of one order may name different
+# skus (a client bug, or a replay with a changed body), and a lock per sku does not
+# serialize them: only a unique index on the token keeps one order per token. Every
+# strategy that claims to hold has one (specs/same-token-two-skus.toml).
+KEYED_SCHEMA = (*NAIVE_SCHEMA[:2], "CREATE UNIQUE INDEX orders_token ON orders (token)")
+
 TRANSACTIONAL_SCHEMA = (
     "CREATE TABLE items (sku TEXT PRIMARY KEY, stock INTEGER NOT NULL CHECK (stock >= 0))",
     "CREATE TABLE orders (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"

@@ -18,6 +18,7 @@ PRIVATE_DIR = "pgdata"  # a private server's cluster, inside the data dir
 # Per worker process: 16 serving threads by default, with room for a werkzeug burst.
 POOL = {"pool_size": 16, "max_overflow": 32, "pool_timeout": 30}
 SERIALIZATION_FAILURES = {"40001", "40P01"}  # serialization failure, deadlock detected
+UNIQUE_VIOLATION = "23505"
 
 SELECT_BY_TOKEN = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE token = :token LIMIT 1")
 SELECT_BY_ID = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = :id")
@@ -142,6 +143,16 @@ class PostgresStore(SqlReads, Store):
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT sku, stock FROM items ORDER BY sku"))
             return {sku: stock for sku, stock in rows}
+
+    def _once_per_token(self, token: str, create) -> tuple[dict, bool]:
+        """Run create(); when a copy with this token committed first, answer with that order."""
+        try:
+            return create()
+        except exc.IntegrityError as e:
+            if getattr(e.orig, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+        with self.engine.connect() as conn:
+            return dict(conn.execute(SELECT_BY_TOKEN, {"token": token}).one()._mapping), False
 
     @contextlib.contextmanager
     def _transaction(self, isolation_level: str):

@@ -12,7 +12,7 @@ import time
 from sqlalchemy import exc
 
 from servers.errors import Busy, NotFound, OutOfStock, UnknownSku
-from servers.postgres_store.schema import TRANSACTIONAL_SCHEMA
+from servers.postgres_store.schema import KEYED_SCHEMA, TRANSACTIONAL_SCHEMA
 from servers.postgres_store.store import (
     DELETE_ORDER,
     DELETE_RETURNING,
@@ -68,9 +68,12 @@ class RepeatableReadPostgresStore(PostgresStore):
     )
     holds_up_to = None
     pause_points = ("read", "write", "commit")
+    schema = KEYED_SCHEMA
 
     def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
-        return self._refusing_conflicts(read_then_write_create, sku, qty, token)
+        return self._once_per_token(
+            token, lambda: self._refusing_conflicts(read_then_write_create, sku, qty, token)
+        )
 
     def cancel_order(self, order_id: int) -> None:
         self._refusing_conflicts(read_then_write_cancel, order_id)
@@ -99,9 +102,12 @@ class SerializablePostgresStore(PostgresStore):
     )
     holds_up_to = None
     pause_points = ("read", "write", "commit")
+    schema = KEYED_SCHEMA
 
     def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
-        return self._retrying(read_then_write_create, sku, qty, token)
+        return self._once_per_token(
+            token, lambda: self._retrying(read_then_write_create, sku, qty, token)
+        )
 
     def cancel_order(self, order_id: int) -> None:
         self._retrying(read_then_write_cancel, order_id)
@@ -134,8 +140,12 @@ class ForUpdatePostgresStore(PostgresStore):
     )
     holds_up_to = None
     pause_points = ("read", "write", "commit")
+    schema = KEYED_SCHEMA
 
     def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+        return self._once_per_token(token, lambda: self._create(sku, qty, token))
+
+    def _create(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
         with self._transaction("READ COMMITTED") as run:
             pause("read")
             row = run(LOCK_STOCK, {"sku": sku}).first()
@@ -177,12 +187,7 @@ class TransactionalPostgresStore(PostgresStore):
     schema = TRANSACTIONAL_SCHEMA
 
     def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
-        try:
-            return self._create(sku, qty, token)
-        except exc.IntegrityError:
-            # A copy with this token committed first: answer with the stored order.
-            with self.engine.connect() as conn:
-                return dict(conn.execute(SELECT_BY_TOKEN, {"token": token}).one()._mapping), False
+        return self._once_per_token(token, lambda: self._create(sku, qty, token))
 
     def _create(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
         with self._transaction("READ COMMITTED") as run:
