@@ -4,6 +4,12 @@ Neither the servers' code nor the checker's: both use it, the server to serve a 
 the checker to read one whose server has stopped. The server listens on a Unix socket
 only (no TCP port to collide or to expose), in a short directory under /tmp, because a
 socket path may not exceed 107 bytes.
+
+Run as root, the server runs as the `postgres` user, who owns its data dir: racelab never
+follows a link in there (it opens what it must with O_NOFOLLOW and refuses a data dir that
+holds links), keeps the template it copies clusters from owned by root, and leaves the
+server under a watcher (watcher.py) that stops it and removes its socket folder however
+racelab ends. docs/security.md says why.
 """
 
 import contextlib
@@ -12,17 +18,21 @@ import os
 import pwd
 import re
 import shutil
-import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+from pgcluster import safefs
 
 DATABASE = "postgres"
 ROLE = "racelab"
 PORT = 5432  # only names the socket file: .s.PGSQL.5432 in the socket directory
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
+WATCHER = Path(__file__).with_name("watcher.py")
+LOG_TAIL_BYTES = 65536
 # Enough for 4 gunicorn workers' pools under a 50-VU load, with room for the checker.
 SERVER_SETTINGS = {"max_connections": "300", "listen_addresses": ""}
 INSTALL_HINT = (
@@ -96,11 +106,19 @@ def as_server_user(command: list[str]) -> list[str]:
     ]  # fmt: skip
 
 
-def _give_to_server_user(path: Path) -> None:
+def _server_ids() -> tuple[int, int]:
+    """Return the server user's uid and gid, or (-1, -1) when the server runs as us."""
     user = server_user()
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        os.chown(path, entry.pw_uid, entry.pw_gid)
+    if user is None:
+        return -1, -1
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _give_to_server_user(path: Path) -> None:
+    uid, gid = _server_ids()
+    if uid >= 0:
+        os.chown(path, uid, gid, follow_symlinks=False)
 
 
 def conninfo(socket_dir, dbname: str = DATABASE) -> str:
@@ -111,7 +129,7 @@ def conninfo(socket_dir, dbname: str = DATABASE) -> str:
 def running_socket_dir(pgdata) -> str | None:
     """Return the socket folder of a live, ready server on pgdata, or None."""
     try:
-        lines = (Path(pgdata) / "postmaster.pid").read_text().splitlines()
+        lines = safefs.read_unlinked(Path(pgdata) / "postmaster.pid").splitlines()
         pid, socket_dir, status = int(lines[0]), lines[4], lines[7].strip()
         os.kill(pid, 0)
     except (OSError, ValueError, IndexError):
@@ -146,32 +164,56 @@ class Cluster:
         if template is None:
             initdb(self.bindir, self.pgdata)
             return
-        shutil.copytree(template, self.pgdata, symlinks=True, dirs_exist_ok=True)
-        for folder, _, files in os.walk(self.pgdata):
-            for name in (folder, *(os.path.join(folder, f) for f in files)):
-                _give_to_server_user(Path(name))
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        # Copied and handed over out of the server user's reach, then moved in whole: it
+        # cannot plant a link for a chown to follow, nor meet a half-made cluster.
+        staging = Path(tempfile.mkdtemp(prefix=".racelab-pgdata-", dir=self.pgdata.parent))
+        try:
+            shutil.copytree(template, staging / "pgdata", symlinks=True)
+            uid, gid = _server_ids()
+            if uid >= 0:
+                safefs.give_tree(staging / "pgdata", uid, gid)
+            os.rename(staging / "pgdata", self.pgdata)
+        except OSError as e:
+            raise ClusterError(
+                f"cannot make a cluster in {self.pgdata}: {safefs.reason(e)}"
+            ) from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def start(self) -> str:
-        """Start the server in this process group; return its connection string.
+        """Start the server under a watcher; return its connection string.
 
-        In this process group, so a fault that kills the group kills the database too, as
-        a machine that loses power would, and nothing is left running.
+        The postmaster joins this process group, so a fault that kills the group kills the
+        database too, as a machine that loses power would. The watcher is in a group of its
+        own: it stops the server if this process dies any other way, and removes the
+        server's socket folder however the server ended.
         """
         self._wait_for_an_earlier_server()
-        self.socket_dir = tempfile.mkdtemp(prefix="racelab-pg-")
-        _give_to_server_user(Path(self.socket_dir))
-        options = {**SERVER_SETTINGS, "unix_socket_directories": self.socket_dir}
-        command = [str(self.bindir / "postgres"), "-D", str(self.pgdata), "-p", str(PORT)]
-        for key, value in options.items():
-            command += ["-c", f"{key}={value}"]
-        log = open(self.pgdata / "server.log", "ab")  # noqa: SIM115 - the server keeps it
-        _give_to_server_user(self.pgdata / "server.log")
-        self.process = subprocess.Popen(
-            as_server_user(command), stdout=log, stderr=log, stdin=subprocess.DEVNULL
-        )
-        log.close()
+        refuse_links(self.pgdata, "data dir")
+        log = _open_log(self.pgdata / "server.log")
+        try:
+            self.process = subprocess.Popen(
+                self._watcher_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=log, bufsize=0,
+            )  # fmt: skip
+        finally:
+            os.close(log)
+        with self.process.stdout:
+            self.socket_dir = self.process.stdout.readline().decode().strip() or None
+        if self.socket_dir is None:
+            self.stop()
+            raise ClusterError(f"postgres could not be started: {self.log_tail()}")
         self._wait_until_ready()
         return conninfo(self.socket_dir)
+
+    def _watcher_command(self) -> list[str]:
+        command = [str(self.bindir / "postgres"), "-D", str(self.pgdata), "-p", str(PORT)]
+        for key, value in SERVER_SETTINGS.items():
+            command += ["-c", f"{key}={value}"]
+        uid, gid = _server_ids()
+        ids = [str(os.getpgrp()), str(uid), str(gid)]
+        return [sys.executable, "-I", str(WATCHER), *ids, "--", *as_server_user(command)]
 
     def _wait_for_an_earlier_server(self) -> None:
         """Wait for a killed server on pgdata to be gone; refuse one that is still serving.
@@ -189,7 +231,6 @@ class Cluster:
             time.sleep(0.05)
         if pid is not None and _zombie(pid):
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
-        _remove_old_socket_dir(self.pgdata)
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -197,6 +238,7 @@ class Cluster:
             if running_socket_dir(self.pgdata) == self.socket_dir:
                 return
             if self.process.poll() is not None:
+                self.stop()
                 raise ClusterError(f"postgres exited at start: {self.log_tail()}")
             time.sleep(0.02)
         self.stop()
@@ -206,20 +248,23 @@ class Cluster:
         """Stop the server this process started (a fast shutdown: clients are cut off)."""
         if self.process is None or os.getpid() != self.owner_pid:
             return  # a forked worker inherits the object, never the duty
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        with contextlib.suppress(OSError):  # a watcher that has gone no longer reads
+            self.process.stdin.write(b"fast")
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(STOP_TIMEOUT_S + 5)  # the watcher kills a server that overruns
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         self.process = None
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
+        if self.socket_dir:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
 
     def log_tail(self) -> str:
         """Return the last line the server logged."""
         with contextlib.suppress(OSError):
-            return _last_line((self.pgdata / "server.log").read_text(errors="replace"))
+            return _last_line(safefs.read_unlinked(self.pgdata / "server.log", LOG_TAIL_BYTES))
         return "(no log)"
 
 
@@ -238,36 +283,69 @@ def initdb(bindir: Path, pgdata: Path) -> None:
 
 def template_cluster(bindir: Path) -> Path | None:
     """Return this machine's pristine cluster for bindir's version, made once; None if it
-    cannot be kept (no writable cache folder)."""
+    cannot be kept (no writable cache folder).
+
+    It is ours (root's, run as root) and holds only plain files and folders: every cluster
+    is copied from it and handed to the server's user, so a link in it would hand over
+    whatever the link names.
+    """
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "racelab"
     version = _version_numbers(str(bindir)) or ["local"]
-    template = cache / f"pgdata-{'.'.join(map(str, version))}-{server_user() or 'self'}"
-    if (template / "PG_VERSION").is_file():
-        return template
+    name = f"pgdata-{'.'.join(map(str, version))}-{server_user() or 'self'}"
+    # Older racelabs left the template to the server's user, who could have planted links.
+    shutil.rmtree(cache / name, ignore_errors=True)
+    template = cache / f"{name}-v2"
+    if not (template / "PG_VERSION").is_file():
+        _build_template(bindir, template)
+    if not (template / "PG_VERSION").is_file():
+        return None
+    check_template(template)
+    return template
+
+
+def _build_template(bindir: Path, template: Path) -> None:
+    """Make the template with initdb, then make it ours before it takes its name."""
     building = template.with_name(f"{template.name}.{os.getpid()}.building")
     try:
         initdb(bindir, building)
+        safefs.take_back(building)
         building.rename(template)  # atomic: a concurrent builder's copy wins, equally good
     except OSError:
+        pass  # no template, then: each cluster is made by initdb
+    finally:
         shutil.rmtree(building, ignore_errors=True)
-    return template if (template / "PG_VERSION").is_file() else None
+
+
+def check_template(template: Path) -> None:
+    """Refuse a template that is not all ours, or holds anything but plain files and folders."""
+    problem = safefs.odd(template, os.lstat(template), True) or safefs.first_odd(template, True)
+    if problem:
+        raise ClusterError(
+            f"refusing the template cluster {template}: {problem}; "
+            "remove it and racelab will make a new one"
+        )
+
+
+def refuse_links(tree: Path, what: str) -> None:
+    """Raise ClusterError naming the first symbolic link in tree, a folder of the server's."""
+    problem = safefs.first_odd(tree, strict=False)
+    if problem:
+        raise ClusterError(f"refusing the {what} {tree}: {problem}")
+
+
+def _open_log(path: Path) -> int:
+    """Open the server's log to append to, refusing a link or a file with other names."""
+    try:
+        return safefs.open_log(path)
+    except OSError as e:
+        raise ClusterError(f"refusing the server log {path}: {safefs.reason(e)}") from None
 
 
 def _postmaster_pid(pgdata: Path) -> int | None:
     try:
-        return int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        return int(safefs.read_unlinked(pgdata / "postmaster.pid").split("\n", 1)[0])
     except (OSError, ValueError):
         return None
-
-
-def _remove_old_socket_dir(pgdata: Path) -> None:
-    """Remove the socket folder a killed server left (one of ours, under the temp dir)."""
-    try:
-        old = Path((pgdata / "postmaster.pid").read_text().splitlines()[4])
-    except (OSError, IndexError):
-        return
-    if old.parent == Path(tempfile.gettempdir()) and old.name.startswith("racelab-pg-"):
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _zombie(pid: int) -> bool:
