@@ -7,15 +7,15 @@ check is reported as not run, never as held.
 """
 
 import http.client
-import json
 import sys
 from urllib.parse import urlsplit
 
 from checker.orders import Orders
 from checker.stores import Snapshot, is_order
+from checker.untrusted import BadAnswer, fetch, parse_json, printable
 
 PAGE = 1000  # the contract's largest limit
-READ_TIMEOUT_S = 30.0
+READ_TIMEOUT_S = 30.0  # for each answer, whole: a server that drips it is cut off at this
 MAX_PAGES = 20_000  # 20M orders: a server that never stops paging is not read forever
 
 
@@ -58,6 +58,7 @@ class _Reader:
         kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
         self.prefix = parts.path.rstrip("/")
         self.conn = kind(parts.hostname, parts.port, timeout=timeout)
+        self.timeout = timeout
 
     def __enter__(self):
         return self
@@ -67,25 +68,24 @@ class _Reader:
 
     def get_json(self, path: str):
         """GET path; return its JSON body, or raise Unreadable naming what came back."""
+        headers = {"Accept": "application/json"}
         try:
-            self.conn.request("GET", self.prefix + path, headers={"Accept": "application/json"})
-            response = self.conn.getresponse()
-            raw = response.read()
-        except (OSError, http.client.HTTPException) as e:
-            why = "no answer in time" if isinstance(e, TimeoutError) else f"no answer ({e})"
-            raise Unreadable(f"GET {path} got {why}") from None
-        if response.status != 200:
-            raise Unreadable(f"GET {path} answered {response.status} {_error_code(raw)}".strip())
+            status, raw = fetch(self.conn, "GET", self.prefix + path, headers=headers,
+                                seconds=self.timeout)  # fmt: skip
+        except BadAnswer as e:
+            raise Unreadable(f"GET {path} got {e}") from None
+        if status != 200:
+            raise Unreadable(f"GET {path} answered {status} {_error_code(raw)}".strip())
         try:
-            return json.loads(raw)
-        except ValueError:
-            raise Unreadable(f"GET {path} answered 200 with a body that is not JSON") from None
+            return parse_json(raw)
+        except BadAnswer as e:
+            raise Unreadable(f"GET {path} answered 200 with {e}") from None
 
 
 def _error_code(raw: bytes) -> str:
     try:
-        return str(json.loads(raw).get("error", ""))[:40]
-    except (ValueError, AttributeError):
+        return printable(str(parse_json(raw).get("error", "")))[:40]
+    except (BadAnswer, AttributeError):
         return ""
 
 

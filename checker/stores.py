@@ -18,7 +18,10 @@ from checker.postgres import is_postgres_store, read_postgres
 SQLITE_MAGIC = b"SQLite format 3\x00"
 STORE_NAMES = ("store.json", "store.db")
 ORDER_KEYS = ("id", "sku", "qty", "token")
-ORDER_START = re.compile(rb'\{\s*"id"\s*:')
+ORDER_START = re.compile(r'\{\s*"id"\s*:')
+# An order ends before the next one starts; one that does not (a value nested in it, or
+# damage) is given the text up to this many further starts before it counts as unreadable.
+REACH = 4
 
 
 @dataclass
@@ -231,12 +234,41 @@ def _read_document(snapshot: Snapshot, found: list, doc) -> None:
 
 def _salvage_orders(snapshot: Snapshot, found: list, raw: bytes) -> None:
     """Recover every whole order object from an unparseable file."""
-    decoder = json.JSONDecoder()
+    # Searched in the decoded text, so that an offset found is an offset decoded at: bytes
+    # and characters part at the first non-ASCII one.
     text = raw.decode("utf-8", errors="replace")
-    for match in ORDER_START.finditer(raw):
-        with contextlib.suppress(ValueError, RecursionError):
-            value, _ = decoder.raw_decode(text, match.start())
+    for start, ends in order_windows(text):
+        value = _first_decoded(text, start, ends)
+        if value is not None:
             _add_order(snapshot, found, value)
+
+
+def order_windows(text: str) -> list[tuple[int, list[int]]]:
+    """Return each order start in text with the ends of the spans to decode it from.
+
+    Decoding at an offset of the whole text fails in time linear in that offset (the error
+    counts the lines before it), so a damaged store was read in quadratic time; each span
+    here reaches at most REACH starts further, so the text decoded is linear in its length.
+    """
+    starts = [m.start() for m in ORDER_START.finditer(text)]
+    windows = []
+    for i, start in enumerate(starts):
+        ends = starts[i + 1 : i + 1 + REACH]
+        windows.append((start, ends if len(ends) == REACH else [*ends, len(text)]))
+    return windows
+
+
+_PLAIN = json.JSONDecoder()
+
+
+def _first_decoded(text: str, start: int, ends: list[int]):
+    """Return the JSON value at start decoded from the shortest span that holds it, or None."""
+    for end in ends:
+        try:
+            return _PLAIN.raw_decode(text[start:end])[0]
+        except (ValueError, RecursionError):
+            continue
+    return None
 
 
 def read_sqlite(path, integrity: bool = True) -> Snapshot:

@@ -1,9 +1,12 @@
 """Hostile input: schemathesis against every target, garbage to the checker and the loader."""
 
+import importlib.util
 import json
 import socket
 import subprocess
 import sys
+import threading
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,10 +19,13 @@ from loadtests.client import CLIENTS
 from loadtests.config import LoadConfig
 from loadtests.run import execute
 from loadtests.runner import LoadRun
+from tests.builders import create, history_lines, order, write_json_store
 from tests.conftest import ALL_TARGETS
+from tests.hostile_server import Hostile
 from tests.live import RawServer, RecordingHistory, served
 
 BIN = Path(sys.executable).parent
+PY_SERVER = Path(__file__).resolve().parent.parent / "examples" / "python" / "contract_server.py"
 
 
 # The postgres strategies share the routes and one of two schemas: schemathesis runs on one
@@ -227,3 +233,90 @@ def test_a_chunked_body_over_the_limit_is_refused(tmp_path):
                 pass
         assert answer.startswith(b"HTTP/1.1 413")
         assert (data_dir / "store.json").read_bytes() == before
+
+
+# --- hostile answers: a server under test is untrusted input (tests/test_fuzz_answers.py) ----
+
+
+def racelab(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "racelab", *args], capture_output=True,
+                          text=True, timeout=timeout)  # fmt: skip
+
+
+@pytest.fixture
+def hostile():
+    server = Hostile()
+    yield server
+    server.close()
+
+
+DEEP = b"[" * 200_000 + b"]" * 200_000
+
+
+PAGE_1 = "GET /orders?limit=1000&after_id=0"
+
+
+@pytest.mark.parametrize(
+    ("plan", "reason"),
+    [(("exact", 200, DEEP, False), "GET /items answered 200 with a body nested too deeply"),
+     (("drip", 200, b"[]", True), f"{PAGE_1} got a 200 answer not whole in time"),
+     (("endless", 200, b"", False), "GET /items got 200 and a body of more than")],
+)  # fmt: skip
+def test_check_url_names_why_a_hostile_answer_could_not_be_read(hostile, plan, reason):
+    hostile.plan = plan
+    run = racelab("check", "--url", hostile.url, "--read-timeout", "0.5")
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert f"final state unreadable: {reason}" in run.stdout
+
+
+def test_conform_fails_on_a_hostile_answer_and_says_why(hostile):
+    hostile.plan = ("exact", 200, DEEP, False)
+    run = racelab("conform", hostile.url, "--no-load")
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "got:  200 (a body nested too deeply to read)" in run.stdout
+
+
+def test_check_explains_a_lone_surrogate_escaped(tmp_path):
+    items = {"sku-\ud800": 10}
+    store = write_json_store(tmp_path / "store.json", items, [order(1, "a", sku="sku-\ud800")])
+    writes = [create("a", order_id=1, sku="sku-\ud800"), create("t-\udc00", order_id=2)]
+    history_file = tmp_path / "h.jsonl"
+    history_file.write_text("\n".join(history_lines(items, writes)) + "\n")
+    run = racelab("check", str(store), "--history", str(history_file), "--explain")
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "token t-\\udc00 was acknowledged" in run.stdout and "sku-\\ud800" in run.stdout
+
+
+def test_compare_writes_its_reports_when_a_server_names_a_sku_with_a_lone_surrogate(tmp_path):
+    spec = importlib.util.spec_from_file_location("contract_server", PY_SERVER)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    store = example.Store(1, 100_000, {"drop-every-5th"})  # fails, so examples are drawn
+    store.items = {"sku-\ud800": 100_000}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), example.make_handler(store))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        run = racelab("compare", "--targets", f"url:{url}", "--max-requests", "200",
+                      "--duration", "30s", "--out", str(tmp_path / "out"))  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "Traceback" not in run.stderr, run.stderr
+    entry = json.loads((tmp_path / "out" / "report.json").read_text())["targets"][0]
+    assert entry["verdict"] == "failed"
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert page.endswith("</html>") and "sku-\\ud800" in page
+    examples = (tmp_path / "out" / entry["dir"] / "examples.html").read_text(encoding="utf-8")
+    assert "sku-\\ud800" in examples
+
+
+def test_compare_refuses_a_url_target_whose_first_answer_is_hostile(hostile, tmp_path):
+    # compare's first read of a url: target (is it empty?) is bounded like the checker's.
+    hostile.plan = ("exact", 200, DEEP, False)
+    run = racelab("compare", "--targets", f"url:{hostile.url}", "--out", str(tmp_path / "run"))
+    assert "Traceback" not in run.stderr, run.stderr
+    assert (
+        "answered no list of orders (got a body nested too deeply to read)"
+        in run.stdout + run.stderr
+    )

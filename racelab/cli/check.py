@@ -96,9 +96,17 @@ def _print_report(report: dict, as_json: bool, picker) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
-    click.echo("\n".join(table_lines(report)))
+    _echo("\n".join(table_lines(report)))
     if picker is not False:
-        click.echo("\n" + "\n".join(explain_lines(report, picker)))
+        _echo("\n" + "\n".join(explain_lines(report, picker)))
+
+
+def _echo(text: str) -> None:
+    """Print text, escaping what stdout cannot encode (a lone surrogate in a sku or token)."""
+    import sys
+
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    click.echo(text.encode(encoding, "backslashreplace").decode(encoding))
 
 
 def _store_or_url(store, url, allow_remote):

@@ -1,10 +1,11 @@
 """Start any target: a built-in one with `racelab serve`, an external one from its command."""
 
-import json
-import urllib.request
+import http.client
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from checker.stores import resolve_store_path
+from checker.untrusted import BadAnswer, fetch, parse_json
 from racelab.compare.external import ExternalTarget, start_external
 from racelab.compare.process import TargetFailed, start_server
 
@@ -27,11 +28,18 @@ def store_to_check(spec, data_dir: Path, url: str):
 
 def require_empty(url: str) -> None:
     """Refuse a server that already holds orders: the checker would count them as unexpected."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
-        with urllib.request.urlopen(f"{url}/orders?limit=1", timeout=10) as response:
-            held = json.loads(response.read()).get("orders")
-    except (OSError, ValueError, AttributeError) as e:
-        raise TargetFailed(f"GET {url}/orders?limit=1 answered no list of orders ({e})") from None
+        _, raw = fetch(conn, "GET", "/orders?limit=1", seconds=10)
+        held = parse_json(raw).get("orders")
+    except (BadAnswer, AttributeError) as e:
+        reason = e if isinstance(e, BadAnswer) else "an answer that is not an object"
+        raise TargetFailed(
+            f"GET {url}/orders?limit=1 answered no list of orders (got {reason})"
+        ) from None
+    finally:
+        conn.close()
     if held:
         raise TargetFailed(
             f"{url} already holds orders; start it on an empty store (orders from an earlier "

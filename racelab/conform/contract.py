@@ -3,7 +3,16 @@
 from collections.abc import Callable
 from typing import NamedTuple
 
-from racelab.conform.rules import Broken, State, create, expect, expect_error, is_order, stock
+from racelab.conform.rules import (
+    Broken,
+    State,
+    create,
+    expect,
+    expect_error,
+    is_order,
+    made,
+    stock,
+)
 
 
 def health(state: State) -> None:
@@ -158,8 +167,7 @@ def unknown_route(state: State) -> None:
 def _post(state: State, body):
     """POST any body; an order it made by mistake is still cancelled at the end."""
     exchange = state.client.send("POST", "/orders", body)
-    if exchange.status == 201 and isinstance(exchange.body, dict) and "id" in exchange.body:
-        state.made.append(exchange.body["id"])
+    made(state, exchange)
     return exchange
 
 

@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from checker.untrusted import BadAnswer, fetch, parse_json, printable
+
 TIMEOUT_S = 10.0
 TOO_LARGE = 64 * 1024 + 1
 
@@ -33,43 +35,43 @@ class Exchange:
     status: int | None
     body: object
     raw: bytes = b""
+    why: str = ""  # what came instead of a whole answer
 
     def lines(self) -> list[str]:
         """Return 'sent: ...' and 'got: ...' for a report."""
         sent = "" if self.sent is None else f" {_short(self.sent)}"
-        got = "no answer" if self.status is None else f"{self.status} {_short(self.body)}"
+        got = f"{self.status} {_short(self.body)}" if self.status else self.why or "no answer"
         return [f"sent: {self.method} {self.path}{sent}", f"got:  {got}"]
 
 
 def _short(value) -> str:
+    """Return value as one line of at most 160 characters, each one printable."""
     text = value if isinstance(value, str) else json.dumps(value)
+    text = printable(text)  # a server's lone surrogate must not stop the report printing
     return text if len(text) <= 160 else text[:157] + "..."
 
 
 class Client:
     """A keep-alive HTTP client that remembers its last exchange."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, timeout: float = TIMEOUT_S):
         parts = urlsplit(url)
-        self.host, self.port = parts.hostname, parts.port
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT_S)
+        self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         self.last: Exchange | None = None
 
     def send(self, method: str, path: str, body=None, raw: bytes | None = None,
              content_type: str = "application/json") -> Exchange:  # fmt: skip
-        """Send one request; return the exchange (status None: no answer)."""
+        """Send one request; return the exchange (status None: no answer, and why)."""
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         headers = {"Content-Type": content_type} if data is not None else {}
-        try:
-            self.conn.request(method, path, data, headers)
-            response = self.conn.getresponse()
-            answer = response.read()
-            status = response.status
-        except (OSError, http.client.HTTPException):
-            self.conn.close()  # the next request reconnects
-            answer, status = b"", None
+        why = ""
+        try:  # read whole within the timeout and MAX_BYTES, or not at all (the next reconnects)
+            status, answer = fetch(self.conn, method, path, data, headers, self.timeout)
+        except BadAnswer as e:
+            status, answer, why = None, b"", str(e)
         shown = body if raw is None else f"<{len(raw)} bytes>"
-        self.last = Exchange(method, path, shown, status, _parsed(answer), answer)
+        self.last = Exchange(method, path, shown, status, _parsed(answer), answer, why)
         return self.last
 
     def close(self) -> None:
@@ -78,10 +80,13 @@ class Client:
 
 
 def _parsed(raw: bytes):
+    """Return the JSON an answer holds; else its first bytes as text, or None for none."""
+    if not raw:
+        return None
     try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return raw[:200].decode("utf-8", "replace")
+        return parse_json(raw)
+    except BadAnswer as e:
+        return f"({e}) " + raw[:200].decode("utf-8", "replace")
 
 
 @dataclass
@@ -120,20 +125,34 @@ def stock(state: State) -> dict:
     """Return {sku: stock} from GET /items."""
     body = expect(state.client.send("GET", "/items"), 200, "GET /items answers 200")
     items = body.get("items") if isinstance(body, dict) else None
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+    if not isinstance(items, list) or not all(map(_is_item, items)):
         raise Broken(
             'GET /items answers {"items": [{"sku": ..., "stock": ...}]}', state.client.last
         )
     return {i.get("sku"): i.get("stock") for i in items}
 
 
+def _is_item(item) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("sku"), str)
+
+
 def create(state: State, sku: str, qty: int, token: str | None = None) -> Exchange:
     """POST one order; remember its id so it is cancelled at the end."""
     exchange = state.client.send("POST", "/orders", {"sku": sku, "qty": qty,
                                                      "token": token or state.token()})  # fmt: skip
-    if exchange.status == 201 and isinstance(exchange.body, dict) and "id" in exchange.body:
-        state.made.append(exchange.body["id"])
+    made(state, exchange)
     return exchange
+
+
+def made(state: State, exchange: Exchange) -> None:
+    """Remember the id of an order an answer says was made, to cancel it at the end."""
+    body = exchange.body
+    if exchange.status == 201 and isinstance(body, dict) and _is_int(body.get("id")):
+        state.made.append(body["id"])
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_order(body, sku: str, qty: int, token: str) -> bool:

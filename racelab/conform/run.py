@@ -7,8 +7,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from checker.untrusted import printable
 from racelab.conform.contract import RULES
-from racelab.conform.rules import Broken, Client, State
+from racelab.conform.rules import TIMEOUT_S, Broken, Client, State
 
 
 @dataclass
@@ -22,10 +23,13 @@ class Result:
     lines: list = field(default_factory=list)  # the request and answer that broke it
 
 
-def run_rules(url: str, progress=None) -> list[Result]:
-    """Check every rule in order; cancel every order the rules made; return the results."""
+def run_rules(url: str, progress=None, timeout: float = TIMEOUT_S) -> list[Result]:
+    """Check every rule in order; cancel every order the rules made; return the results.
+
+    timeout: seconds each answer may take, whole, before it counts as no answer.
+    """
     progress = progress or (lambda result: None)
-    state, results = State(Client(url)), []
+    state, results = State(Client(url, timeout)), []
     try:
         for name, rule in RULES.items():
             results.append(_run_rule(name, rule, state))
@@ -42,10 +46,19 @@ def _run_rule(name: str, rule, state: State) -> Result:
     try:
         rule.fn(state)
     except Broken as e:
-        shown = e.exchange or state.client.last  # the last answer shows what was wrong
-        lines = shown.lines() if shown else []
-        return Result(name, rule.says, False, e.want, lines)
+        return _broken(name, rule, e.want, e.exchange or state.client.last)
+    except (LookupError, TypeError, ValueError, AttributeError) as e:
+        # Answers a rule did not foresee (a sku gone from one GET /items to the next, an id
+        # of the wrong type): the server is untrusted input, and this is its failure.
+        return _broken(name, rule, f"answers this rule can read ({type(e).__name__}: {e})",
+                       state.client.last)  # fmt: skip
     return Result(name, rule.says, True)
+
+
+def _broken(name: str, rule, want: str, shown) -> Result:
+    """Return a failed rule's result; the last answer shows what was wrong."""
+    lines = shown.lines() if shown else []
+    return Result(name, rule.says, False, printable(want), lines)
 
 
 def _clean_up(state: State) -> None:

@@ -17,12 +17,18 @@ def write_report(report: dict, out_dir: Path) -> None:
         for entry in report["targets"]
         if entry["verdict"] == "failed"
     }
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
-    (out_dir / "report.html").write_text(render(report, out_dir, lanes))
+    _write(out_dir / "report.json", json.dumps(report, indent=2))
+    _write(out_dir / "report.html", render(report, out_dir, lanes))
     for entry in report["targets"]:
         if lanes.get(entry["dir"]):
             page = examples_page(entry, lanes[entry["dir"]])
-            (out_dir / entry["dir"] / "examples.html").write_text(page, encoding="utf-8")
+            _write(out_dir / entry["dir"] / "examples.html", page)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write text as UTF-8, whatever the locale; what it cannot encode is escaped, not fatal."""
+    # A server under test names its own skus: a lone surrogate among them is \ud800 here.
+    path.write_text(text, encoding="utf-8", errors="backslashreplace")
 
 
 def _kills(entry: dict) -> tuple:
