@@ -9,7 +9,7 @@ from typing import Literal
 
 import msgspec
 
-OPS = ("create", "cancel", "get", "list", "items")
+OPS = ("create", "cancel", "get", "list", "items", "leave")
 TYPES = ("ok", "fail", "info")
 WRITE_OPS = ("create", "cancel")
 # Field -> the Python types it may take (None marks a nullable field), in the written order.
@@ -27,11 +27,14 @@ OP_FIELDS = {
     "error": (str, type(None)),
     "attempt": (int,),
 }
-FIELD_NAMES = tuple(OP_FIELDS)
+FIELD_NAMES = tuple(OP_FIELDS)  # what racelab load writes on every record, in this order
+# A leave's (the on-call workload's) fields, read by every reader; null on other records.
+OP_FIELDS |= {"shift": (str, type(None)), "doctor": (str, type(None))}
+RECORD_FIELDS = tuple(OP_FIELDS)
 # What the checker cannot do without; every other field may be left out (another tool's
 # history, or one written by hand) and reads as its default.
 REQUIRED = ("op", "type", "t0", "t1")
-DEFAULTS = {name: None for name in FIELD_NAMES if name not in REQUIRED} | {"attempt": 0}
+DEFAULTS = {name: None for name in RECORD_FIELDS if name not in REQUIRED} | {"attempt": 0}
 
 
 class HistoryError(Exception):
@@ -44,7 +47,7 @@ class HistoryError(Exception):
 
 def with_defaults(record: dict) -> dict:
     """Return record's documented fields, each optional one it left out set to its default."""
-    return {name: record.get(name, DEFAULTS.get(name)) for name in FIELD_NAMES}
+    return {name: record.get(name, DEFAULTS.get(name)) for name in RECORD_FIELDS}
 
 
 def validate_op(record) -> str | None:
@@ -77,8 +80,8 @@ def _finite(number) -> bool:
 def _unidentified(record: dict) -> str | None:
     """Say what a write lacks to name its order: a create its token, a cancel token or id."""
     op, token = record["op"], record.get("token")
-    if op == "create" and token is None:
-        return "a create needs the token it sent"
+    if op in ("create", "leave") and token is None:
+        return f"a {op} needs the token it sent"
     if op == "cancel" and token is None and record.get("order_id") is None:
         return "a cancel needs the token or the order_id of the order it cancelled"
     return None
@@ -118,4 +121,4 @@ Op = msgspec.defstruct(
 
 def op_from_dict(record: dict):
     """Return a valid record (defaults filled in) as an Op."""
-    return Op(**{name: record[name] for name in FIELD_NAMES})
+    return Op(**{name: record[name] for name in RECORD_FIELDS})

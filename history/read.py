@@ -269,7 +269,8 @@ def _decoded(block: bytes, starts):
     if len(records) != len(starts) or (
         None in map(_TOKEN, records)  # a scan at C speed first: most blocks name every token
         and any(
-            r.token is None and (r.op == "create" or (r.op == "cancel" and r.order_id is None))
+            r.token is None
+            and (r.op in ("create", "leave") or (r.op == "cancel" and r.order_id is None))
             for r in records
         )
     ):

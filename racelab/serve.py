@@ -8,11 +8,11 @@ import socket
 import sys
 import threading
 
-from werkzeug.serving import make_server
-
 import pgcluster
+from racelab.arrival import KEEPALIVE_S, MAX_CONNECTIONS
 from servers import create_app, init_store
-from servers.errors import StoreUnreadable
+from servers.errors import StoreRefused, StoreUnreadable
+from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
 from servers.registry import store_class
 
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
@@ -24,17 +24,6 @@ class ServeError(Exception):
     def __init__(self, message: str, status: int = 2):
         super().__init__(message)
         self.status = status  # 2: the command line asked for something wrong; 1: the machine
-
-
-def parse_address(text: str) -> tuple[str, int]:
-    """Return (host, port) from HOST:PORT on loopback, or raise TargetError naming it."""
-    from loadtests.target import TargetError
-
-    host, _, port = text.rpartition(":")
-    host = host.strip("[]")
-    if host not in LOOPBACK_HOSTS or not port.isdigit() or not 0 < int(port) < 65536:
-        raise TargetError(f"{text!r} is not a loopback HOST:PORT, e.g. 127.0.0.1:9000")
-    return host, int(port)
 
 
 def open_listener(host: str, port: int) -> socket.socket:
@@ -53,10 +42,14 @@ def open_listener(host: str, port: int) -> socket.socket:
     return sock
 
 
-def prepare_store(backend, strategy, data_dir, reset, skus, stock) -> None:
-    """Create or check the store once, before any worker opens it."""
+def prepare_store(backend, strategy, data_dir, reset, skus, stock, rota=None) -> None:
+    """Create or check the store once, before any worker opens it (rota: (shifts, doctors))."""
     try:
-        init_store(backend, strategy, data_dir, reset=reset, skus=skus, stock=stock)
+        shifts, doctors = rota or (SHIFTS_DEFAULT, DOCTORS_DEFAULT)
+        init_store(backend, strategy, data_dir, reset=reset, skus=skus, stock=stock,
+                   shifts=shifts, doctors=doctors)  # fmt: skip
+    except StoreRefused as e:
+        raise ServeError(str(e)) from None
     except StoreUnreadable as e:
         raise ServeError(
             f"the store in {data_dir} cannot be read: {e}; --reset replaces it"
@@ -77,10 +70,12 @@ def app_config(backend, strategy, data_dir, delay=None, step=None) -> dict:
 
 
 def serve_threaded(sock: socket.socket, config: dict, ready) -> None:
-    """Serve in this process with a thread per request, as `flask run` does."""
-    server = make_server(
-        *sock.getsockname()[:2], create_app(config), threaded=True, fd=sock.fileno()
-    )
+    """Serve in this process with a thread per connection, at most MAX_CONNECTIONS of them."""
+    from racelab.threaded_server import BoundedWSGIServer, ContractRequestHandler
+
+    host, port = sock.getsockname()[:2]
+    app = create_app(config)
+    server = BoundedWSGIServer(host, port, app, handler=ContractRequestHandler, fd=sock.fileno())
     # Quiet the per-request access log: at thousands of requests/s it is the bottleneck.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: _raise_interrupt())
@@ -119,28 +114,14 @@ def serve_gunicorn(sock: socket.socket, config: dict, workers: int, threads: int
     """Serve with N gunicorn worker processes (gthread), each opening the store itself."""
     from gunicorn.app.base import BaseApplication
 
-    from racelab.prompt_gunicorn import PromptArbiter, PromptExitThreadWorker
+    from racelab.gunicorn_worker import ContractThreadWorker
+    from racelab.prompt_gunicorn import PromptArbiter
 
-    worker_ready = announce_when_workers_ready(workers, ready)
+    settings = _gunicorn_settings(sock, workers, threads, ContractThreadWorker)
+    settings["post_worker_init"] = announce_when_workers_ready(workers, ready)
 
     class TargetApplication(BaseApplication):
         def load_config(self):
-            # preload_app: workers fork ready to serve, so none can take every connection
-            # while the others are still importing; post_fork gives each its own handles.
-            settings = {
-                "bind": [f"fd://{sock.fileno()}"],
-                "workers": workers,
-                "threads": threads,
-                "worker_class": PromptExitThreadWorker,
-                "preload_app": True,
-                "post_fork": _after_fork,
-                "post_worker_init": worker_ready,
-                "graceful_timeout": 5,
-                "timeout": 60,
-                "accesslog": None,
-                "loglevel": "warning",
-                "keepalive": 30,
-            }
             for key, value in settings.items():
                 self.cfg.set(key, value)
 
@@ -148,9 +129,35 @@ def serve_gunicorn(sock: socket.socket, config: dict, workers: int, threads: int
             return create_app(config)
 
         def run(self):
-            PromptArbiter(self).run()
+            HangUpStops(self).run()
+
+    class HangUpStops(PromptArbiter):
+        """A closed terminal stops the server: gunicorn's SIGHUP would reload it and go on."""
+
+        def handle_hup(self):
+            self.handle_term()
 
     TargetApplication().run()
+
+
+def _gunicorn_settings(sock: socket.socket, workers: int, threads: int, worker_class) -> dict:
+    """Return gunicorn's settings for serving the contract on sock."""
+    # preload_app: workers fork ready to serve, so none can take every connection while
+    # the others are still importing; post_fork gives each its own handles.
+    return {
+        "bind": [f"fd://{sock.fileno()}"],
+        "workers": workers,
+        "threads": threads,
+        "worker_class": worker_class,  # slow clients hold no thread
+        "worker_connections": MAX_CONNECTIONS,
+        "preload_app": True,
+        "post_fork": _after_fork,
+        "graceful_timeout": 5,
+        "timeout": 60,
+        "accesslog": None,
+        "loglevel": "warning",
+        "keepalive": KEEPALIVE_S,
+    }
 
 
 def _after_fork(_server, worker) -> None:
@@ -173,12 +180,13 @@ def serve(
     announce=print,
     step=None,
     database_url=None,
+    rota=None,  # (shifts, doctors) of a fresh store's on-call rota; None: the defaults
 ) -> None:
     """Start what the store needs, prepare it, listen, announce the URL, serve until signalled."""
     with _store_serving(backend, strategy, data_dir, database_url) as note:
         if note:
             print(f"racelab serve: {note}", file=sys.stderr, flush=True)
-        prepare_store(backend, strategy, data_dir, reset, skus, stock)
+        prepare_store(backend, strategy, data_dir, reset, skus, stock, rota)
         sock = open_listener(host, port)
         bound_port = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host

@@ -6,19 +6,19 @@ import os
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from servers import stepping, validation
-from servers.errors import ApiError, NotFound, TooLarge, UnsupportedMediaType
+from servers import oncall, stepping, validation
+from servers.errors import (
+    HTTP_ERROR_CODES,
+    INTERNAL_MESSAGE,
+    ApiError,
+    NotFound,
+    TooLarge,
+    UnsupportedMediaType,
+)
 from servers.openapi import openapi_document
 from servers.registry import open_store
 
 MAX_BODY_BYTES = 64 * 1024
-HTTP_ERROR_CODES = {
-    400: "invalid",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    415: "unsupported_media_type",
-}
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -44,7 +44,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def register_stepping(app: Flask) -> None:
-    """With STEP_ADDRESS (host, port), pause named sessions' writes at the scheduler's word."""
+    """With STEP_ADDRESS (socket path, secret), pause named sessions' writes at the scheduler's
+    word."""
     if not app.config.get("STEP_ADDRESS"):
         return
 
@@ -82,6 +83,8 @@ def register_routes(app: Flask) -> None:
     app.add_url_rule("/orders", view_func=list_orders, methods=["GET"])
     app.add_url_rule("/orders/<int:order_id>", view_func=get_order, methods=["GET"])
     app.add_url_rule("/orders/<int:order_id>", view_func=cancel_order, methods=["DELETE"])
+    app.add_url_rule("/shifts", view_func=list_shifts)
+    app.add_url_rule("/shifts/<shift>/leave", view_func=leave_shift, methods=["POST"])
     app.add_url_rule("/openapi.json", view_func=openapi)
 
 
@@ -99,6 +102,26 @@ def list_items():
 
 def create_order():
     """Create an order, or replay the stored one for a known token."""
+    fields = validation.parse_order_body(json_body())
+    order, created = get_store().create_order(**fields)
+    return jsonify(order), 201 if created else 200
+
+
+def list_shifts():
+    """List every shift with the doctors on call."""
+    shifts = get_store().shifts()
+    return jsonify([{"shift": shift, "on_call": doctors} for shift, doctors in shifts.items()])
+
+
+def leave_shift(shift: str):
+    """Take a doctor off call, unless they are the last; replay the answer of a known token."""
+    fields = oncall.parse_leave_body(json_body())
+    answer, _ = get_store().leave_shift(oncall.parse_shift(shift), **fields)
+    return answer
+
+
+def json_body() -> bytes:
+    """Return the request's JSON body, refusing one too large (413) or not JSON (415)."""
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise TooLarge(
             f"The body is {request.content_length} bytes; the limit is {MAX_BODY_BYTES}."
@@ -110,9 +133,7 @@ def create_order():
     raw = request.stream.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
         raise TooLarge(f"The body is over the {MAX_BODY_BYTES}-byte limit.")
-    fields = validation.parse_order_body(raw)
-    order, created = get_store().create_order(**fields)
-    return jsonify(order), 201 if created else 200
+    return raw
 
 
 def list_orders():
@@ -153,9 +174,9 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def _close_after_unread_body(response: Response) -> Response:
-    # A refused body is never read; closing keeps the server from draining it to reuse
-    # the connection (gunicorn would otherwise wait for all of it).
-    if response.status_code == 413:
+    # A refused body is never read, a late one never whole; closing keeps the server from
+    # draining it to reuse the connection (gunicorn would otherwise wait for all of it).
+    if response.status_code in (408, 413):
         response.headers["Connection"] = "close"
     return response
 
@@ -177,4 +198,4 @@ def _internal_error(e: Exception):
     # the server log and tell the client the outcome is unknown.
     # The detail goes to the server log; a client is never told about the internals.
     logging.getLogger("racelab.server").error("internal error: %r", e, exc_info=e)
-    return {"error": "internal", "message": "The server failed; its log says why."}, 500
+    return {"error": "internal", "message": INTERNAL_MESSAGE}, 500

@@ -1,5 +1,6 @@
 """The OpenAPI 3 description of the contract, so schema-driven tools can test it."""
 
+from servers.oncall import NAME_MAX_LENGTH
 from servers.registry import STRATEGIES
 from servers.validation import (
     LIMIT_DEFAULT,
@@ -86,6 +87,32 @@ SCHEMAS = {
             "orders": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}}
         },
     },
+    "Shift": {
+        "type": "object",
+        "required": ["shift", "on_call"],
+        "properties": {
+            "shift": {"type": "string"},
+            "on_call": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Shifts": {"type": "array", "items": {"$ref": "#/components/schemas/Shift"}},
+    "Leave": {
+        "type": "object",
+        "required": ["doctor", "token"],
+        "additionalProperties": False,
+        "properties": {
+            "doctor": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_LENGTH},
+            "token": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
+        },
+    },
+}
+
+SHIFT = {
+    "name": "shift",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1},
+    "example": "s1",
 }
 
 PATHS = {
@@ -154,6 +181,31 @@ PATHS = {
             "responses": {
                 "204": {"description": "Cancelled."},
                 "404": _error("not_found"),
+                "503": _error("busy: not written"),
+            },
+        },
+    },
+    "/shifts": {
+        "get": {
+            "summary": "Every on-call shift and the doctors on call.",
+            "responses": {"200": _ok("The shifts.", "Shifts")},
+        }
+    },
+    "/shifts/{shift}/leave": {
+        "parameters": [SHIFT],
+        "post": {
+            "summary": "Take a doctor off call unless they are the last; a known token replays.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Leave"}}},
+            },
+            "responses": {
+                "200": _ok("Left, or token already stored: who stays on call.", "Shift"),
+                "400": _error("invalid"),
+                "404": _error("unknown_shift"),
+                "409": _error("not_on_call, or last_on_call: the only doctor left"),
+                "413": _error("too_large"),
+                "415": _error("unsupported_media_type"),
                 "503": _error("busy: not written"),
             },
         },

@@ -1,16 +1,19 @@
 """Pause points: named places in a strategy's write path where a stepped request waits.
 
-Off unless `racelab serve --step HOST:PORT` names a scheduler, and free when off: a pause
-point is one global check. When on, a request that names its session (the header
-X-Racelab-Session) asks the scheduler at each point whether it may go on, over a loopback
-socket, so one scheduler orders the requests of every gunicorn worker process.
-Requests without the header never pause.
+Off unless `racelab serve --step SOCKET --step-secret SECRET` names a scheduler, and free
+when off: a pause point is one global check. When on, a request that names its session (the
+header X-Racelab-Session) asks the scheduler at each point whether it may go on, by the
+pause protocol (docs/contract.md: one line on a Unix socket, answered "go"), so one
+scheduler orders the requests of every gunicorn worker process. Requests without the header
+never pause.
 """
 
 import contextvars
 import os
 import random
+import re
 import socket
+import sys
 import time
 
 SESSION_HEADER = "X-Racelab-Session"
@@ -19,8 +22,12 @@ COMMON_POINTS = ("read", "write")  # every strategy has these, so one spec runs 
 # However long a schedule holds a request, a server never hangs for good on a lost scheduler.
 PAUSE_LIMIT_S = 120.0
 
+PROTOCOL = "RACELAB-PAUSE/1"
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+ANSWER_LIMIT = 512  # bytes of the scheduler's answer read, at most
+
 session = contextvars.ContextVar("racelab_session", default=None)
-_scheduler: tuple[str, int] | None = None
+_scheduler: tuple[str, str] | None = None  # (socket path, secret)
 # A fault's injected delay (low, high) seconds, taken at the write point by one write in
 # SLOW_SHARE: a slow write, in the window between deciding and writing, is what makes a
 # client time out and resend while its first attempt is still undecided. Only some writes
@@ -30,10 +37,10 @@ SLOW_SHARE = 0.1
 _active = False  # either of the two: one global check when both are off
 
 
-def enable(address: tuple[str, int] | None) -> None:
-    """Turn pause points on (an address) or off (None) for this process."""
+def enable(scheduler: tuple[str, str] | None) -> None:
+    """Turn pause points on (the scheduler's socket path and secret) or off (None)."""
     global _scheduler, _active
-    _scheduler = address
+    _scheduler = tuple(scheduler) if scheduler else None
     _active = _scheduler is not None or _delay is not None
 
 
@@ -66,9 +73,27 @@ def pause(point: str) -> None:
     name = session.get()
     if name is None:
         return
+    reply = ask(_scheduler, name, point)
+    if reply.startswith("no "):  # refused: said in the server's log, then on unscheduled
+        print(f"racelab serve: the scheduler refused {point} of {name!r}: {reply[3:]}",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+
+def ask(scheduler: tuple[str, str], name: str, point: str) -> str:
+    """Send one pause line; return the answer line ("go", "no REASON"; "" if none came)."""
+    path, secret = scheduler
+    line = f"{PROTOCOL} {secret} {name} {point} {os.getpid()}\n"
+    reply = b""
     try:
-        with socket.create_connection(_scheduler, timeout=PAUSE_LIMIT_S) as conn:
-            conn.sendall(f"{name} {point} {os.getpid()}\n".encode())
-            conn.recv(16)  # "go", or the scheduler closing: either way, go on
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(PAUSE_LIMIT_S)
+            conn.connect(path)
+            conn.sendall(line.encode())
+            while b"\n" not in reply and len(reply) < ANSWER_LIMIT:
+                chunk = conn.recv(ANSWER_LIMIT - len(reply))
+                if not chunk:
+                    break
+                reply += chunk
     except OSError:
         pass  # no scheduler, or it went away: the request goes on unscheduled
+    return reply.decode(errors="replace").partition("\n")[0]

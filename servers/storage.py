@@ -5,6 +5,7 @@ import contextlib
 from datetime import datetime, timezone
 from pathlib import Path
 
+from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
 from servers.stepping import COMMON_POINTS
 
 
@@ -36,9 +37,16 @@ class Store(abc.ABC):
     takes_database_url = False  # True where the store lives on a database server
 
     @classmethod
-    def expected(cls, workers: int) -> str:
-        """Return the verdict this strategy should get under concurrent writes at workers."""
+    def expected(cls, workers: int, workload: str = "orders") -> str:
+        """Return the verdict this strategy should get under concurrent writes at workers.
+
+        workload "oncall": the leaves of one shift, whose rule spans rows; a strategy whose
+        guard is per row says so in oncall_holds_up_to (its on-call mixin), others guard
+        a leave as they guard an order.
+        """
         limit = cls.holds_up_to
+        if workload == "oncall":
+            limit = getattr(cls, "oncall_holds_up_to", limit)
         return "held" if limit is None or workers <= limit else "failed"
 
     def __init__(self, data_dir):
@@ -56,8 +64,24 @@ class Store(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def initialize(cls, data_dir, reset: bool, skus: int, stock: int) -> None:
+    def initialize(
+        cls, data_dir, reset: bool, skus: int, stock: int,
+        shifts: int = SHIFTS_DEFAULT, doctors: int = DOCTORS_DEFAULT,
+    ) -> None:  # fmt: skip
         """Create and seed the store if missing (or if reset); refuse an unreadable one."""
+
+    @classmethod
+    def reseed(
+        cls, data_dir, skus: int, stock: int,
+        shifts: int = SHIFTS_DEFAULT, doctors: int = DOCTORS_DEFAULT,
+    ) -> None:  # fmt: skip
+        """Empty the store and seed it again, in place, while its idle server runs.
+
+        A file is replaced whole (every request reads it anew); a database keeps its file
+        or tables, so the server's open connections stay good.
+        """
+        cls.initialize(data_dir, reset=True, skus=skus, stock=stock, shifts=shifts,
+                       doctors=doctors)  # fmt: skip
 
     @abc.abstractmethod
     def items(self) -> dict[str, int]:
@@ -78,6 +102,17 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def cancel_order(self, order_id: int) -> None:
         """Delete an order and put its qty back into stock, or raise NotFound."""
+
+    @abc.abstractmethod
+    def shifts(self) -> dict[str, list[str]]:
+        """Return who is on call, by shift."""
+
+    @abc.abstractmethod
+    def leave_shift(self, shift: str, doctor: str, token: str) -> tuple[dict, bool]:
+        """Take doctor off call for shift unless they are the last; return (answer, created).
+
+        A known token returns its first answer, created False (servers/oncall.py: the rule).
+        """
 
     def after_fork(self) -> None:  # noqa: B027 - most stores hold nothing across a fork
         """Forget handles inherited from a parent process."""

@@ -126,6 +126,8 @@ def test_openapi_describes_every_route(client):
         "/items",
         "/orders",
         "/orders/{order_id}",
+        "/shifts",
+        "/shifts/{shift}/leave",
         "/openapi.json",
     }
     assert set(doc["paths"]["/orders"]) == {"get", "post"}

@@ -4,6 +4,7 @@ import click
 
 from racelab.cli.errors import CommandError
 from racelab.cli.options import store_options, threads_option
+from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
 from servers.registry import STRATEGIES
 
 
@@ -43,15 +44,37 @@ from servers.registry import STRATEGIES
 @click.option("--reset", is_flag=True, help="Replace an existing store with a fresh one.")
 @store_options(skus=5, stock=1000)
 @click.option(
+    "--shifts",
+    type=click.IntRange(1, 10_000),
+    default=SHIFTS_DEFAULT,
+    show_default=True,
+    help="On-call shifts in a fresh store.",
+)
+@click.option(
+    "--doctors",
+    type=click.IntRange(1, 1000),
+    default=DOCTORS_DEFAULT,
+    show_default=True,
+    help="Doctors on call in each shift of a fresh store.",
+)
+@click.option(
     "--delay",
     help="Fault injection: stall one write in ten at its write point for a random delay in "
     "this range, e.g. 0-200ms.",
 )
 @click.option(
     "--step",
-    metavar="HOST:PORT",
+    metavar="SOCKET",
+    envvar="RACELAB_STEP_SOCKET",
     help="Pause requests that name a session (X-Racelab-Session) at every pause point, "
-    "until the scheduler at HOST:PORT lets them go on (racelab step runs one).",
+    "until the scheduler on this Unix socket lets them go on (racelab step runs one; the "
+    "pause protocol is in docs/contract.md).",
+)
+@click.option(
+    "--step-secret",
+    metavar="SECRET",
+    envvar="RACELAB_STEP_SECRET",
+    help="The scheduler's secret for this run, which every pause line carries (with --step).",
 )
 @click.option(
     "--database-url",
@@ -60,8 +83,8 @@ from servers.registry import STRATEGIES
     "several app machines); without it racelab runs a private server in the data dir.",
 )
 def serve_command(
-    backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock, delay, step,
-    database_url,
+    backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock, shifts, doctors,
+    delay, step, step_secret, database_url,
 ):  # fmt: skip
     """Serve BACKEND (json, sqlite or postgres) with one locking strategy until interrupted.
 
@@ -71,7 +94,7 @@ def serve_command(
     from loadtests.shapes import parse_duration, parse_range
     from racelab.cli.errors import parsed_option
     from racelab.process_exit import exit_now
-    from racelab.serve import LOOPBACK_HOSTS, ServeError, parse_address, serve
+    from racelab.serve import LOOPBACK_HOSTS, ServeError, serve
 
     delay_s = (
         parsed_option(lambda t: parse_range(t, parse_duration), delay, "--delay") if delay else None
@@ -89,8 +112,8 @@ def serve_command(
     try:
         serve(
             backend, strategy, data_dir, host, port, workers, threads, reset, skus, stock,
-            delay_s, step=parsed_option(parse_address, step, "--step") if step else None,
-            database_url=database_url,
+            delay_s, step=_scheduler(step, step_secret) if step else None,
+            database_url=database_url, rota=(shifts, doctors),
         )  # fmt: skip
     except ServeError as e:
         raise CommandError(str(e), e.status) from None
@@ -98,3 +121,19 @@ def serve_command(
         if e.code not in (None, 0):
             raise
     exit_now(0)
+
+
+def _scheduler(path: str, secret: str | None) -> tuple[str, str]:
+    """Return (socket path, secret) for --step, or fail naming the bad value (exit 2)."""
+    from servers.stepping import SECRET_PATTERN
+
+    if len(path.encode()) > 107:  # what a Unix socket address holds
+        raise click.BadParameter(f"{path!r} is longer than a Unix socket path may be (107 bytes).",
+                                 param_hint="--step")  # fmt: skip
+    if secret is None:
+        raise click.BadParameter("--step needs --step-secret (or RACELAB_STEP_SECRET).",
+                                 param_hint="--step-secret")  # fmt: skip
+    if not SECRET_PATTERN.fullmatch(secret):
+        raise click.BadParameter("the secret must be 16-128 letters, digits, _ or -.",
+                                 param_hint="--step-secret")  # fmt: skip
+    return path, secret

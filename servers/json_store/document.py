@@ -3,6 +3,7 @@
 import msgspec
 
 from servers.errors import NotFound, OutOfStock, StoreUnreadable, UnknownSku
+from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT, seed_shifts
 from servers.storage import seed_items, utc_now
 
 
@@ -16,6 +17,14 @@ class Order(msgspec.Struct, gc=False):
     created_at: str
 
 
+class Leave(msgspec.Struct, gc=False):
+    """One leave that happened, by its token: what a replay of the token is answered."""
+
+    shift: str
+    doctor: str
+    on_call: list[str]
+
+
 class Document(msgspec.Struct):
     """The whole store.json: decoded, changed and written back in one piece."""
 
@@ -23,6 +32,9 @@ class Document(msgspec.Struct):
     items: dict[str, int]
     orders: list[Order]
     next_id: int
+    # The on-call rota and the leaves taken from it (a store made before them has neither).
+    shifts: dict[str, list[str]] = {}
+    leaves: dict[str, Leave] = {}
 
 
 # msgspec, not the json module: a write under file-lock decodes and encodes the whole
@@ -34,9 +46,12 @@ _DECODER = msgspec.json.Decoder(Document)
 _ENCODER = msgspec.json.Encoder()
 
 
-def new_document(skus: int, stock: int) -> Document:
+def new_document(
+    skus: int, stock: int, shifts: int = SHIFTS_DEFAULT, doctors: int = DOCTORS_DEFAULT
+) -> Document:
     """Return a freshly seeded document."""
-    return Document(version=0, items=seed_items(skus, stock), orders=[], next_id=1)
+    return Document(version=0, items=seed_items(skus, stock), orders=[], next_id=1,
+                    shifts=seed_shifts(shifts, doctors), leaves={})  # fmt: skip
 
 
 def decode(raw: bytes) -> Document:

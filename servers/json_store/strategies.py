@@ -9,6 +9,8 @@ from pathlib import Path
 
 from servers.errors import Busy
 from servers.json_store import document
+from servers.json_store.oncall import JsonOnCall
+from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
 from servers.stepping import pause
 from servers.storage import Store
 from servers.writer_queue import WriterQueue
@@ -18,7 +20,12 @@ OPTIMISTIC_ATTEMPTS = 8
 
 
 def write_atomically(path: Path, data: bytes, durable: bool) -> None:
-    """Write data to a temporary file beside path, then rename it over path."""
+    """Write data to a temporary file beside path, then rename it over path.
+
+    durable: fsync the file before the rename and the folder after it, so that the new
+    contents survive a power loss once this returns (the rename is only durable once the
+    folder that holds the name is fsynced).
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -31,22 +38,35 @@ def write_atomically(path: Path, data: bytes, durable: bool) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if durable:
+        fsync_folder(path.parent)
 
 
-class JsonStore(Store):
+def fsync_folder(folder: Path) -> None:
+    """Make the names in a folder (a create, a rename) survive a power loss."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class JsonStore(JsonOnCall, Store):
     """Shared read-modify-write; strategies differ in _load, _save and their guards."""
 
     backend = "json"
     filename = "store.json"
 
     @classmethod
-    def initialize(cls, data_dir, reset: bool, skus: int, stock: int) -> None:
+    def initialize(cls, data_dir, reset: bool, skus: int, stock: int, shifts: int = SHIFTS_DEFAULT,
+                   doctors: int = DOCTORS_DEFAULT) -> None:  # fmt: skip
         """Create and seed store.json if missing or reset; refuse an unreadable one."""
         path = Path(data_dir) / cls.filename
         if path.exists() and not reset:
             document.decode(path.read_bytes())
             return
-        write_atomically(path, document.encode(document.new_document(skus, stock)), True)
+        fresh = document.new_document(skus, stock, shifts, doctors)
+        write_atomically(path, document.encode(fresh), True)
 
     def _load(self) -> document.Document:
         return document.decode(self.path.read_bytes())
@@ -155,7 +175,8 @@ class ThreadLockJsonStore(NaiveJsonStore):
 class FileLockJsonStore(JsonStore):
     """An OS file lock around read-modify-write, and an atomic, fsynced replace.
 
-    Holds across processes and crashes. Every write rewrites and fsyncs the whole file,
+    Holds across processes, crashes and power loss (the file is fsynced before the rename,
+    the folder after it). Every write rewrites and fsyncs the whole file,
     so it is slow and gets slower as the store grows. Reads need no lock: a reader
     sees either the old file or the new one, never half of one.
     """

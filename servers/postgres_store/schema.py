@@ -25,5 +25,12 @@ TRANSACTIONAL_SCHEMA = (
     " token TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL)",
 )
 
-DROP = ("DROP TABLE IF EXISTS orders", "DROP TABLE IF EXISTS items")
+DROP = tuple(
+    f"DROP TABLE IF EXISTS {table}"
+    for table in ("orders", "items", "leaves", "on_call", "shifts")  # the rota: oncall.py
+)
+# A database may be shared: racelab reuses or drops only tables that carry its mark.
+TABLES = ("items", "orders", "shifts", "on_call", "leaves")
+MARK = "racelab store: made by racelab serve postgres; racelab serve --reset replaces it"
+MARK_TABLES = tuple(f"COMMENT ON TABLE {table} IS '{MARK}'" for table in TABLES)
 ORDER_COLUMNS = "id, sku, qty, token, created_at"

@@ -2,13 +2,24 @@
 beginner's read-then-write, written once for the strategies that differ only in isolation."""
 
 import contextlib
+import os
+import tempfile
 from pathlib import Path
 
 from sqlalchemy import create_engine, exc, text
 
 import pgcluster
-from servers.errors import NotFound, OutOfStock, StoreUnreadable, UnknownSku
-from servers.postgres_store.schema import DROP, NAIVE_SCHEMA, ORDER_COLUMNS
+from servers.errors import NotFound, OutOfStock, StoreRefused, StoreUnreadable, UnknownSku
+from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
+from servers.postgres_store import oncall
+from servers.postgres_store.schema import (
+    DROP,
+    MARK,
+    MARK_TABLES,
+    NAIVE_SCHEMA,
+    ORDER_COLUMNS,
+    TABLES,
+)
 from servers.sql_reads import SqlReads
 from servers.stepping import pause
 from servers.storage import Store, seed_items, utc_now
@@ -97,38 +108,54 @@ class PostgresStore(SqlReads, Store):
         path = Path(data_dir) / CONNINFO_FILE
         Path(data_dir).mkdir(parents=True, exist_ok=True)
         if database_url:
-            path.write_text(database_url + "\n")
+            _write_private(path, database_url + "\n")
             yield f"database: {_without_password(database_url)}"
             return
         cluster = pgcluster.Cluster(Path(data_dir) / PRIVATE_DIR)
         if not cluster.exists():
             cluster.init()
-        path.write_text(cluster.start() + "\n")
+        conninfo = cluster.start()
         try:
+            _write_private(path, conninfo + "\n")
             yield _private_note(cluster)
         finally:
             cluster.stop()
 
     @classmethod
-    def initialize(cls, data_dir, reset: bool, skus: int, stock: int) -> None:
-        """Create and seed the tables if missing or reset; refuse unreadable ones."""
+    def initialize(cls, data_dir, reset: bool, skus: int, stock: int, shifts: int = SHIFTS_DEFAULT,
+                   doctors: int = DOCTORS_DEFAULT) -> None:  # fmt: skip
+        """Create and seed the tables if missing or reset; refuse unreadable ones and others'."""
         import psycopg  # here, not at the top: a json or sqlite server need not load it
 
         try:
             with psycopg.connect(read_conninfo(data_dir), autocommit=True) as db:
-                present = db.execute("SELECT to_regclass('orders') IS NOT NULL").fetchone()[0]
-                if present and not reset:
-                    db.execute(f"SELECT {ORDER_COLUMNS} FROM orders LIMIT 1")
-                    db.execute("SELECT sku, stock FROM items LIMIT 1")
-                    return
-                with db.transaction():
-                    for statement in (*DROP, *cls.schema):
+                with db.transaction():  # the look and the drop see the same tables
+                    present = _racelab_tables(db, data_dir)
+                    if present and not reset:
+                        db.execute(f"SELECT {ORDER_COLUMNS} FROM orders LIMIT 1")
+                        db.execute("SELECT sku, stock FROM items LIMIT 1")
+                        return
+                    for statement in (*DROP, *cls.schema, *oncall.SCHEMA, *MARK_TABLES):
                         db.execute(statement)
                     db.cursor().executemany(
                         "INSERT INTO items VALUES (%s, %s)", list(seed_items(skus, stock).items())
                     )
+                    oncall.seed(db, shifts, doctors)
         except (psycopg.Error, OSError) as e:
             raise StoreUnreadable(f"not a usable racelab PostgreSQL store ({e})") from None
+
+    @classmethod
+    def reseed(cls, data_dir, skus: int, stock: int, shifts: int = SHIFTS_DEFAULT,
+               doctors: int = DOCTORS_DEFAULT) -> None:  # fmt: skip
+        """Empty every table and seed them again, ids from 1 again; the schema stays."""
+        import psycopg
+
+        with psycopg.connect(read_conninfo(data_dir)) as db:
+            db.execute("TRUNCATE orders, items, leaves, on_call, shifts RESTART IDENTITY")
+            db.cursor().executemany(
+                "INSERT INTO items VALUES (%s, %s)", list(seed_items(skus, stock).items())
+            )
+            oncall.seed(db, shifts, doctors)
 
     def __init__(self, data_dir):
         import psycopg
@@ -164,10 +191,48 @@ class PostgresStore(SqlReads, Store):
                 pause("commit")
 
 
-def _without_password(url: str) -> str:
+def _racelab_tables(db, data_dir) -> list[str]:
+    """Return racelab's tables present; raise StoreRefused naming any table it did not make."""
+    rows = db.execute(
+        "SELECT t, obj_description(to_regclass(t), 'pg_class') FROM unnest(%s::text[]) AS t"
+        " WHERE to_regclass(t) IS NOT NULL",
+        [list(TABLES)],
+    ).fetchall()
+    foreign = [table for table, mark in rows if mark != MARK]
+    if foreign:
+        raise StoreRefused(
+            f"the database in {Path(data_dir) / CONNINFO_FILE} has "
+            f"{'tables' if len(foreign) > 1 else 'a table'} racelab did not create: "
+            f"{', '.join(foreign)}; racelab never uses or drops those, even with --reset "
+            "(give it a database of its own, or drop them yourself)"
+        )
+    return [table for table, _ in rows]
+
+
+def _write_private(path: Path, content: str) -> None:
+    """Replace path whole with a file only its owner can read: a URL may hold a password."""
+    # mkstemp creates 0600 with O_EXCL and O_NOFOLLOW; the rename replaces a symlink, never
+    # writes through it, and a worker never reads half a file.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _without_password(conninfo: str) -> str:
+    """Return conninfo fit to print: its password, in a URL or key=value, shown as ***."""
     import psycopg
 
-    return psycopg.conninfo.make_conninfo(url, password="***") if "password" in url else url
+    try:
+        has_password = "password" in psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        return "(a connection string psycopg cannot parse)"
+    return psycopg.conninfo.make_conninfo(conninfo, password="***") if has_password else conninfo
 
 
 def _private_note(cluster) -> str:

@@ -12,6 +12,13 @@ import time
 from sqlalchemy import exc
 
 from servers.errors import Busy, NotFound, OutOfStock, UnknownSku
+from servers.postgres_store.oncall import (
+    ForUpdatePostgresOnCall,
+    NaivePostgresOnCall,
+    RepeatableReadPostgresOnCall,
+    SerializablePostgresOnCall,
+    TransactionalPostgresOnCall,
+)
 from servers.postgres_store.schema import KEYED_SCHEMA, TRANSACTIONAL_SCHEMA
 from servers.postgres_store.store import (
     DELETE_ORDER,
@@ -36,7 +43,7 @@ MAX_ATTEMPTS = 10  # serializable's tries of one write before it answers 503 bus
 log = logging.getLogger("racelab.postgres")
 
 
-class NaivePostgresStore(PostgresStore):
+class NaivePostgresStore(NaivePostgresOnCall, PostgresStore):
     """The sqlite naive code on a database server: every statement its own transaction."""
 
     strategy = "naive"
@@ -57,11 +64,11 @@ class NaivePostgresStore(PostgresStore):
         read_then_write_cancel(self._each_alone, order_id)
 
 
-class RepeatableReadPostgresStore(PostgresStore):
+class RepeatableReadPostgresStore(RepeatableReadPostgresOnCall, PostgresStore):
     """The naive code in one REPEATABLE READ transaction, and no retry."""
 
     strategy = "repeatable-read"
-    claims = "snapshot isolation: a transaction sees one snapshot, first updater wins"
+    claims = "snapshot isolation (first updater wins) and a unique token"
     why = (
         "the second writer of a row read in its snapshot is aborted (SQLSTATE 40001), so "
         "a lost update becomes a 503 busy that the client must resend; nothing is lost."
@@ -91,11 +98,11 @@ class RepeatableReadPostgresStore(PostgresStore):
             raise
 
 
-class SerializablePostgresStore(PostgresStore):
+class SerializablePostgresStore(SerializablePostgresOnCall, PostgresStore):
     """The naive code in one SERIALIZABLE transaction, retried whole on 40001."""
 
     strategy = "serializable"
-    claims = "serializable: as if the transactions ran one at a time"
+    claims = "serializable: as if the transactions ran one at a time; a unique token"
     why = (
         "PostgreSQL aborts any transaction that could not have run one at a time "
         "(SQLSTATE 40001) and the strategy retries it whole, so the naive code holds."
@@ -129,11 +136,11 @@ class SerializablePostgresStore(PostgresStore):
         raise Busy(f"The write conflicted {MAX_ATTEMPTS} times in a row; nothing was written.")
 
 
-class ForUpdatePostgresStore(PostgresStore):
+class ForUpdatePostgresStore(ForUpdatePostgresOnCall, PostgresStore):
     """The read-then-write, with the item's row locked first (SELECT ... FOR UPDATE)."""
 
     strategy = "for-update"
-    claims = "a row lock: SELECT ... FOR UPDATE before reading the stock"
+    claims = "a row lock (SELECT ... FOR UPDATE) before reading the stock; a unique token"
     why = (
         "the item's row is locked before its stock is read, so a second order waits for "
         "the first to commit and then reads what it left; the token is checked under it."
@@ -173,7 +180,7 @@ class ForUpdatePostgresStore(PostgresStore):
             run(DELETE_ORDER, {"id": order_id})
 
 
-class TransactionalPostgresStore(PostgresStore):
+class TransactionalPostgresStore(TransactionalPostgresOnCall, PostgresStore):
     """One transaction, a conditional update, a unique token: as sqlite's transactional."""
 
     strategy = "transactional"

@@ -16,3 +16,12 @@ TRANSACTIONAL_SCHEMA = (
 )
 
 ORDER_COLUMNS = "id, sku, qty, token, created_at"
+
+# The on-call rota (servers/oncall.py): a shift's doctors are rows, so "at least one on
+# call" is a rule over rows that no row's own constraint can state.
+ONCALL_SCHEMA = (
+    "CREATE TABLE shifts (shift TEXT PRIMARY KEY)",
+    "CREATE TABLE on_call (shift TEXT NOT NULL, doctor TEXT NOT NULL, PRIMARY KEY (shift, doctor))",
+    "CREATE TABLE leaves (token TEXT PRIMARY KEY, shift TEXT, doctor TEXT, answer TEXT)",
+)
+ONCALL_TABLES = ("leaves", "on_call", "shifts")

@@ -7,8 +7,17 @@ from pathlib import Path
 from sqlalchemy import create_engine, event, exc, text
 
 from servers.errors import Busy, NotFound, OutOfStock, StoreUnreadable, UnknownSku
+from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
 from servers.sql_reads import SqlReads
-from servers.sqlite_store.schema import NAIVE_SCHEMA, ORDER_COLUMNS, TRANSACTIONAL_SCHEMA
+from servers.sqlite_store import oncall
+from servers.sqlite_store.oncall import NaiveSqliteOnCall, TransactionalSqliteOnCall
+from servers.sqlite_store.schema import (
+    NAIVE_SCHEMA,
+    ONCALL_SCHEMA,
+    ONCALL_TABLES,
+    ORDER_COLUMNS,
+    TRANSACTIONAL_SCHEMA,
+)
 from servers.stepping import pause, wait_limit
 from servers.storage import Store, seed_items, utc_now
 from servers.writer_queue import WriterQueue
@@ -67,7 +76,8 @@ class SqliteStore(SqlReads, Store):
     setup_pragmas: tuple[str, ...] = ()
 
     @classmethod
-    def initialize(cls, data_dir, reset: bool, skus: int, stock: int) -> None:
+    def initialize(cls, data_dir, reset: bool, skus: int, stock: int, shifts: int = SHIFTS_DEFAULT,
+                   doctors: int = DOCTORS_DEFAULT) -> None:  # fmt: skip
         """Create and seed store.db if missing or reset; refuse an unreadable one."""
         path = Path(data_dir) / cls.filename
         if path.exists() and not reset:
@@ -77,10 +87,22 @@ class SqliteStore(SqlReads, Store):
         with contextlib.closing(sqlite3.connect(path)) as db:
             for pragma in cls.setup_pragmas:
                 db.execute(pragma)
-            for statement in cls.schema:
+            for statement in (*cls.schema, *ONCALL_SCHEMA):
                 db.execute(statement)
             db.executemany("INSERT INTO items VALUES (?, ?)", seed_items(skus, stock).items())
+            oncall.seed(db, shifts, doctors)
             db.commit()
+
+    @classmethod
+    def reseed(cls, data_dir, skus: int, stock: int, shifts: int = SHIFTS_DEFAULT,
+               doctors: int = DOCTORS_DEFAULT) -> None:  # fmt: skip
+        """Empty every table and seed them again in the same file, ids from 1 again."""
+        path = Path(data_dir) / cls.filename
+        with contextlib.closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)) as db, db:
+            for table in ("orders", "items", "sqlite_sequence", *ONCALL_TABLES):
+                db.execute(f"DELETE FROM {table}")
+            db.executemany("INSERT INTO items VALUES (?, ?)", seed_items(skus, stock).items())
+            oncall.seed(db, shifts, doctors)
 
     def __init__(self, data_dir):
         super().__init__(data_dir)
@@ -95,7 +117,7 @@ class SqliteStore(SqlReads, Store):
             return {sku: stock for sku, stock in rows}
 
 
-class NaiveSqliteStore(SqliteStore):
+class NaiveSqliteStore(NaiveSqliteOnCall, SqliteStore):
     """Read, decide in Python, write back: each step its own transaction.
 
     The habit carried over from the JSON file. A real database does not help: two
@@ -159,7 +181,7 @@ class NaiveSqliteStore(SqliteStore):
         self._one(text("DELETE FROM orders WHERE id = :id"), {"id": order_id}, first_write=False)
 
 
-class TransactionalSqliteStore(SqliteStore):
+class TransactionalSqliteStore(TransactionalSqliteOnCall, SqliteStore):
     """One BEGIN IMMEDIATE transaction per write, a conditional update, a unique token.
 
     WAL lets readers run beside the single writer; busy_timeout bounds the wait for the
@@ -250,9 +272,11 @@ class TransactionalSqliteStore(SqliteStore):
 
 def _configure_connection(dbapi_connection, _record) -> None:
     # Hand transaction control to SQLAlchemy's "begin" hook (SQLAlchemy's documented
-    # recipe for pysqlite), and trade per-commit fsync for WAL's checkpoint fsync.
+    # recipe for pysqlite). synchronous=FULL fsyncs the WAL at every commit: under NORMAL
+    # a commit is only fsynced at the next checkpoint, and a power loss before it takes
+    # back orders the server already acknowledged (docs/contract.md, Durability).
     dbapi_connection.isolation_level = None
-    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+    dbapi_connection.execute("PRAGMA synchronous=FULL")
 
 
 # The strategies this backend offers, in the order the ladder and the docs show them.

@@ -1,0 +1,113 @@
+"""The on-call workload, shared by every store: the rule, its errors, its input and its seed.
+
+A shift keeps at least one doctor on call. A leave reads who is on call, decides, and
+removes one doctor: the rule spans rows, so a lock on one row (or a conditional update of
+one) does not keep it. Each strategy reads and writes the way its idea says; this module
+holds only what they share.
+"""
+
+import json
+
+from servers.errors import ApiError, Invalid
+from servers.validation import TOKEN_PATTERN, _short
+
+SHIFTS_DEFAULT = 5
+DOCTORS_DEFAULT = 2  # a shift of two takes one leave: the race is the last two leaving at once
+NAME_MAX_LENGTH = 64
+LEAVE_FIELDS = ("doctor", "token")
+
+
+class UnknownShift(ApiError):
+    status, code = 404, "unknown_shift"
+
+
+class NotOnCall(ApiError):
+    status, code = 409, "not_on_call"
+
+
+class LastOnCall(ApiError):
+    status, code = 409, "last_on_call"
+
+
+def seed_shifts(shifts: int, doctors: int) -> dict[str, list[str]]:
+    """Return the seed rota: shifts s1 .. sN, each with doctors d1 .. dK on call."""
+    return {f"s{n}": [f"d{k}" for k in range(1, doctors + 1)] for n in range(1, shifts + 1)}
+
+
+def rows(shifts: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """Return a rota as (shift, doctor) rows, for a SQL store's on_call table."""
+    return [(shift, doctor) for shift, doctors in shifts.items() for doctor in doctors]
+
+
+def decide(shift: str, doctor: str, on_call: list[str] | None) -> list[str]:
+    """Return who stays on call once doctor leaves shift, or raise why they may not.
+
+    on_call is who the caller saw on call, None if it saw no such shift.
+    """
+    if on_call is None:
+        raise UnknownShift(f"No shift is called {shift!r}.")
+    if doctor not in on_call:
+        raise NotOnCall(f"Doctor {doctor!r} is not on call for shift {shift!r}.")
+    if len(on_call) == 1:
+        raise LastOnCall(f"Doctor {doctor!r} is the last one on call for shift {shift!r}.")
+    return [d for d in on_call if d != doctor]
+
+
+def answer(shift: str, on_call: list[str]) -> dict:
+    """Return a successful leave's answer (and what a replay of its token answers)."""
+    return {"shift": shift, "on_call": list(on_call)}
+
+
+def encode_answer(shift: str, on_call: list[str]) -> str:
+    """Return the answer as the JSON text a SQL store's leaves.answer holds."""
+    return json.dumps(answer(shift, on_call), separators=(",", ":"))
+
+
+def parse_shift(shift: str) -> str:
+    """Return a shift named in a path, or raise UnknownShift for one no store can hold."""
+    if not 1 <= len(shift) <= NAME_MAX_LENGTH:
+        raise UnknownShift(f"No shift is called {_short(shift)}.")
+    return shift
+
+
+def parse_leave_body(raw: bytes) -> dict:
+    """Return {doctor, token} from a POST /shifts/<shift>/leave body, or raise Invalid."""
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Invalid("The body is not UTF-8 text.") from None
+    except RecursionError:
+        raise Invalid("The body is nested too deeply to be a leave.") from None
+    except ValueError as exc:
+        raise Invalid(f"The body is not valid JSON: {exc}.") from None
+    if not isinstance(body, dict):
+        raise Invalid(f"The body must be a JSON object, not {type(body).__name__}.")
+    unknown = sorted(set(body) - set(LEAVE_FIELDS))
+    if unknown:
+        raise Invalid(f"Unknown field {unknown[0]!r}; a leave has only doctor and token.")
+    missing = [name for name in LEAVE_FIELDS if name not in body]
+    if missing:
+        raise Invalid(f"Missing field {missing[0]!r}.")
+    return {"doctor": _doctor(body["doctor"]), "token": _token(body["token"])}
+
+
+def _doctor(value) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= NAME_MAX_LENGTH:
+        raise Invalid(
+            f"doctor must be a string of 1 to {NAME_MAX_LENGTH} characters, not {_short(value)}."
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid(
+            f"doctor must be Unicode text; {_short(value)} holds a lone surrogate."
+        ) from None
+    return value
+
+
+def _token(value) -> str:
+    if not isinstance(value, str) or not TOKEN_PATTERN.fullmatch(value):
+        raise Invalid(
+            f"token must be 1 to 64 characters of A-Z a-z 0-9 _ . : -, not {_short(value)}."
+        )
+    return value

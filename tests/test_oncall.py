@@ -1,0 +1,198 @@
+"""The on-call workload: its contract on every strategy, and the checker's planted write skew."""
+
+import http.server
+import json
+import sqlite3
+import threading
+import urllib.request
+
+import pytest
+
+from checker import check
+from checker.checks import CHECKS
+from history import op_record, parse_lines, run_record
+from racelab.compare.process import start_server, stop_server
+from racelab.compare.settings import Settings
+from racelab.compare.targets import TargetSpec
+from tests.builders import history_stream
+
+NONE = dict.fromkeys(CHECKS, 0)
+
+
+def leave(client, shift, doctor, token):
+    """POST a leave; return (status, body)."""
+    response = client.post(f"/shifts/{shift}/leave", json={"doctor": doctor, "token": token})
+    return response.status_code, response.get_json()
+
+
+def test_every_strategy_answers_the_on_call_contract(client):
+    assert client.get("/shifts").get_json()[0] == {"shift": "s1", "on_call": ["d1", "d2"]}
+    assert leave(client, "s1", "d1", "t1") == (200, {"shift": "s1", "on_call": ["d2"]})
+    assert leave(client, "s1", "d1", "t1") == (200, {"shift": "s1", "on_call": ["d2"]})
+    status, body = leave(client, "s1", "d2", "t2")
+    assert (status, body["error"]) == (409, "last_on_call") and "'d2'" in body["message"]
+    status, body = leave(client, "s1", "d1", "t3")
+    assert (status, body["error"]) == (409, "not_on_call") and "'d1'" in body["message"]
+    status, body = leave(client, "s9", "d1", "t4")
+    assert (status, body["error"]) == (404, "unknown_shift") and "'s9'" in body["message"]
+    assert client.get("/shifts").get_json()[0] == {"shift": "s1", "on_call": ["d2"]}
+
+
+@pytest.mark.parametrize(
+    "body, named",
+    [
+        ({"doctor": "d1"}, "token"),
+        ({"doctor": 7, "token": "t"}, "doctor"),
+        ({"doctor": "d1", "token": "t t"}, "token"),
+        ({"doctor": "d1", "token": "t", "extra": 1}, "extra"),
+    ],
+)
+def test_a_bad_leave_is_400_naming_the_value(body, named, tmp_path):
+    from servers import create_app, init_store
+
+    init_store("json", "naive", tmp_path)
+    client = create_app({"DATA_DIR": str(tmp_path)}).test_client()
+    response = client.post("/shifts/s1/leave", json=body)
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid"
+    assert named in response.get_json()["message"]
+
+
+def test_serve_seeds_the_rota_it_is_given(tmp_path):
+    spec = TargetSpec("sqlite", "transactional", 1)
+    extra = ["--shifts", "3", "--doctors", "3"]
+    process, url = start_server(spec, tmp_path / "data", Settings(), tmp_path / "log", 0, True,
+                                extra)  # fmt: skip
+    try:
+        with urllib.request.urlopen(f"{url}/shifts") as response:
+            shifts = json.load(response)
+    finally:
+        stop_server(process)
+    assert shifts == [{"shift": f"s{n}", "on_call": ["d1", "d2", "d3"]} for n in (1, 2, 3)]
+
+
+# The checker, planted by hand: a tiny store in each documented format, and a history.
+
+
+def a_leave(token, doctor, type_="ok", t0=0.0, t1=0.05, shift="s1"):
+    """Return a leave record as racelab writes it (shift and doctor beside the usual fields)."""
+    status = {"ok": 200, "fail": 409, "info": None}[type_]
+    record = op_record("leave", 0, token, None, None, None, status, type_, t0, t1)
+    return record | {"shift": shift, "doctor": doctor}
+
+
+def minimal(record: dict) -> dict:
+    """Keep only what another tool must write: op, type, t0, t1, the token, shift, doctor."""
+    kept = ("op", "type", "t0", "t1", "token", "shift", "doctor")
+    return {k: v for k, v in record.items() if k in kept}
+
+
+def write_store(kind, tmp_path, shifts: dict):
+    """Write a store of kind json or sqlite holding the rota shifts and no orders."""
+    if kind == "json":
+        doc = {"version": 1, "items": {"sku-1": 10}, "orders": [], "next_id": 1,
+               "shifts": shifts, "leaves": {}}  # fmt: skip
+        path = tmp_path / "store.json"
+        path.write_text(json.dumps(doc))
+        return path
+    path = tmp_path / "store.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE items (sku TEXT PRIMARY KEY, stock INTEGER)")
+        db.execute("CREATE TABLE orders (id INTEGER, sku TEXT, qty INTEGER, token TEXT,"
+                   " created_at TEXT)")  # fmt: skip
+        db.execute("CREATE TABLE shifts (shift TEXT PRIMARY KEY)")
+        db.execute("CREATE TABLE on_call (shift TEXT, doctor TEXT, PRIMARY KEY (shift, doctor))")
+        db.execute("INSERT INTO items VALUES ('sku-1', 10)")
+        db.executemany("INSERT INTO shifts VALUES (?)", [(s,) for s in shifts])
+        db.executemany("INSERT INTO on_call VALUES (?, ?)",
+                       [(s, d) for s, ds in shifts.items() for d in ds])  # fmt: skip
+    return path
+
+
+FORMS = [(k, streamed, small) for k in ("json", "sqlite") for streamed in (False, True)
+         for small in (False, True)]  # fmt: skip
+
+
+@pytest.fixture(params=FORMS, ids=[f"{k}{'-streamed' * s}{'-minimal' * m}" for k, s, m in FORMS])
+def form(request):
+    """Both store formats, the history held in memory or streamed, full or minimal."""
+    return request.param
+
+
+def run(form, tmp_path, shifts, records):
+    """Check a hand-built rota against a hand-built history of leaves."""
+    kind, streamed, small = form
+    records = [minimal(r) for r in records] if small else records
+    store = write_store(kind, tmp_path, shifts)
+    if streamed:
+        with history_stream(tmp_path / "h.jsonl", {"sku-1": 10}, records) as history:
+            return check(store, history, min_overlaps=0)
+    lines = [json.dumps(run_record("http://127.0.0.1:1", "x", 1, {}, {"sku-1": 10}))]
+    return check(store, parse_lines(lines + [json.dumps(r) for r in records]), min_overlaps=0)
+
+
+def test_two_overlapping_leaves_that_emptied_a_shift_are_write_skew(form, tmp_path):
+    records = [a_leave("a1", "d1", t0=0.0, t1=0.05), a_leave("b1", "d2", t0=0.01, t1=0.06)]
+    report = run(form, tmp_path, {"s1": [], "s2": ["d1", "d2"]}, records)
+    assert report["anomalies"] == NONE | {"write_skew": 1}
+    example = report["examples"]["write_skew"][0]
+    assert example["text"].startswith("shift s1 was left with nobody on call")
+    assert example["tokens"] == ["a1", "b1"] and report["verdict"] == "failed"
+
+
+def test_a_leave_acknowledged_and_its_doctor_still_on_call_is_lost(form, tmp_path):
+    records = [a_leave("a1", "d1", t0=0.0, t1=0.05), a_leave("b1", "d2", t0=0.01, t1=0.06)]
+    report = run(form, tmp_path, {"s1": ["d1"]}, records)
+    assert report["anomalies"] == NONE | {"lost_leave": 1}
+    assert report["examples"]["lost_leave"][0]["tokens"] == ["a1"]
+
+
+def test_one_leave_and_one_refused_leave_of_a_shift_hold(form, tmp_path):
+    records = [a_leave("a1", "d1", t0=0.0, t1=0.05), a_leave("b1", "d2", "fail", 0.01, 0.06)]
+    report = run(form, tmp_path, {"s1": ["d2"]}, records)
+    assert report["anomalies"] == NONE and report["skipped"] == []
+
+
+def test_without_a_history_an_empty_shift_is_still_write_skew_and_lost_leave_is_skipped(tmp_path):
+    report = check(write_store("json", tmp_path, {"s1": []}))
+    assert report["anomalies"]["write_skew"] == 1 and "lost_leave" in report["skipped"]
+    assert "nobody on call: 0 leave(s)" in report["examples"]["write_skew"][0]["text"]
+
+
+class Answers(http.server.BaseHTTPRequestHandler):
+    """A server of someone else's: answers GET paths from the class's table, else 404."""
+
+    table: dict = {}
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        body = json.dumps(self.table.get(path, {"error": "not_found"})).encode()
+        self.send_response(200 if path in self.table else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("rota", [[{"shift": "s1", "on_call": []}], None])
+def test_the_api_check_reads_the_rota_and_a_server_without_one_skips_it(rota):
+    table = {"/items": {"items": [{"sku": "sku-1", "stock": 10}]}, "/orders": {"orders": []}}
+    if rota is not None:
+        table["/shifts"] = rota
+    handler = type("Table", (Answers,), {"table": table})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        records = [a_leave("a1", "d1", t0=0.0, t1=0.05), a_leave("b1", "d2", t0=0.01, t1=0.06)]
+        lines = [json.dumps(run_record("http://127.0.0.1:1", "x", 1, {}, {"sku-1": 10}))]
+        history = parse_lines(lines + [json.dumps(r) for r in records])
+        report = check(f"http://127.0.0.1:{server.server_port}", history, min_overlaps=0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    if rota is None:
+        assert {"write_skew", "lost_leave"} <= set(report["skipped"])
+    else:
+        assert report["anomalies"]["write_skew"] == 1 and report["verdict"] == "failed"
