@@ -2,7 +2,8 @@
 
 Synthetic but realistic data: every create acknowledged and stored, one in ten cancelled.
 Reported: wall seconds and the peak memory of the checker's process tree (the summed RSS
-of it and the child that reads a big history's tail, sampled every 10 ms).
+of it and the child that reads a big history's tail, sampled every 10 ms), for each engine
+(`racelab check --engine`), the two run alternately so that they share the machine's hour.
 """
 
 import json
@@ -19,6 +20,7 @@ from benchmarks.tools import median, print_table, save
 from history import op_record, run_record
 
 SIZES = (10_000, 100_000, 1_000_000)
+ENGINES = ("numpy", "polars")  # the engine before, then the one racelab checks with
 SKUS = 10
 CREATED = "2026-01-01T00:00:00.000Z"
 
@@ -83,11 +85,12 @@ def write_data(work: Path, size: int) -> tuple[Path, Path, Path]:
     return history_path, json_path, db_path
 
 
-def check_once(store: Path, history: Path) -> dict:
+def check_once(store: Path, history: Path, engine: str = "polars") -> dict:
     """Run racelab check once; return wall seconds, peak RSS and its verdict."""
     started = time.monotonic()
+    command = [sys.executable, "-m", "racelab", "check", str(store), "--history", str(history)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "racelab", "check", str(store), "--history", str(history), "--json"],
+        [*command, "--json", "--engine", engine],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
@@ -142,37 +145,37 @@ def _rss_kb(pid: int) -> int:
         return next((int(line.split()[1]) for line in f if line.startswith("VmRSS")), 0)
 
 
-def run(runs: int = 3) -> dict:
-    """Check every size and format `runs` times; print and save medians."""
+def run(runs: int = 3, sizes=SIZES) -> dict:
+    """Check every size and format `runs` times with each engine; print and save medians."""
     rows, summary = [], {}
-    for size in SIZES:
+    for size in sizes:
         with tempfile.TemporaryDirectory() as work:
             history, json_store, db_store = write_data(Path(work), size)
             # The files just written are still in memory (260 MB at 1M): written back 30 s
             # later, that would land in the middle of some check. It is the data's cost.
             os.sync()
             for fmt, store in (("json", json_store), ("sqlite", db_store)):
-                results = [check_once(store, history) for _ in range(runs)]
-                figures = {
-                    "seconds": median([r["seconds"] for r in results]),
-                    "peak_mb": median([r["peak_mb"] for r in results]),
-                    "verdicts": sorted({r["verdict"] for r in results}),
-                }
-                summary[f"{fmt} {size}"] = figures
-                rows.append(
-                    [
-                        fmt,
-                        f"{size:,}",
-                        f"{figures['seconds']:.2f}",
-                        f"{figures['peak_mb']:.0f}",
-                        "/".join(figures["verdicts"]),
-                    ]
-                )
+                rounds = [{e: check_once(store, history, e) for e in ENGINES} for _ in range(runs)]
+                for engine in ENGINES:
+                    figures = _figures([r[engine] for r in rounds])
+                    summary[f"{fmt} {size} {engine}"] = figures
+                    seconds, peak = f"{figures['seconds']:.2f}", f"{figures['peak_mb']:.0f}"
+                    verdicts = "/".join(figures["verdicts"])
+                    rows.append([fmt, f"{size:,}", engine, seconds, peak, verdicts])
     print_table(
-        f"Checker: N stored orders and N operations, median of {runs}",
-        ["format", "N", "seconds", "peak MB", "verdict"],
+        f"Checker: N stored orders and N operations, median of {runs}, engines alternating",
+        ["format", "N", "engine", "seconds", "peak MB", "verdict"],
         rows,
         f"python -m benchmarks checker --runs {runs}",
     )
     save("checker", {"runs": runs, "results": summary})
     return summary
+
+
+def _figures(results: list) -> dict:
+    """Return the medians of one engine's runs, and the verdicts they gave."""
+    return {
+        "seconds": median([r["seconds"] for r in results]),
+        "peak_mb": median([r["peak_mb"] for r in results]),
+        "verdicts": sorted({r["verdict"] for r in results}),
+    }

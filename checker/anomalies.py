@@ -19,9 +19,17 @@ from checker.join import Join
 class Context:
     """Everything a check may look at."""
 
-    snapshot: object  # checker.stores.Snapshot
-    index: object  # checker.facts.StoreIndex
+    snapshot: object  # checker.snapshot.Snapshot
+    index: object  # checker.store_index.StoreIndex
     facts: object = None  # checker.facts.HistoryFacts, or None without a history
+    history: object = None  # the history itself (History or HistoryStream), or None
+
+    @cached_property
+    def leaves(self) -> list[dict]:
+        """Return the history's leave records (the on-call workload's writes)."""
+        from checker.oncall import leave_records  # noqa: PLC0415 - only the on-call checks
+
+        return leave_records(self.history)
 
     @cached_property
     def join(self) -> Join:

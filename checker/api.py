@@ -1,4 +1,4 @@
-"""Read a server's final state through the contract itself: GET /items, every page of GET /orders.
+"""Read a server's final state through the contract: /items, every page of /orders, /shifts.
 
 This is the black-box mode, for a server in any language: only what the API answers is
 known. A server that lies in its reads can hide anomalies from it (as from Jepsen), and
@@ -11,7 +11,7 @@ import sys
 from urllib.parse import urlsplit
 
 from checker.orders import Orders
-from checker.stores import Snapshot, is_order
+from checker.snapshot import Snapshot, is_order
 from checker.untrusted import BadAnswer, fetch, parse_json, printable
 
 PAGE = 1000  # the contract's largest limit
@@ -40,12 +40,14 @@ def read_api(url: str, existing=frozenset(), timeout: float = READ_TIMEOUT_S) ->
         with _Reader(url, timeout) as reader:
             items = _items(reader.get_json("/items"))
             orders, malformed = _orders(reader)
+            shifts = _shifts(reader.get_json("/shifts", missing=None))
     except Unreadable as e:
         snapshot.unreadable = f"final state unreadable: {e}"
         return snapshot
     snapshot.items = items
     snapshot.orders = Orders.from_tuples([o for o in orders if o not in existing])
     snapshot.malformed = [m for m in malformed if repr(m) not in existing]
+    snapshot.shifts = shifts
     return snapshot
 
 
@@ -66,14 +68,17 @@ class _Reader:
     def __exit__(self, *exc):
         self.conn.close()
 
-    def get_json(self, path: str):
-        """GET path; return its JSON body, or raise Unreadable naming what came back."""
+    def get_json(self, path: str, missing=Unreadable):
+        """GET path; return its JSON body (or `missing` on a 404, if given), or raise
+        Unreadable naming what came back."""
         headers = {"Accept": "application/json"}
         try:
             status, raw = fetch(self.conn, "GET", self.prefix + path, headers=headers,
                                 seconds=self.timeout)  # fmt: skip
         except BadAnswer as e:
             raise Unreadable(f"GET {path} got {e}") from None
+        if status == 404 and missing is not Unreadable:
+            return missing
         if status != 200:
             raise Unreadable(f"GET {path} answered {status} {_error_code(raw)}".strip())
         try:
@@ -87,6 +92,21 @@ def _error_code(raw: bytes) -> str:
         return printable(str(parse_json(raw).get("error", "")))[:40]
     except (BadAnswer, AttributeError):
         return ""
+
+
+def _shifts(body) -> dict | None:
+    """Return {shift: [doctor]} from GET /shifts (None: the server has no rota), or raise
+    Unreadable."""
+    if body is None:
+        return None
+    shaped = isinstance(body, list) and all(
+        isinstance(s, dict) and isinstance(s.get("shift"), str)
+        and isinstance(s.get("on_call"), list) and all(isinstance(d, str) for d in s["on_call"])
+        for s in body
+    )  # fmt: skip
+    if not shaped:
+        raise Unreadable(f"GET /shifts answered {body!r:.80}, not a list of {{shift, on_call}}")
+    return {s["shift"]: list(s["on_call"]) for s in body}
 
 
 def _items(body) -> dict:

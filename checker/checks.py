@@ -19,6 +19,7 @@ from checker.anomalies import (
     stock_mismatch,
     unexpected,
 )
+from checker.oncall import lost_leave, write_skew
 
 __all__ = ["CHECKS", "Check", "Context", "columns"]
 
@@ -69,6 +70,15 @@ CHECKS = {
     "oversold": Check(
         oversold, ("state", "items"), "stock",
         "lost update (P4) that breaks an invariant (stock >= 0): checked, then acted on",
+    ),
+    "write_skew": Check(
+        write_skew, ("state", "shifts"), None,
+        "write skew (G2-item): two transactions each read a rule as kept, and each wrote "
+        "a different row that broke it",
+    ),
+    "lost_leave": Check(
+        lost_leave, ("state", "history", "shifts"), "lost",
+        "lost update (P4) of a leave: a stale copy of the rota written back over it",
     ),
 }  # fmt: skip
 

@@ -7,18 +7,15 @@ in C. The records themselves stay in the file until an example needs one.
 """
 
 import itertools
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 
 from checker.columns import FAIL, INFO, NONE, OK, RANK, Columns, gather
 from checker.contention import NOT_SENT
-from checker.orders import Orders
-from checker.sorting import stable_order
 
-__all__ = ["FAIL", "INFO", "NONE", "OK", "RANK", "HistoryFacts", "history_facts", "index_store"]
+__all__ = ["FAIL", "INFO", "NONE", "OK", "RANK", "HistoryFacts", "history_facts"]
 OUTCOMES = ("fail", "info", "ok")
 LATEST = np.iinfo(np.int64).max  # "no write yet" for a reduction that keeps the earliest
 
@@ -125,8 +122,16 @@ def history_facts(history, tail=None) -> HistoryFacts:
     a file); either yields blocks of (locators, Ops) and fetches a record by its locator.
     tail is a child process reading the end of a big file (checker/tail.py), or None.
     """
-    writes = gather(history, tail)
-    facts = HistoryFacts(initial=dict(history.run["items"]), writes=writes, fetch=history.record_at)
+    return facts_from(history, gather(history, tail))
+
+
+def facts_from(history, writes: Columns, fetch=None) -> HistoryFacts:
+    """Reduce a history's writes, as columns, to the facts per token the checks share.
+
+    fetch reads a record again by its locator (history.record_at unless given).
+    """
+    fetch = history.record_at if fetch is None else fetch
+    facts = HistoryFacts(initial=dict(history.run["items"]), writes=writes, fetch=fetch)
     tokens, positions = len(writes.tokens), np.arange(len(writes))
     create, ok = writes.create, writes.rank == OK
     facts.created = _strongest(tokens, writes.code[create], writes.rank[create])
@@ -135,12 +140,26 @@ def history_facts(history, tail=None) -> HistoryFacts:
     facts.acked = _latest(tokens, writes.code[acked], positions[acked])
     facts.cancel = _latest(tokens, writes.code[~create & ok], positions[~create & ok])
     named = create & (writes.sku != NONE) & writes.has_qty
-    facts.first_sent = np.full(tokens, LATEST, np.int64)
-    np.minimum.at(facts.first_sent, writes.code[named], positions[named])
+    facts.first_sent = _first_sent(tokens, writes, np.flatnonzero(named))
     facts.counts = _counts(writes)
     facts.collisions = _collisions(writes, acked)
     facts.sku = _sku_groups(writes, facts.first_sent)
     return facts
+
+
+def _first_sent(tokens: int, writes: Columns, named: np.ndarray) -> np.ndarray:
+    """Return per token its earliest-invoked create that named sku and qty (LATEST: none).
+
+    Invocation time, not history order: records are written as answers come back, and the
+    copy that was sent first is the one a later copy of the token must be answered with.
+    """
+    first = np.full(tokens, LATEST, np.int64)
+    codes = writes.code[named]
+    order = np.lexsort((named, writes.t0[named], codes))
+    ranked = codes[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if order.size else order
+    first[ranked[starts]] = named[order][starts]
+    return first
 
 
 def plain(value):
@@ -198,115 +217,3 @@ def _sku_groups(writes: Columns, sent: np.ndarray) -> np.ndarray:
     group[alone] = len(writes.skus) + np.arange(int(alone.sum()))
     group[(writes.rank == FAIL) & writes.unsent] = NOT_SENT
     return group.astype(np.int32)
-
-
-@dataclass
-class StoreIndex:
-    """A store's orders indexed by token; repeated tokens and ids kept apart, being rare."""
-
-    distinct: Orders = field(default_factory=Orders)  # each token's first order, in order
-    repeated_tokens: dict = field(default_factory=lambda: defaultdict(list))
-    repeated_ids: dict = field(default_factory=lambda: defaultdict(list))
-    qty_by_sku: Counter = field(default_factory=Counter)
-    # What ill-typed orders still say: their tokens are stored (so not lost), and their
-    # skus' stock cannot be added up (ANY_SKU: an order whose sku is unreadable too).
-    malformed_tokens: set = field(default_factory=set)
-    uncertain_skus: set = field(default_factory=set)
-    # Per stored order, computed while a second process reads the history's tail: its
-    # token's hash, the position of the first order of its sku, and its qty; and the orders
-    # in the order of their hashes (the match to the history asks in that order).
-    token_hashes: np.ndarray = None
-    by_hash: np.ndarray = None
-    sku_at: np.ndarray = None
-    qty: np.ndarray = None
-    first_of_sku: dict = field(default_factory=dict)  # sku -> the position of its first order
-
-    def stock_known(self, sku) -> bool:
-        """Say whether every stored order of sku could be counted."""
-        return ANY_SKU not in self.uncertain_skus and sku not in self.uncertain_skus
-
-    @cached_property
-    def by_token(self) -> dict:
-        """Return token -> its first order, built on first use: only examples look one up."""
-        return dict(zip(self.distinct.tokens, self.distinct, strict=True))
-
-
-ANY_SKU = object()
-
-
-def index_store(snapshot) -> StoreIndex:
-    """Index a snapshot's well-formed orders, and what its ill-typed ones still tell."""
-    index, orders = StoreIndex(distinct=snapshot.orders), snapshot.orders
-    index.token_hashes = np.fromiter(map(hash, orders.tokens), np.int64, len(orders))
-    index.by_hash, sorted_hashes = stable_order(index.token_hashes)
-    if _may_repeat(sorted_hashes, orders):
-        _index_repeats(index, orders)  # rare: only a broken store repeats a token or an id
-    index.qty_by_sku = _qty_by_sku(index, orders)
-    for bad in snapshot.malformed:
-        fields = bad if isinstance(bad, dict) else {}
-        token, sku = fields.get("token"), fields.get("sku")
-        if isinstance(token, str):
-            index.malformed_tokens.add(token)
-        index.uncertain_skus.add(sku if isinstance(sku, str) else ANY_SKU)
-    return index
-
-
-def _may_repeat(sorted_hashes: np.ndarray, orders) -> bool:
-    """Say whether two orders may share a token or an id; two tokens sharing a hash count.
-
-    Sorting hashes and ids in numpy costs a fraction of a dictionary of 800,000 tokens (and
-    far less at 8M, where the dictionary's inserts miss the cache); a true repeat, or the
-    rare shared hash, is then settled exactly by _index_repeats.
-    """
-    count, ids = len(orders), orders.ids
-    if _neighbours_equal(sorted_hashes):
-        return True
-    if ids.dtype == object:  # an id beyond int64: Python compares them
-        return len(set(ids.tolist())) < count
-    return _repeats(ids)
-
-
-def _repeats(values: np.ndarray) -> bool:
-    """Say whether any value occurs twice (by sorting: numpy 2's hashing np.unique is slower)."""
-    return _neighbours_equal(np.sort(values, kind="stable"))  # a store's ids are in order
-
-
-def _neighbours_equal(ordered: np.ndarray) -> bool:
-    return bool((ordered[1:] == ordered[:-1]).any())
-
-
-def _qty_by_sku(index: StoreIndex, orders) -> Counter:
-    """Add up the stored qty of each sku (in numpy, unless a sum could pass int64)."""
-    first = index.first_of_sku  # sku -> the position of its first order, which stands for it
-    codes = np.fromiter(
-        map(first.setdefault, orders.skus, itertools.count()), np.int64, len(orders)
-    )
-    qty = orders.qtys
-    index.sku_at, index.qty = codes, qty
-    if qty.dtype == object or (qty.size and int(np.abs(qty).max()) > (2**62) // qty.size):
-        totals = Counter()
-        for _, sku, amount, _ in orders:
-            totals[sku] += amount
-        return totals
-    sums = np.zeros(len(orders), np.int64)
-    np.add.at(sums, codes, qty)
-    return Counter({sku: int(sums[at]) for sku, at in first.items()})
-
-
-def _index_repeats(index: StoreIndex, orders) -> None:
-    """Index orders one by one, the first of each token kept, every repeat listed apart."""
-    by_token, by_id = {}, {}
-    for order in orders:
-        _put(by_token, index.repeated_tokens, order[3], order)
-        _put(by_id, index.repeated_ids, order[0], order)
-    index.distinct = Orders.from_tuples(list(by_token.values()))
-    index.__dict__["by_token"] = by_token  # already built: the cached property's value
-
-
-def _put(first: dict, repeats: dict, key, order) -> None:
-    if key in first:
-        if key not in repeats:
-            repeats[key].append(first[key])
-        repeats[key].append(order)
-    else:
-        first[key] = order

@@ -1,4 +1,4 @@
-"""Compose the checks into one report; format it as a table or plain-word examples."""
+"""Compose the checks into one report (checker/text.py formats it)."""
 
 import contextlib
 import gc
@@ -8,8 +8,9 @@ import threading
 from checker.api import READ_TIMEOUT_S, is_url, read_api
 from checker.checks import CHECKS, Context
 from checker.contention import MIN_OVERLAPS, contention
-from checker.facts import INFO, history_facts, index_store
+from checker.facts import INFO, facts_from, history_facts
 from checker.integrity import IntegrityCheck
+from checker.store_index import index_store
 from checker.stores import read_store
 from checker.tail import MIN_BYTES as TAIL_FROM
 from checker.tail import start as start_tail
@@ -25,6 +26,7 @@ def check(
     existing=frozenset(),
     read_timeout: float = READ_TIMEOUT_S,
     tail_from: int = TAIL_FROM,
+    engine: str = "polars",
 ) -> dict:
     """Check the store at store_path against a history (or none); return the report.
 
@@ -32,13 +34,16 @@ def check(
     API (existing: orders it held before the run, left out; see checker/api.py). history
     is a parsed History or a HistoryStream (history). A store with no anomaly is `held`
     only if at least min_overlaps pairs of writes on one sku overlapped. A history file of at
-    least tail_from bytes is read by two processes (checker/tail.py).
+    least tail_from bytes is read by two processes (checker/tail.py) when engine is
+    "numpy"; "polars" (checker/engine.py) reads it in threads and gives the same report.
     """
-    tail = None if history is None else start_tail(history, tail_from)
+    polars = engine == "polars" and history is not None
+    tail = None if history is None or polars else start_tail(history, tail_from)
+    read = _read_in_columns if polars else _read_and_check
     try:
-        with _collector_paused():
-            report, measured = _read_and_check(store_path, history, tail, examples, existing,
-                                               read_timeout)  # fmt: skip
+        # The numpy engine pauses the collector; the polars one needs no process-wide switch.
+        with contextlib.nullcontext() if polars else _collector_paused():
+            report, measured = read(store_path, history, tail, examples, existing, read_timeout)
     except BaseException:
         if tail is not None:
             tail.cancel()
@@ -69,6 +74,34 @@ def _read_and_check(store_path, history, tail, examples, existing, read_timeout)
     return _report(snapshot, index, history, facts, examples), measured
 
 
+def _read_in_columns(store_path, history, tail, examples, existing, read_timeout) -> tuple:
+    """As _read_and_check, the history read by polars in its threads while the store is
+    read here (and a SQLite store's integrity is checked in a third)."""
+    from checker import engine  # noqa: PLC0415 - polars, for a check with a history
+
+    reading = Background(engine.read_writes, history, switch=False)  # polars lets go of the GIL
+    if is_url(store_path):
+        snapshot = read_api(store_path, existing, read_timeout)
+    else:
+        snapshot = read_store(store_path, integrity=False)
+    integrity = IntegrityCheck(snapshot.path) if snapshot.backend == "sqlite" else None
+    if integrity is not None:
+        integrity.start()
+    index = index_store(snapshot, engine.may_repeat)
+    read = reading.result()
+    # None: input polars could read otherwise than the careful reader, which reads it here.
+    facts = history_facts(history) if read is None else facts_from(history, *read[:2])
+    # The leave records, read again by the lines polars found them on (none: no search).
+    leaves = None if read is None else [facts.fetch(at) for at in read[2]]
+    if integrity is not None and (checked := integrity.applied(snapshot)) is not snapshot:
+        snapshot, index = checked, index_store(checked, engine.may_repeat)
+    measured = Background(contention, facts.t0, facts.t1, facts.sku, switch=False)
+    try:
+        return _report(snapshot, index, history, facts, examples, leaves), measured
+    finally:
+        engine.forget()
+
+
 def _integrity_when_met(snapshot, tail) -> IntegrityCheck | None:
     """Return a SQLite store's integrity check, to start when the history's readers meet
     and a core falls idle; None where read_store ran it (no second reader) or none applies.
@@ -87,10 +120,12 @@ class Background:
     # let go of it, by default after 5 ms: at a hundred calls that ate the whole gain.
     SWITCH_S = 0.0005
 
-    def __init__(self, fn, *args):
+    def __init__(self, fn, *args, switch: bool = True):
+        """switch=False leaves the switch interval alone (fn lets go of the GIL itself)."""
         self._value, self._error = None, None
-        self._switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch, self.SWITCH_S))
+        self._switch = sys.getswitchinterval() if switch else None
+        if switch:
+            sys.setswitchinterval(min(self._switch, self.SWITCH_S))
         self._thread = threading.Thread(target=self._run, args=(fn, *args), daemon=True)
         self._thread.start()
 
@@ -100,7 +135,8 @@ class Background:
         except BaseException as e:  # noqa: BLE001 - handed to the caller of result()
             self._error = e
         finally:
-            sys.setswitchinterval(self._switch)
+            if self._switch is not None:
+                sys.setswitchinterval(self._switch)
 
     def result(self):
         """Wait for the call; return its value, or raise what it raised."""
@@ -131,9 +167,12 @@ def _collector_paused():
             gc.enable()
 
 
-def _report(snapshot, index, history, facts, examples: int) -> dict:
-    """Run every check that has what it needs; compose the report."""
-    ctx = Context(snapshot=snapshot, index=index, facts=facts)
+def _report(snapshot, index, history, facts, examples: int, leaves=None) -> dict:
+    """Run every check that has what it needs; compose the report (leaves: the history's
+    leave records, when known already)."""
+    ctx = Context(snapshot=snapshot, index=index, facts=facts, history=history)
+    if leaves is not None:
+        ctx.__dict__["leaves"] = leaves  # the cached property's value: no search of the file
     report = _empty_report(snapshot, history, facts)
     for name, (fn, needs, *_) in CHECKS.items():
         missing = _missing(needs, ctx)
@@ -157,6 +196,8 @@ def _missing(needs, ctx: Context) -> str | None:
         return "no history was given"
     if "items" in needs and ctx.snapshot.items is None:
         return "the store's items could not be read"
+    if "shifts" in needs and ctx.snapshot.shifts is None:
+        return "the store's on-call shifts were not read"
     return None
 
 
@@ -208,80 +249,3 @@ EXIT_CODES = {"held": 0, "failed": 1, "unknown": 1, "inconclusive": 3}
 def exit_code(report: dict) -> int:
     """Return 0 held, 1 failed or unknown, 3 inconclusive (2 is the CLI's bad usage)."""
     return EXIT_CODES[report["verdict"]]
-
-
-def table_lines(report: dict) -> list[str]:
-    """Return the verdict table: one row per class, with one example each."""
-    store = report["store"]
-    how = "read through the API" if store["read"] == "api" else store["backend"]
-    lines = [f"store   {store['path']} ({how or 'unknown format'}, {store['orders']} orders)"]
-    if report["history"]:
-        c, x = report["history"]["creates"], report["history"]["cancels"]
-        lines.append(
-            f"history creates ok {c['ok']} / fail {c['fail']} / info {c['info']}; "
-            f"cancels ok {x['ok']} / fail {x['fail']} / info {x['info']}"
-        )
-    lines.append("")
-    lines.append(f"{'anomaly':<16}{'count':>7}  example")
-    for name in CHECKS:
-        lines.append(_row(report, name))
-    lines.append("")
-    if report["history"]:
-        lines.append(f"recovered (info writes that landed): {report['recovered']}")
-        lines.append(contention_line(report))
-    verdict = report["verdict"]
-    unreadable = store["error"] if store["error"] and not store["readable"] else ""
-    lines.append(f"verdict: {verdict.upper() if verdict == 'failed' else verdict}"
-                 + (f" ({unreadable})" if unreadable else ""))  # fmt: skip
-    return lines
-
-
-def contention_line(report: dict) -> str:
-    """Say how hard the writes contended, and whether that was enough to call it held."""
-    c, least = report["contention"], report["min_overlaps"]
-    line = (
-        f"contention: {c['overlaps']} overlapping write pairs on one sku "
-        f"({c['store_overlaps']} in the store), at most {c['max_depth']} at once"
-    )
-    if report["verdict"] == "inconclusive":
-        line += f"; held needs {least}: inconclusive, the load did not exercise a race"
-    return line
-
-
-def _row(report: dict, name: str) -> str:
-    if name in report["skipped"]:
-        return f"{name:<16}{'-':>7}  skipped: {report['skipped_because'][name]}"
-    if name in report["errors"]:
-        return f"{name:<16}{'?':>7}  checker crashed: {report['errors'][name]}"
-    example = report["examples"].get(name, [{}])[0].get("text", "")
-    return f"{name:<16}{report['anomalies'][name]:>7}  {example[:110]}"
-
-
-def explain_lines(report: dict, requests=None) -> list[str]:
-    """Return every example in plain words, by its known name, with the history records
-    involved; requests(anomaly, example), when given, names the few that explain it."""
-    lines = []
-    for name, examples in report["examples"].items():
-        lines.append(f"{name} ({report['anomalies'][name]}): {CHECKS[name].known_as}")
-        for n, example in enumerate(examples, 1):
-            lines.append(f"  {n}. {example['text']}")
-            chosen = requests(name, example) if requests else []
-            if chosen:
-                lines.append("     the requests that explain it, in the order they finished:")
-                lines.extend(f"       {chr(65 + i)}: {_record(r)}" for i, r in enumerate(chosen))
-                continue
-            lines.extend(f"       history: {_record(r)}" for r in example.get("records", []))
-            overlapping = example.get("overlapping", [])
-            if overlapping:
-                lines.append(f"       {len(overlapping)} overlapping write(s), e.g.:")
-                lines.extend(f"         {_record(r)}" for r in overlapping)
-        lines.append("")
-    return lines or ["nothing to explain: no anomalies."]
-
-
-def _record(r: dict) -> str:
-    return (
-        f"{r['op']} vu={r['vu']} token={r['token']} {r['qty']} x {r['sku']} -> "
-        f"{r['type']} {r['status']} id={r['order_id']} at {r['t0']:.3f}-{r['t1']:.3f} s"
-        + (f" ({r['error']})" if r.get("error") else "")
-    )

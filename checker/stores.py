@@ -1,19 +1,18 @@
 """Read a store by the formats in docs/contract.md, recovering what a broken one still holds."""
 
-import contextlib
 import json
 import re
-import sqlite3
 import sys
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import msgspec
 
-from checker.integrity import connect_read_only, unreadable_sqlite, verdict_of
+from checker.oncall import document_shifts
 from checker.orders import Orders
 from checker.postgres import is_postgres_store, read_postgres
+from checker.snapshot import Snapshot, is_int, is_order
+from checker.sql_store import read_sqlite, read_tables
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 STORE_NAMES = ("store.json", "store.db")
@@ -22,31 +21,6 @@ ORDER_START = re.compile(r'\{\s*"id"\s*:')
 # An order ends before the next one starts; one that does not (a value nested in it, or
 # damage) is given the text up to this many further starts before it counts as unreadable.
 REACH = 4
-
-
-@dataclass
-class Snapshot:
-    """What a store holds, as far as it could be read."""
-
-    path: str
-    backend: str | None = None
-    items: dict | None = None
-    # Well-formed orders, read as (id, sku, qty, token) tuples, held as columns (millions).
-    orders: Orders = field(default_factory=Orders)
-    # Orders with missing or ill-typed fields, as they were found.
-    malformed: list = field(default_factory=list)
-    corruption: str | None = None
-    unreadable: str | None = None  # why nothing could be read (a server's final reads failed)
-
-    @property
-    def readable(self) -> bool:
-        """Say whether any orders or items could be read."""
-        return self.unreadable is None and (self.items is not None or bool(self.orders))
-
-    @property
-    def through_api(self) -> bool:
-        """Say whether the state was read through the HTTP API rather than from a file."""
-        return self.backend == "api"
 
 
 def resolve_store_path(path) -> Path | str:
@@ -74,7 +48,7 @@ def read_store(path, integrity: bool = True) -> Snapshot:
     """
     if is_postgres_store(path):
         snapshot = Snapshot(str(path), backend="postgres")
-        read_postgres(path, snapshot, _read_tables)
+        read_postgres(path, snapshot, read_tables)
         return snapshot
     path = Path(path)
     with open(path, "rb") as f:
@@ -82,22 +56,6 @@ def read_store(path, integrity: bool = True) -> Snapshot:
     if head == SQLITE_MAGIC:
         return read_sqlite(path, integrity)
     return read_json(path)
-
-
-def is_order(value) -> bool:
-    """Say whether value is an order with every documented field well-typed."""
-    return (
-        isinstance(value, dict)
-        and _is_int(value.get("id"))
-        and isinstance(value.get("sku"), str)
-        and _is_int(value.get("qty"))
-        and isinstance(value.get("token"), str)
-        and isinstance(value.get("created_at"), str)
-    )
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _compact_order(value: dict):
@@ -137,6 +95,8 @@ class _Document(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     items: dict[str, int]
     orders: list[_Order]
     next_id: int
+    shifts: dict[str, list[str]] = {}  # the on-call rota, absent from older stores
+    leaves: dict[str, dict] = {}
 
 
 _WELL_FORMED = msgspec.json.Decoder(_Document)
@@ -166,6 +126,7 @@ def read_json(path, raw: bytes | None = None) -> Snapshot:
     del raw
     snapshot = Snapshot(str(path), backend="json")
     snapshot.items = doc.items
+    snapshot.shifts = doc.shifts
     snapshot.orders = Orders.from_structs(doc.orders)
     return snapshot
 
@@ -215,12 +176,15 @@ def _read_document(snapshot: Snapshot, found: list, doc) -> None:
         kind = "single order" if isinstance(doc, tuple) else type(doc).__name__
         snapshot.corruption = snapshot.corruption or f"the document is a {kind}"
         return
-    problems = [key for key in ("version", "next_id") if not _is_int(doc.get(key))]
+    problems = [key for key in ("version", "next_id") if not is_int(doc.get(key))]
     items = doc.get("items")
-    if isinstance(items, dict) and all(_is_int(v) for v in items.values()):
+    if isinstance(items, dict) and all(is_int(v) for v in items.values()):
         snapshot.items = items
     else:
         problems.append("items")
+    snapshot.shifts = document_shifts(doc)
+    if snapshot.shifts is None:
+        problems.append("shifts")
     orders = doc.get("orders")
     if isinstance(orders, list):
         for order in orders:
@@ -269,80 +233,3 @@ def _first_decoded(text: str, start: int, ends: list[int]):
         except (ValueError, RecursionError):
             continue
     return None
-
-
-def read_sqlite(path, integrity: bool = True) -> Snapshot:
-    """Read store.db read-only: integrity check (unless integrity is False), items, orders."""
-    snapshot = Snapshot(str(path), backend="sqlite")
-    try:
-        with contextlib.closing(connect_read_only(path)) as db:
-            if integrity:
-                snapshot.corruption = verdict_of(db)
-            _read_sqlite_tables(snapshot, db)
-    except sqlite3.Error as e:
-        snapshot.corruption = snapshot.corruption or unreadable_sqlite(e)
-    return snapshot
-
-
-# What makes a row a well-formed order, asked of SQLite itself: a million rows are then
-# split in C, not checked field by field in Python (4.7 s to 0.9 s at 1M).
-WELL_TYPED = " AND ".join(
-    f"typeof({column}) = '{kind}'"
-    for column, kind in (("id", "integer"), ("sku", "text"), ("qty", "integer"),
-                         ("token", "text"), ("created_at", "text"))
-)  # fmt: skip
-
-
-def _read_sqlite_tables(snapshot: Snapshot, db) -> None:
-    try:
-        orders = Orders.joined(db, WELL_TYPED)
-        if orders is None:  # a newline in a sku or token: row by row
-            query = f"SELECT id, sku, qty, token FROM orders WHERE {WELL_TYPED}"
-            orders = Orders.fetched(db.execute(query))
-        malformed = []
-        # Counting the rows costs a fiftieth of scanning them again for ill-typed ones.
-        if db.execute("SELECT count(*) FROM orders").fetchone()[0] != len(orders):
-            query = f"SELECT id, sku, qty, token, created_at FROM orders WHERE NOT ({WELL_TYPED})"
-            malformed = [
-                dict(zip(("id", "sku", "qty", "token", "created_at"), row, strict=True))
-                for row in db.execute(query)
-            ]
-    except sqlite3.Error:  # a row that cannot be read: row by row keeps every one before it
-        _read_tables(snapshot, db)
-        return
-    _read_items(snapshot, db)
-    snapshot.orders, snapshot.malformed = orders, malformed
-
-
-def _read_items(snapshot: Snapshot, db) -> None:
-    rows = db.execute("SELECT sku, stock FROM items").fetchall()
-    if all(isinstance(sku, str) and _is_int(stock) for sku, stock in rows):
-        snapshot.items = dict(rows)
-    else:
-        snapshot.corruption = "items holds an ill-typed row"
-
-
-def _read_tables(snapshot: Snapshot, db) -> None:
-    found: list = []
-    try:
-        _read_rows(snapshot, found, db)
-    finally:  # every row before one that could not be read is kept
-        snapshot.orders = Orders.from_tuples(found)
-
-
-def _read_rows(snapshot: Snapshot, found: list, db) -> None:
-    _read_items(snapshot, db)
-    cursor = db.execute("SELECT id, sku, qty, token, created_at FROM orders")
-    for row in cursor:
-        if (
-            _is_int(row[0])
-            and isinstance(row[1], str)
-            and _is_int(row[2])
-            and isinstance(row[3], str)
-            and isinstance(row[4], str)
-        ):
-            found.append(row[:4])
-        else:
-            snapshot.malformed.append(
-                dict(zip(("id", "sku", "qty", "token", "created_at"), row, strict=True))
-            )

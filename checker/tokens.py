@@ -57,7 +57,7 @@ class TokenTable:
     def lookup(self, tokens, count: int, hashes=None, order=None) -> np.ndarray:
         """Return the code of each of count tokens (NONE for one not in the table).
 
-        hashes: the tokens' str hashes, if already computed (checker.facts.index_store), and
+        hashes: the tokens' str hashes, if already computed (checker.store_index.index_store), and
         order, their stable order (checker.sorting), if that is too.
         """
         if self.hashes is None:

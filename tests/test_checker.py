@@ -14,17 +14,19 @@ NONE = dict.fromkeys(CHECKS, 0)
 
 
 class Kind(str):
-    """A store format; whether the history is held in memory or streamed from a file; and
-    whether its records are written in full or in the minimal form another tool might write."""
+    """A store format; whether the history is held in memory or streamed from a file;
+    whether its records are written in full or in the minimal form another tool might write;
+    and the checker's engine (checker/engine.py: polars; or numpy)."""
 
-    def __new__(cls, store: str, streamed: bool, minimal: bool = False):
+    def __new__(cls, store: str, streamed: bool, minimal: bool = False, engine: str = "numpy"):
         kind = super().__new__(cls, store)
-        kind.streamed, kind.minimal = streamed, minimal
+        kind.streamed, kind.minimal, kind.engine = streamed, minimal, engine
         return kind
 
 
 FORMS = [
-    (store, streamed, minimal)
+    (store, streamed, minimal, engine)
+    for engine in ("numpy", "polars")
     for minimal in (False, True)
     for streamed in (False, True)
     for store in ("json", "sqlite")
@@ -33,7 +35,10 @@ FORMS = [
 
 @pytest.fixture(
     params=FORMS,
-    ids=[f"{s}{'-streamed' * streamed}{'-minimal' * minimal}" for s, streamed, minimal in FORMS],
+    ids=[
+        f"{s}{'-streamed' * streamed}{'-minimal' * minimal}{'-polars' * (e == 'polars')}"
+        for s, streamed, minimal, e in FORMS
+    ],
 )
 def kind(request):
     """Both store formats, each with both ways of reading a history, full and minimal."""
@@ -54,8 +59,8 @@ def run(kind, tmp_path, items, orders, records):
     # The clean case's creates a and b overlap: one pair on one sku, enough to judge here.
     if kind.streamed:
         with history_stream(tmp_path / "history.jsonl", ITEMS, records) as streamed:
-            return check(store, streamed, min_overlaps=1)
-    return check(store, history(ITEMS, records), min_overlaps=1)
+            return check(store, streamed, min_overlaps=1, engine=kind.engine)
+    return check(store, history(ITEMS, records), min_overlaps=1, engine=kind.engine)
 
 
 def clean_case():
@@ -198,6 +203,18 @@ def test_corrupt_record(kind, tmp_path):
     assert report["examples"]["corrupt_record"][0]["text"] == (
         "token c was sent as 1 x sku-2 but stored as 5 x sku-2 (id 3)."
     )
+
+
+@pytest.mark.parametrize("stored_sku", ["sku-1", "sku-2"])
+def test_a_token_sent_as_two_skus_is_judged_by_the_copy_sent_first(kind, tmp_path, stored_sku):
+    # The second copy's answer is recorded first (answers are recorded as they come back):
+    # the order the token stands for is still the one its earliest copy sent.
+    records = [create("t", order_id=1, sku="sku-2", t0=0.2, t1=0.3),
+               create("t", order_id=1, sku="sku-1", t0=0.1, t1=0.3)]  # fmt: skip
+    items = {"sku-1": 10 - (stored_sku == "sku-1"), "sku-2": 10 - (stored_sku == "sku-2")}
+    report = run(kind, tmp_path, items, [order(1, "t", sku=stored_sku)], records)
+    corrupt = report["anomalies"]["corrupt_record"]
+    assert corrupt == (stored_sku == "sku-2"), report["examples"].get("corrupt_record")
 
 
 def test_ill_typed_record(kind, tmp_path):

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from checker.facts import FAIL, NONE, OK, RANK, history_facts
 from checker.orders import Orders
-from checker.stores import WELL_TYPED, Snapshot, _read_sqlite_tables, _read_tables
+from checker.snapshot import Snapshot
+from checker.sql_store import WELL_TYPED, read_sqlite_tables, read_tables
 from checker.tokens import TokenTable, numbered
 from history import op_record, parse_lines
 from tests.builders import history_lines
@@ -127,8 +128,8 @@ def test_sqlite_split_by_typeof_agrees_with_the_row_by_row_read(rows):
     db.execute("CREATE TABLE orders (id, sku, qty, token, created_at)")
     db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?)", rows)
     fast, slow = Snapshot("store.db"), Snapshot("store.db")
-    _read_sqlite_tables(fast, db)
-    _read_tables(slow, db)
+    read_sqlite_tables(fast, db)
+    read_tables(slow, db)
     assert fast == slow
 
 

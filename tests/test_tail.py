@@ -156,9 +156,9 @@ def test_a_check_split_in_two_reports_what_one_process_reports(tmp_path):
     store = tmp_path / "store.json"
     write_json_store(store, ITEMS, [order(n, f"t{n}") for n in range(1, 300)])
     with write_history(tmp_path / "h.jsonl", records) as stream:
-        split = check(store, stream, tail_from=0)
+        split = check(store, stream, tail_from=0, engine="numpy")
     with HistoryStream(stream.path) as stream:
-        whole = check(store, stream, tail_from=1 << 60)
+        whole = check(store, stream, tail_from=1 << 60, engine="numpy")
     assert split["anomalies"]["lost"] == 2  # t0 and t-unstored
     assert json.dumps(split, sort_keys=True) == json.dumps(whole, sort_keys=True)
 
@@ -183,9 +183,9 @@ def test_sqlites_integrity_checked_when_the_readers_meet_is_what_it_is_inline(tm
     raw[at : at + len(junk)] = junk
     store.write_bytes(bytes(raw))
     with write_history(tmp_path / "h.jsonl", records) as stream:
-        split = check(store, stream, tail_from=0)
+        split = check(store, stream, tail_from=0, engine="numpy")
     with HistoryStream(stream.path) as stream:
-        whole = check(store, stream, tail_from=1 << 60)
+        whole = check(store, stream, tail_from=1 << 60, engine="numpy")
     assert json.dumps(split, sort_keys=True) == json.dumps(whole, sort_keys=True)
     assert split["anomalies"]["corrupt_store"] == (damage != "none")
     assert split["anomalies"]["lost"] == (300 if damage in ("header", "last page") else 1)
@@ -216,11 +216,11 @@ def test_a_checker_that_cannot_start_a_child_reads_the_history_itself(tmp_path, 
     records = [create(f"t{n}", order_id=n) for n in range(50)]
     store = write_json_store(tmp_path / "store.json", ITEMS, [order(n, f"t{n}") for n in range(49)])
     with write_history(tmp_path / "h.jsonl", records) as stream:
-        whole = check(store, stream, tail_from=1 << 60)
+        whole = check(store, stream, tail_from=1 << 60, engine="numpy")
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))  # embedded Python
     with HistoryStream(stream.path) as stream, another_thread():  # so no fork either
         assert tail.start(stream, min_bytes=0) is None
-        assert check(store, stream, tail_from=0) == whole
+        assert check(store, stream, tail_from=0, engine="numpy") == whole
 
 
 @contextlib.contextmanager

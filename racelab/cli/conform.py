@@ -56,7 +56,7 @@ def _show(result) -> None:
 
 
 def _show_concurrent(run) -> None:
-    from checker.report import contention_line
+    from checker.text import contention_line
 
     report, load = run.report, run.summary
     found = {k: v for k, v in report["anomalies"].items() if v}

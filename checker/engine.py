@@ -1,0 +1,282 @@
+"""The checker's columnar engine: a history read and its tokens numbered by polars.
+
+polars reads a history file in its own threads, a block at a time, into typed columns,
+letting go of the GIL, so the store is read meanwhile (checker/report.py); it numbers the
+tokens by hash, tells whether a store repeats a token or an id, and finds the store's
+tokens among the history's. The facts per token and the checks are then the numpy
+engine's (checker/facts.py, checker/anomalies.py), so the report is the same.
+
+polars reads some input other than the careful reader does (a number where a string is
+due reads as its text; a lone surrogate as NUL; `"attempt": null` as a missing field).
+Each of those is tested for on the columns, and on any of them, or any line polars
+cannot take, this engine answers None and the careful reader reads the history: it
+names a bad line and recovers what it can (history/read.py). docs/dependencies.md.
+"""
+
+import io
+
+import numpy as np
+import polars as pl
+
+from checker.columns import NONE, RANK, Columns
+from history.format import OP_FIELDS, OPS, TYPES, with_defaults
+
+# The record's fields as polars reads them; a value of another type is an error there,
+# except for a string field, which reads any scalar as its text (tested for below).
+DTYPES = {str: pl.String, int: pl.Int64, float: pl.Float64}
+SCHEMA = {name: DTYPES[types[-1] if types[0] is int and float in types else types[0]]
+          for name, types in OP_FIELDS.items()}  # fmt: skip
+# The string fields that may hold any string (op and type must be one of a few names).
+STRINGS = [
+    name for name, dtype in SCHEMA.items() if dtype == pl.String and name not in ("op", "type")
+]
+WRITES = ("create", "cancel")
+_EMPTY = pl.DataFrame(schema=SCHEMA).with_row_index("locator")
+WHITESPACE = np.frombuffer(b" \t\r\n", np.uint8)
+CHUNK = 1 << 24  # bytes scanned at a time for line starts (only for examples)
+BLOCK = 1 << 26  # bytes of history polars reads at a time: its threads share each block
+
+
+def read_writes(history) -> tuple[Columns, object, list] | None:
+    """Return a history's writes as columns, a reader of its records by locator, and the
+    locators of its leave records; None when polars cannot read it as the careful reader
+    would (that reader reads it then).
+    """
+    path = getattr(history, "path", None)
+    frames = _memory_frames(history) if path is None else _file_frames(path)
+    parts, leaves, unsure, first = [], [], False, 0
+    try:
+        for frame in frames:
+            lazy = frame.lazy().with_row_index("locator", offset=first)
+            if path is not None and first == 0:  # row 0: the run record, read already
+                lazy = lazy.filter(pl.col("locator") > 0)
+            first += frame.height
+            left = lazy.filter(pl.col("op") == "leave").select("locator")
+            valid, writes, left = pl.collect_all([_validity(lazy), _writes(lazy), left])
+            if not valid["valid"].item():
+                return None
+            unsure |= valid["unsure"].item()
+            parts.append(writes)
+            leaves += left["locator"].to_list()
+    except (pl.exceptions.PolarsError, OverflowError, TypeError, ValueError):
+        return None  # a line polars cannot read: bad JSON, a wrong type, a huge int
+    if unsure and _says_null(path, "attempt"):
+        return None
+    fetch = history.record_at if path is None else LineReader(path).record
+    writes = pl.concat(parts, rechunk=False) if parts else _writes(_EMPTY.lazy()).collect()
+    parts.clear()  # the blocks are the frame's chunks now: one copy, let go field by field
+    return _columns(writes), fetch, leaves
+
+
+def _memory_frames(history):
+    """Yield a History's records (valid dicts already) as one frame."""
+    yield pl.DataFrame(history.ops, schema=SCHEMA)
+
+
+def _file_frames(path):
+    """Yield a history file's lines as frames, BLOCK bytes of whole lines at a time.
+
+    A block at a time, so the file is never all in memory (polars' own scan maps it whole).
+    """
+    with open(path, "rb") as file:
+        while block := file.read(BLOCK):
+            block += file.readline()  # whole lines: a record never spans two blocks
+            yield pl.read_ndjson(io.BytesIO(block), schema=SCHEMA)
+
+
+def _validity(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Say, in one row, whether every record is one the careful reader reads the same."""
+    op, token = pl.col("op"), pl.col("token")
+    required = [
+        op.is_in(OPS),
+        pl.col("type").is_in(TYPES),
+        pl.col("t0").is_finite(),
+        pl.col("t1").is_finite(),
+        ~op.is_in([*WRITES, "leave"]) | token.is_not_null(),  # a cancel by id: careful
+    ]
+    strings = [~_maybe_not_a_string(pl.col(name)) for name in STRINGS]
+    checks = [c.fill_null(False) for c in required] + [c.fill_null(True) for c in strings]
+    # "attempt": null is not valid, and left out it reads as 0; polars reads both as null.
+    return frame.select(valid=pl.all_horizontal(checks).all(),
+                        unsure=pl.col("attempt").is_null().any())  # fmt: skip
+
+
+def _maybe_not_a_string(text: pl.Expr) -> pl.Expr:
+    """Say whether a string may have been read from another JSON value, or a lone surrogate.
+
+    A number, a boolean, an object or an array read as a string reads as its JSON text; a
+    lone surrogate as NUL. A string that looks like one of them may have been one.
+    """
+    number = text.cast(pl.Float64, strict=False).is_not_null()
+    nested = text.str.starts_with("{") | text.str.starts_with("[")
+    return number | text.is_in(["true", "false"]) | nested | text.str.contains("\x00", literal=True)
+
+
+def _writes(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Return the write records' fields the checks read, in history order."""
+    return frame.filter(pl.col("op").is_in(WRITES)).select(
+        "locator", "token", "sku", "qty", "order_id", "t0", "t1",
+        create=pl.col("op") == "create",
+        rank=pl.col("type").replace_strict(RANK, return_dtype=pl.Int8),
+        unsent=pl.col("status").is_null(),
+    )  # fmt: skip
+
+
+def _columns(writes: pl.DataFrame) -> Columns:
+    """Return the writes as the arrays the facts are reduced from."""
+    columns = Columns(skus={})
+    # Each field is taken out of the frame as it becomes an array: the peak holds one copy.
+    sku = writes.drop_in_place("sku")
+    names = sku.drop_nulls().unique(maintain_order=True).to_list()
+    columns.skus = dict(zip(names, range(len(names)), strict=True))
+    sku = sku.replace_strict(columns.skus, default=NONE, return_dtype=pl.Int64)
+    columns.sku = sku.fill_null(NONE).to_numpy()
+    for name, has in (("qty", "has_qty"), ("order_id", "has_id")):
+        values = writes.drop_in_place(name)
+        setattr(columns, name, values.fill_null(0).to_numpy())
+        setattr(columns, has, values.is_not_null().to_numpy())
+    for name in ("create", "rank", "unsent", "t0", "t1"):
+        setattr(columns, name, writes.drop_in_place(name).to_numpy())
+    columns.locator = writes.drop_in_place("locator").to_numpy().astype(np.int64)
+    columns.tokens = Tokens(writes.drop_in_place("token"))
+    columns.code = columns.tokens.codes
+    return columns
+
+
+def _says_null(path, name: str) -> bool:
+    """Say whether a history file may give a field as null (not just leave it out)."""
+    import re  # noqa: PLC0415 - only a history that leaves a field out asks
+
+    said = re.compile(rb'"%s"\s*:\s*null' % name.encode())
+    with open(path, "rb") as file:
+        while block := file.read(CHUNK):
+            if said.search(block + file.readline()):  # whole lines: a record never spans two
+                return True
+    return False
+
+
+class Tokens:
+    """The history's distinct tokens, each with a code: its hash's rank among theirs.
+
+    Numbered by a 64-bit hash, at polars' speed on integers (strings sort and join several
+    times slower at 10M); two tokens that share a hash are told apart by their strings.
+    """
+
+    def __init__(self, tokens: pl.Series):
+        self.tokens = tokens  # every write's token, in history order
+        hashes = tokens.hash()
+        codes = (hashes.rank("dense") - 1).cast(pl.Int64).to_numpy()
+        self.first = _firsts(codes)
+        self.keys = hashes.gather(self.first).to_numpy()  # in code order: sorted
+        if not (tokens.gather(self.first[codes]) == tokens).all():  # two share a hash
+            codes = (tokens.rank("dense") - 1).cast(pl.Int64).to_numpy()
+            self.first, self.keys = _firsts(codes), None
+        self.codes = codes
+
+    def __len__(self) -> int:
+        return int(self.first.size)
+
+    def name(self, code: int) -> str:
+        """Return the token a code stands for."""
+        return self.tokens[int(self.first[code])]
+
+    def names(self, codes) -> list:
+        """Return the tokens for codes, in order of first appearance."""
+        return self.tokens.gather(np.sort(self.first[codes])).to_list()
+
+    def lookup(self, tokens, count: int, hashes=None, order=None) -> np.ndarray:
+        """Return the code of each of count tokens (NONE for one not in the table).
+
+        hashes and order are the numpy engine's (checker/tokens.py), not needed here.
+        """
+        asked = as_series(tokens)
+        if not len(self) or not len(asked):
+            return np.full(len(asked), NONE, np.int64)
+        if self.keys is None:  # two tokens share a hash: by string
+            table = pl.DataFrame({"key": self.tokens.gather(self.first)})
+            found = pl.DataFrame({"key": asked}).join(
+                table.with_row_index("code"), on="key", how="left", maintain_order="left"
+            )["code"]
+            return found.fill_null(NONE).cast(pl.Int64).to_numpy()
+        # The keys are sorted: a binary search finds each hash's code, then each match is
+        # confirmed against the table's own string (same hash is not same token).
+        codes = np.minimum(_searched(self.keys, asked.hash()), len(self) - 1)
+        same = (self.tokens.gather(self.first[codes]) == asked).to_numpy()
+        return np.where(same, codes, NONE)
+
+    def code(self, token) -> int:
+        """Return one token's code, or NONE."""
+        return int(self.lookup([token], 1)[0])
+
+
+def _searched(keys: np.ndarray, asked: pl.Series) -> np.ndarray:
+    """Return np.searchsorted(keys, asked), asked in sorted order (four times faster)."""
+    order = asked.arg_sort().to_numpy()
+    found = np.empty(order.size, np.int64)
+    found[order] = np.searchsorted(keys, asked.to_numpy()[order])
+    return found
+
+
+def _firsts(codes: np.ndarray) -> np.ndarray:
+    """Return the first position of each code."""
+    count = int(codes.max()) + 1 if codes.size else 0
+    first = np.full(count, codes.size, np.int64)
+    np.minimum.at(first, codes, np.arange(codes.size))
+    return first
+
+
+_LAST: list = [None, None]  # the last list of strings made a Series, and that Series
+
+
+def as_series(strings) -> pl.Series:
+    """Return a list of strings as a Series, once for the store's tokens (asked twice)."""
+    if _LAST[0] is not strings:
+        _LAST[:] = [strings, pl.Series(list(strings), dtype=pl.String)]
+    return _LAST[1]
+
+
+def forget() -> None:
+    """Let go of the store's tokens kept by as_series (the check is done)."""
+    _LAST[:] = [None, None]
+
+
+def may_repeat(orders) -> bool:
+    """Say whether two stored orders may share a token or an id (two tokens' hashes count)."""
+    if as_series(orders.tokens).hash().n_unique() < len(orders):
+        return True
+    if orders.ids.dtype == object:  # an id beyond int64: Python compares them
+        return len(set(orders.ids.tolist())) < len(orders)
+    return pl.Series(orders.ids).n_unique() < len(orders)
+
+
+class LineReader:
+    """A history file's records read again by locator: the n-th line that is not blank."""
+
+    def __init__(self, path):
+        self.path, self._starts = path, None
+
+    def record(self, locator: int) -> dict:
+        """Return the record at a locator, with every field (as HistoryStream.record_at)."""
+        import json  # noqa: PLC0415 - only examples read records again
+
+        if self._starts is None:  # one scan, on the first example that needs a record
+            self._starts = line_starts(self.path)
+        with open(self.path, "rb") as file:
+            file.seek(int(self._starts[locator]))
+            return with_defaults(json.loads(file.readline()))
+
+
+def line_starts(path) -> np.ndarray:
+    """Return where each line of a file that is not blank starts (polars skips blank ones)."""
+    found, base = [], 0
+    with open(path, "rb") as file:
+        while block := file.read(CHUNK):
+            block += file.readline()
+            data = np.frombuffer(block, np.uint8)
+            starts = np.concatenate(([0], np.flatnonzero(data == ord("\n")) + 1))
+            starts = starts[starts < data.size]
+            solid = np.concatenate(([0], np.cumsum(~np.isin(data, WHITESPACE))))
+            stops = np.append(starts[1:], data.size)
+            found.append(base + starts[solid[stops] > solid[starts]])
+            base += data.size
+    return np.concatenate(found) if found else np.zeros(0, np.int64)
