@@ -20,11 +20,13 @@ $(STAMP): pyproject.toml examples/express/package-lock.json
 system:
 	scripts/system-packages
 
-# Two processes: most of a test's time is a server starting or a load running, so two
-# overlap well on two cores (7 min against 11-14 serially). Each file stays in one
-# process (loadfile), so a module's expensive fixture (a compare run) is made once.
+# Four processes on two cores: most of a test's time is a server starting, a load
+# running or a step waiting on a lock, so four overlap well (4:40 against 7:00 with two,
+# on the 2-core machine in docs/benchmarks.md), and every race test must hold on a busy
+# machine anyway. Each file stays in one process (loadfile), so a module's expensive
+# fixture (a compare run) is made once.
 test: setup system
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 4 --dist loadfile
 
 compare: setup
 	$(BIN)/racelab compare

@@ -1,7 +1,8 @@
 """The racelab command line: one group, and one module per verb (serve, load, check, compare,
-step, conform, history)."""
+step, conform, history, ui)."""
 
 import importlib
+import signal
 
 import click
 
@@ -18,6 +19,7 @@ COMMANDS = {
     "step": "racelab.cli.step:step_command",
     "conform": "racelab.cli.conform:conform_command",
     "history": "racelab.cli.history:history_group",
+    "ui": "racelab.cli.ui:ui_command",
 }
 
 
@@ -33,6 +35,28 @@ class LazyGroup(click.Group):
         module, attribute = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module), attribute)
 
+    def invoke(self, ctx):
+        """Run the verb; a Ctrl-C, SIGTERM or SIGHUP that unwound it ends in one line."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted(ctx.invoked_subcommand) from None
+
+
+class Interrupted(click.ClickException):
+    """A signal stopped the verb once its finally blocks had stopped what it started."""
+
+    def __init__(self, verb: str | None):
+        from racelab.process_exit import stop_signal, stop_status
+
+        super().__init__(f"stopped by {signal.Signals(stop_signal()).name}")
+        self.exit_code = stop_status()  # 130, 143 or 129, as a shell reports a signal
+        self.verb = " ".join(filter(None, ["racelab", verb]))
+
+    def show(self, file=None) -> None:
+        """Print the one line, without click's "Error:"."""
+        click.echo(f"{self.verb}: {self.format_message()}", err=True)
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="racelab")
@@ -41,7 +65,10 @@ def cli():
 
 
 def main():
-    """Run the racelab command line."""
+    """Run the racelab command line; SIGTERM and SIGHUP unwind it as Ctrl-C does."""
+    from racelab.process_exit import unwind_on_signals
+
+    unwind_on_signals()
     cli()
 
 

@@ -18,6 +18,9 @@ DEFAULTS = Settings()  # the one source of compare's defaults; the options show 
 # Three kills, each about a second of restart: 2 s of load would mostly meet a server
 # that is down. Ten seconds is the load Lab 6 and the kill tally were measured with.
 KILL_DURATION_S = 10.0
+# One power cut and one reboot (a remount and a restart, about a second): 4 s of load sees
+# writes before the cut and after the reboot.
+POWER_LOSS_DURATION_S = 4.0
 RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
 
 
@@ -53,7 +56,8 @@ RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
 @click.option(
     "--duration",
     help=f"Load per target: {DEFAULTS.duration:g}s unless given, {KILL_DURATION_S:g}s with "
-    "--faults kill (so that the load sees the restarts through).",
+    f"--faults kill and {POWER_LOSS_DURATION_S:g}s with --faults power-loss (so that the load "
+    "sees the restarts through).",
 )
 @max_requests_option
 @click.option(
@@ -66,9 +70,10 @@ RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
 @threads_option
 @click.option(
     "--faults",
-    type=click.Choice(["kill", "retry"]),
-    help="kill: SIGKILL and restart each target mid-load; retry: slow writes, short "
-    "timeouts and clients that resend the same token.",
+    type=click.Choice(["kill", "power-loss", "retry"]),
+    help="kill: SIGKILL and restart each target mid-load; power-loss: keep each store on a "
+    "FUSE layer that drops every write not fsynced when the target is killed, then restart it; "
+    "retry: slow writes, short timeouts and clients that resend the same token.",
 )
 @click.option(
     "--kills",
@@ -94,7 +99,19 @@ def compare_command(matrix, targets, externals, allow_remote, out, repro, **opti
     Exit 0 when every target ran (whatever its verdict), 1 when one could not be run.
     """
     specs = chosen_targets(matrix, targets, externals, allow_remote)
+    if options["faults"] == "power-loss":
+        require_fuse()
     raise SystemExit(run_and_report(specs, settings_from(options), out, repro))
+
+
+def require_fuse() -> None:
+    """Refuse --faults power-loss, in one line saying what to install, where FUSE is missing."""
+    from racelab.cli.errors import InputError
+    from racelab.interpose.mount import fuse_problem
+
+    problem = fuse_problem()
+    if problem:
+        raise InputError(f"--faults power-loss needs FUSE: {problem}")
 
 
 def settings_from(options: dict):
@@ -104,8 +121,10 @@ def settings_from(options: dict):
     from racelab.cli.errors import parsed_option
 
     if options["duration"] is None:
-        kill = options["faults"] == "kill"
-        options = {**options, "duration": f"{KILL_DURATION_S if kill else DEFAULTS.duration:g}s"}
+        duration = {"kill": KILL_DURATION_S, "power-loss": POWER_LOSS_DURATION_S}.get(
+            options["faults"], DEFAULTS.duration
+        )
+        options = {**options, "duration": f"{duration:g}s"}
     parsers = {"duration": parse_duration, "timeout": parse_duration, "mix": parse_mix}
     settings = Settings(**{
         name: parsed_option(parsers[name], value, f"--{name}") if name in parsers else value

@@ -1,5 +1,6 @@
-"""Faults as an experiment variable: kill the target mid-load and restart it on its store."""
+"""Faults as an experiment variable: kill the target mid-load (or cut its power) and restart it."""
 
+import contextlib
 import os
 import random
 import signal
@@ -10,6 +11,7 @@ from pathlib import Path
 from racelab.compare.launch import launch
 from racelab.compare.process import TargetFailed
 from racelab.compare.targets import TargetSpec
+from racelab.interpose.mount import Mount, MountFailed
 
 FIRST, LAST = 0.1, 0.8  # kills land in this part of the run, one per equal slot
 
@@ -76,11 +78,15 @@ class Killer:
                 return
             if self.process is None:
                 continue  # an earlier restart failed: the target stays down
-            kill_group(self.process)
-            self.events.append(self._restart(time.monotonic() - self._started))
+            at, what = time.monotonic() - self._started, self._fault()
+            self.events.append({**self._restart(at), **what})
+
+    def _fault(self) -> dict:
+        """Kill the target; return what else the fault did, for its report entry."""
+        kill_group(self.process)
+        return {}
 
     def _restart(self, at: float) -> dict:
-
         killed = time.monotonic()
         try:
             self.process, _ = launch(
@@ -94,3 +100,58 @@ class Killer:
             "restarted": True,
             "down_s": round(time.monotonic() - killed, 3),
         }
+
+
+class PowerCut(Killer):
+    """Kill the target and cut the power under its store, then remount it and restart it."""
+
+    def __init__(self, layer: Mount, *args):
+        super().__init__(*args)
+        self.layer, self._failure = layer, None
+
+    def _fault(self) -> dict:
+        kill_group(self.process)
+        try:
+            lost = self.layer.power_loss()  # what no fsync had made durable is gone
+            self.layer.start()  # the reboot: the same folder, as the power loss left it
+        except MountFailed as e:
+            self._failure = f"the FUSE layer failed: {e}"
+            return {}
+        return {"power_loss": lost}
+
+    def _restart(self, at: float) -> dict:
+        if self._failure:  # no mount to start it on: it stays down
+            self.process = None
+            return {"at_s": round(at, 3), "restarted": False, "error": self._failure}
+        return super()._restart(at)
+
+
+class Direct:
+    """The store's own folder, nothing in between (every fault but power-loss)."""
+
+    def __init__(self, folder: Path):
+        self.dir = folder
+
+    def stop(self) -> None:
+        """Nothing to unmount."""
+
+
+@contextlib.contextmanager
+def store_layer(spec, settings, data_dir: Path, log_path: Path):
+    """Yield where the target keeps its store: data_dir, or a FUSE mount over it (power-loss)."""
+    if settings.faults != "power-loss":
+        yield Direct(data_dir)
+        return
+    if spec.backend == "postgres" or getattr(spec, "url", None):
+        raise TargetFailed(
+            f"--faults power-loss needs a store racelab keeps in files it mounts; {spec.name} "
+            "is not one (postgres runs its server as another user, a url: target its own store)"
+        )
+    mount = Mount(data_dir, log_path)
+    try:
+        mount.start()
+        yield mount
+    except MountFailed as e:
+        raise TargetFailed(f"the FUSE layer failed: {e}") from None
+    finally:
+        mount.close()

@@ -1,15 +1,18 @@
 """A target's server process: start `racelab serve` on a free loopback port, wait, stop."""
 
+import functools
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
+from racelab.process_exit import die_with_parent, finishing
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
@@ -44,7 +47,8 @@ def start_server(
 ):
     """Start `racelab serve` (port 0: a free loopback one); return (process, base URL).
 
-    The server leads its own process group, so a fault can kill it with its workers.
+    The server leads its own process group, so a fault can kill it with its workers, and
+    it gets SIGTERM from the kernel if racelab dies without stopping it (even by SIGKILL).
     """
     offset = log_path.stat().st_size if log_path.exists() else 0
     with open(log_path, "a") as log:
@@ -54,14 +58,26 @@ def start_server(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=dies_with_racelab(),
         )
     try:
         url = _wait_for_url(process, log_path, offset)
         wait_for_health(url, process)
-    except TargetFailed:
+    except BaseException:  # it did not start, or a signal stops racelab while it starts
         stop_server(process)
         raise
     return process, url
+
+
+def dies_with_racelab():
+    """Return a preexec_fn by which a child gets SIGTERM when racelab dies, or None.
+
+    The kernel sends it when the starting *thread* ends: a server a kill fault restarts
+    from its own thread, mid-load, would die with that thread, so only the main thread asks.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return functools.partial(die_with_parent, os.getpid())
 
 
 def _wait_for_url(process, log_path: Path, offset: int) -> str:
@@ -100,16 +116,21 @@ def stop_server(process) -> None:
     """Stop a server cleanly (SIGTERM to its process group), killing what will not go.
 
     The group, not the process alone: a server started through a wrapper (a launcher
-    script, `npm start`) would leave its real server running on the port.
+    script, `npm start`) would leave its real server running on the port. Stopping twice
+    is stopping once, and a second Ctrl-C waits until the group is gone.
     """
-    if process.poll() is None:
-        _signal_group(process, signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    _signal_group(process, signal.SIGKILL)  # whatever of the group outlived its leader
+    if getattr(process, "racelab_stopped", False):
+        return  # its group id may belong to another process group by now
+    with finishing():
+        if process.poll() is None:
+            _signal_group(process, signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        _signal_group(process, signal.SIGKILL)  # whatever of the group outlived its leader
+        process.racelab_stopped = True
 
 
 def _signal_group(process, signum) -> None:

@@ -14,11 +14,12 @@ from loadtests.config import LoadConfig
 from loadtests.run import execute
 from loadtests.runner import LoadError
 from racelab.compare.external import ExternalTarget
-from racelab.compare.faults import Killer, kill_times
+from racelab.compare.faults import Killer, PowerCut, kill_times, store_layer
 from racelab.compare.launch import launch, require_empty, store_to_check
 from racelab.compare.process import TargetFailed, log_tail, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
+from racelab.process_exit import finishing
 
 
 def load_config(url: str, settings: Settings) -> LoadConfig:
@@ -43,17 +44,26 @@ def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TargetFailed(f"cannot create {data_dir}: {e.strerror}") from None
-    process, url = _started(spec, data_dir, settings, target_dir / "server.log")
+    with store_layer(spec, settings, data_dir, target_dir / "fuse.log") as layer:
+        report, summary, faults = _served(spec, settings, target_dir, layer, live)
+    return _entry(spec, report, summary, faults)
+
+
+def _served(spec, settings: Settings, target_dir: Path, layer, live):
+    """Start, load, stop and check a target keeping its store in layer.dir."""
+    process, url = _started(spec, layer.dir, settings, target_dir / "server.log")
     through_api = isinstance(spec, ExternalTarget)
     try:
-        summary, faults, process = _loaded(spec, settings, target_dir, process, url, live)
-        if not through_api and process is not None:
-            stop_server(process)  # a store file is read once nothing writes it any more
-        report = _checked(store_to_check(spec, data_dir, url), target_dir)
+        summary, faults, process = _loaded(spec, settings, target_dir, process, url, live, layer)
+        if not through_api:
+            if process is not None:
+                stop_server(process)  # a store file is read once nothing writes it any more
+            layer.stop()  # a FUSE layer writes what it holds back into data/ as it unmounts
+        report = _checked(store_to_check(spec, target_dir / "data", url), target_dir)
     finally:
         if process is not None:
             stop_server(process)  # an external one is read through its API, so it stops last
-    return _entry(spec, report, summary, faults)
+    return report, summary, faults
 
 
 def _started(spec, data_dir: Path, settings: Settings, log_path: Path):
@@ -66,7 +76,7 @@ def _started(spec, data_dir: Path, settings: Settings, log_path: Path):
     if isinstance(spec, ExternalTarget):
         try:
             require_empty(url)
-        except TargetFailed:
+        except BaseException:  # not empty, or a signal stops racelab meanwhile
             if process is not None:
                 stop_server(process)
             raise
@@ -77,25 +87,33 @@ def _emptied(data_dir: Path) -> None:
     """Empty racelab's own data folder for a target (an earlier run with the same --out)."""
     import shutil
 
-    shutil.rmtree(data_dir, ignore_errors=True)
-    data_dir.mkdir(parents=True)
+    for child in list(data_dir.iterdir()):  # the folder itself may be a mount point
+        shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
 
 
-def _loaded(spec, settings: Settings, target_dir: Path, process, url: str, live):
+def _loaded(spec, settings: Settings, target_dir: Path, process, url: str, live, layer):
     """Run the load (with its kills); return (summary, what the kills did, the process serving)."""
     killer = None
-    if settings.faults == "kill":
-        times = kill_times(settings.seed, spec.slug, settings.kills, settings.duration)
-        killer = Killer(spec, target_dir / "data", settings, target_dir / "server.log", process,
-                        url, times)  # fmt: skip
+    if settings.faults in ("kill", "power-loss"):
+        cut = settings.faults == "power-loss"  # one cut: the store is then checked as it was left
+        kills = 1 if cut else settings.kills
+        times = kill_times(settings.seed, spec.slug, kills, settings.duration)
+        args = (spec, layer.dir, settings, target_dir / "server.log", process, url, times)
+        killer = PowerCut(layer, *args) if cut else Killer(*args)
         killer.start()
     try:
         summary, _ = execute(load_config(url, settings), target_dir / "history.jsonl", (), live,
                              target_dir / "load.json", target_dir / "timeline.csv")  # fmt: skip
-    except LoadError as e:
-        raise TargetFailed(str(e)) from None
-    finally:
-        process = killer.finish() if killer else process
+    except BaseException as e:
+        # The caller stops the process it knows; one a kill fault restarted is stopped here.
+        with finishing():
+            serving = killer.finish() if killer else process
+            if serving is not None and serving is not process:
+                stop_server(serving)
+        if isinstance(e, LoadError):
+            raise TargetFailed(str(e)) from None
+        raise
+    process = killer.finish() if killer else process
     return summary, (killer.outcome() if killer else {"faults": []}), process
 
 

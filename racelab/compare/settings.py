@@ -21,6 +21,6 @@ class Settings:
     mix: dict = field(default_factory=default_mix)
     retries: int = 0
     timeout: float = 5.0
-    faults: str | None = None  # None, "kill" or "retry"
+    faults: str | None = None  # None, "kill", "power-loss" or "retry"
     kills: int = 3
     delay: tuple | None = None  # the servers' injected delay range, seconds
