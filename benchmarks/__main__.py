@@ -5,6 +5,7 @@ import argparse
 from benchmarks import (
     checker_scale,
     compare_time,
+    durability,
     generator,
     growth,
     kills,
@@ -12,8 +13,10 @@ from benchmarks import (
     many_vus,
     soak,
     step_cost,
+    step_matrix,
     step_repeat,
     targets,
+    ui_clients,
     worker_threads,
 )
 
@@ -24,18 +27,21 @@ BENCHMARKS = {
     "checker": checker_scale.run,
     "compare": compare_time.run,
     "step": step_cost.run,
+    "durability": durability.run,
 }
 # Run only when named: the soak lasts ten minutes, the kill tally half a minute a run,
 # the labs tally a minute or two a run, the stepped interleavings' tally 1.5 s a run a cell,
 # 10,000 virtual users 30 s a run, the postgres strategies a minute a run, the thread counts
-# 40 s a run.
+# 40 s a run, every spec's matrix a minute or two a run, the ui's watchers 25 s a run.
 EXTRA = {
     "soak": soak.run,
     "kills": kills.run,
     "labs": labs.run,
     "stepruns": step_repeat.run,
+    "stepmatrix": step_matrix.run,
     "vus": many_vus.run,
     "threads": worker_threads.run,
+    "ui": ui_clients.run,
     # The postgres strategies alone (the targets benchmark runs them with every other).
     "postgres": lambda runs: targets.run(runs, matrix="postgres"),
 }

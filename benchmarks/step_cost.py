@@ -19,7 +19,11 @@ from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
 
 TARGETS = (TargetSpec("json", "thread-lock", 1), TargetSpec("sqlite", "transactional", 1))
-MODES = {"off": (), "on, no session": ("--step", "127.0.0.1:9")}
+MODES = {
+    "off": (),
+    # No request names a session, so the socket is never opened.
+    "on, no session": ("--step", "/nonexistent/racelab-pause.sock", "--step-secret", "x" * 32),
+}
 
 
 def load_once(spec: TargetSpec, extra: tuple, vus: int, seconds: int) -> dict:

@@ -15,6 +15,14 @@ from racelab.cli.options import repeat_option
     help="BACKEND:STRATEGY[@WORKERS] to run it on; give it several times for a matrix.",
 )
 @click.option("--ladder", is_flag=True, help="Run it on every target of the compare ladder.")
+@click.option(
+    "--external",
+    "externals",
+    multiple=True,
+    metavar="NAME=COMMAND",
+    help="A server of yours that pauses by the pause protocol, started from COMMAND with {port}, "
+    "{data_dir}, {skus} and {stock} filled in, afresh before each permutation.",
+)
 @repeat_option(1, "Run each permutation N times; any disagreement is reported as flaky.")
 @click.option(
     "--block-wait",
@@ -34,7 +42,9 @@ from racelab.cli.options import repeat_option
     help="Be the scheduler: type a session's name to let it take its next step, q to end "
     "(keys may come from a pipe).",
 )
-def step_command(spec_path, targets, ladder, repeat, block_wait, json_path, html_path, interactive):
+def step_command(
+    spec_path, targets, ladder, externals, repeat, block_wait, json_path, html_path, interactive
+):
     """Run SPEC's permutations, each on a fresh store, releasing one pause point at a time.
 
     Prints each permutation's steps (a step a lock made wait shows `<waiting ...>`), the
@@ -55,16 +65,50 @@ def step_command(spec_path, targets, ladder, repeat, block_wait, json_path, html
         chosen = MATRICES["ladder"] if ladder else parse_specs(",".join(targets))
     except SpecError as e:
         raise click.BadParameter(str(e), param_hint="--target") from None
-    if not chosen:
-        raise click.UsageError("name a --target (or --ladder)")
+    outside = external_targets(externals)
+    if not chosen and not outside:
+        raise click.UsageError("name a --target (or --ladder, or --external)")
     with bad_input(StepSpecError):
         spec = load_spec(spec_path)
-        run.check_targets(spec, chosen)
+        run.check_targets(spec, chosen)  # an external server's points are known once it runs
     if interactive:
+        if outside:
+            raise click.UsageError("--interactive takes a --target, not --external")
         raise SystemExit(interact(spec, chosen, wait))
-    rows = run.run_matrix(spec, chosen, repeat, wait, lambda text: click.echo(text, err=True))
+    rows = run_all(spec, [*chosen, *outside], repeat, wait)
     show_results(spec, rows, json_path, html_path)
-    sys.exit(run.exit_status(rows))
+    sys.exit(2 if said_never_reached(rows) else run.exit_status(rows))
+
+
+def external_targets(externals) -> list:
+    """Return the --external targets, or exit 2 naming the malformed one."""
+    from racelab.compare.external import TargetError, parse_external
+
+    try:
+        return [parse_external(text) for text in externals]
+    except TargetError as e:
+        raise click.BadParameter(str(e), param_hint="--external") from None
+
+
+def run_all(spec, targets, repeat, wait):
+    """Run the matrix; a server of the user's that does not start is one line, exit 2."""
+    from racelab.compare.process import TargetFailed
+    from racelab.step import run
+
+    try:
+        return run.run_matrix(spec, targets, repeat, wait, lambda text: click.echo(text, err=True))
+    except TargetFailed as e:
+        raise InputError(str(e)) from None
+
+
+def said_never_reached(rows) -> bool:
+    """Print a line for each step naming a point the server never reached; say if any."""
+    from racelab.step.external import never_reached
+
+    found = never_reached(rows)
+    for text in found:
+        click.echo(f"racelab step: {text}", err=True)
+    return bool(found)
 
 
 def show_results(spec, rows, json_path, html_path) -> None:

@@ -27,8 +27,9 @@ def run_interactive(spec: Spec, target: TargetSpec, keys, show, block_wait: floa
     is called with the lines to display before each key and at the end.
     """
     lanes = {s.name: EveryPoint() for s in spec.sessions}
-    with stepped_server(spec, target, lanes, block_wait) as (scheduler, url, data_dir):
-        return _interact(spec, scheduler, url, data_dir, keys, show)
+    with stepped_server(target, block_wait) as server:
+        server.prepare(spec, lanes)
+        return _interact(spec, server.scheduler, server.url, server.data_dir, keys, show)
 
 
 def _interact(spec, scheduler, url, data_dir, keys, show) -> Outcome:

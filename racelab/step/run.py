@@ -6,7 +6,8 @@ Compute (run_matrix), format (table_lines, matrix_lines) and write (the CLI) are
 from dataclasses import dataclass, field
 
 from racelab.compare.targets import TargetSpec
-from racelab.step.runner import Outcome, run_permutation
+from racelab.step.external import run_external
+from racelab.step.runner import Outcome, run_many
 from racelab.step.spec import Spec, check_points, step_name
 from servers.registry import store_class
 
@@ -48,20 +49,26 @@ def check_targets(spec: Spec, targets: list[TargetSpec]) -> None:
 
 def run_matrix(spec: Spec, targets: list[TargetSpec], repeat: int, block_wait: float,
                progress=None) -> list[list[Cell]]:  # fmt: skip
-    """Return cells[permutation][target], each permutation run `repeat` times."""
+    """Return cells[permutation][target], each permutation run `repeat` times (one server
+    per target, its store reseeded before each run)."""
     progress = progress or (lambda text: None)
-    rows = []
-    for number, permutation in enumerate(spec.permutations, 1):
-        row = []
-        for target in targets:
-            cell = Cell(target, permutation)
-            for _ in range(repeat):
-                cell.runs.append(run_permutation(spec, target, permutation, block_wait))
-            progress(f"permutation {number}/{len(spec.permutations)} on {target.name}: "
-                     f"{cell.label()}")  # fmt: skip
-            row.append(cell)
-        rows.append(row)
+    rows = [[Cell(target, p) for target in targets] for p in spec.permutations]
+    runs = [(spec, p) for p in spec.permutations for _ in range(repeat)]
+    for column, target in enumerate(targets):
+        outcomes = _run_on(target, runs, block_wait)
+        for number, row in enumerate(rows):
+            cell = row[column]
+            cell.runs = outcomes[number * repeat : (number + 1) * repeat]
+            progress(f"permutation {number + 1}/{len(rows)} on {target.name}: {cell.label()}")
     return rows
+
+
+def _run_on(target: TargetSpec, runs: list, block_wait: float) -> list[Outcome]:
+    """Run (spec, permutation) pairs on one target; a user's server cannot be reseeded, so
+    it gets a server of its own per permutation."""
+    if target.backend == "external":
+        return run_external(target, runs, block_wait)
+    return run_many(target, runs, block_wait)
 
 
 def steps_text(outcome: Outcome) -> str:

@@ -1,7 +1,8 @@
 """Run a spec's permutations against a real `racelab serve --step`, each on a fresh store.
 
-For each permutation: a fresh store seeded by the spec, the server started with its pause
-points on, the setup orders stored, each session's requests sent from its own thread,
+One server serves many permutations: before each, its store is emptied and reseeded in
+place to the spec's setup (Store.reseed), the server's pause points on throughout. Then
+the setup orders are stored, each session's requests sent from its own thread,
 the schedule released step by step, and then the checker on the store and the history of
 exactly those requests.
 """
@@ -9,6 +10,7 @@ exactly those requests.
 import contextlib
 import http.client
 import json
+import shutil
 import tempfile
 import threading
 import time
@@ -23,8 +25,10 @@ from loadtests.outcome import classify_status
 from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
+from racelab.process_exit import finishing
 from racelab.step.scheduler import BLOCK_WAIT_S, Scheduler, StepLog
-from racelab.step.spec import Spec
+from racelab.step.spec import WRITES, Spec
+from servers.registry import store_class
 from servers.stepping import SESSION_HEADER, WORKER_HEADER
 
 PERMUTATION_LIMIT_S = 60.0  # a permutation's overall bound, whatever its steps do
@@ -58,6 +62,7 @@ class Outcome:
     verdict: str
     anomalies: dict
     workers_used: dict = field(default_factory=dict)  # session -> server pids it reached
+    finished: bool = True  # every session got its answers within the permutation's bound
 
     def key(self) -> tuple:
         """Return what must be the same every time the permutation runs."""
@@ -117,40 +122,89 @@ def _json(raw: bytes):
         return None
 
 
+@dataclass
+class StepServer:
+    """A `racelab serve --step` and its scheduler, kept for many permutations: the store is
+    reseeded in place before each, so a permutation costs its requests, not a server start."""
+
+    target: TargetSpec
+    scheduler: Scheduler
+    url: str
+    data_dir: Path
+    spoiled: bool = False  # a session never finished: the server may still be holding it
+
+    def prepare(self, spec: Spec, lanes: dict) -> None:
+        """Reseed the store to spec's setup and give the scheduler the sessions' lanes."""
+        store = store_class(self.target.backend, self.target.strategy)
+        store.reseed(self.data_dir, spec.skus, spec.stock, spec.shifts, spec.doctors)
+        self.scheduler.begin(lanes)
+
+    def run(self, spec: Spec, permutation) -> Outcome:
+        """Run one permutation on a freshly reseeded store and check what it left."""
+        lanes = {s.name: [p for n, p in permutation if n == s.name] for s in spec.sessions}
+        self.prepare(spec, lanes)
+        outcome = _drive(spec, self.target, permutation, self.scheduler, self.url, self.data_dir)
+        self.spoiled = self.spoiled or not outcome.finished
+        return outcome
+
+
 @contextlib.contextmanager
-def stepped_server(spec: Spec, target: TargetSpec, lanes: dict, block_wait: float):
-    """Start a scheduler and `racelab serve --step` on a fresh store; yield (scheduler, URL,
-    data dir); stop both."""
-    with tempfile.TemporaryDirectory(prefix="racelab-step-") as work:
-        data_dir = Path(work) / "data"
+def stepped_server(target: TargetSpec, block_wait: float = BLOCK_WAIT_S):
+    """Start a scheduler and `racelab serve --step` on a fresh store; yield a StepServer;
+    stop both and remove the store, however the permutations end (a signal too)."""
+    work = Path(tempfile.mkdtemp(prefix="racelab-step-"))
+    scheduler, process = None, None
+    try:
+        data_dir = work / "data"
         data_dir.mkdir()
-        scheduler = Scheduler(lanes, block_wait)
-        settings = Settings(skus=spec.skus, stock=spec.stock, threads=8)
-        step_flag = ["--step", "{}:{}".format(*scheduler.address)]
-        process, url = start_server(target, data_dir, settings, Path(work) / "server.log", 0,
-                                    True, step_flag)  # fmt: skip
-        try:
-            yield scheduler, url, data_dir
-        finally:
-            scheduler.close()
-            stop_server(process)
+        scheduler = Scheduler({}, block_wait)
+        settings = Settings(skus=1, stock=1, threads=8)
+        step_flag = ["--step", scheduler.path, "--step-secret", scheduler.secret]
+        process, url = start_server(target, data_dir, settings, work / "server.log", 0, True,
+                                    step_flag)  # fmt: skip
+        yield StepServer(target, scheduler, url, data_dir)
+    finally:
+        with finishing():
+            if scheduler is not None:
+                scheduler.close()  # first: a request held at a pause point lets the server stop
+            if process is not None:
+                stop_server(process)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def run_permutation(
     spec: Spec, target: TargetSpec, permutation, block_wait: float = BLOCK_WAIT_S
 ) -> Outcome:
-    """Run one permutation on a fresh store and check what it left."""
-    lanes = {s.name: [p for n, p in permutation if n == s.name] for s in spec.sessions}
-    with stepped_server(spec, target, lanes, block_wait) as (scheduler, url, data_dir):
-        return _drive(spec, target, permutation, scheduler, url, data_dir)
+    """Run one permutation on a server of its own and check what it left."""
+    with stepped_server(target, block_wait) as server:
+        return server.run(spec, permutation)
+
+
+def run_many(target: TargetSpec, runs: list, block_wait: float = BLOCK_WAIT_S) -> list[Outcome]:
+    """Run (spec, permutation) pairs in order on one server, started again only after a
+    permutation left a session unfinished."""
+    outcomes: list[Outcome] = []
+    while len(outcomes) < len(runs):
+        with stepped_server(target, block_wait) as server:
+            for spec, permutation in runs[len(outcomes) :]:
+                outcomes.append(server.run(spec, permutation))
+                if server.spoiled:
+                    break
+    return outcomes
+
+
+def send_setup(url: str, spec: Spec, ids: dict) -> list[dict]:
+    """Store the spec's setup orders (never paused); return their history records."""
+    setup = Client(url, "")  # no session header: setup requests never pause
+    try:
+        return [_record(_send(setup, order, ids), order, 0.0, 0.0, -1) for order in spec.orders]
+    finally:
+        setup.close()
 
 
 def _drive(spec, target, permutation, scheduler, url, data_dir) -> Outcome:
-    clock, records, ids = time.perf_counter(), [], {}
-    setup = Client(url, "")  # no session header: setup requests never pause
-    for order in spec.orders:
-        records.append(_record(_send(setup, order, ids), order, 0.0, 0.0, -1))
-    setup.close()
+    clock, ids = time.perf_counter(), {}
+    records = send_setup(url, spec, ids)
     clients = {s.name: Client(url, s.name) for s in spec.sessions}
     try:
         return _run_sessions(spec, target, permutation, scheduler, url, data_dir, clients,
@@ -176,7 +230,7 @@ def _run_sessions(spec, target, permutation, scheduler, url, data_dir, clients, 
     for thread in threads:
         thread.start()
     steps = scheduler.run(permutation, PERMUTATION_LIMIT_S)
-    scheduler.wait_done(PERMUTATION_LIMIT_S)
+    finished = scheduler.wait_done(PERMUTATION_LIMIT_S)
     for lane_name, lane in scheduler.lanes.items():
         workers_used.setdefault(lane_name, set()).update(lane.pids)
     # The threads append as their answers come, in whichever order the machine runs them;
@@ -184,14 +238,16 @@ def _run_sessions(spec, target, permutation, scheduler, url, data_dir, clients, 
     position = {s.name: i for i, s in enumerate(spec.sessions)}
     answers.sort(key=lambda answer: position[answer.session])
     report = checked(spec, url, data_dir, records)
-    return Outcome(steps, answers, report["verdict"], report["anomalies"], workers_used)
+    return Outcome(steps, answers, report["verdict"], report["anomalies"], workers_used, finished)
 
 
-def checked(spec: Spec, url: str, data_dir: Path, records: list) -> dict:
-    """Check the store against the history of exactly these requests."""
+def checked(spec: Spec, url: str, data_dir: Path | None, records: list) -> dict:
+    """Check the store (read through the API when data_dir is None) against the history of
+    exactly these requests."""
     lines = [json.dumps(run_record(url, "step", 0, {}, _items(spec)))]
     lines += [json.dumps(r) for r in records]
-    return check(resolve_store_path(data_dir), parse_lines(lines), min_overlaps=0)
+    store = url if data_dir is None else resolve_store_path(data_dir)
+    return check(store, parse_lines(lines), min_overlaps=0)
 
 
 def _pin(clients: dict) -> dict:
@@ -216,7 +272,7 @@ def session_loop(client, session, vu, ids, answers, records, clock, scheduler) -
             answer = _send(client, request, ids, session.name)
             t1 = time.perf_counter() - clock
             answers.append(answer)
-            if request["op"] in ("create", "cancel"):
+            if request["op"] in WRITES:
                 records.append(_record(answer, request, t0, t1, vu))
     finally:
         scheduler.session_done(session.name)
@@ -231,20 +287,25 @@ def _send(client: Client, request: dict, ids: dict, session: str = "") -> Answer
         order_id = answer.get("id") if status in (200, 201) and isinstance(answer, dict) else None
         if order_id is not None:
             ids.setdefault(token, order_id)
+    elif op == "leave":
+        order_id = None
+        body = {"doctor": request["doctor"], "token": token}
+        status, answer, pid = client.send("POST", f"/shifts/{request['shift']}/leave", body)
     elif op in ("cancel", "get"):
         order_id = ids.get(token, 0)
         status, answer, pid = client.send("DELETE" if op == "cancel" else "GET",
                                           f"/orders/{order_id}")  # fmt: skip
     else:
         order_id = None
-        status, answer, pid = client.send("GET", "/orders" if op == "list" else "/items")
+        status, answer, pid = client.send("GET", {"list": "/orders"}.get(op, f"/{op}"))
     return Answer(session, op, token, status, answer, pid, order_id)
 
 
 def _record(answer: Answer, request: dict, t0: float, t1: float, vu: int) -> dict:
     status = answer.status
     type_ = "info" if status is None else classify_status(status)
-    return op_record(
+    leave = {"shift": request["shift"], "doctor": request["doctor"]} if "shift" in request else {}
+    return leave | op_record(
         request["op"], vu, request.get("token"), request.get("sku"), request.get("qty"),
         answer.order_id, status, type_, t0, max(t1, t0),
         None if type_ == "ok" else f"http {status}" if status else "no answer",

@@ -1,21 +1,32 @@
 """The scheduler: the one place every paused request asks whether it may go on.
 
-Servers started with `--step HOST:PORT` connect here from each pause point (from every
-worker process) and wait for a "go". Every session is held at every point; only the
-schedule moves one, so an interleaving runs the same way every time. A step S.P drives
-session S through any points the permutation does not name until it reaches P, lets it
-do P, and waits until it reaches its next point or finishes. A session that does not get
+Servers started with `--step SOCKET --step-secret SECRET` connect here from each pause point
+(from every worker process) and wait for a "go": the pause protocol of docs/contract.md,
+on a Unix socket in a folder only this user can open, each line carrying this run's secret.
+Every session is held at every point; only the schedule moves one, so an interleaving runs
+the same way every time. A step S.P drives session S through any points the permutation
+does not name until it reaches P, lets it do P, and waits until it reaches its next point
+or finishes. A session that does not get
 there within BLOCK_WAIT_S is blocked (a lock makes it wait): the schedule goes on without
 it, and its steps are taken as soon as it arrives, as isolationtester prints
 `<waiting ...>`. After the last step each session in turn is driven to its end.
 """
 
+import contextlib
+import logging
+import os
+import secrets
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 
+from racelab.step.wire import READ_TIMEOUT_S, Refused, answer, read_pause
+
 BLOCK_WAIT_S = 1.0
+REFUSALS_KEPT = 50  # a stranger's flood of bad lines leaves a bounded list
+logger = logging.getLogger(__name__)
 
 
 class EveryPoint(list):
@@ -37,6 +48,7 @@ class Lane:
     pending: list[str] = field(default_factory=list)  # blocked steps, taken when it arrives
     done: bool = False  # every request of the session has its answer
     pids: set = field(default_factory=set)
+    reached: list[str] = field(default_factory=list)  # every point it arrived at, in order
 
 
 @dataclass
@@ -51,19 +63,31 @@ class StepLog:
 class Scheduler:
     """Hold sessions at their pause points and release them in a permutation's order."""
 
-    def __init__(self, lanes: dict[str, list[str]], block_wait: float = BLOCK_WAIT_S):
-        self.lanes = {
-            name: Lane(steps if isinstance(steps, EveryPoint) else list(steps))
-            for name, steps in lanes.items()
-        }
+    def __init__(
+        self,
+        lanes: dict[str, list[str]],
+        block_wait: float = BLOCK_WAIT_S,
+        read_timeout: float = READ_TIMEOUT_S,
+    ):
         self.block_wait = block_wait
-        self.log: list[StepLog] = []
+        self.read_timeout = read_timeout
+        self.refusals: list[str] = []  # why pauses were refused, the first REFUSALS_KEPT
         self.changed = threading.Condition()
-        self.free_running = False
-        self.current = "the start"  # the step being taken, for "<... completed>" notes
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.address = self.listener.getsockname()[:2]
+        self.begin(lanes)
+        self.secret = secrets.token_hex(16)
+        self.listener, self.path = _listen()
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def begin(self, lanes: dict[str, list[str]]) -> None:
+        """Take a new permutation's lanes: every session held at every point again."""
+        with self.changed:
+            self.lanes = {
+                name: Lane(steps if isinstance(steps, EveryPoint) else list(steps))
+                for name, steps in lanes.items()
+            }
+            self.log: list[StepLog] = []
+            self.free_running = False
+            self.current = "the start"  # the step being taken, for "<... completed>" notes
 
     # --- the servers' side ----------------------------------------------------------------
 
@@ -76,18 +100,24 @@ class Scheduler:
             threading.Thread(target=self._arrive, args=(conn,), daemon=True).start()
 
     def _arrive(self, conn) -> None:
-        """Read one pause point's "SESSION POINT PID" and hold or release it."""
+        """Read one pause line and hold, release or refuse it."""
         try:
-            name, point, pid = conn.makefile().readline().split()
-        except (OSError, ValueError):
-            conn.close()
+            pause = read_pause(conn, self.secret, self.read_timeout)
+        except Refused as e:
+            self._refuse(conn, str(e))
             return
+        name, point, pid = pause.session, pause.point, pause.pid
         with self.changed:
             lane = self.lanes.get(name)
+            if lane is not None:
+                lane.reached.append(point)
             if lane is None or self.free_running:
                 _go(conn)
                 return
-            lane.pids.add(int(pid))
+            if lane.held is not None:  # the first stays held: only the schedule moves it
+                self._refuse(conn, f"session {name} is already held at {lane.held[0]}")
+                return
+            lane.pids.add(pid)
             if lane.pending and lane.pending[0] == point:
                 lane.pending.pop(0)  # a blocked step, taken the moment it arrives
                 lane.steps.remove(point)
@@ -96,8 +126,15 @@ class Scheduler:
             elif lane.pending and point not in lane.steps:
                 _go(conn)  # on its way to a blocked step, through points nobody named
             else:
-                lane.held = (point, conn, int(pid))
+                lane.held = (point, conn, pid)
             self.changed.notify_all()
+
+    def _refuse(self, conn, reason: str) -> None:
+        """Answer "no REASON", close, and note why."""
+        logger.warning("racelab step: refused a pause: %s", reason)
+        if len(self.refusals) < REFUSALS_KEPT:
+            self.refusals.append(reason)
+        answer(conn, f"no {reason}")
 
     def _completed(self, name: str, point: str) -> None:
         """Note during which step a blocked step finally ran."""
@@ -236,15 +273,31 @@ class Scheduler:
             )
 
     def close(self) -> None:
-        """Stop listening; release anything still held."""
+        """Stop listening; release anything still held; remove the socket and its folder."""
         self.release_all()
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
         self.listener.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+            os.rmdir(os.path.dirname(self.path))
+
+
+SOCKET_PATH_MAX = 107  # bytes a Unix socket's address may hold on Linux, less its NUL
+
+
+def _listen() -> tuple[socket.socket, str]:
+    """Listen on a Unix socket in a new folder only this user can open (mkdtemp: 0700); in
+    /tmp when the usual temp folder's path is too long for a socket's address."""
+    path = os.path.join(tempfile.mkdtemp(prefix="racelab-step-"), "pause.sock")
+    if len(os.fsencode(path)) > SOCKET_PATH_MAX:
+        os.rmdir(os.path.dirname(path))
+        path = os.path.join(tempfile.mkdtemp(prefix="racelab-step-", dir="/tmp"), "pause.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    return listener, path
 
 
 def _go(conn) -> None:
-    try:
-        conn.sendall(b"go\n")
-    except OSError:
-        pass
-    finally:
-        conn.close()
+    answer(conn, "go")

@@ -3,7 +3,7 @@
 The shape, after PostgreSQL's isolationtester (docs/contract.md, "Step specs"):
 
     name = "two orders for the last item"
-    setup = { skus = 1, stock = 1 }
+    setup = { skus = 1, stock = 1 }   # and/or { shifts = 1, doctors = 2 }
     [[session]]
     name = "A"
     requests = [{ op = "create", sku = "sku-1", qty = 1, token = "a1" }]
@@ -26,9 +26,10 @@ except ModuleNotFoundError:  # Python 3.10
 
 from servers.stepping import COMMON_POINTS
 
-OPS = {"create": ("sku", "qty", "token"), "cancel": ("token",), "get": ("token",)}
-READS = ("list", "items")
-WRITES = ("create", "cancel")
+OPS = {"create": ("sku", "qty", "token"), "cancel": ("token",), "get": ("token",),
+       "leave": ("shift", "doctor", "token")}  # fmt: skip
+READS = ("list", "items", "shifts")
+WRITES = ("create", "cancel", "leave")
 
 
 class SpecError(ValueError):
@@ -64,6 +65,14 @@ class Spec:
     # target name -> the matrix cell each permutation must give (tests/test_step.py)
     expected: dict[str, list[str]] = field(default_factory=dict)
     text: str = ""
+    shifts: int = 1  # the on-call rota: shifts s1.., each with doctors d1.. on call
+    doctors: int = 2
+
+    @property
+    def workload(self) -> str:
+        """Return "oncall" for a spec whose sessions leave shifts, else "orders"."""
+        ops = {r["op"] for s in self.sessions for r in s.requests}
+        return "oncall" if "leave" in ops else "orders"
 
     def session(self, name: str) -> Session:
         """Return the session called name."""
@@ -97,6 +106,7 @@ def parse_spec(doc: dict, path: str, text: str = "") -> Spec:
     _check_tokens(sessions, orders, fail)
     name = str(doc.get("name", Path(path).stem))
     spec = Spec(name, path, skus, stock, orders=orders, sessions=sessions, text=text)
+    spec.shifts, spec.doctors = setup.get("shifts", 1), setup.get("doctors", 2)
     raw = doc.get("permutations")
     if raw is None and _interleavings(sessions) > MAX_INTERLEAVINGS:
         raise fail(
@@ -120,6 +130,8 @@ def _setup(doc: dict, fail) -> tuple[dict, int, int]:
     skus, stock = setup.get("skus", 1), setup.get("stock", 10)
     if not _count(skus, 1, 1000) or not _count(stock, 0, 10**9):
         raise fail("setup needs skus 1..1000 and stock 0..10^9", "setup")
+    if not all(_count(setup.get(k, 1), 1, 1000) for k in ("shifts", "doctors")):
+        raise fail("setup needs shifts 1..1000 and doctors (each shift's) 1..1000", "setup")
     return setup, skus, stock
 
 
@@ -204,6 +216,8 @@ def _request(doc, fail) -> dict:
     for key in OPS.get(doc["op"], ()):
         if key not in doc:
             raise fail(f"a {doc['op']} needs {key}: {doc!r}", doc["op"])
+    if doc["op"] == "leave" and not all(isinstance(doc[k], str) for k in OPS["leave"]):
+        raise fail(f"a leave needs a shift, a doctor and a token: {doc!r}", str(doc.get("token")))
     if doc["op"] == "create" and not (_count(doc["qty"], 1, 100) and isinstance(doc["sku"], str)):
         raise fail(f"a create needs a sku and a qty of 1..100: {doc!r}", str(doc.get("token")))
     return dict(doc)

@@ -1,0 +1,72 @@
+"""The scheduler's side of the pause protocol (version 1, docs/contract.md): one bounded line.
+
+A pause is one connection and one line, `RACELAB-PAUSE/1 SECRET SESSION POINT PID`. Whatever
+a caller sends, at most LINE_LIMIT bytes are read, for at most the read timeout, and a line
+that is not exactly that is refused with a reason: the bytes of a stranger never raise.
+"""
+
+import hmac
+import re
+import time
+from dataclasses import dataclass
+
+LINE_LIMIT = 512  # bytes, newline included: a well-formed line is under 300
+READ_TIMEOUT_S = 5.0  # a pause sends its line at once; a slow sender holds a thread no longer
+_NAME = rb"[A-Za-z0-9_.-]{1,64}"
+_LINE = re.compile(
+    rb"RACELAB-PAUSE/1 ([A-Za-z0-9_-]{16,128}) (%s) (%s) ([0-9]{1,10})\n" % (_NAME, _NAME)
+)
+
+
+class Refused(Exception):
+    """A pause the scheduler will not act on; the message is the reason it answers."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """One well-formed pause: which session, at which point, in which server process."""
+
+    session: str
+    point: str
+    pid: int
+
+
+def read_pause(conn, secret: str, timeout: float = READ_TIMEOUT_S) -> Pause:
+    """Read one pause line from conn within timeout and LINE_LIMIT bytes, or raise Refused."""
+    match = _LINE.fullmatch(_read_line(conn, timeout))
+    if match is None:
+        raise Refused("not a RACELAB-PAUSE/1 line")
+    if not hmac.compare_digest(match[1], secret.encode()):
+        raise Refused("wrong secret")
+    return Pause(match[2].decode(), match[3].decode(), int(match[4]))
+
+
+def _read_line(conn, timeout: float) -> bytes:
+    """Return the bytes up to and including the first newline, read within the bounds."""
+    deadline = time.monotonic() + timeout  # for the whole line: a byte at a time is no way round
+    data = b""
+    while b"\n" not in data:
+        if len(data) >= LINE_LIMIT:
+            raise Refused(f"no newline within {LINE_LIMIT} bytes")
+        try:
+            conn.settimeout(max(deadline - time.monotonic(), 1e-3))
+            chunk = conn.recv(LINE_LIMIT - len(data))
+        except TimeoutError:
+            raise Refused(f"no line within {timeout:g} s") from None
+        except OSError as e:
+            raise Refused(f"connection failed: {e.strerror or e}") from None
+        if not chunk:
+            raise Refused("connection closed before the newline")
+        data += chunk
+    conn.settimeout(timeout)  # for the answer, sent later: a caller that stops reading is let go
+    return data
+
+
+def answer(conn, text: str) -> None:
+    """Send one answer line ("go", or "no REASON") and close; a caller gone is no error."""
+    try:
+        conn.sendall(text.encode() + b"\n")
+    except OSError:
+        pass
+    finally:
+        conn.close()
