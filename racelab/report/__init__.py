@@ -3,13 +3,15 @@
 import json
 from pathlib import Path
 
-from racelab.report.html import examples_page, render
+from racelab.report.html import examples_page, read_timelines, report_page
 from racelab.report.swimlane import target_lanes
 
 
 def write_report(report: dict, out_dir: Path) -> None:
     """Write report.json, the self-contained report.html, and for each target that failed a
-    page of its anomaly examples, each drawn as a swimlane (DIR/examples.html)."""
+    page of its anomaly examples, each drawn as a swimlane (DIR/examples.html).
+
+    Everything the pages show is read first; the templates then render it."""
     lanes = {
         entry["dir"]: target_lanes(
             out_dir / entry["dir"], _kills(entry), store_file=entry.get("read") != "api"
@@ -17,8 +19,9 @@ def write_report(report: dict, out_dir: Path) -> None:
         for entry in report["targets"]
         if entry["verdict"] == "failed"
     }
+    timelines = read_timelines(report, out_dir)
     _write(out_dir / "report.json", json.dumps(report, indent=2))
-    _write(out_dir / "report.html", render(report, out_dir, lanes))
+    _write(out_dir / "report.html", report_page(report, timelines, lanes))
     for entry in report["targets"]:
         if lanes.get(entry["dir"]):
             page = examples_page(entry, lanes[entry["dir"]])

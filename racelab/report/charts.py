@@ -3,10 +3,12 @@
 Drawn by hand rather than with a plotting library: the report is the last wait of a
 compare, and matplotlib took 5-6 s of it (1.6 s to import, the rest to lay out text).
 Every bar and point carries an SVG <title>, so hovering shows its value with no script.
+Each chart is Markup from racelab.report.svg's escaping primitives.
 """
 
-import html
 import math
+
+from markupsafe import Markup
 
 from checker.checks import CHECKS
 from racelab.report.svg import (
@@ -19,6 +21,7 @@ from racelab.report.svg import (
     error_bar,
     grid,
     number,
+    tag,
     text,
     ticks,
 )
@@ -40,15 +43,24 @@ PALETTE = (
 )  # one colour per anomaly class
 KILL = "#c62828"
 WIDTH = 760  # the swimlanes' width, so the page lines up
-_SMALL = " font-size='9'"
+_SMALL = Markup(" font-size='9'")
 
 
 # --- timeline: Locust's three charts for one target -------------------------------------
 
 PANEL_H, TOP, LEFT, RIGHT = 104, 22, 62, 14
+# The timeline's elements, filled in by svg.tag (which escapes every value).
+KILL_LINE = (
+    "<line class='kill' x1='{0:.1f}' x2='{0:.1f}' y1='{1}' y2='{2}' stroke='{3}' "
+    "stroke-dasharray='4 3'/>"
+)
+SERIES = (
+    "<polyline fill='none' stroke='{}' stroke-width='1.6' points='{}'><title>{}</title></polyline>"
+)
+SWATCH = "<line x1='{0:.1f}' x2='{1:.1f}' y1='{2}' y2='{2}' stroke='{3}' stroke-width='2'/>"
 
 
-def timeline_chart(rows: list[dict], title: str, kills: tuple = ()) -> str:
+def timeline_chart(rows: list[dict], title: str, kills: tuple = ()) -> Markup:
     """Locust's three charts for one target: requests/s, response times, users.
 
     Kills (seconds into the run) are marked on every chart.
@@ -73,57 +85,52 @@ def timeline_chart(rows: list[dict], title: str, kills: tuple = ()) -> str:
         ),
         ("users", (("vus", "users", "#455a64"),), True),
     )
-    body = [text(4, 14, title, extra=" font-weight='bold' font-size='12'")]
+    body = [text(4, 14, title, extra=Markup(" font-weight='bold' font-size='12'"))]
     for n, (y_label, series, steps) in enumerate(panels):
         top = TOP + n * (PANEL_H + 12)
         body += _panel(rows, x, top, y_label, series, steps, kills)
     bottom = TOP + 3 * PANEL_H + 2 * 12
     body += _x_axis(x, bottom + 14, "seconds into the run")
     if kills:
-        body.append(text(x(kills[0]) + 3, TOP + 10, "SIGKILL", extra=f" fill='{KILL}'"))
+        body.append(text(x(kills[0]) + 3, TOP + 10, "SIGKILL", extra=tag(" fill='{}'", KILL)))
     return document(
         WIDTH, bottom + 38, f"{title}: requests, response times and users each second", body
     )
 
 
-def _panel(rows, x: Scale, top: float, y_label: str, series, steps: bool, kills) -> list[str]:
+def _panel(rows, x: Scale, top: float, y_label: str, series, steps: bool, kills) -> list[Markup]:
     """One chart of the timeline: grid, y axis, a line per series, its legend, the kills."""
     marks = ticks(max((r[key] for r in rows for key, _, _ in series), default=0))
     y = Scale(0, marks[-1], top + PANEL_H, top)
     parts = _y_axis(y, marks, y_label)
-    for at in kills:
-        parts.append(
-            f"<line class='kill' x1='{x(at):.1f}' x2='{x(at):.1f}' y1='{top}' "
-            f"y2='{top + PANEL_H}' stroke='{KILL}' stroke-dasharray='4 3'/>"
-        )
+    parts += [tag(KILL_LINE, x(at), top, top + PANEL_H, KILL) for at in kills]
     legend_x = WIDTH - RIGHT
     for key, name, color in reversed(series):
-        parts.append(
-            f"<polyline fill='none' stroke='{color}' stroke-width='1.6' "
-            f"points='{_points(rows, key, x, y, steps)}'><title>{html.escape(name)}</title>"
-            "</polyline>"
-        )
+        parts.append(tag(SERIES, color, _points(rows, key, x, y, steps), name))
         legend_x -= 10 + 7 * len(name)
-        parts.append(
-            f"<line x1='{legend_x:.1f}' x2='{legend_x + 14:.1f}' y1='{top + 4}' "
-            f"y2='{top + 4}' stroke='{color}' stroke-width='2'/>"
-        )
+        parts.append(tag(SWATCH, legend_x, legend_x + 14, top + 4, color))
         parts.append(text(legend_x + 17, top + 8, name))
         legend_x -= 14
     return parts
 
 
-def _y_axis(y: Scale, marks: list[float], caption: str) -> list[str]:
+def _y_axis(y: Scale, marks: list[float], caption: str) -> list[Markup]:
     """Horizontal grid lines at marks, their labels, and the caption turned on its side."""
     parts = []
     for mark in marks:
         parts.append(
-            f"<line x1='{LEFT}' x2='{WIDTH - RIGHT}' y1='{y(mark):.1f}' "
-            f"y2='{y(mark):.1f}' stroke='{GRID}'/>"
+            tag(
+                "<line x1='{}' x2='{}' y1='{:.1f}' y2='{:.1f}' stroke='{}'/>",
+                LEFT,
+                WIDTH - RIGHT,
+                y(mark),
+                y(mark),
+                GRID,
+            )
         )
         parts.append(text(LEFT - 4, y(mark) + 4, number(mark), "end"))
     middle = (y.start + y.end) / 2
-    turned = f" transform='rotate(-90 12 {middle:.1f})'"
+    turned = tag(" transform='rotate(-90 12 {:.1f})'", middle)
     return parts + [text(12, middle, caption, "middle", turned)]
 
 
@@ -137,7 +144,7 @@ def _points(rows, key: str, x: Scale, y: Scale, steps: bool) -> str:
     return " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
 
 
-def _x_axis(x: Scale, y: float, caption: str) -> list[str]:
+def _x_axis(x: Scale, y: float, caption: str) -> list[Markup]:
     """Tick labels under the last chart, and the axis caption."""
     marks = [m + x.low for m in ticks(x.high - x.low, 8)]
     parts = [text(x(m), y, number(m), "middle") for m in marks if m <= x.high + 1e-9]
@@ -150,7 +157,7 @@ def _x_axis(x: Scale, y: float, caption: str) -> list[str]:
 ROW_H, NAMES_W = 30, 170
 
 
-def anomaly_chart(entries: list[dict]) -> str:
+def anomaly_chart(entries: list[dict]) -> Markup:
     """Anomaly counts of every target side by side (log scale: counts span decades)."""
     present = [a for a in ANOMALIES if any(e["anomalies"].get(a, 0) for e in entries)]
     top = (18 if present else 0) + 4  # the legend's row, when there is anything to name
@@ -178,7 +185,7 @@ def _color(anomaly: str) -> str:
     return PALETTE[ANOMALIES.index(anomaly) % len(PALETTE)]
 
 
-def throughput_chart(entries: list[dict]) -> str:
+def throughput_chart(entries: list[dict]) -> Markup:
     """Requests/s and p99 of every target: the cost of safety."""
     half = (WIDTH - NAMES_W - RIGHT) / 2
     rps = [e["load"]["rps"] for e in entries]
@@ -203,7 +210,7 @@ def throughput_chart(entries: list[dict]) -> str:
     return document(WIDTH, height, "Requests per second and p99 of each target", body)
 
 
-def _names(entries: list[dict], top: float) -> list[str]:
+def _names(entries: list[dict], top: float) -> list[Markup]:
     """Each target's name at the left of its row, coloured by its verdict."""
     return [
         text(
@@ -211,18 +218,20 @@ def _names(entries: list[dict], top: float) -> list[str]:
             top + row * ROW_H + ROW_H / 2 + 4,
             label(entry),
             "end",
-            f" fill='{COLORS.get(entry['verdict'], '#000000')}'",
+            tag(" fill='{}'", COLORS.get(entry["verdict"], "#000000")),
         )
         for row, entry in enumerate(entries)
     ]
 
 
-def _legend(present: list[str], y: float) -> list[str]:
+def _legend(present: list[str], y: float) -> list[Markup]:
     """A swatch and name per anomaly class shown, in one row."""
     parts, at = [], NAMES_W
     for anomaly in present:
         parts.append(
-            f"<rect x='{at}' y='{y - 9}' width='10' height='10' fill='{_color(anomaly)}'/>"
+            tag(
+                "<rect x='{}' y='{}' width='10' height='10' fill='{}'/>", at, y - 9, _color(anomaly)
+            )
         )
         parts.append(text(at + 14, y, anomaly))
         at += 24 + 6.5 * len(anomaly)

@@ -1,12 +1,16 @@
 """Hand-written SVG for the report's charts: round ticks, scales, text, grids.
 
 A few primitives instead of a plotting library: see racelab/report/charts.py for why.
+Every element is Markup built by Markup.format, which escapes each value it puts in, so the
+page templates take the charts as they are.
 """
 
-import html
 import math
 
+from markupsafe import Markup
+
 GRID = "#e0e0e0"
+NOTHING = Markup("")
 FONT = "font-family='sans-serif' font-size='11'"
 
 
@@ -27,18 +31,28 @@ def number(value: float) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:,.1f}"
 
 
-def document(width: float, height: float, title: str, body: list[str]) -> str:
+def tag(template: str, *values: object) -> Markup:
+    """Return the SVG markup TEMPLATE with VALUES put in, each escaped."""
+    return Markup(template).format(*values)
+
+
+def document(width: float, height: float, title: str, body: list[Markup]) -> Markup:
     """One SVG element of the given size, titled (what a screen reader says), holding body."""
-    return (
-        f"<svg class='chart' xmlns=\"http://www.w3.org/2000/svg\" viewBox='0 0 {width:.0f} "
-        f"{height:.0f}' role='img' {FONT}><title>{html.escape(title)}</title>"
-        + "".join(body)
-        + "</svg>"
+    head = tag(
+        "<svg class='chart' xmlns=\"http://www.w3.org/2000/svg\" viewBox='0 0 {:.0f} "
+        "{:.0f}' role='img' {}><title>{}</title>",
+        width,
+        height,
+        Markup(FONT),
+        title,
     )
+    return head + Markup("").join(body) + Markup("</svg>")
 
 
-def text(x: float, y: float, text: str, anchor="start", extra="") -> str:
-    return f"<text x='{x:.1f}' y='{y:.1f}' text-anchor='{anchor}'{extra}>{html.escape(text)}</text>"
+def text(x: float, y: float, words: str, anchor="start", extra: Markup = NOTHING) -> Markup:
+    """A text element at (x, y); extra is attribute markup the caller wrote."""
+    return tag("<text x='{:.1f}' y='{:.1f}' text-anchor='{}'{}>{}</text>",
+               x, y, anchor, extra, words)  # fmt: skip
 
 
 class Scale:
@@ -60,40 +74,41 @@ class SymlogScale(Scale):
         return self.start + math.log10(1 + max(value, 0)) / top * (self.end - self.start)
 
 
-def grid(x: Scale, marks, top: float, bottom: float) -> list[str]:
+def grid(x: Scale, marks, top: float, bottom: float) -> list[Markup]:
     """Vertical grid lines at marks, labelled under the axis line."""
-    parts = [
-        f"<line x1='{x.start}' x2='{x.end:.1f}' y1='{bottom}' y2='{bottom}' stroke='#9e9e9e'/>"
-    ]
+    parts = [tag("<line x1='{}' x2='{:.1f}' y1='{}' y2='{}' stroke='#9e9e9e'/>",
+                 x.start, x.end, bottom, bottom)]  # fmt: skip
     for mark in marks:
         px = x(mark)
         parts.append(
-            f"<line x1='{px:.1f}' x2='{px:.1f}' y1='{top}' y2='{bottom}' stroke='{GRID}'/>"
+            tag(
+                "<line x1='{:.1f}' x2='{:.1f}' y1='{}' y2='{}' stroke='{}'/>",
+                px,
+                px,
+                top,
+                bottom,
+                GRID,
+            )
         )
         parts.append(text(px, bottom + 14, number(mark), "middle"))
     return parts
 
 
-def error_bar(x: Scale, low: float, high: float, y: float) -> list[str]:
+def error_bar(x: Scale, low: float, high: float, y: float) -> list[Markup]:
     """A horizontal error bar from low to high with caps."""
     if high <= low:
         return []
     a, b = x(low), x(high)
-    return [
-        f"<line x1='{a:.1f}' x2='{b:.1f}' y1='{y:.1f}' y2='{y:.1f}' stroke='#333333'/>",
-        f"<line x1='{a:.1f}' x2='{a:.1f}' y1='{y - 4:.1f}' y2='{y + 4:.1f}' stroke='#333333'/>",
-        f"<line x1='{b:.1f}' x2='{b:.1f}' y1='{y - 4:.1f}' y2='{y + 4:.1f}' stroke='#333333'/>",
-    ]
+    line = "<line x1='{:.1f}' x2='{:.1f}' y1='{:.1f}' y2='{:.1f}' stroke='#333333'/>"
+    return [tag(line, a, b, y, y), tag(line, a, a, y - 4, y + 4), tag(line, b, b, y - 4, y + 4)]
 
 
-def bar(x: Scale, value: float, y: float, height: float, color: str, tip: str) -> str:
+def bar(x: Scale, value: float, y: float, height: float, color: str, tip: str) -> Markup:
     """A horizontal bar from x's zero to value, with its tip shown on hover."""
-    return (
-        f"<rect x='{x.start:.1f}' y='{y:.1f}' width='{x(value) - x.start:.1f}' "
-        f"height='{height:.1f}' fill='{color}'><title>{html.escape(tip)}</title></rect>"
-    )
+    rect = "<rect x='{:.1f}' y='{:.1f}' width='{:.1f}' height='{:.1f}' fill='{}'>{}</rect>"
+    return tag(rect, x.start, y, x(value) - x.start, height, color, tag("<title>{}</title>", tip))
 
 
-def caption(x: Scale, y: float, words: str) -> str:
+def caption(x: Scale, y: float, words: str) -> Markup:
     """An axis caption centred under x's span."""
     return text((x.start + x.end) / 2, y, words, "middle")

@@ -3,12 +3,14 @@
 The example's own requests (the ones its reproduction steps through) are outlined; the
 others that ran beside them are drawn faint. ok is green, fail red, info (no answer)
 amber; a retry is dashed; a SIGKILL is a red line. Hovering a bar shows the request and
-its answer (an SVG <title>), so the page needs no script and opens offline.
+its answer (an SVG title element), so the page needs no script and opens offline.
 """
 
-import html
 from dataclasses import dataclass, field
 
+from markupsafe import Markup
+
+from racelab.pages import render
 from racelab.repro.pick import Writes, pick
 
 MOST_BARS = 12  # the example's requests and the nearest that ran beside them
@@ -46,8 +48,15 @@ def example_lanes(anomaly: str, example: dict, writes: Writes, kills=(), initial
     for record in chosen:
         if not any(record is r for r in records):
             records.append(record)
-    lanes = Lanes(anomaly, example["text"], chosen, records, start, end,
-                  tuple(k for k in kills if start <= k <= end))  # fmt: skip
+    lanes = Lanes(
+        anomaly,
+        example["text"],
+        chosen,
+        records,
+        start,
+        end,
+        tuple(k for k in kills if start <= k <= end),
+    )
     lanes.before, lanes.after = _state(chosen, initial or {}, snapshot)
     return lanes
 
@@ -102,10 +111,17 @@ def _state(chosen: list[dict], initial: dict, snapshot) -> tuple[list[str], list
     return before, after
 
 
-def swimlane_svg(lanes: Lanes) -> str:
-    """Return the swimlane as one static SVG element."""
+def swimlane_svg(lanes: Lanes) -> Markup:
+    """Return the swimlane as one static SVG element, rendered from its template."""
     if not lanes.records:
-        return ""
+        return Markup("")
+    return Markup(
+        render("swimlane.svg", view=swimlane_view(lanes), lane_h=LANE_H, left=LEFT, width=WIDTH)
+    )
+
+
+def swimlane_view(lanes: Lanes) -> dict:
+    """Return what the swimlane draws: its lanes, bars, kills and axis, in pixels."""
     vus = _lane_order(lanes)
     height = LANE_H * len(vus) + 34
     span = max(lanes.end - lanes.start, 1e-6)
@@ -113,31 +129,16 @@ def swimlane_svg(lanes: Lanes) -> str:
     def x(t: float) -> float:
         return LEFT + (t - lanes.start) / span * WIDTH
 
-    parts = [
-        f"<svg class='swimlane' xmlns=\"http://www.w3.org/2000/svg\" viewBox='0 0 "
-        f"{LEFT + WIDTH + 10} {height}' role='img' data-anomaly='{html.escape(lanes.anomaly)}'>"
-        f"<title>{html.escape(lanes.anomaly)}: {html.escape(lanes.text)}</title>"
-    ]
-    for n, vu in enumerate(vus):
-        parts.append(f"<text x='4' y='{n * LANE_H + 15}' font-size='11'>vu {vu}</text>"
-                     f"<line x1='{LEFT}' x2='{LEFT + WIDTH}' y1='{n * LANE_H + LANE_H}' "
-                     f"y2='{n * LANE_H + LANE_H}' stroke='#eeeeee'/>")  # fmt: skip
-    for record in lanes.records:
-        parts.append(
-            _bar(record, vus.index(record["vu"]), x, any(record is c for c in lanes.chosen))
-        )
-    for kill in lanes.kills:
-        parts.append(f"<line class='kill' x1='{x(kill):.1f}' x2='{x(kill):.1f}' y1='0' "
-                     f"y2='{height - 30}' stroke='#b71c1c' stroke-width='2'>"
-                     f"<title>SIGKILL at {kill:.3f} s</title></line>")  # fmt: skip
-    axis_y = height - 14
-    parts += [
-        f"<text x='{x(t):.1f}' y='{axis_y}' font-size='10' text-anchor='{anchor}'>{t:.3f} s</text>"
-        for t, anchor in ((lanes.start, "start"), ((lanes.start + lanes.end) / 2, "middle"),
-                          (lanes.end, "end"))
-    ]  # fmt: skip
-    parts.append("</svg>")
-    return "".join(parts)
+    middle = (lanes.start + lanes.end) / 2
+    marks = ((lanes.start, "start"), (middle, "middle"), (lanes.end, "end"))
+    return {
+        "anomaly": lanes.anomaly, "text": lanes.text, "vus": vus, "height": height,
+        "width": LEFT + WIDTH + 10,
+        "bars": [_bar(r, vus.index(r["vu"]), x, any(r is c for c in lanes.chosen))
+                 for r in lanes.records],
+        "kills": [{"x": x(kill), "at": kill} for kill in lanes.kills],
+        "axis": [{"x": x(t), "at": t, "anchor": anchor} for t, anchor in marks],
+    }  # fmt: skip
 
 
 def _lane_order(lanes: Lanes) -> list:
@@ -147,16 +148,11 @@ def _lane_order(lanes: Lanes) -> list:
     return own + others
 
 
-def _bar(record: dict, lane: int, x, chosen: bool) -> str:
+def _bar(record: dict, lane: int, x, chosen: bool) -> dict:
+    """Return one request's bar: where it is, how it is drawn, what hovering says."""
     left, right = max(x(record["t0"]), LEFT), min(x(record["t1"]), LEFT + WIDTH)
-    width = max(right - left, 2.0)
-    color = COLORS.get(record["type"], "#757575")
     retry = record.get("attempt", 0) > 0
-    style = f"fill='{color}' fill-opacity='{0.9 if chosen else 0.25}'"
-    if chosen or retry:
-        style += f" stroke='{'#000000' if chosen else '#424242'}' stroke-width='2'"
-    if retry:
-        style += " stroke-dasharray='4 2'"
+    stroke = ("#000000" if chosen else "#424242") if chosen or retry else None
     what = f" {record['qty']} x {record['sku']}" if record["op"] == "create" else ""
     answer = record["status"] if record["status"] is not None else "no answer"
     tip = (
@@ -167,19 +163,7 @@ def _bar(record: dict, lane: int, x, chosen: bool) -> str:
         + (f", retry {record['attempt']}" if retry else "")
     )
     css = f"bar {record['type']}" + (" example" if chosen else "") + (" retry" if retry else "")
-    return (
-        f"<rect class='{css}' data-vu='{record['vu']}' "
-        f"data-token='{html.escape(str(record['token']))}' "
-        f"x='{left:.1f}' y='{lane * LANE_H + 4}' width='{width:.1f}' height='{LANE_H - 8}' "
-        f"rx='2' {style}><title>{html.escape(tip)}</title></rect>"
-    )
-
-
-def state_html(lanes: Lanes) -> str:
-    """Return the store's state for the example, at the start of the run and at its end."""
-    if not lanes.before and not lanes.after:
-        return ""
-    return (
-        f"<p class='state'>At the start of the run: {html.escape('; '.join(lanes.before) or '-')}."
-        f" At the end: {html.escape('; '.join(lanes.after) or '-')}.</p>"
-    )
+    return {"css": css, "vu": record["vu"], "token": str(record["token"]), "x": left,
+            "y": lane * LANE_H + 4, "width": max(right - left, 2.0), "tip": tip,
+            "fill": COLORS.get(record["type"], "#757575"), "opacity": 0.9 if chosen else 0.25,
+            "stroke": stroke, "dashed": retry}  # fmt: skip
