@@ -14,7 +14,12 @@ from loadtests.thresholds import evaluate
 
 
 async def _drive(run: LoadRun, live) -> None:
-    printer = asyncio.create_task(print_live(run, live)) if live else None
+    # live is a terminal stream for the live line, or a watcher with a watch(run) coroutine
+    # that follows the run from its loop (racelab ui's live charts and checks).
+    watch = getattr(live, "watch", None)
+    printer = None
+    if live:
+        printer = asyncio.create_task(watch(run) if watch else print_live(run, live))
     try:
         await run.run()
     finally:
@@ -22,7 +27,8 @@ async def _drive(run: LoadRun, live) -> None:
             printer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await printer
-            live.write("\n")
+            if not watch:
+                live.write("\n")
 
 
 def run_on_loop(coroutine, loop: str):

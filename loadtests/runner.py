@@ -85,6 +85,9 @@ class LoadRun:
         self.items: dict = dict(items or {})
         self._known_items = items is not None
         self._start = 0.0
+        # Operations in flight by id, kept only when a watcher asks for them (set it to {}):
+        # a live check must not judge a write whose answer has not come yet (racelab ui).
+        self.pending: dict | None = None
 
     def elapsed(self) -> float:
         """Return seconds since the load started."""
@@ -252,6 +255,8 @@ class LoadRun:
         self.sent += 1
         self.in_flight += 1
         operation.t0 = t0
+        if self.pending is not None:
+            self.pending[id(operation)] = operation
         if operation.op in WRITE_OPS:
             self.stats.write_sent(operation.sku)
         method, path, body = operation.request
@@ -262,6 +267,8 @@ class LoadRun:
     def _ended(self, operation: Operation, outcome) -> None:
         """Record one attempt; resend it if it may be retried, else finish the operation."""
         self.in_flight -= 1
+        if self.pending is not None:
+            self.pending.pop(id(operation), None)
         if operation.op in WRITE_OPS:
             self.stats.write_done(operation.sku)
         new_id = _created_id(operation.op, outcome)
@@ -279,22 +286,9 @@ class LoadRun:
         latency_us = int((t1 - t0) * 1_000_000)
         self.stats.record(o.op, outcome.status, outcome.cause, latency_us, t1, self.active_vus)
         if self.history is not None:
-            self.history.write_line(
-                encode_op(
-                    o.op,
-                    o.vu,
-                    o.token,
-                    o.sku,
-                    o.qty,
-                    order_id,
-                    outcome.status,
-                    outcome.type,
-                    t0,
-                    t1,
-                    outcome.cause,
-                    o.attempt,
-                )  # fmt: skip
-            )
+            line = encode_op(o.op, o.vu, o.token, o.sku, o.qty, order_id, outcome.status,
+                             outcome.type, t0, t1, outcome.cause, o.attempt)  # fmt: skip
+            self.history.write_line(line)
 
     async def _finish(self) -> None:
         """Let in-flight requests end (within the timeout), then end what is left as info."""

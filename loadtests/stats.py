@@ -123,6 +123,10 @@ class Timeline:
         self._latencies = []
         self._errors = self._vus = 0
 
+    def so_far(self) -> dict:
+        """Return the percentiles of the second under way so far (racelab ui's live charts)."""
+        return nearest_rank_ms(sorted(self._latencies))
+
     def set_vus(self, vus: int) -> None:
         """Note the VU count, so idle seconds still show their users."""
         self._vus = max(self._vus, vus)
