@@ -1,5 +1,6 @@
 // The contract's routes, written once (docs/contract.md); a store does the reading and writing.
 const express = require("express");
+const pauses = require("../pause/racelab-pause"); // racelab step's pause points; off unless stepped
 
 const MAX_BODY = 64 * 1024;
 const TOKEN = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -67,9 +68,11 @@ function guarded(handler) {
 function makeApp(store, name) {
   const app = express();
   app.disable("x-powered-by");
+  app.use(pauses.middleware);
   app.get("/health", (req, res) => res.json({ status: "ok", backend: "express", strategy: name }));
   app.get("/items", guarded(async (req, res) => res.json({ items: await store.items() })));
-  app.post("/orders", readOrder, guarded(async (req, res) => {
+  // Again after readOrder: its body events run outside the request's context (AsyncLocalStorage).
+  app.post("/orders", readOrder, pauses.middleware, guarded(async (req, res) => {
     const [status, body] = await store.create(req.order);
     res.status(status).json(body);
   }));

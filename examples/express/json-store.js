@@ -4,6 +4,7 @@
 // a write truncates the file first, so a reader in between finds half a document.
 const fs = require("node:fs/promises");
 const path = require("node:path");
+const { pause } = require("../pause/racelab-pause"); // where `racelab step` may hold a request
 
 function jsonStore(dataDir, skus, stock) {
   const file = path.join(dataDir, "data.json");
@@ -23,6 +24,7 @@ function jsonStore(dataDir, skus, stock) {
       return Object.entries(doc.items).map(([sku, left]) => ({ sku, stock: left }));
     },
     async create({ sku, qty, token }) {
+      await pause("read");
       const doc = await load();
       const known = doc.orders.find((o) => o.token === token);
       if (known) return [200, known];
@@ -32,6 +34,7 @@ function jsonStore(dataDir, skus, stock) {
       doc.next_id += 1;
       doc.items[sku] -= qty;
       doc.orders.push(order);
+      await pause("write");
       await save(doc);
       return [201, order];
     },
@@ -43,11 +46,13 @@ function jsonStore(dataDir, skus, stock) {
       return orders.sort((a, b) => a.id - b.id).slice(0, limit);
     },
     async cancel(id) {
+      await pause("read");
       const doc = await load();
       const at = doc.orders.findIndex((o) => o.id === id);
       if (at < 0) return false;
       const [order] = doc.orders.splice(at, 1);
       doc.items[order.sku] += order.qty;
+      await pause("write");
       await save(doc);
       return true;
     },
