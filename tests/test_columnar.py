@@ -48,20 +48,24 @@ def reference(records) -> dict:
         if token is None or r["op"] not in ("create", "cancel"):
             continue
         known = facts.setdefault(token, {"created": NONE, "cancelled": NONE, "acked_id": None,
-                                         "cancelled_id": None, "sent": (None, None)})  # fmt: skip
+                                         "cancelled_id": None, "sent": (None, None),
+                                         "sent_at": None})  # fmt: skip
         rank = RANK[r["type"]]
         if r["op"] == "cancel":
             known["cancelled"] = max(known["cancelled"], rank)
             known["cancelled_id"] = r["order_id"] if rank == OK else known["cancelled_id"]
             continue
         known["created"] = max(known["created"], rank)
-        if known["sent"] == (None, None) and r["sku"] is not None and r["qty"] is not None:
-            known["sent"] = (r["sku"], r["qty"])
+        named = r["sku"] is not None and r["qty"] is not None
+        if named and (known["sent_at"] is None or r["t0"] < known["sent_at"]):  # sent first
+            known["sent"], known["sent_at"] = (r["sku"], r["qty"]), r["t0"]
         if rank == OK and r["order_id"] is not None:
             known["acked_id"] = r["order_id"]
             holder = first_token_by_id.setdefault(r["order_id"], token)
             if holder != token:
                 collisions.setdefault(r["order_id"], {holder}).add(token)
+    for known in facts.values():
+        del known["sent_at"]
     return {"tokens": facts, "collisions": {i: sorted(t) for i, t in collisions.items()}}
 
 
