@@ -9,7 +9,7 @@ holds only what they share.
 import json
 
 from servers.errors import ApiError, Invalid
-from servers.validation import TOKEN_PATTERN, _short
+from servers.validation import json_fields, short, token
 
 SHIFTS_DEFAULT = 5
 DOCTORS_DEFAULT = 2  # a shift of two takes one leave: the race is the last two leaving at once
@@ -66,48 +66,25 @@ def encode_answer(shift: str, on_call: list[str]) -> str:
 def parse_shift(shift: str) -> str:
     """Return a shift named in a path, or raise UnknownShift for one no store can hold."""
     if not 1 <= len(shift) <= NAME_MAX_LENGTH:
-        raise UnknownShift(f"No shift is called {_short(shift)}.")
+        raise UnknownShift(f"No shift is called {short(shift)}.")
     return shift
 
 
 def parse_leave_body(raw: bytes) -> dict:
     """Return {doctor, token} from a POST /shifts/<shift>/leave body, or raise Invalid."""
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise Invalid("The body is not UTF-8 text.") from None
-    except RecursionError:
-        raise Invalid("The body is nested too deeply to be a leave.") from None
-    except ValueError as exc:
-        raise Invalid(f"The body is not valid JSON: {exc}.") from None
-    if not isinstance(body, dict):
-        raise Invalid(f"The body must be a JSON object, not {type(body).__name__}.")
-    unknown = sorted(set(body) - set(LEAVE_FIELDS))
-    if unknown:
-        raise Invalid(f"Unknown field {unknown[0]!r}; a leave has only doctor and token.")
-    missing = [name for name in LEAVE_FIELDS if name not in body]
-    if missing:
-        raise Invalid(f"Missing field {missing[0]!r}.")
-    return {"doctor": _doctor(body["doctor"]), "token": _token(body["token"])}
+    body = json_fields(raw, LEAVE_FIELDS, "a leave", "doctor and token")
+    return {"doctor": _doctor(body["doctor"]), "token": token(body["token"])}
 
 
 def _doctor(value) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= NAME_MAX_LENGTH:
         raise Invalid(
-            f"doctor must be a string of 1 to {NAME_MAX_LENGTH} characters, not {_short(value)}."
+            f"doctor must be a string of 1 to {NAME_MAX_LENGTH} characters, not {short(value)}."
         )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise Invalid(
-            f"doctor must be Unicode text; {_short(value)} holds a lone surrogate."
+            f"doctor must be Unicode text; {short(value)} holds a lone surrogate."
         ) from None
-    return value
-
-
-def _token(value) -> str:
-    if not isinstance(value, str) or not TOKEN_PATTERN.fullmatch(value):
-        raise Invalid(
-            f"token must be 1 to 64 characters of A-Z a-z 0-9 _ . : -, not {_short(value)}."
-        )
     return value

@@ -222,12 +222,18 @@ PATHS = {
 
 
 def _with_default_error(paths: dict) -> dict:
-    """Add the 5xx answer every operation may give: the naive strategies fail this way."""
+    """Add the answers every operation may give: a 5xx (the naive strategies fail this way)
+    and the HTTP layer's own 408, 414, 431, all in the contract's error shape."""
     for item in paths.values():
         for method, operation in item.items():
             if method != "parameters":
-                operation["responses"].setdefault("default", _error("internal: outcome unknown"))
+                operation["responses"].setdefault("default", _error(DEFAULT_ERROR))
     return paths
+
+
+DEFAULT_ERROR = (
+    "internal (5xx: outcome unknown), or timeout (408), uri_too_long (414), headers_too_large (431)"
+)
 
 
 def openapi_document() -> dict:
