@@ -8,13 +8,13 @@ CPU a request (docs/benchmarks.md section 1).
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from history import WRITE_OPS, encode_op, run_record
-from loadtests.client import open_client, request_args
+from history import WRITE_OPS, run_record
+from loadtests.client import open_client
 from loadtests.config import LoadConfig
+from loadtests.operation import Operation, created_id, history_line, resolve
 from loadtests.plan import Planner, Step
 from loadtests.shapes import vus_at
 from loadtests.stats import Stats
@@ -40,23 +40,6 @@ class VirtualUser:
     active: bool = True
     running: bool = False  # between its first step and the step that finds it parked
     wake: asyncio.TimerHandle | None = None  # the end of its think time, while it thinks
-
-
-@dataclass(slots=True)
-class Operation:
-    """One resolved step: what is sent for whom, and what to call once it has ended."""
-
-    vu: int
-    op: str
-    token: str | None
-    sku: str | None
-    qty: int | None
-    order_id: int | None
-    request: tuple  # (method, path, body bytes or None)
-    orders: list  # the user's orders: a created one is added, a cancelled one was taken
-    then: Callable[[], None]
-    t0: float = 0.0
-    attempt: int = 0
 
 
 @dataclass
@@ -232,23 +215,7 @@ class LoadRun:
 
     def _perform(self, vu: int, step: Step, orders: list, t0: float | None, then) -> None:
         """Resolve a step against this user's orders and send it; then() once it has ended."""
-        op, order = step.op, None
-        if op in ("cancel", "get") and orders:
-            order = orders[int(step.pick * len(orders))]
-        if order is None and op in ("cancel", "get"):
-            # Nothing of this user's to cancel or read yet: order, or browse, instead.
-            op = "create" if op == "cancel" else "list"
-        if op == "cancel":
-            orders.remove(order)  # no other cancel may pick it while this one runs
-        if op == "create":
-            token, sku, qty, order_id = step.token, step.sku, step.qty, None
-        elif order is not None:
-            order_id, token, sku, qty = order
-        else:
-            token = sku = qty = order_id = None
-        after_id = order[0] if op == "list" and order else 0
-        request = request_args(op, sku, qty, token, order_id, after_id)
-        operation = Operation(vu, op, token, sku, qty, order_id, request, orders, then)
+        operation = resolve(vu, step, orders, then)
         self._send(operation, self.elapsed() if t0 is None else t0)
 
     def _send(self, operation: Operation, t0: float) -> None:
@@ -271,7 +238,7 @@ class LoadRun:
             self.pending.pop(id(operation), None)
         if operation.op in WRITE_OPS:
             self.stats.write_done(operation.sku)
-        new_id = _created_id(operation.op, outcome)
+        new_id = created_id(operation.op, outcome)
         self._record(operation, outcome, operation.order_id if new_id is None else new_id)
         if outcome.retryable and not self.stopping and operation.attempt < self.config.retries:
             operation.attempt += 1
@@ -282,13 +249,11 @@ class LoadRun:
         operation.then()
 
     def _record(self, operation: Operation, outcome, order_id) -> None:
-        o, t0, t1 = operation, operation.t0, self.elapsed()
-        latency_us = int((t1 - t0) * 1_000_000)
+        o, t1 = operation, self.elapsed()
+        latency_us = int((t1 - o.t0) * 1_000_000)
         self.stats.record(o.op, outcome.status, outcome.cause, latency_us, t1, self.active_vus)
         if self.history is not None:
-            line = encode_op(o.op, o.vu, o.token, o.sku, o.qty, order_id, outcome.status,
-                             outcome.type, t0, t1, outcome.cause, o.attempt)  # fmt: skip
-            self.history.write_line(line)
+            self.history.write_line(history_line(o, outcome, order_id, t1))
 
     async def _finish(self) -> None:
         """Let in-flight requests end (within the timeout), then end what is left as info."""
@@ -300,11 +265,3 @@ class LoadRun:
         deadline = self.elapsed() + 1.0
         while self.in_flight and self.elapsed() < deadline:  # end_all's reports, a turn later
             await asyncio.sleep(DRAIN_POLL_S)
-
-
-def _created_id(op: str, outcome) -> int | None:
-    """Return the id a create's ok answer gave, or None."""
-    if op != "create" or outcome.type != "ok" or not isinstance(outcome.body, dict):
-        return None
-    found = outcome.body.get("id")
-    return found if isinstance(found, int) and not isinstance(found, bool) else None
