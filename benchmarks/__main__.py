@@ -17,6 +17,7 @@ from benchmarks import (
     step_repeat,
     targets,
     ui_clients,
+    ui_reset,
     worker_threads,
 )
 
@@ -32,7 +33,8 @@ BENCHMARKS = {
 # Run only when named: the soak lasts ten minutes, the kill tally half a minute a run,
 # the labs tally a minute or two a run, the stepped interleavings' tally 1.5 s a run a cell,
 # 10,000 virtual users 30 s a run, the postgres strategies a minute a run, the thread counts
-# 40 s a run, every spec's matrix a minute or two a run, the ui's watchers 25 s a run.
+# 40 s a run, every spec's matrix a minute or two a run, the ui's watchers 25 s a run, the ui's
+# resets half a minute.
 EXTRA = {
     "soak": soak.run,
     "kills": kills.run,
@@ -42,6 +44,7 @@ EXTRA = {
     "vus": many_vus.run,
     "threads": worker_threads.run,
     "ui": ui_clients.run,
+    "uireset": ui_reset.run,
     # The postgres strategies alone (the targets benchmark runs them with every other).
     "postgres": lambda runs: targets.run(runs, matrix="postgres"),
 }
