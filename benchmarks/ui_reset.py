@@ -20,15 +20,20 @@ TARGETS = ["json:naive@1", "sqlite:transactional@4", "postgres:transactional@4"]
 
 
 def _play(base: str, step_id: str, state: dict) -> None:
-    """Release the permutation's steps in its order until the verdict is in."""
+    """Click as a class would: the plan's next step if its session is ready, else a ready
+    session (the one a lock made wait completes when the other frees it)."""
     deadline = time.monotonic() + 60
     while state.get("verdict") is None and time.monotonic() < deadline:
-        if state["next"] is None:  # the last step ran; the check is still coming
+        ready = [lane["name"] for lane in state["sessions"] if lane["status"] == "ready"]
+        wanted = (state["next"] or "").split(".")[0]
+        if not ready:  # the last step ran; the check is still coming
             time.sleep(0.05)
             state = _get(base, f"/api/step/{step_id}")
             continue
-        session = state["next"].split(".")[0]
+        session = wanted if wanted in ready else ready[0]
         state = _post(base, f"/api/step/{step_id}/release", {"session": session})
+    if state.get("verdict") is None:
+        raise RuntimeError(f"step {step_id}: no verdict within 60 s")
 
 
 def _get(base: str, path: str) -> dict:
