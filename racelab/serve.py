@@ -79,8 +79,8 @@ def serve_threaded(sock: socket.socket, config: dict, ready) -> None:
     # Quiet the per-request access log: at thousands of requests/s it is the bottleneck.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: _raise_interrupt())
-    ready()
-    try:
+    try:  # a signal from the moment the address is announced stops it the same way
+        ready()
         server.serve_forever()
     except KeyboardInterrupt:
         pass
