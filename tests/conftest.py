@@ -14,6 +14,18 @@ from tests.live import require_postgres
 settings.register_profile("racelab", deadline=None)
 settings.load_profile("racelab")
 
+# The files that take longest, started first: pytest-xdist hands files to its processes in
+# collection order, and one of these started last would end the run minutes after the rest.
+LONGEST_FIRST = ("test_step_matrix_sql.py", "test_step_matrix_files.py", "test_labs.py",
+                 "test_step.py", "test_hostile.py", "test_repro.py")  # fmt: skip
+
+
+def pytest_collection_modifyitems(items):
+    """Collect the longest files first (longest-processing-time-first scheduling)."""
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 ALL_TARGETS = [(backend, name) for backend, names in STRATEGIES.items() for name in names]
 
 
