@@ -12,6 +12,7 @@ left out. Alternating, median of `runs`.
 """
 
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -100,7 +101,7 @@ def run_once(clients: int, live_check: bool) -> dict:
             return {"rps": load["rps"], "p99_ms": load["latency_ms"]["p99"], "ui_cpu_s": cpu,
                     "events": median(seen) if seen else None}  # fmt: skip
         finally:
-            ui.terminate()
+            ui.send_signal(signal.SIGINT)  # its finally stops the servers it started
             ui.wait(60)
 
 
