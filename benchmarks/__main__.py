@@ -41,6 +41,10 @@ EXTRA = {
     "labs": labs.run,
     "stepruns": step_repeat.run,
     "stepmatrix": step_matrix.run,
+    # The write-skew specs' first interleaved permutation on every target: 21 cells.
+    "stepskew": lambda runs: step_repeat.run(
+        runs, only=("write-skew", "write-skew-at-commit"), first_only=True
+    ),
     "vus": many_vus.run,
     "threads": worker_threads.run,
     "ui": ui_clients.run,

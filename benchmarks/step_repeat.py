@@ -16,13 +16,19 @@ from racelab.step.spec import is_serial, load_spec
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.toml"))
 
 
-def run(runs: int = 20) -> dict:
-    """Run each interleaved cell `runs` times; print and save how often it kept its label."""
+def run(runs: int = 20, only: tuple = (), first_only: bool = False) -> dict:
+    """Run each interleaved cell `runs` times; print and save how often it kept its label.
+
+    only: spec names to run (all when empty); first_only: each spec's first interleaved
+    permutation alone."""
     rows, results = [], {}
     for path in SPECS:
+        if only and path.stem not in only:
+            continue
         spec = load_spec(path)
+        interleaved = [i for i, p in enumerate(spec.permutations) if not is_serial(p)]
         for index, permutation in enumerate(spec.permutations):
-            if is_serial(permutation):
+            if index not in (interleaved[:1] if first_only else interleaved):
                 continue
             one = replace(spec, permutations=[permutation])
             for target, cells in spec.expected.items():
@@ -35,9 +41,9 @@ def run(runs: int = 20) -> dict:
         f"Stepped interleavings, each run {runs} times: runs that gave the expected cell",
         ["spec", "perm.", "target", "expected", "kept"],
         rows,
-        f"python -m benchmarks stepruns --runs {runs}",
+        f"python -m benchmarks {'stepskew' if only else 'stepruns'} --runs {runs}",
     )
-    save("stepruns", {"runs": runs, "cells": results})
+    save("stepskew" if only else "stepruns", {"runs": runs, "cells": results})
     return results
 
 
