@@ -5,11 +5,13 @@ own folder (--out, and TMPDIR for temporary folders), so that a process whose co
 names that folder was started by this run and no other: `ps` counts exactly its leftovers.
 """
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -181,6 +183,30 @@ def test_serve_stops_when_its_terminal_closes(tmp_path, workers):
         assert process.wait(DEADLINE_S) == 0
         assert ours(tmp_path) == []
         assert "Traceback" not in (tmp_path / "stderr").read_text()
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_ui_killed_outright_takes_the_server_it_steps_with_it(tmp_path):
+    """A stepped server the ui starts from a request's thread still dies with the ui."""
+    process = racelab(tmp_path, "ui", "--port", "0", "--runs", tmp_path / "runs")
+    try:
+        printed = lambda: "http://" in (tmp_path / "stderr").read_text()  # noqa: E731
+        wait_until(printed, "its address", process)
+        url = (tmp_path / "stderr").read_text().split("http://", 1)[1].split()[0]
+        body = json.dumps({"spec": "last-item-oversold", "target": "json:naive@1"}).encode()
+        request = urllib.request.Request(f"http://{url.rstrip('/')}/api/step", body,
+                                         {"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=DEADLINE_S) as answer:
+            assert answer.status == 201
+        assert any("racelab serve" in line for line in ours(tmp_path))
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + DEADLINE_S
+        while ours(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ours(tmp_path) == []
     finally:
         process.kill()
         process.wait()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtests.target import TargetError, check_target
-from racelab.compare.process import TargetFailed, dies_with_racelab, stop_server, wait_for_health
+from racelab.compare.process import TargetFailed, spawn, stop_server, wait_for_health
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 NO_CLAIM = "its own; racelab judges it only by what it stored"
@@ -90,10 +90,9 @@ def start_external(target: ExternalTarget, data_dir: Path, settings, log_path: P
     words = [_filled(word, values) for word in shlex.split(target.command)]
     with open(log_path, "a") as log:
         try:
-            process = subprocess.Popen(
+            process = spawn(  # it dies with racelab, even when racelab is killed outright
                 words, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # a kill fault takes the whole group
-                preexec_fn=dies_with_racelab(),  # even when racelab is killed outright
             )  # fmt: skip
         except OSError as e:
             raise TargetFailed(f"cannot start {words[0]!r}: {e.strerror}") from None

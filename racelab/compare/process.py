@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from racelab.compare.settings import Settings
@@ -52,13 +53,12 @@ def start_server(
     """
     offset = log_path.stat().st_size if log_path.exists() else 0
     with open(log_path, "a") as log:
-        process = subprocess.Popen(
+        process = spawn(
             serve_command(spec, data_dir, settings, port, reset, extra),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=dies_with_racelab(),
         )
     try:
         url = _wait_for_url(process, log_path, offset)
@@ -69,15 +69,23 @@ def start_server(
     return process, url
 
 
-def dies_with_racelab():
-    """Return a preexec_fn by which a child gets SIGTERM when racelab dies, or None.
+def spawn(args, **popen) -> subprocess.Popen:
+    """Start a child that gets SIGTERM from the kernel when racelab dies, even by SIGKILL.
 
-    The kernel sends it when the starting *thread* ends: a server a kill fault restarts
-    from its own thread, mid-load, would die with that thread, so only the main thread asks.
+    The kernel sends it when the starting *thread* ends, so a child asked for from any other
+    thread (a `racelab ui` request, a kill fault's restart mid-load) is started by one
+    thread that lives as long as racelab does.
     """
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return functools.partial(die_with_parent, os.getpid())
+    start = functools.partial(subprocess.Popen, args, preexec_fn=functools.partial(
+        die_with_parent, os.getpid()), **popen)  # fmt: skip
+    if threading.current_thread() is threading.main_thread():
+        return start()
+    return _lifelong_thread().submit(start).result()
+
+
+@functools.cache
+def _lifelong_thread() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="racelab-spawn")
 
 
 def _wait_for_url(process, log_path: Path, offset: int) -> str:

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from racelab.compare.external import ExternalTarget, free_port
-from racelab.compare.process import TargetFailed, dies_with_racelab, stop_server, wait_for_health
+from racelab.compare.process import TargetFailed, spawn, stop_server, wait_for_health
 from racelab.process_exit import finishing
 from racelab.step.runner import Outcome, _drive
 from racelab.step.scheduler import BLOCK_WAIT_S, Scheduler
@@ -87,9 +87,9 @@ def _spawn(target: ExternalTarget, values: dict, env: dict, log_path: Path):
     words = [_filled(word, values) for word in shlex.split(target.command)]
     with open(log_path, "w") as log:
         try:
-            return subprocess.Popen(
+            return spawn(
                 words, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                start_new_session=True, preexec_fn=dies_with_racelab(),
+                start_new_session=True,
             )  # fmt: skip
         except OSError as e:
             raise TargetFailed(f"{target.name}: cannot start {words[0]!r}: {e.strerror}") from None
