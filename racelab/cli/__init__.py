@@ -1,5 +1,5 @@
 """The racelab command line: one group, and one module per verb (serve, load, check, compare,
-step, conform, history, ui)."""
+step, explore, conform, history, ui)."""
 
 import importlib
 import signal
@@ -17,6 +17,7 @@ COMMANDS = {
     "check": "racelab.cli.check:check_command",
     "compare": "racelab.cli.compare:compare_command",
     "step": "racelab.cli.step:step_command",
+    "explore": "racelab.cli.explore:explore_command",
     "conform": "racelab.cli.conform:conform_command",
     "history": "racelab.cli.history:history_group",
     "ui": "racelab.cli.ui:ui_command",

@@ -1,0 +1,95 @@
+"""Explore a spec's interleavings on one target: compute only; progress through a callback.
+
+First each session runs alone on a fresh store, and the points it reaches are its steps;
+then the chosen interleavings of those steps run, each on a fresh store, and the checker
+judges each (racelab.step.runner).
+"""
+
+from dataclasses import dataclass, field
+
+from racelab.explore import schedules
+from racelab.explore.drive import driver
+from racelab.explore.requests import alone
+from racelab.step.runner import Outcome
+from racelab.step.scheduler import BLOCK_WAIT_S
+from racelab.step.spec import Spec, step_name
+
+DEFAULT_BUDGET = 200
+
+
+class NothingToInterleave(Exception):
+    """No session reached a pause point when it ran alone: there is no schedule to choose."""
+
+
+@dataclass
+class Tried:
+    """One schedule and what it left."""
+
+    schedule: list[tuple[str, str]]
+    outcome: Outcome
+
+    @property
+    def failed(self) -> bool:
+        """Say whether the checker found an anomaly."""
+        return self.outcome.verdict == "failed"
+
+    def steps(self) -> list[str]:
+        """Return the schedule as 'A.read' steps."""
+        return [step_name(s) for s in self.schedule]
+
+
+@dataclass
+class Exploration:
+    """What explore learned and ran on one target."""
+
+    target: str
+    points: dict[str, list[str]]  # session -> the points it reached alone, in order
+    total: int  # interleavings of those points
+    sampled: bool  # a seeded sample ran, not every interleaving
+    seed: int
+    tried: list[Tried] = field(default_factory=list)
+
+    def failing(self) -> list[Tried]:
+        """Return the schedules that failed, fewest switches between sessions first."""
+        ordered = schedules.shortest_first([t.schedule for t in self.tried if t.failed])
+        by_key = {tuple(t.schedule): t for t in self.tried}
+        return [by_key[tuple(s)] for s in ordered]
+
+    def inconclusive(self) -> list[Tried]:
+        """Return the schedules that neither held nor failed (the checker said unknown)."""
+        return [t for t in self.tried if t.outcome.verdict not in ("held", "failed")]
+
+
+def learn(spec: Spec, run, progress) -> dict[str, list[str]]:
+    """Run each session alone on a fresh store; return the points each reached, in order."""
+    points = {}
+    for session in spec.sessions:
+        reached = run(alone(spec, session.name), []).reached.get(session.name, [])
+        points[session.name] = reached
+        progress(f"{session.name} alone reached {' '.join(reached) or 'no pause point'}")
+    if not any(points.values()):
+        raise NothingToInterleave("no session reached a pause point when it ran alone")
+    return points
+
+
+def lanes_of(points: dict[str, list[str]]) -> list[list[tuple[str, str]]]:
+    """Return each session's steps, [('A', 'read'), ('A', 'write')], in its own order."""
+    return [[(name, point) for point in reached] for name, reached in points.items()]
+
+
+def explore(spec: Spec, target, budget: int = DEFAULT_BUDGET, seed: int = 0,
+            block_wait: float = BLOCK_WAIT_S, progress=None) -> Exploration:  # fmt: skip
+    """Learn the sessions' points on target, then run and check the chosen interleavings."""
+    progress = progress or (lambda text: None)
+    with driver(target, block_wait) as chosen:
+        points = learn(spec, chosen.run, progress)
+        lanes = lanes_of(points)
+        picked, sampled = schedules.choose(lanes, budget, seed)
+        found = Exploration(target.name, points, schedules.count(lanes), sampled, seed)
+        how = f"a sample (seed {seed})" if sampled else "every one"
+        progress(f"{found.total} interleavings; running {len(picked)}: {how}")
+        for number, schedule in enumerate(picked, 1):
+            tried = Tried(schedule, chosen.run(spec, schedule).outcome)
+            found.tried.append(tried)
+            progress(f"{number}/{len(picked)} {' '.join(tried.steps())}: {tried.outcome.verdict}")
+    return found
