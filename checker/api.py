@@ -13,13 +13,14 @@ from urllib.parse import urlsplit
 from checker.orders import Orders
 from checker.snapshot import Snapshot, is_order
 from checker.untrusted import BadAnswer, fetch, parse_json, printable
+from racelab.exceptions import RunFailed
 
 PAGE = 1000  # the contract's largest limit
 READ_TIMEOUT_S = 30.0  # for each answer, whole: a server that drips it is cut off at this
 MAX_PAGES = 20_000  # 20M orders: a server that never stops paging is not read forever
 
 
-class Unreadable(Exception):
+class Unreadable(RunFailed):
     """The final state could not be read: the reason, naming the request."""
 
 

@@ -12,11 +12,13 @@ import socket
 import threading
 import time
 
+from racelab.exceptions import RunFailed
+
 MAX_BYTES = 16 << 20  # a page of 1000 orders is well under 1 MiB, even with every char escaped
 CHUNK = 1 << 16
 
 
-class BadAnswer(Exception):
+class BadAnswer(RunFailed):
     """A server's answer could not be read whole, or not as JSON: the reason, in words."""
 
 

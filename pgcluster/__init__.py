@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from pgcluster import safefs
+from racelab.exceptions import RunFailed
 
 DATABASE = "postgres"
 ROLE = "racelab"
@@ -41,7 +42,7 @@ INSTALL_HINT = (
 )
 
 
-class ClusterError(Exception):
+class ClusterError(RunFailed):
     """A private PostgreSQL server could not be set up, started or stopped; says why."""
 
 

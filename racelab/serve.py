@@ -10,6 +10,7 @@ import threading
 
 import pgcluster
 from racelab.arrival import KEEPALIVE_S, MAX_CONNECTIONS
+from racelab.exceptions import RacelabError
 from servers import create_app, init_store
 from servers.errors import StoreRefused, StoreUnreadable
 from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
@@ -18,7 +19,7 @@ from servers.registry import store_class
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
 
-class ServeError(Exception):
+class ServeError(RacelabError):
     """A reason the server cannot start, in one line, and its exit status."""
 
     def __init__(self, message: str, status: int = 2):

@@ -3,8 +3,10 @@
 import json
 from http import HTTPStatus
 
+from racelab.exceptions import BadInput, RacelabError
 
-class ApiError(Exception):
+
+class ApiError(RacelabError):
     """An error the contract names: an HTTP status, a code and a sentence."""
 
     status = 400
@@ -88,11 +90,11 @@ def raw_error_response(status: int, message: str) -> bytes:
     return head.encode("latin-1") + body
 
 
-class StoreUnreadable(Exception):
+class StoreUnreadable(BadInput):
     """A store exists but cannot be read; `racelab serve` refuses it."""
 
 
-class StoreRefused(Exception):
+class StoreRefused(BadInput):
     """A place racelab will not touch even with --reset (tables it did not create)."""
 
 

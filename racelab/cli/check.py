@@ -141,7 +141,7 @@ def _replay_target(store, target):
     """Return (TargetSpec, killed on purpose) from --target or the compare run around STORE."""
     from pathlib import Path
 
-    from racelab.compare.targets import SpecError, parse_spec
+    from racelab.compare.targets import TargetSpecError, parse_spec
     from racelab.repro.run import compare_entry
 
     entry = compare_entry(Path(store))
@@ -150,7 +150,7 @@ def _replay_target(store, target):
     try:
         name = target or f"{entry['target']}@{entry['workers']}"
         spec = parse_spec(name)
-    except SpecError as e:
+    except TargetSpecError as e:
         raise click.BadParameter(str(e), param_hint="--target") from None
     return spec, bool(entry and entry.get("faults"))
 

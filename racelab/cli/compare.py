@@ -142,7 +142,7 @@ def chosen_targets(matrix, targets, externals, allow_remote) -> list:
     """Return the targets to run: --targets (or the matrix), then any --external not named."""
     from loadtests.target import TargetError
     from racelab.compare.external import parse_external, parse_url_target
-    from racelab.compare.targets import MATRICES, SpecError, parse_spec
+    from racelab.compare.targets import MATRICES, TargetSpecError, parse_spec
 
     try:
         named = {t.label: t for t in map(parse_external, externals)}
@@ -157,7 +157,7 @@ def chosen_targets(matrix, targets, externals, allow_remote) -> list:
                 chosen.append(parse_url_target(part, allow_remote))
             else:
                 chosen.append(parse_spec(part))
-        except (SpecError, TargetError) as e:
+        except (TargetSpecError, TargetError) as e:
             raise click.BadParameter(str(e), param_hint="--targets") from None
     if not targets and not externals:
         chosen = list(MATRICES[matrix])

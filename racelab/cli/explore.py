@@ -77,13 +77,13 @@ def explore_command(target, external, requests, setup, budget, seed, block_wait,
 def _target(target, external):
     """Return the one target named by --target or --external, or exit 2."""
     from racelab.compare.external import TargetError, parse_external
-    from racelab.compare.targets import SpecError, parse_spec
+    from racelab.compare.targets import TargetSpecError, parse_spec
 
     if (target is None) == (external is None):
         raise click.UsageError("name one --target or one --external")
     try:
         return parse_spec(target) if target else parse_external(external)
-    except SpecError as e:
+    except TargetSpecError as e:
         raise click.BadParameter(str(e), param_hint="--target") from None
     except TargetError as e:
         raise click.BadParameter(str(e), param_hint="--external") from None

@@ -55,7 +55,7 @@ def step_command(
 
     from loadtests.shapes import parse_duration
     from racelab.cli.errors import parsed_option
-    from racelab.compare.targets import MATRICES, SpecError, parse_specs
+    from racelab.compare.targets import MATRICES, TargetSpecError, parse_specs
     from racelab.step import run
     from racelab.step.spec import SpecError as StepSpecError
     from racelab.step.spec import load_spec
@@ -63,7 +63,7 @@ def step_command(
     wait = parsed_option(parse_duration, block_wait, "--block-wait")
     try:
         chosen = MATRICES["ladder"] if ladder else parse_specs(",".join(targets))
-    except SpecError as e:
+    except TargetSpecError as e:
         raise click.BadParameter(str(e), param_hint="--target") from None
     outside = external_targets(externals)
     if not chosen and not outside:

@@ -13,13 +13,14 @@ from pathlib import Path
 
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
+from racelab.exceptions import RunFailed
 from racelab.process_exit import die_with_parent, finishing
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 
 
-class TargetFailed(Exception):
+class TargetFailed(RunFailed):
     """A target could not be run: it did not start, or the load could not begin."""
 
 

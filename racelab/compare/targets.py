@@ -2,10 +2,11 @@
 
 from dataclasses import dataclass
 
+from racelab.exceptions import BadInput
 from servers.registry import STRATEGIES
 
 
-class SpecError(ValueError):
+class TargetSpecError(BadInput, ValueError):
     """A target spec that does not name a backend, strategy and worker count."""
 
 
@@ -49,9 +50,9 @@ def parse_spec(text: str, default_workers: int = 1) -> TargetSpec:
     backend, sep, strategy = body.partition(":")
     if not sep or backend not in STRATEGIES or strategy not in STRATEGIES[backend]:
         known = ", ".join(f"{b}:{s}" for b, names in STRATEGIES.items() for s in names)
-        raise SpecError(f"{text!r} is not BACKEND:STRATEGY[@WORKERS] (known: {known})")
+        raise TargetSpecError(f"{text!r} is not BACKEND:STRATEGY[@WORKERS] (known: {known})")
     if workers and (not workers.isdigit() or not 1 <= int(workers) <= 64):
-        raise SpecError(f"{text!r}: the worker count after @ must be 1 to 64")
+        raise TargetSpecError(f"{text!r}: the worker count after @ must be 1 to 64")
     return TargetSpec(backend, strategy, int(workers) if workers else default_workers)
 
 

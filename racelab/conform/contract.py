@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from racelab.conform.rules import (
-    Broken,
+    ContractBroken,
     State,
     create,
     expect,
@@ -18,7 +18,7 @@ from racelab.conform.rules import (
 def health(state: State) -> None:
     body = expect(state.client.send("GET", "/health"), 200, "GET /health answers 200")
     if not isinstance(body, dict) or body.get("status") != "ok":
-        raise Broken('GET /health answers {"status": "ok", ...}', state.client.last)
+        raise ContractBroken('GET /health answers {"status": "ok", ...}', state.client.last)
 
 
 def items(state: State) -> None:
@@ -26,10 +26,12 @@ def items(state: State) -> None:
     good = {k: v for k, v in found.items()
             if isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)}  # fmt: skip
     if not found or len(good) != len(found):
-        raise Broken("GET /items lists at least one {sku: str, stock: int}", state.client.last)
+        raise ContractBroken(
+            "GET /items lists at least one {sku: str, stock: int}", state.client.last
+        )
     in_stock = [sku for sku, n in good.items() if n >= 1]
     if not in_stock:
-        raise Broken("some sku has stock left, so orders can be made (start it fresh)")
+        raise ContractBroken("some sku has stock left, so orders can be made (start it fresh)")
     state.sku = in_stock[0]
 
 
@@ -39,13 +41,15 @@ def create_order(state: State) -> None:
     exchange = create(state, state.sku, 1, token)
     expect(exchange, 201, "POST /orders with a new token answers 201 and the order")
     if not is_order(exchange.body, state.sku, 1, token):
-        raise Broken(
+        raise ContractBroken(
             "the 201 body is {id: int, sku, qty, token as sent, created_at: str}", exchange
         )
     state.order = exchange.body
     after = stock(state)[state.sku]
     if after != before - 1:
-        raise Broken(f"stock of {state.sku} goes from {before} to {before - 1} (it is {after})")
+        raise ContractBroken(
+            f"stock of {state.sku} goes from {before} to {before - 1} (it is {after})"
+        )
 
 
 def replay(state: State) -> None:
@@ -54,16 +58,16 @@ def replay(state: State) -> None:
     exchange = create(state, order["sku"], order["qty"], order["token"])
     body = expect(exchange, 200, "POST /orders with a known token answers 200, not a new order")
     if not isinstance(body, dict) or body.get("id") != order["id"]:
-        raise Broken(f"the replay answers the stored order, id {order['id']}", exchange)
+        raise ContractBroken(f"the replay answers the stored order, id {order['id']}", exchange)
     if stock(state)[state.sku] != before:
-        raise Broken("a replay takes no stock")
+        raise ContractBroken("a replay takes no stock")
 
 
 def get_order(state: State) -> None:
     order = _need_order(state)
     exchange = state.client.send("GET", f"/orders/{order['id']}")
     if expect(exchange, 200, "GET /orders/<id> answers 200 and the order") != order:
-        raise Broken("GET /orders/<id> answers the order as it was created", exchange)
+        raise ContractBroken("GET /orders/<id> answers the order as it was created", exchange)
 
 
 def list_orders(state: State) -> None:
@@ -73,7 +77,7 @@ def list_orders(state: State) -> None:
                   "GET /orders answers 200")  # fmt: skip
     listed = body.get("orders") if isinstance(body, dict) else None
     if not isinstance(listed, list) or order not in listed:
-        raise Broken('GET /orders lists {"orders": [...]} with the order just made',
+        raise ContractBroken('GET /orders lists {"orders": [...]} with the order just made',
                      state.client.last)  # fmt: skip
     _require_page(listed, start, 1000, state)
 
@@ -85,10 +89,12 @@ def paging(state: State) -> None:
     ids = state.made[first:]
     page = _page(state, 2, ids[0] - 1)
     if [o.get("id") for o in page] != ids[:2]:
-        raise Broken(f"limit=2&after_id={ids[0] - 1} lists ids {ids[:2]}", state.client.last)
+        raise ContractBroken(
+            f"limit=2&after_id={ids[0] - 1} lists ids {ids[:2]}", state.client.last
+        )
     page = _page(state, 2, ids[1])
     if not page or page[0].get("id") != ids[2]:
-        raise Broken(f"after_id={ids[1]} starts at id {ids[2]}", state.client.last)
+        raise ContractBroken(f"after_id={ids[1]} starts at id {ids[2]}", state.client.last)
 
 
 def bad_paging(state: State) -> None:
@@ -102,10 +108,10 @@ def cancel(state: State) -> None:
     before = stock(state)[state.sku]
     exchange = state.client.send("DELETE", f"/orders/{order['id']}")
     if exchange.status != 204:
-        raise Broken("DELETE /orders/<id> answers 204", exchange)
+        raise ContractBroken("DELETE /orders/<id> answers 204", exchange)
     state.made.remove(order["id"])
     if stock(state)[state.sku] != before + order["qty"]:
-        raise Broken(f"a cancel gives the qty back: stock {before} + {order['qty']}")
+        raise ContractBroken(f"a cancel gives the qty back: stock {before} + {order['qty']}")
     expect_error(state.client.send("GET", f"/orders/{order['id']}"), 404, "not_found",
                  "GET of a cancelled order answers")  # fmt: skip
     expect_error(state.client.send("DELETE", f"/orders/{order['id']}"), 404, "not_found",
@@ -140,7 +146,9 @@ def out_of_stock(state: State) -> None:
         expect(create(state, sku, 100), 201, "POST /orders answers 201 while stock is left")
         left -= 100
     else:
-        raise Broken(f"{sku} still has {left} after 60 orders of 100: start it with less stock")
+        raise ContractBroken(
+            f"{sku} still has {left} after 60 orders of 100: start it with less stock"
+        )
     expect_error(create(state, sku, left + 1), 409, "out_of_stock",
                  f"an order for {left + 1} of {sku} with {left} left answers")  # fmt: skip
 
@@ -173,7 +181,7 @@ def _post(state: State, body):
 
 def _need_order(state: State) -> dict:
     if state.order is None:
-        raise Broken("an order made by create (which failed)")
+        raise ContractBroken("an order made by create (which failed)")
     return state.order
 
 
@@ -182,7 +190,7 @@ def _page(state: State, limit: int, after: int) -> list:
                   "GET /orders answers 200")  # fmt: skip
     listed = body.get("orders") if isinstance(body, dict) else None
     if not isinstance(listed, list):
-        raise Broken('GET /orders answers {"orders": [...]}', state.client.last)
+        raise ContractBroken('GET /orders answers {"orders": [...]}', state.client.last)
     _require_page(listed, after, limit, state)
     return listed
 
@@ -190,10 +198,10 @@ def _page(state: State, limit: int, after: int) -> list:
 def _require_page(listed: list, after: int, limit: int, state: State) -> None:
     ids = [o.get("id") if isinstance(o, dict) else None for o in listed]
     if len(ids) > limit or any(not isinstance(i, int) or i <= after for i in ids):
-        raise Broken(f"at most {limit} orders, every id above after_id={after}",
+        raise ContractBroken(f"at most {limit} orders, every id above after_id={after}",
                      state.client.last)  # fmt: skip
     if ids != sorted(ids):
-        raise Broken("orders listed by id", state.client.last)
+        raise ContractBroken("orders listed by id", state.client.last)
 
 
 class Rule(NamedTuple):

@@ -1,8 +1,8 @@
 """The contract as named rules: each sends real requests to a server and says pass or fail.
 
-A rule raises Broken with the request, the answer and what the contract wants. Rules run
-in order and share what earlier ones made (an order, its id); every order a rule makes is
-cancelled by the end, so the server is left with the stock it had.
+A rule raises ContractBroken with the request, the answer and what the contract wants.
+Rules run in order and share what earlier ones made (an order, its id); every order a rule
+makes is cancelled by the end, so the server is left with the stock it had.
 """
 
 import http.client
@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from checker.untrusted import BadAnswer, fetch, parse_json, printable
+from racelab.exceptions import RacelabError
 
 TIMEOUT_S = 10.0
 TOO_LARGE = 64 * 1024 + 1
 
 
-class Broken(Exception):
+class ContractBroken(RacelabError):
     """A rule failed: what was sent, what came back, what the contract wants."""
 
     def __init__(self, want: str, exchange=None):
@@ -107,9 +108,9 @@ class State:
 
 
 def expect(exchange: Exchange, status: int, want: str) -> object:
-    """Return the answer's body if its status is status, or raise Broken."""
+    """Return the answer's body if its status is status, or raise ContractBroken."""
     if exchange.status != status:
-        raise Broken(want, exchange)
+        raise ContractBroken(want, exchange)
     return exchange.body
 
 
@@ -118,7 +119,7 @@ def expect_error(exchange: Exchange, status: int, code: str, want: str) -> None:
     body = exchange.body
     if (exchange.status != status or not isinstance(body, dict) or body.get("error") != code
             or not isinstance(body.get("message"), str) or not body["message"]):  # fmt: skip
-        raise Broken(f'{want}: {status} {{"error": "{code}", "message": "..."}}', exchange)
+        raise ContractBroken(f'{want}: {status} {{"error": "{code}", "message": "..."}}', exchange)
 
 
 def stock(state: State) -> dict:
@@ -126,7 +127,7 @@ def stock(state: State) -> dict:
     body = expect(state.client.send("GET", "/items"), 200, "GET /items answers 200")
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list) or not all(map(_is_item, items)):
-        raise Broken(
+        raise ContractBroken(
             'GET /items answers {"items": [{"sku": ..., "stock": ...}]}', state.client.last
         )
     return {i.get("sku"): i.get("stock") for i in items}

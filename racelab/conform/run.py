@@ -9,7 +9,7 @@ from pathlib import Path
 
 from checker.untrusted import printable
 from racelab.conform.contract import RULES
-from racelab.conform.rules import TIMEOUT_S, Broken, Client, State
+from racelab.conform.rules import TIMEOUT_S, Client, ContractBroken, State
 
 
 @dataclass
@@ -45,7 +45,7 @@ def run_rules(url: str, progress=None, timeout: float = TIMEOUT_S) -> list[Resul
 def _run_rule(name: str, rule, state: State) -> Result:
     try:
         rule.fn(state)
-    except Broken as e:
+    except ContractBroken as e:
         return _broken(name, rule, e.want, e.exchange or state.client.last)
     except (LookupError, TypeError, ValueError, AttributeError) as e:
         # Answers a rule did not foresee (a sku gone from one GET /items to the next, an id

@@ -9,7 +9,7 @@ from flask import Flask, abort, jsonify, render_template, request, send_from_dir
 from werkzeug.exceptions import HTTPException
 
 from racelab.pages import JINJA_OPTIONS, STATIC, TEMPLATES
-from racelab.ui.api import ApiError, bp
+from racelab.ui.api import UiApiError, bp
 from racelab.ui.runs import RunManager
 
 
@@ -25,7 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["racelab.steps"] = {}
     app.register_blueprint(bp)
     app.before_request(_require_token)
-    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(UiApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     _pages(app)
     return app
@@ -65,7 +65,7 @@ def _remember_token(response):
     return response
 
 
-def _api_error(e: ApiError):
+def _api_error(e: UiApiError):
     return jsonify({"error": e.code, "message": e.message}), e.status
 
 
@@ -133,7 +133,7 @@ def _pair(runs_dir: Path, first: str, second: str) -> dict:
     try:
         return side_by_side(runs_dir, first, second)
     except NoSuchRun as e:
-        raise ApiError(404, "no_such_run", str(e)) from None
+        raise UiApiError(404, "no_such_run", str(e)) from None
 
 
 def past_runs(runs_dir: Path) -> list[dict]:

@@ -6,7 +6,8 @@ import json
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from racelab.ui.runs import Busy
+from racelab.exceptions import RacelabError
+from racelab.ui.runs import RunUnderWay
 from racelab.ui.settings import BadSettings, run_settings
 from racelab.ui.stepping import StepInputError, StepSession, spec_from
 
@@ -15,7 +16,7 @@ MAX_STEP_SESSIONS = 3  # each is a server of its own
 _step_ids = itertools.count(1)
 
 
-class ApiError(Exception):
+class UiApiError(RacelabError):
     """An answer in the contract's error shape."""
 
     def __init__(self, status: int, code: str, message: str):
@@ -31,7 +32,7 @@ def error(status: int, code: str, message: str):
 def _body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise ApiError(400, "bad_json", "the body must be a JSON object")
+        raise UiApiError(400, "bad_json", "the body must be a JSON object")
     return body
 
 
@@ -50,9 +51,9 @@ def start_run():
         specs, settings = run_settings(_body())
         run = _runs().start(specs, settings)
     except BadSettings as e:
-        raise ApiError(400, "bad_settings", str(e)) from None
-    except Busy as e:
-        raise ApiError(409, "busy", str(e)) from None
+        raise UiApiError(400, "bad_settings", str(e)) from None
+    except RunUnderWay as e:
+        raise UiApiError(409, "busy", str(e)) from None
     return jsonify({"id": run.id, "events": f"/api/runs/{run.id}/events"}), 201
 
 
@@ -66,7 +67,7 @@ def list_runs():
 def _run(run_id: str):
     run = _runs().runs.get(run_id)
     if run is None:
-        raise ApiError(404, "no_such_run", f"no run {run_id!r} was started here")
+        raise UiApiError(404, "no_such_run", f"no run {run_id!r} was started here")
     return run
 
 
@@ -100,7 +101,7 @@ def stop_run(run_id: str):
 @bp.post("/step")
 def start_step():
     """Start a stepped server for a spec on a target; answer its id."""
-    from racelab.compare.targets import SpecError, parse_spec
+    from racelab.compare.targets import TargetSpecError, parse_spec
     from racelab.step.run import check_targets
 
     body = _body()
@@ -109,8 +110,8 @@ def start_step():
         target = parse_spec(str(body.get("target", "")))
         check_targets(spec, [target])
         permutation = _permutation(body.get("permutation", 1), spec)
-    except (StepInputError, SpecError, ValueError) as e:
-        raise ApiError(400, "bad_step", str(e)) from None
+    except (StepInputError, TargetSpecError, ValueError) as e:
+        raise UiApiError(400, "bad_step", str(e)) from None
     steps = _steps()
     if len(steps) >= MAX_STEP_SESSIONS:
         oldest = min(steps, key=int)
@@ -133,7 +134,7 @@ def _permutation(value, spec) -> int:
 def _step(step_id: str) -> StepSession:
     session = _steps().get(step_id)
     if session is None:
-        raise ApiError(404, "no_such_step", f"no step session {step_id!r}")
+        raise UiApiError(404, "no_such_step", f"no step session {step_id!r}")
     return session
 
 
@@ -152,7 +153,7 @@ def release_step(step_id: str):
         try:
             session.release(str(name))
         except StepInputError as e:
-            raise ApiError(400, "bad_session", str(e)) from None
+            raise UiApiError(400, "bad_session", str(e)) from None
         return jsonify(session.state())
 
 
@@ -166,7 +167,7 @@ def reset_step(step_id: str):
     try:
         permutation = _permutation(body.get("permutation", default), session.spec)
     except StepInputError as e:
-        raise ApiError(400, "bad_permutation", str(e)) from None
+        raise UiApiError(400, "bad_permutation", str(e)) from None
     with session.lock:
         session.begin(permutation)
         return jsonify(session.state())

@@ -3,8 +3,10 @@
 import json
 from pathlib import Path
 
+from racelab.exceptions import RacelabError
 
-class NoSuchRun(LookupError):
+
+class NoSuchRun(RacelabError, LookupError):
     """A run id with no report.json in the runs folder."""
 
 

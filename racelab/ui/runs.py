@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from racelab.compare.targets import TargetSpec
+from racelab.exceptions import RacelabError
 from racelab.ui.live import Watcher
 
 FOLLOW_WAIT_S = 15.0  # an idle event stream sends a comment this often, to notice a closed page
@@ -53,7 +54,7 @@ class EventLog:
                 return
 
 
-class Stopped(Exception):
+class Stopped(RacelabError):
     """Stop was asked: no further target starts."""
 
 
@@ -183,7 +184,7 @@ class RunManager:
         """Start a run in its own thread, its folder under runs_dir; return it."""
         with self.lock:
             if any(r.status == "running" for r in self.runs.values()):
-                raise Busy("a run is under way; stop it or wait for its done event")
+                raise RunUnderWay("a run is under way; stop it or wait for its done event")
             run_id = self._new_id()
             out_dir = self.runs_dir / run_id
             out_dir.mkdir(parents=True)
@@ -207,5 +208,5 @@ class RunManager:
                 run.stop(wait)
 
 
-class Busy(Exception):
+class RunUnderWay(RacelabError):
     """A run is already under way."""

@@ -1,12 +1,13 @@
 """Turn a POST /api/runs body into compare's targets and Settings, or say what is wrong."""
 
 from racelab.compare.settings import Settings
+from racelab.exceptions import BadInput
 
 FAULTS = ("kill", "power-loss", "retry")
 MAX_DURATION_S = 3600.0
 
 
-class BadSettings(ValueError):
+class BadSettings(BadInput, ValueError):
     """A run's settings that compare cannot take; the message names the bad value."""
 
 
@@ -33,7 +34,7 @@ def _targets(value) -> list:
     """Return the target specs named by a list (or a comma-separated string)."""
     from loadtests.target import TargetError
     from racelab.compare.external import parse_url_target
-    from racelab.compare.targets import SpecError, parse_spec
+    from racelab.compare.targets import TargetSpecError, parse_spec
 
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
@@ -41,7 +42,7 @@ def _targets(value) -> list:
         raise BadSettings("targets must be a non-empty list such as ['json:naive@1']")
     try:
         return [parse_url_target(t) if t.startswith("url:") else parse_spec(t) for t in value]
-    except (SpecError, TargetError) as e:
+    except (TargetSpecError, TargetError) as e:
         raise BadSettings(str(e)) from None
 
 

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from racelab.exceptions import BadInput
 from racelab.step.runner import (
     PERMUTATION_LIMIT_S,
     Client,
@@ -28,7 +29,7 @@ SPECS_DIR = Path(__file__).resolve().parents[2] / "specs"
 STORE_TEXT_LIMIT = 4000
 
 
-class StepInputError(ValueError):
+class StepInputError(BadInput, ValueError):
     """A spec or target the page cannot step."""
 
 
