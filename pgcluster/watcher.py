@@ -21,13 +21,11 @@ import subprocess
 import sys
 import tempfile
 
-from racelab.exceptions import RacelabError
-
 STOP_TIMEOUT_S = 30.0
 POLL_S = 0.1  # how soon a dead parent is noticed when another process holds the pipe
 
 
-class Terminated(RacelabError):
+class Terminated(Exception):
     """The watcher itself was asked to stop (SIGTERM)."""
 
 
