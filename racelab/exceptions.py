@@ -13,12 +13,14 @@
     └── signals kept inside one component, each caught by its own caller:
           ServeError, UiApiError, RunUnderWay, Stopped, NoSuchRun, ContractBroken, Refused,
           NothingToInterleave, ProtocolError, Closed, DiskError, ConnectError, Timeout,
-          ConnectionBroken, Ended, Terminated
+          ConnectionBroken, Ended
 
 A class that was a ValueError (a parser's refusal), an OSError or a LookupError stays one
 too, so the code that catches it by that name still does. This module imports nothing and
 racelab/__init__.py imports nothing, so history/, servers/, loadtests/ and the checker may
-all import it without loading the rest of racelab (tests/test_house.py holds both).
+all import it without loading the rest of racelab (tests/test_house.py holds both). One
+module stays outside: pgcluster/watcher.py runs as `python -I watcher.py`, standard library
+only.
 """
 
 
