@@ -21,7 +21,14 @@ from racelab.cli.options import repeat_option
     multiple=True,
     metavar="NAME=COMMAND",
     help="A server of yours that pauses by the pause protocol, started from COMMAND with {port}, "
-    "{data_dir}, {skus} and {stock} filled in, afresh before each permutation.",
+    "{data_dir}, {skus} and {stock} filled in, afresh before each permutation; with "
+    "{database_url} its SQL statements are points too.",
+)
+@click.option(
+    "--file-points",
+    is_flag=True,
+    help="Pause an --external server at its own file operations in {data_dir} (a FUSE mount): "
+    "open, read, write, fsync, rename, truncate, unlink.",
 )
 @repeat_option(1, "Run each permutation N times; any disagreement is reported as flaky.")
 @click.option(
@@ -43,8 +50,9 @@ from racelab.cli.options import repeat_option
     "(keys may come from a pipe).",
 )
 def step_command(
-    spec_path, targets, ladder, externals, repeat, block_wait, json_path, html_path, interactive
-):
+    spec_path, targets, ladder, externals, file_points, repeat, block_wait, json_path, html_path,
+    interactive,
+):  # fmt: skip
     """Run SPEC's permutations, each on a fresh store, releasing one pause point at a time.
 
     Prints each permutation's steps (a step a lock made wait shows `<waiting ...>`), the
@@ -75,7 +83,9 @@ def step_command(
         if outside:
             raise click.UsageError("--interactive takes a --target, not --external")
         raise SystemExit(interact(spec, chosen, wait))
-    rows = run_all(spec, [*chosen, *outside], repeat, wait)
+    if file_points and not outside:
+        raise click.UsageError("--file-points steps an --external server: name one")
+    rows = run_all(spec, [*chosen, *outside], repeat, wait, file_points)
     show_results(spec, rows, json_path, html_path)
     sys.exit(2 if said_never_reached(rows) else run.exit_status(rows))
 
@@ -90,13 +100,14 @@ def external_targets(externals) -> list:
         raise click.BadParameter(str(e), param_hint="--external") from None
 
 
-def run_all(spec, targets, repeat, wait):
+def run_all(spec, targets, repeat, wait, files=False):
     """Run the matrix; a server of the user's that does not start is one line, exit 2."""
     from racelab.compare.process import TargetFailed
     from racelab.step import run
 
     try:
-        return run.run_matrix(spec, targets, repeat, wait, lambda text: click.echo(text, err=True))
+        echo = lambda text: click.echo(text, err=True)  # noqa: E731
+        return run.run_matrix(spec, targets, repeat, wait, echo, files)
     except TargetFailed as e:
         raise InputError(str(e)) from None
 

@@ -6,7 +6,9 @@ prints `ready` once the kernel talks to it. It reads commands on stdin, one a li
 and unmounts; `stop` (or stdin closing: the parent died) unmounts keeping everything, as a
 clean shutdown flushes everything. Either way the folder then holds what survived, and the
 process prints `stopped`. Each operation passes a hook first (`--trace FILE` writes each as
-a JSON line): the interposition point for anything that wants to watch or hold file I/O.
+a JSON line; `--hold SOCKET` asks racelab before each one that is a pause point, by
+racelab/interpose/holds.py): the interposition point for anything that wants to watch or
+hold file I/O.
 """
 
 import argparse
@@ -19,6 +21,7 @@ import threading
 from pathlib import Path
 
 from racelab.interpose.disk import Dir, DiskError, File
+from racelab.interpose.holds import SECRET_ENV, holder
 from racelab.interpose.mount import fuse_problem
 from racelab.interpose.tree import Disk
 
@@ -232,12 +235,26 @@ def _tracer(path: Path):
     return hook
 
 
+def _hooks(*hooks):
+    """Return one hook calling each given one in turn (None when none is given)."""
+    given = [hook for hook in hooks if hook is not None]
+    if not given:
+        return None
+
+    def hook(event: dict) -> None:
+        for each in given:
+            each(event)
+
+    return hook
+
+
 def main(argv=None) -> int:
     """Mount FOLDER at MOUNTPOINT until told to stop; write what survived back into FOLDER."""
     parser = argparse.ArgumentParser(prog="python -m racelab.interpose.fs", description=__doc__)
     parser.add_argument("folder", type=Path)
     parser.add_argument("mountpoint")
     parser.add_argument("--trace", type=Path, help="write every operation as a JSON line here")
+    parser.add_argument("--hold", help="ask racelab's hold socket before each pause point")
     args = parser.parse_args(argv)
     problem = fuse_problem()
     if problem:
@@ -246,7 +263,10 @@ def main(argv=None) -> int:
     import mfusepy
 
     args.folder = args.folder.resolve()
-    hook = _tracer(args.trace) if args.trace else None
+    hook = _hooks(
+        _tracer(args.trace) if args.trace else None,
+        holder(args.hold, os.environ.get(SECRET_ENV, "")) if args.hold else None,
+    )
     ops = Interposer(Disk.load(args.folder), args.folder, hook)
     threading.Thread(target=_commands, args=(ops, args.mountpoint), daemon=True).start()
     mfusepy.FUSE(ops, args.mountpoint, foreground=True, fsname="racelab")

@@ -12,6 +12,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from racelab.interpose.holds import SECRET_ENV
+
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 30.0  # the write-back of a large store into the real folder
 INSTALL = "install fuse3 (apt-get install fuse3) and mfusepy (pip install mfusepy)"
@@ -49,9 +51,12 @@ def mounted(path: Path) -> bool:
 class Mount:
     """FOLDER served at a private mount point (`dir`) by `python -m racelab.interpose.fs`."""
 
-    def __init__(self, folder: Path, log_path: Path | None = None, trace: Path | None = None):
+    def __init__(self, folder: Path, log_path: Path | None = None, trace: Path | None = None,
+                 hold: tuple[str, str] | None = None):  # fmt: skip
+        """hold: a HoldChannel's (socket path, secret), asked before each file pause point."""
         # Absolute: libfuse may change the layer's working directory.
         self.folder, self.log_path, self.trace = Path(folder).resolve(), log_path, trace
+        self.hold = hold
         self.dir = Path(tempfile.mkdtemp(prefix="racelab-mount-")).resolve()  # mode 0700
         self.process = None
         self._lines: queue.Queue = queue.Queue()
@@ -69,11 +74,15 @@ class Mount:
         if problem:
             raise MountFailed(problem)
         trace = ["--trace", str(self.trace)] if self.trace else []
+        env = os.environ.copy()
+        if self.hold:
+            trace += ["--hold", self.hold[0]]
+            env[SECRET_ENV] = self.hold[1]
         log = open(self.log_path, "a") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         command = [sys.executable, "-m", "racelab.interpose.fs", str(self.folder), str(self.dir)]
         self.process = subprocess.Popen(
             [*command, *trace], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-            text=True, bufsize=1, start_new_session=True,
+            text=True, bufsize=1, start_new_session=True, env=env,
         )  # fmt: skip
         if log is not subprocess.DEVNULL:
             log.close()

@@ -24,11 +24,12 @@ class Unattributed(NamedTuple):
 class Event:
     """One statement the proxy saw, whose it was, and whether the server has answered it."""
 
-    conn_id: int
+    conn_id: int | None  # None: a file operation
     session: str | None | Unattributed  # None: no session was running (not a stepped request)
     keyword: str
-    sql: str
+    sql: str  # a file operation's op and path
     done: bool = False
+    released: int | None = None  # its place in the order events went on (None: still held)
 
 
 class Attribution:
@@ -49,17 +50,26 @@ class Attribution:
         with self._lock:
             self._running.discard(session)
 
-    def attribute(self, conn_id: int) -> str | None | Unattributed:
-        """Return the session a statement on conn_id belongs to, None, or Unattributed."""
+    def attribute(self, conn_id: int | None) -> str | None | Unattributed:
+        """Return the session a statement on conn_id belongs to, None, or Unattributed; with
+        conn_id None (a file operation) only the one session running counts, and nothing is
+        bound."""
         with self._lock:
             if conn_id in self._held:
                 return self._held[conn_id]
             if len(self._running) == 1:
-                self._held[conn_id] = next(iter(self._running))
-                return self._held[conn_id]
+                session = next(iter(self._running))
+                if conn_id is not None:
+                    self._held[conn_id] = session
+                return session
             if not self._running:
                 return None
             return Unattributed(tuple(sorted(self._running)))
+
+    def forget_running(self) -> None:
+        """Start a new permutation: no session is running."""
+        with self._lock:
+            self._running.clear()
 
     def ready(self, conn_id: int, status: str) -> None:
         """Note the server's transaction status after a statement: idle frees the connection."""
@@ -74,21 +84,37 @@ class PauseAdapter:
     def __init__(self, pause: Callable[[str, str], None], attribution: Attribution) -> None:
         self.pause = pause
         self.attribution = attribution
-        self.events: list[Event] = []
+        self.events: list[Event] = []  # in the order they arrived
         self._lock = threading.Lock()
+        self._went_on = 0
 
     def on_statement(self, conn_id: int, keyword: str, sql: str) -> None:
         """The proxy's hook: hold a stepped session's statement until the scheduler says go."""
         session = self.attribution.attribute(conn_id)
+        event = Event(conn_id, session, keyword, sql)
         with self._lock:
-            self.events.append(Event(conn_id, session, keyword, sql))
-        if not isinstance(session, str):
-            return  # not stepped, or unattributed: it goes on, and events says so
-        self.attribution.stopped(session)
+            self.events.append(event)
         try:
-            self.pause(session, keyword)
+            if isinstance(session, str):  # else not stepped, or unattributed: events says so
+                self.attribution.stopped(session)
+                try:
+                    self.pause(session, keyword)
+                finally:
+                    self.attribution.running(session)
         finally:
-            self.attribution.running(session)
+            self._went_on_now(event)
+
+    def _went_on_now(self, event: Event) -> None:
+        with self._lock:
+            self._went_on += 1
+            event.released = self._went_on
+
+    def in_order_run(self, start: int = 0) -> list[Event]:
+        """Return the events from the start'th on in the order they went on to the server,
+        those still held last."""
+        with self._lock:
+            events = self.events[start:]
+        return sorted(events, key=lambda e: (e.released is None, e.released or 0))
 
     def on_done(self, conn_id: int, status: str) -> None:
         """The proxy's hook: the connection's statement ended, in transaction status."""

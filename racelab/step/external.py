@@ -1,11 +1,17 @@
 """`racelab step --external 'NAME=COMMAND'`: step a server racelab did not write.
 
 The server pauses at points its own code names, through the pause protocol
-(docs/contract.md; examples/pause has a helper for Python and one for Node). It is started
-from COMMAND with {port}, {data_dir}, {skus} and {stock} filled in, and the scheduler's
-socket and secret in RACELAB_STEP_SOCKET and RACELAB_STEP_SECRET. The reset rule: racelab
-cannot reseed a store whose format it does not know, so before each permutation the server
-is stopped and started again on an emptied data dir. Its state is read through the API.
+(docs/contract.md; examples/pause has a helper for Python and one for Node), and at its own
+I/O (racelab/interpose/stepped.py): each SQL statement when COMMAND takes {database_url},
+each file operation in {data_dir} when file points are asked for. It is started from
+COMMAND with {port}, {data_dir}, {skus}, {stock} (and {database_url}) filled in, and the
+scheduler's socket and secret in RACELAB_STEP_SOCKET and RACELAB_STEP_SECRET (not with file
+points: there `read` and `write` are the file's). The reset rule: racelab cannot reseed a
+store whose format it does not know, so before each permutation the server is stopped, its
+data dir emptied and its database's tables dropped (through racelab's own connection), and
+it is started again. Its state is read through the API.
+
+`ExternalStepper` is the seam for anything that runs schedules on an external target.
 """
 
 import contextlib
@@ -20,7 +26,9 @@ from pathlib import Path
 
 from racelab.compare.external import ExternalTarget, free_port
 from racelab.compare.process import TargetFailed, spawn, stop_server, wait_for_health
+from racelab.interpose.stepped import Interposition, wants_sql
 from racelab.process_exit import finishing
+from racelab.step.interposed import drive_one_at_a_time
 from racelab.step.runner import Outcome, _drive
 from racelab.step.scheduler import BLOCK_WAIT_S, Scheduler
 from racelab.step.spec import Spec
@@ -28,47 +36,108 @@ from racelab.step.spec import Spec
 NEVER_REACHED = "never reached"
 
 
-def run_external(target: ExternalTarget, runs: list, block_wait: float = BLOCK_WAIT_S) -> list:
+def run_external(target: ExternalTarget, runs: list, block_wait: float = BLOCK_WAIT_S,
+                 files: bool = False) -> list[Outcome]:  # fmt: skip
     """Run (spec, permutation) pairs in order, each on the server started afresh; mark the
     steps whose point the server reached in none of them."""
-    work = Path(tempfile.mkdtemp(prefix="racelab-step-"))
-    scheduler, outcomes, reached = None, [], []
-    try:
-        scheduler = Scheduler({}, block_wait)
+    outcomes, reached = [], []
+    with ExternalStepper(target, block_wait, files) as stepper:
         for spec, permutation in runs:
-            outcomes.append(_run_one(target, scheduler, work, spec, permutation, reached))
-    finally:
-        with finishing():
-            if scheduler is not None:
-                scheduler.close()
-            shutil.rmtree(work, ignore_errors=True)
+            outcomes.append(stepper.run(spec, permutation))
+            reached += [point for points in stepper.reached().values() for point in points]
     points = list(dict.fromkeys(reached))
     for outcome, (_, permutation) in zip(outcomes, runs, strict=True):
         _mark_never_reached(outcome, permutation, points)
     return outcomes
 
 
-def _run_one(target, scheduler, work: Path, spec: Spec, permutation, reached: list) -> Outcome:
-    """Start the server on an empty data dir, run one permutation, stop it; add the points
+class ExternalStepper:
+    """A server of yours stepped one permutation at a time: the seam for anything that runs
+    schedules on an external target (racelab step, racelab explore).
+
+        with ExternalStepper(target, block_wait, files=True) as stepper:
+            outcome = stepper.run(spec, permutation)  # started afresh on an emptied store
+            stepper.reached()  # {session: [every point it arrived at]} in that run
+
+    Its points: the pause protocol's, each SQL statement when the command takes
+    {database_url}, and with files each file operation in {data_dir} (FUSE). The Outcome's
+    `events` list the statements and operations. TargetFailed is one line for the user: a
+    command that does not start, no PostgreSQL, no FUSE.
+    """
+
+    def __init__(self, target: ExternalTarget, block_wait: float = BLOCK_WAIT_S,
+                 files: bool = False) -> None:  # fmt: skip
+        self.target, self.block_wait, self.files = target, block_wait, files
+        self._stack = contextlib.ExitStack()
+        self.io: Interposition | None = None
+
+    def __enter__(self) -> "ExternalStepper":
+        try:
+            self.work = Path(tempfile.mkdtemp(prefix="racelab-step-"))
+            self._stack.callback(shutil.rmtree, self.work, ignore_errors=True)
+            self.scheduler = Scheduler({}, self.block_wait)
+            self._stack.callback(self.scheduler.close)
+            self.io = _interposition(self.target, self.scheduler, self.work, self.files)
+            if self.io is not None:
+                self._stack.enter_context(self.io)
+                self._stack.callback(self.scheduler.release_all)  # first: a held one lets go
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def run(self, spec: Spec, permutation) -> Outcome:
+        """Start the server on an emptied store, run one permutation, stop it."""
+        return _run_one(self.target, self.scheduler, self.work, spec, permutation, [], self.io)
+
+    def reached(self) -> dict[str, list[str]]:
+        """Return every point each session arrived at in the last run, in order."""
+        return {name: list(lane.reached) for name, lane in self.scheduler.lanes.items()}
+
+    def close(self) -> None:
+        """Stop whatever was started (the scheduler first), however the run ends."""
+        with finishing():
+            self._stack.close()
+
+
+def _interposition(target, scheduler, work: Path, files: bool) -> Interposition | None:
+    """Return the interposition the command asks for, not yet started, or None."""
+    sql = wants_sql(target.command)
+    return Interposition(scheduler, work, sql, files) if sql or files else None
+
+
+def _run_one(target, scheduler, work: Path, spec: Spec, permutation, reached: list,
+             io: Interposition | None = None) -> Outcome:  # fmt: skip
+    """Start the server on an empty store, run one permutation, stop it; add the points
     its sessions arrived at to reached."""
     lanes = {s.name: [p for n, p in permutation if n == s.name] for s in spec.sessions}
-    with started(target, scheduler, work, spec) as url:
+    if io is not None:
+        io.reset()
+    with started(target, scheduler, work, spec, io) as url:
         scheduler.begin(lanes)
-        outcome = _drive(spec, target, permutation, scheduler, url, None)
+        if io is None:
+            outcome = _drive(spec, target, permutation, scheduler, url, None)
+        else:
+            outcome = drive_one_at_a_time(spec, permutation, scheduler, url, io)
         reached += [point for lane in scheduler.lanes.values() for point in lane.reached]
     return outcome
 
 
 @contextlib.contextmanager
-def started(target: ExternalTarget, scheduler: Scheduler, work: Path, spec: Spec):
+def started(target: ExternalTarget, scheduler: Scheduler, work: Path, spec: Spec, io=None):
     """Start COMMAND on an emptied data dir, check it holds the spec's setup; yield its URL."""
     data_dir = work / "data"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir()
     port = free_port()
     values = {"port": port, "data_dir": data_dir, "skus": spec.skus, "stock": spec.stock}
-    env = os.environ | {"RACELAB_STEP_SOCKET": scheduler.path,
-                        "RACELAB_STEP_SECRET": scheduler.secret}  # fmt: skip
+    values |= io.values() if io is not None else {}
+    env = os.environ.copy()
+    if io is None or not io.files:  # with file points, `read` and `write` are the file's
+        env |= {"RACELAB_STEP_SOCKET": scheduler.path, "RACELAB_STEP_SECRET": scheduler.secret}
     process = _spawn(target, values, env, work / "server.log")
     url = f"http://127.0.0.1:{port}"
     try:

@@ -48,14 +48,15 @@ def check_targets(spec: Spec, targets: list[TargetSpec]) -> None:
 
 
 def run_matrix(spec: Spec, targets: list[TargetSpec], repeat: int, block_wait: float,
-               progress=None) -> list[list[Cell]]:  # fmt: skip
+               progress=None, files: bool = False) -> list[list[Cell]]:  # fmt: skip
     """Return cells[permutation][target], each permutation run `repeat` times (one server
-    per target, its store reseeded before each run)."""
+    per target, its store reseeded before each run); files: an external target's file
+    operations are points too."""
     progress = progress or (lambda text: None)
     rows = [[Cell(target, p) for target in targets] for p in spec.permutations]
     runs = [(spec, p) for p in spec.permutations for _ in range(repeat)]
     for column, target in enumerate(targets):
-        outcomes = _run_on(target, runs, block_wait)
+        outcomes = _run_on(target, runs, block_wait, files)
         for number, row in enumerate(rows):
             cell = row[column]
             cell.runs = outcomes[number * repeat : (number + 1) * repeat]
@@ -63,11 +64,11 @@ def run_matrix(spec: Spec, targets: list[TargetSpec], repeat: int, block_wait: f
     return rows
 
 
-def _run_on(target: TargetSpec, runs: list, block_wait: float) -> list[Outcome]:
+def _run_on(target: TargetSpec, runs: list, block_wait: float, files: bool) -> list[Outcome]:
     """Run (spec, permutation) pairs on one target; a user's server cannot be reseeded, so
     it gets a server of its own per permutation."""
     if target.backend == "external":
-        return run_external(target, runs, block_wait)
+        return run_external(target, runs, block_wait, files)
     return run_many(target, runs, block_wait)
 
 
@@ -90,6 +91,19 @@ def steps_text(outcome: Outcome) -> str:
     return " ".join(words)
 
 
+def events_lines(outcome: Outcome) -> list[str]:
+    """Return an interposed server's statements and file operations, one a line:
+    `A.select  SELECT ...`; one no session could be named for says so."""
+    lines = []
+    for event in outcome.events:
+        text = " ".join(event["text"].split())[:200]
+        if "unattributed" in event:
+            running = " and ".join(event["unattributed"])
+            text += f"  (unattributed: {running} were running)"
+        lines.append(f"{event['step']:<10} {text}")
+    return lines
+
+
 def table_lines(spec: Spec, rows: list[list[Cell]], column: int = 0) -> list[str]:
     """Return one target's permutations, a block each: steps, answers, verdict."""
     target = rows[0][column].target if rows else None
@@ -98,6 +112,7 @@ def table_lines(spec: Spec, rows: list[list[Cell]], column: int = 0) -> list[str
         cell = row[column]
         first = cell.runs[0]
         lines.append(f"{number:>2}. {steps_text(first)}")
+        lines += [f"    {line}" for line in events_lines(first)]
         lines.append("    answers: " + "; ".join(f"{a.session}: {a.text()}" for a in first.answers))
         anomalies = ", ".join(f"{k} {v}" for k, v in first.anomalies.items() if v)
         verdict = cell.verdict.upper() if cell.verdict != "held" else "held"
@@ -144,6 +159,7 @@ def as_json(spec: Spec, rows: list[list[Cell]]) -> dict:
                                 "anomalies": {k: v for k, v in run.anomalies.items() if v},
                                 "steps": [vars(s) for s in run.steps],
                                 "answers": [f"{a.session}: {a.text()}" for a in run.answers],
+                                "events": run.events,
                                 "workers": {k: sorted(v) for k, v in run.workers_used.items()},
                             }
                             for run in cell.runs

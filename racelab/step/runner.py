@@ -63,6 +63,9 @@ class Outcome:
     anomalies: dict
     workers_used: dict = field(default_factory=dict)  # session -> server pids it reached
     finished: bool = True  # every session got its answers within the permutation's bound
+    # an interposed server's SQL and file operations, in order: {"step", "text"} each
+    # ("unattributed": the sessions that could have made it, with step "?.POINT")
+    events: list = field(default_factory=list)
 
     def key(self) -> tuple:
         """Return what must be the same every time the permutation runs."""

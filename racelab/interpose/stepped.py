@@ -1,0 +1,145 @@
+"""An external server's own I/O as `racelab step`'s pause points: its SQL and its files.
+
+`Interposition` sets up what an external COMMAND asks for and gives the values of its
+placeholders: `{database_url}` is a PgProxy URL in front of a private PostgreSQL (started
+once, for every permutation), and with files on, `{data_dir}` is a FUSE mount over a real
+folder whose operations are asked about through a HoldChannel. Both turn each event into
+a pause of the session it is attributed to, by one `Attribution` (docs/contract.md,
+"SQL interposition" and "File interposition"). `reset()` empties both between permutations.
+"""
+
+import contextlib
+import shutil
+from pathlib import Path
+
+import pgcluster
+from racelab.compare.process import TargetFailed
+from racelab.interpose.holds import HoldChannel
+from racelab.interpose.mount import Mount, MountFailed, fuse_problem
+from racelab.interpose.pgattribution import Attribution, Event, PauseAdapter, Unattributed
+from servers.stepping import ask
+
+SQL_PLACEHOLDER = "{database_url}"
+# Other clients of the database, a killed run's leftover transaction among them, are cut
+# before its tables go: a reset never waits on a lock nobody will release.
+RESET_SQL = (
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    " AND backend_type = 'client backend'",
+    "DROP SCHEMA IF EXISTS public CASCADE",
+    "CREATE SCHEMA public",
+)
+
+
+def wants_sql(command: str) -> bool:
+    """Say whether an external command takes a database URL."""
+    return SQL_PLACEHOLDER in command
+
+
+def check_files() -> None:
+    """Raise TargetFailed, saying what to install, when FUSE cannot be used here."""
+    problem = fuse_problem()
+    if problem:
+        raise TargetFailed(f"file points need FUSE: {problem}")
+
+
+class Interposition:
+    """The SQL proxy and the FUSE mount one external target is stepped through."""
+
+    def __init__(self, scheduler, work: Path, sql: bool, files: bool) -> None:
+        self.scheduler, self.work = scheduler, work
+        self.attribution = Attribution()
+        self.adapter = PauseAdapter(self._pause, self.attribution)
+        self.sql, self.files = sql, files
+        self.conninfo: str | None = None
+        self.proxy = None
+        self.mount: Mount | None = None
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> "Interposition":
+        try:
+            if self.sql:
+                self._start_sql()
+            if self.files:
+                self._start_files()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def _pause(self, session: str, point: str) -> None:
+        ask((self.scheduler.path, self.scheduler.secret), session, point)
+
+    def _start_sql(self) -> None:
+        from racelab.interpose.pgproxy import PgProxy, upstream_address
+
+        try:
+            cluster = pgcluster.Cluster(self.work / "pgdata")
+            cluster.init()
+            self.conninfo = cluster.start()
+        except pgcluster.ClusterError as e:
+            raise TargetFailed(f"{{database_url}} needs PostgreSQL: {e}") from None
+        self._stack.callback(cluster.stop)
+        adapter = self.adapter
+        proxy = PgProxy(upstream_address(self.conninfo), adapter.on_statement, adapter.on_done)
+        self._stack.callback(proxy.close)
+        self.proxy = proxy
+
+    def _start_files(self) -> None:
+        check_files()
+        channel = HoldChannel(lambda point, text: self.adapter.on_statement(None, point, text))
+        self._stack.callback(channel.close)
+        folder = self.work / "files"
+        folder.mkdir()
+        self.mount = Mount(folder, self.work / "mount.log", hold=(channel.path, channel.secret))
+        try:
+            self.mount.start()
+        except MountFailed as e:
+            raise TargetFailed(f"file points: {e}") from None
+        self._stack.callback(self.mount.close)
+
+    def values(self) -> dict:
+        """Return the placeholders this interposition fills: database_url, data_dir."""
+        values = {}
+        if self.proxy is not None:
+            values["database_url"] = self.proxy.url(self.conninfo)
+        if self.mount is not None:
+            values["data_dir"] = self.mount.dir
+        return values
+
+    def reset(self) -> None:
+        """Empty the database's tables and the mounted folder (the server is stopped)."""
+        if self.conninfo is not None:
+            import psycopg
+
+            with psycopg.connect(self.conninfo, autocommit=True) as db:
+                for sql in RESET_SQL:
+                    db.execute(sql)
+        if self.mount is not None:
+            for child in self.mount.dir.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        self.attribution.forget_running()
+
+    def mark(self) -> int:
+        """Return a mark from which `events_since` lists what happened."""
+        return len(self.adapter.events)
+
+    def events_since(self, mark: int) -> list[dict]:
+        """Return the stepped sessions' events after mark, in the order they went on to the
+        server or the file (not the order they arrived in), as step and text."""
+        return [_shown(e) for e in self.adapter.in_order_run(mark) if e.session is not None]
+
+
+def _shown(event: Event) -> dict:
+    """Return {"step": "A.select", "text": SQL}, or for an unattributed event step "?.select"
+    and the sessions that could have sent it."""
+    if isinstance(event.session, Unattributed):
+        running = list(event.session.running)
+        return {"step": f"?.{event.keyword}", "text": event.sql, "unattributed": running}
+    return {"step": f"{event.session}.{event.keyword}", "text": event.sql}
