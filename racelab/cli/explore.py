@@ -37,6 +37,12 @@ from racelab.explore.engine import DEFAULT_BUDGET
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
 @click.option(
+    "--file-points",
+    is_flag=True,
+    help="Pause an --external server at its own file operations in {data_dir} (a FUSE mount), "
+    "as racelab step --file-points does.",
+)
+@click.option(
     "--block-wait",
     default="1s",
     show_default=True,
@@ -51,8 +57,8 @@ from racelab.explore.engine import DEFAULT_BUDGET
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False), help="Write what was found as JSON."
 )
-def explore_command(target, external, requests, setup, budget, seed, block_wait, out_dir,
-                    json_path):  # fmt: skip
+def explore_command(target, external, requests, setup, budget, seed, file_points, block_wait,
+                    out_dir, json_path):  # fmt: skip
     """Learn each session's pause points by running it alone, then run its interleavings,
     each on a fresh store, and check each.
 
@@ -62,15 +68,18 @@ def explore_command(target, external, requests, setup, budget, seed, block_wait,
     """
     from loadtests.shapes import parse_duration
     from racelab.cli.errors import parsed_option
+    from racelab.explore.engine import Search
     from racelab.explore.requests import ExploreError, build_spec
 
     wait = parsed_option(parse_duration, block_wait, "--block-wait")
     chosen = _target(target, external)
+    if file_points and not external:
+        raise click.UsageError("--file-points steps an --external server: name one")
     if not requests:
         raise click.UsageError("give the sessions' requests: --request 'A: create sku-1 1'")
     with bad_input(ExploreError):
         spec = build_spec(list(requests), setup)
-    found = _explore(spec, chosen, budget, seed, wait)
+    found = _explore(spec, chosen, Search(budget, seed, wait, file_points))
     _show(spec, found, out_dir, json_path, _replay(target, external))
 
 
@@ -96,13 +105,13 @@ def _replay(target, external) -> str:
     return f"--target {target}" if target else f"--external {shlex.quote(external)}"
 
 
-def _explore(spec, target, budget, seed, wait):
+def _explore(spec, target, search):
     """Run the exploration; a server that cannot be started or stepped is one line, exit 2."""
     from racelab.compare.process import TargetFailed
     from racelab.explore.engine import NothingToInterleave, explore
 
     try:
-        return explore(spec, target, budget, seed, wait, lambda text: click.echo(text, err=True))
+        return explore(spec, target, search, lambda text: click.echo(text, err=True))
     except TargetFailed as e:
         raise InputError(str(e)) from None
     except NothingToInterleave as e:

@@ -3,19 +3,16 @@ points each session reached.
 
 Built on the step runner: a racelab target is one `racelab serve --step` whose store is
 reseeded before each schedule (a new server only after a schedule left a session
-unfinished); a server of yours is started afresh on an emptied data dir for each, by
+unfinished); a server of yours is started afresh on an emptied store for each, by
 `racelab step --external`'s own code, so whatever points that code gives it (its pause
 protocol, its SQL statements, its file operations) reach explore unchanged.
 """
 
 import contextlib
-import shutil
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from racelab.process_exit import finishing
-from racelab.step import external
+from racelab.step.external import ExternalStepper
 from racelab.step.runner import Outcome, stepped_server
 from racelab.step.scheduler import Scheduler
 from racelab.step.spec import Spec
@@ -58,30 +55,31 @@ class BuiltinDriver:
 
 
 class ExternalDriver:
-    """Schedules on a server of yours, started from its command afresh for each."""
+    """Schedules on a server of yours, started from its command afresh for each, through
+    `racelab step --external`'s ExternalStepper (set up once: the SQL proxy and the FUSE
+    mount when the command or --file-points asks for them)."""
 
-    def __init__(self, target, block_wait: float):
-        self.target = target
-        self.work = Path(tempfile.mkdtemp(prefix="racelab-explore-"))
-        self.scheduler = Scheduler({}, block_wait)
+    def __init__(self, target, block_wait: float, files: bool = False):
+        self.stepper = ExternalStepper(target, block_wait, files).__enter__()
 
     def run(self, spec: Spec, permutation: list[tuple]) -> Run:
-        """Start the server on an emptied data dir, run one schedule, stop it."""
-        # racelab step's own loop, one schedule at a time; its scheduler's lanes stay readable.
-        outcome = external._run_one(self.target, self.scheduler, self.work, spec, permutation, [])
-        return Run(outcome, _reached(self.scheduler))
+        """Start the server on an emptied store, run one schedule, stop it."""
+        outcome = self.stepper.run(spec, permutation)
+        return Run(outcome, self.stepper.reached())
 
     def close(self) -> None:
-        """Stop listening for pauses and remove the work folder."""
-        with finishing():
-            self.scheduler.close()
-            shutil.rmtree(self.work, ignore_errors=True)
+        """Stop what the stepper started."""
+        self.stepper.close()
 
 
 @contextlib.contextmanager
-def driver(target, block_wait: float):
-    """Yield the driver for target, and stop what it started however the run ends."""
-    chosen = (ExternalDriver if target.backend == "external" else BuiltinDriver)(target, block_wait)
+def driver(target, block_wait: float, files: bool = False):
+    """Yield the driver for target (files: an external server's file operations are points
+    too), and stop what it started however the run ends."""
+    if target.backend == "external":
+        chosen = ExternalDriver(target, block_wait, files)
+    else:
+        chosen = BuiltinDriver(target, block_wait)
     try:
         yield chosen
     finally:

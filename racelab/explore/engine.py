@@ -61,15 +61,29 @@ class Exploration:
 
 
 def learn(spec: Spec, run, progress) -> dict[str, list[str]]:
-    """Run each session alone on a fresh store; return the points each reached, in order."""
+    """Run each session alone on a fresh store; return the points each reached, in order,
+    as steps a spec can name."""
     points = {}
     for session in spec.sessions:
         reached = run(alone(spec, session.name), []).reached.get(session.name, [])
-        points[session.name] = reached
+        points[session.name] = nameable(reached, session.writes())
         progress(f"{session.name} alone reached {' '.join(reached) or 'no pause point'}")
     if not any(points.values()):
         raise NothingToInterleave("no session reached a pause point when it ran alone")
     return points
+
+
+def nameable(reached: list[str], writes: int) -> list[str]:
+    """Return the points a spec can name as steps: a point met again at once (a create's two
+    SELECTs) is one step, and a point is named at most once per write request, as a spec
+    allows; the rest run unnamed, within the step before them."""
+    collapsed = [p for i, p in enumerate(reached) if i == 0 or reached[i - 1] != p]
+    kept, seen = [], {}
+    for point in collapsed:
+        seen[point] = seen.get(point, 0) + 1
+        if seen[point] <= writes:
+            kept.append(point)
+    return kept
 
 
 def lanes_of(points: dict[str, list[str]]) -> list[list[tuple[str, str]]]:
@@ -77,16 +91,27 @@ def lanes_of(points: dict[str, list[str]]) -> list[list[tuple[str, str]]]:
     return [[(name, point) for point in reached] for name, reached in points.items()]
 
 
-def explore(spec: Spec, target, budget: int = DEFAULT_BUDGET, seed: int = 0,
-            block_wait: float = BLOCK_WAIT_S, progress=None) -> Exploration:  # fmt: skip
+@dataclass(frozen=True)
+class Search:
+    """How to search: how many schedules at most, the sample's seed, how long a step may
+    take before it counts as blocked, and whether an external server's file operations are
+    points too."""
+
+    budget: int = DEFAULT_BUDGET
+    seed: int = 0
+    block_wait: float = BLOCK_WAIT_S
+    files: bool = False
+
+
+def explore(spec: Spec, target, search: Search = Search(), progress=None) -> Exploration:
     """Learn the sessions' points on target, then run and check the chosen interleavings."""
     progress = progress or (lambda text: None)
-    with driver(target, block_wait) as chosen:
+    with driver(target, search.block_wait, search.files) as chosen:
         points = learn(spec, chosen.run, progress)
         lanes = lanes_of(points)
-        picked, sampled = schedules.choose(lanes, budget, seed)
-        found = Exploration(target.name, points, schedules.count(lanes), sampled, seed)
-        how = f"a sample (seed {seed})" if sampled else "every one"
+        picked, sampled = schedules.choose(lanes, search.budget, search.seed)
+        found = Exploration(target.name, points, schedules.count(lanes), sampled, search.seed)
+        how = f"a sample (seed {search.seed})" if sampled else "every one"
         progress(f"{found.total} interleavings; running {len(picked)}: {how}")
         for number, schedule in enumerate(picked, 1):
             tried = Tried(schedule, chosen.run(spec, schedule).outcome)

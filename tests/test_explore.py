@@ -1,0 +1,198 @@
+"""`racelab explore`: interleavings searched on real servers (a racelab target and a server
+of a user's that pauses by the pause protocol), checked, and written as specs that replay."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from racelab.explore import schedules
+from racelab.explore.requests import ExploreError, alone, build_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+WSGI_SHOP = (f"{sys.executable} {ROOT}/examples/pause/wsgi_shop.py"
+             " --port {port} --data {data_dir} --skus {skus} --stock {stock}")  # fmt: skip
+NODE = Path(sys.executable).parent / "node"
+EXPRESS = (f"{NODE} {ROOT}/examples/express/server.js --store json"
+           " --port {port} --data {data_dir} --skus {skus} --stock {stock}")  # fmt: skip
+TWO_CREATES = ["--request", "A: create sku-1 1", "--request", "B: create sku-1 1"]
+SERIAL = [["A.read", "A.write", "B.read", "B.write"], ["B.read", "B.write", "A.read", "A.write"]]
+
+
+def racelab(*args, timeout=300) -> subprocess.CompletedProcess:
+    """Run the racelab command line as a user does."""
+    return subprocess.run([sys.executable, "-m", "racelab", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)  # fmt: skip
+
+
+def explore(tmp_path, *args, timeout=300) -> tuple[subprocess.CompletedProcess, dict | None]:
+    """Run `racelab explore ARGS --out --json`; return the run and its JSON (None: none)."""
+    out = tmp_path / "found.json"
+    run = racelab("explore", *args, "--out", str(tmp_path / "specs"), "--json", str(out),
+                  timeout=timeout)  # fmt: skip
+    return run, json.loads(out.read_text()) if out.exists() else None
+
+
+def test_explore_finds_every_failing_schedule_of_json_naive_and_each_spec_replays(tmp_path):
+    run, found = explore(tmp_path, "--target", "json:naive@1", *TWO_CREATES)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert found["points"] == {"A": ["read", "write", "truncated"],
+                               "B": ["read", "write", "truncated"]}  # fmt: skip
+    assert (found["schedules"], found["run"], found["sampled"]) == (20, 20, False)
+    failing = found["failing"]
+    # Each session reads before the other writes: 12 of the 20 interleavings lose an order.
+    assert len(failing) == 12
+    assert all(set(f["anomalies"]) == {"lost", "id_collision"} for f in failing)
+    assert not any(f["steps"][:3] == ["A.read", "A.write", "A.truncated"] for f in failing)
+    switches = [schedules.switches([s.split(".") for s in f["steps"]]) for f in failing]
+    assert switches == sorted(switches) and switches[0] == 2
+    assert "12 failed, of all 20 of 20 interleavings" in run.stdout
+    replay = racelab("step", failing[0]["spec"], "--target", "json:naive@1")
+    assert replay.returncode == 1, replay.stdout + replay.stderr
+    assert "verdict: FAILED: lost 1, id_collision 1" in replay.stdout
+
+
+def test_the_json_names_the_schedules_run_and_each_failing_ones_steps_anomalies_and_spec(
+    tmp_path,
+):
+    requests = ["--request", "A: create sku-1 2", "--request", "B: create sku-1 2"]
+    run, found = explore(tmp_path, "--target", "json:naive@1", "--setup", "skus=1,stock=5",
+                         *requests)  # fmt: skip
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert set(found) == {"target", "points", "schedules", "run", "sampled", "seed", "failing"}
+    first = found["failing"][0]
+    assert set(first) == {"steps", "anomalies", "spec", "answers"}
+    assert first["steps"] == ["A.read", "B.read", "B.write", "B.truncated", "A.write",
+                              "A.truncated"]  # fmt: skip
+    assert first["answers"] == ["A: create a1 201 id=1", "B: create b1 201 id=1"]
+    spec = Path(first["spec"])
+    assert spec.parent == tmp_path / "specs" and spec.name == "failing-01.toml"
+    assert "setup = { skus = 1, stock = 5 }" in spec.read_text()
+    assert "racelab step THIS_FILE --target json:naive@1" in spec.read_text()
+
+
+@pytest.mark.parametrize("name,command", [("wsgi-shop", WSGI_SHOP), ("express-json", EXPRESS)])
+def test_explore_finds_a_users_servers_lost_order_with_no_spec_in_under_30_s(
+    tmp_path, name, command
+):
+    started = time.monotonic()
+    run, found = explore(tmp_path, "--external", f"{name}={command}", *TWO_CREATES)
+    elapsed = time.monotonic() - started
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert found["points"] == {"A": ["read", "write"], "B": ["read", "write"]}
+    assert (found["schedules"], found["run"]) == (6, 6)
+    failing = sorted(f["steps"] for f in found["failing"])
+    # Every interleaving but the two serial ones reads the last unit twice.
+    assert failing == sorted(s for s in map(list, _two_by_two()) if s not in SERIAL)
+    assert all("lost" in f["anomalies"] for f in found["failing"])
+    assert elapsed < 30, f"six interleavings and two learning runs took {elapsed:.1f} s"
+    replay = racelab("step", found["failing"][0]["spec"], "--external", f"{name}={command}")
+    assert replay.returncode == 1, replay.stdout + replay.stderr
+
+
+def _two_by_two():
+    lanes = [[("A", "read"), ("A", "write")], [("B", "read"), ("B", "write")]]
+    return [[f"{s}.{p}" for s, p in schedule] for schedule in schedules.every(lanes)]
+
+
+def test_a_safe_target_holds_in_every_interleaving_and_exits_0(tmp_path):
+    # A shorter block wait only shortens the runs: a step misjudged blocked on a busy machine
+    # is still taken when it arrives, and a safe store holds whatever the order.
+    run, found = explore(tmp_path, "--target", "json:file-lock@1", "--block-wait", "0.3s",
+                         *TWO_CREATES)  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (found["schedules"], found["run"], found["failing"]) == (20, 20, [])
+    assert "every one held: all 20 of 20 interleavings" in run.stdout
+    assert not (tmp_path / "specs").exists()
+
+
+def test_two_leaves_of_one_shift_lose_a_leave_when_interleaved(tmp_path):
+    run, found = explore(tmp_path, "--target", "json:naive@1", "--request", "A: leave s1 d1",
+                         "--request", "B: leave s1 d2")  # fmt: skip
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert {a for f in found["failing"] for a in f["anomalies"]} == {"lost_leave"}
+
+
+def test_a_budget_below_the_count_runs_a_seeded_sample_the_same_each_time(tmp_path):
+    args = ["--target", "json:naive@1", *TWO_CREATES, "--budget", "5", "--seed", "7"]
+    first, found = explore(tmp_path / "one", *args)
+    again, same = explore(tmp_path / "two", *args)
+    assert (found["schedules"], found["run"], found["sampled"]) == (20, 5, True)
+    assert [f["steps"] for f in found["failing"]] == [f["steps"] for f in same["failing"]]
+    assert "5 of 20 interleavings (a sample favouring few preemptions, seed 7)" in first.stdout
+
+
+def test_a_sample_is_distinct_interleavings_serial_ones_first_and_fixed_by_its_seed():
+    lanes = [[(s, p) for p in ("lock", "read", "write", "commit")] for s in "ABC"]
+    assert schedules.count(lanes) == 34650
+    picked = schedules.sample(lanes, 50, seed=3)
+    assert len(picked) == len({tuple(s) for s in picked}) == 50
+    assert picked == schedules.sample(lanes, 50, seed=3)
+    assert picked != schedules.sample(lanes, 50, seed=4)
+    for schedule in picked:
+        assert [s for s in schedule if s[0] == "B"] == lanes[1]  # each lane keeps its order
+    # Depth 1 first: the 3! serial orders, then schedules of one preemption.
+    assert [schedules.switches(s) for s in picked[:6]] == [2] * 6
+    assert max(schedules.switches(s) for s in picked) < 11
+
+
+def test_every_interleaving_is_counted_and_listed_fewest_switches_first():
+    lanes = [[("A", "read"), ("A", "write")], [("B", "read"), ("B", "write")]]
+    chosen, sampled = schedules.choose(lanes, 200, 0)
+    assert not sampled and len(chosen) == schedules.count(lanes) == 6
+    assert [schedules.switches(s) for s in chosen] == [1, 1, 2, 2, 3, 3]
+
+
+def test_a_session_alone_first_stores_the_orders_it_cancels_that_another_creates():
+    spec = build_spec(["A: create sku-1 1", "B: cancel a1"], "skus=1,stock=3")
+    learning = alone(spec, "B")
+    assert [s.name for s in learning.sessions] == ["B"]
+    assert learning.orders == [{"sku": "sku-1", "qty": 1, "token": "a1"}]
+
+
+@pytest.mark.parametrize(
+    "requests,setup,problem",
+    [
+        (["A create sku-1 1"], None, "is not 'SESSION: OP ARGS'"),
+        (["A: buy sku-1 1"], None, "the op must be one of create, cancel, leave"),
+        (["A: create sku-1"], None, "create takes SKU QTY"),
+        (["A: create sku-1 x"], None, "QTY must be a whole number"),
+        (["A: cancel 2"], "orders=1", "a fresh store has orders 1..1"),
+        (["A: cancel zz"], None, "names token 'zz', which no create and no setup order makes"),
+        (["A: create sku-1 1"], "skus=0", "setup needs skus 1..1000"),
+        (["A: create sku-1 1"], "colour=red", "'colour=red' is not KEY=NUMBER"),
+        (["A b: create sku-1 1"], None, "session name 'A b' must be"),
+    ],
+)
+def test_a_request_or_setup_explore_cannot_use_says_why(requests, setup, problem):
+    with pytest.raises(ExploreError, match=problem.replace("(", r"\(").replace(".", r"\.")):
+        build_spec(requests, setup)
+
+
+@pytest.mark.parametrize(
+    "args,says",
+    [
+        (TWO_CREATES, "name one --target or one --external"),
+        (["--target", "json:naive@1"], "give the sessions' requests"),
+        (["--target", "json:naive@1", "--external", f"x={WSGI_SHOP}", *TWO_CREATES],
+         "name one --target or one --external"),
+        (["--target", "json:nope@1", *TWO_CREATES], "--target"),
+        (["--external", "x=server", *TWO_CREATES], "the command must take its port from {port}"),
+        (["--target", "json:naive@1", "--request", "A: buy sku-1 1"],
+         "racelab explore: 'A: buy sku-1 1': the op must be one of create, cancel, leave"),
+        (["--target", "json:naive@1", *TWO_CREATES, "--budget", "0"], "--budget"),
+        (["--external", "bad=/nonexistent/server {port}", *TWO_CREATES],
+         "racelab explore: bad: cannot start '/nonexistent/server': No such file or directory"),
+        (["--external", f"quiet=env -u RACELAB_STEP_SOCKET {WSGI_SHOP}", *TWO_CREATES],
+         "racelab explore: quiet: no session reached a pause point when it ran alone "
+         "(does its code call pause()?)"),
+    ],
+)  # fmt: skip
+def test_bad_usage_and_a_server_that_cannot_be_explored_exit_2_in_one_line(tmp_path, args, says):
+    run, found = explore(tmp_path, *args, timeout=120)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert says in run.stderr and "Traceback" not in run.stderr
+    assert found is None
