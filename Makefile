@@ -37,6 +37,7 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/vulture
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -16,7 +16,6 @@ from checker.sql_store import read_sqlite, read_tables
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 STORE_NAMES = ("store.json", "store.db")
-ORDER_KEYS = ("id", "sku", "qty", "token")
 ORDER_START = re.compile(r'\{\s*"id"\s*:')
 # An order ends before the next one starts; one that does not (a value nested in it, or
 # damage) is given the text up to this many further starts before it counts as unreadable.

@@ -6,6 +6,7 @@ from servers.errors import NotFound
 
 ORDER_COLUMNS = "id, sku, qty, token, created_at"  # both schemas name them alike
 SELECT_BY_ID = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = :id")
+SELECT_BY_TOKEN = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE token = :token LIMIT 1")
 SELECT_PAGE = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id > :after ORDER BY id LIMIT :limit")
 
 

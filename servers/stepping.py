@@ -51,11 +51,6 @@ def slow_writes(delay: tuple[float, float] | None) -> None:
     _active = _scheduler is not None or _delay is not None
 
 
-def enabled() -> bool:
-    """Say whether pause points are on in this process."""
-    return _scheduler is not None
-
-
 def wait_limit(normal: float) -> float:
     """Return how long a lock may be waited for: longer when a schedule may hold its holder."""
     return PAUSE_LIMIT_S if _scheduler is not None else normal

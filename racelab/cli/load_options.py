@@ -7,7 +7,6 @@ import click
 from loadtests.config import LoadConfig
 from loadtests.plan import parse_mix
 from loadtests.shapes import (
-    SCENARIOS,
     parse_duration,
     parse_range,
     parse_rate,
@@ -73,6 +72,3 @@ def _qty_range(text: str) -> tuple[int, int]:
 def parse_thresholds(texts) -> list[dict]:
     """Parse every --threshold, or fail with the bad one named."""
     return [parsed_option(parse_threshold, t, "--threshold") for t in texts]
-
-
-SCENARIO_CHOICE = click.Choice(SCENARIOS)

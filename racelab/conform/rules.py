@@ -15,7 +15,6 @@ from checker.untrusted import BadAnswer, fetch, parse_json, printable
 from racelab.exceptions import RacelabError
 
 TIMEOUT_S = 10.0
-TOO_LARGE = 64 * 1024 + 1
 
 
 class ContractBroken(RacelabError):

@@ -26,7 +26,6 @@ from racelab.ui.source import pause_line, strategy_source
 
 BLOCK_WAIT_S = 0.5  # a released session not at its next point by then is shown waiting
 SPECS_DIR = Path(__file__).resolve().parents[2] / "specs"
-STORE_TEXT_LIMIT = 4000
 
 
 class StepInputError(BadInput, ValueError):

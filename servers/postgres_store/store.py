@@ -20,7 +20,7 @@ from servers.postgres_store.schema import (
     ORDER_COLUMNS,
     TABLES,
 )
-from servers.sql_reads import SqlReads
+from servers.sql_reads import SELECT_BY_ID, SELECT_BY_TOKEN, SqlReads
 from servers.stepping import pause
 from servers.storage import Store, seed_items, utc_now
 
@@ -31,8 +31,6 @@ POOL = {"pool_size": 16, "max_overflow": 32, "pool_timeout": 30}
 SERIALIZATION_FAILURES = {"40001", "40P01"}  # serialization failure, deadlock detected
 UNIQUE_VIOLATION = "23505"
 
-SELECT_BY_TOKEN = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE token = :token LIMIT 1")
-SELECT_BY_ID = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = :id")
 SELECT_STOCK = text("SELECT stock FROM items WHERE sku = :sku")
 LOCK_STOCK = text("SELECT stock FROM items WHERE sku = :sku FOR UPDATE")
 SET_STOCK = text("UPDATE items SET stock = :stock WHERE sku = :sku")

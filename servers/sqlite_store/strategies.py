@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, event, exc, text
 
 from servers.errors import Busy, NotFound, OutOfStock, StoreUnreadable, UnknownSku
 from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
-from servers.sql_reads import SqlReads
+from servers.sql_reads import SELECT_BY_TOKEN, SqlReads
 from servers.sqlite_store import oncall
 from servers.sqlite_store.oncall import NaiveSqliteOnCall, TransactionalSqliteOnCall
 from servers.sqlite_store.schema import (
@@ -27,8 +27,6 @@ NAIVE_LOCK_WAIT_S = 5.0  # Python's sqlite3 default timeout, which naive keeps
 # One persistent connection per serving thread; a thread-per-request server may run
 # dozens at once, and SQLAlchemy's default pool of 5+10 would make them queue.
 POOL = {"pool_size": 32, "max_overflow": 96, "pool_timeout": 10}
-SELECT_BY_TOKEN = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE token = :token LIMIT 1")
-SELECT_BY_ID = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = :id")
 SELECT_STOCK = text("SELECT stock FROM items WHERE sku = :sku")
 INSERT_ORDER = text(
     "INSERT INTO orders (sku, qty, token, created_at) VALUES (:sku, :qty, :token, :created_at)"

@@ -1,0 +1,74 @@
+"""Names only a framework calls, for `make lint`'s dead-code check (vulture).
+
+Everything else vulture finds unused is dead and is deleted, not listed here. Click
+commands and Flask routes are left out by their decorators (pyproject.toml, [tool.vulture]).
+"""
+
+# ruff: noqa: F821, B018 - vulture reads these names; nothing runs this file
+
+# Python's own protocols: a module's lazy attributes (PEP 562), an ASGI app's arguments.
+__getattr__  # checker/__init__.py
+receive  # tests/test_pause_helpers.py
+
+# msgspec and Flask read these fields and settings by name.
+created_at  # checker/stores.py, servers/json_store/document.py: decoded struct fields
+_.sort_keys  # servers/app.py: Flask's JSON provider
+
+# asyncio's Protocol and httptools' parser call these (loadtests/fasthttp.py).
+_.connection_made
+_.data_received
+_.connection_lost
+_.on_header
+_.on_headers_complete
+_.on_body
+_.on_message_complete
+
+# Locust runs these users, their waits, hooks and listeners.
+FastItems  # benchmarks/locust_items.py
+SlowItems
+OrderUser  # loadtests/locustfile.py
+wait_time
+_.on_start
+close_history
+request_type
+
+# The standard library's servers, sockets and parsers call these overrides.
+_.makefile  # racelab/arrival.py: socketserver's StreamRequestHandler
+buffering
+_.readinto  # io.BufferedReader
+_.close_connection  # http.server's BaseHTTPRequestHandler
+protocol_version  # tests/test_step.py
+_.do_GET  # tests/test_oncall.py, tests/test_step.py
+_.log_message
+_.handle_starttag  # html.parser, tests/test_compare.py, tests/test_pages.py
+_.handle_data
+
+# gunicorn calls these on its workers and arbiter.
+_.nr_conns  # racelab/gunicorn_worker.py
+_.data_ready
+_.on_client_socket_readable
+_.handle_error
+_.spawn_workers  # racelab/prompt_gunicorn.py
+_.handle_hup  # racelab/serve.py
+
+# FUSE (mfusepy) calls these operations with these arguments (racelab/interpose/fs.py).
+use_ns
+_.access
+amode
+_.statfs
+_.readdir
+_.opendir
+_.releasedir
+_.fsyncdir
+datasync
+_.utimens
+
+# pytest's hooks and marks.
+pytest_collection_modifyitems  # tests/conftest.py
+pytestmark  # tests/test_pgcluster_safety.py
+
+# Not framework names: dead code in loadtests/, which other engineers are changing today
+# (2026-12-04). Delete each with its code there, and its line here.
+order_id_of  # loadtests/client.py
+run_data  # loadtests/interop.py
+SCENARIOS  # loadtests/shapes.py: its one user, the load command's SCENARIO_CHOICE, is gone
