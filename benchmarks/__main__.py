@@ -13,6 +13,7 @@ from benchmarks import (
     many_vus,
     soak,
     step_cost,
+    step_io,
     step_matrix,
     step_repeat,
     targets,
@@ -41,6 +42,8 @@ EXTRA = {
     "labs": labs.run,
     "stepruns": step_repeat.run,
     "stepmatrix": step_matrix.run,
+    # Express stepped at its own file operations and SQL: about 0.5 s a run a case.
+    "stepio": step_io.run,
     # The write-skew specs' first interleaved permutation on every target: 21 cells.
     "stepskew": lambda runs: step_repeat.run(
         runs, only=("write-skew", "write-skew-at-commit"), first_only=True
