@@ -39,10 +39,7 @@ def _interact(spec, scheduler, url, data_dir, keys, show) -> Outcome:
         args = (clients[session.name], session, i, ids, answers, records, clock, scheduler)
         threading.Thread(target=session_loop, args=args, daemon=True).start()
     names = {s.name.lower(): s.name for s in spec.sessions}
-    with scheduler.changed:  # the start: every session at its first point
-        scheduler.changed.wait_for(
-            lambda: all(x.held or x.done for x in scheduler.lanes.values()), scheduler.block_wait
-        )
+    scheduler.wait_settled(scheduler.block_wait)  # the start: every session at its first point
     for key in keys:
         key = key.strip().lower()
         if key in ("q", "") or all(scheduler.lanes[n].done for n in names.values()):

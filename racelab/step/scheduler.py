@@ -9,7 +9,10 @@ does not name until it reaches P, lets it do P, and waits until it reaches its n
 or finishes. A session that does not get
 there within BLOCK_WAIT_S is blocked (a lock makes it wait): the schedule goes on without
 it, and its steps are taken as soon as it arrives, as isolationtester prints
-`<waiting ...>`. After the last step each session in turn is driven to its end.
+`<waiting ...>`. A server that says so (a RACELAB-WAIT/1 notice, sent just before it waits
+for a lock, until a RACELAB-FREE/1 notice lets that lock go) is known blocked at once,
+without the block wait. After the last step each
+session in turn is driven to its end.
 """
 
 import contextlib
@@ -49,6 +52,7 @@ class Lane:
     done: bool = False  # every request of the session has its answer
     pids: set = field(default_factory=set)
     reached: list[str] = field(default_factory=list)  # every point it arrived at, in order
+    waiting: str | None = None  # the lock it said it waits for, until someone frees it
 
 
 @dataclass
@@ -107,9 +111,13 @@ class Scheduler:
             self._refuse(conn, str(e))
             return
         name, point, pid = pause.session, pause.point, pause.pid
+        if pause.kind != "PAUSE":
+            self._notice(conn, pause.kind, name, point)
+            return
         with self.changed:
             lane = self.lanes.get(name)
             if lane is not None:
+                lane.waiting = None
                 lane.reached.append(point)
             if lane is None or self.free_running:
                 _go(conn)
@@ -129,6 +137,20 @@ class Scheduler:
                 lane.held = (point, conn, pid)
             self.changed.notify_all()
 
+    def _notice(self, conn, kind: str, name: str, lock: str) -> None:
+        """Mark a session blocked the moment it says it waits for a lock, and its waiters
+        movable the moment a lock is let go; answer at once."""
+        with self.changed:
+            lane = self.lanes.get(name)
+            if kind == "WAIT" and lane is not None and not self.free_running:
+                lane.waiting = lock
+            elif kind == "FREE":
+                for other in self.lanes.values():
+                    if other.waiting == lock:
+                        other.waiting = None
+            self.changed.notify_all()
+        _go(conn)
+
     def _refuse(self, conn, reason: str) -> None:
         """Answer "no REASON", close, and note why."""
         logger.warning("racelab step: refused a pause: %s", reason)
@@ -146,18 +168,22 @@ class Scheduler:
 
     # --- the runner's side ----------------------------------------------------------------
 
+    def wait_settled(self, limit: float) -> bool:
+        """Wait until every session is held at a point, done, or waiting for a lock it said
+        it waits for; False if the limit passed first."""
+        with self.changed:
+            return self.changed.wait_for(lambda: all(map(self._known, self.lanes.values())), limit)
+
     def session_done(self, name: str) -> None:
         """Note that every request of a session has its answer."""
         with self.changed:
             self.lanes[name].done = True
+            self.lanes[name].waiting = None
             self.changed.notify_all()
 
     def run(self, permutation: list[tuple[str, str]], limit: float) -> list[StepLog]:
         """Take the steps in order, then drive each session to its end in turn."""
-        with self.changed:  # a fair start: every session at its first point (or done)
-            self.changed.wait_for(
-                lambda: all(x.held or x.done for x in self.lanes.values()), self.block_wait
-            )
+        self.wait_settled(self.block_wait)  # a fair start: every session at its first point
         for name, point in permutation:
             self.current = f"{name}.{point}"
             self.log.append(self._take(name, point))
@@ -175,7 +201,7 @@ class Scheduler:
         lane = self.lanes[name]
         with self.changed:
             while True:
-                self.changed.wait_for(lambda: lane.held is not None or lane.done, self.block_wait)
+                self.changed.wait_for(lambda: self._known(lane), self.block_wait)
                 if lane.done:
                     return StepLog(step, "skipped")
                 if lane.held is None:
@@ -193,11 +219,10 @@ class Scheduler:
 
     def _pass_unnamed(self, lane: Lane) -> bool:
         """Drive a released session through points the permutation does not name, until it
-        reaches one it does, or finishes; False if it blocked on the way."""
+        reaches one it does, or finishes; False if it blocked on the way (or said it waits)."""
         while True:
-            if not self.changed.wait_for(
-                lambda: lane.held is not None or lane.done, self.block_wait
-            ):
+            self.changed.wait_for(lambda: self._known(lane), self.block_wait)
+            if lane.held is None and not lane.done:
                 return False
             if lane.done or lane.held[0] in lane.steps:
                 return True
@@ -207,7 +232,7 @@ class Scheduler:
         """Take the next step of one session, wherever it is held (interactive use)."""
         lane = self.lanes[name]
         with self.changed:
-            self.changed.wait_for(lambda: lane.held is not None or lane.done, self.block_wait)
+            self.changed.wait_for(lambda: self._known(lane), self.block_wait)
             point = lane.held[0] if lane.held is not None else None
         if point is None:
             return StepLog(f"{name}.?", "skipped" if lane.done else "blocked")
@@ -223,14 +248,17 @@ class Scheduler:
         with self.changed:
             if lane.done:
                 return "done"
-            return f"at {lane.held[0]}" if lane.held is not None else "running or blocked"
+            if lane.held is not None:
+                return f"at {lane.held[0]}"
+            return f"waiting for its {lane.waiting}" if lane.waiting else "running or blocked"
 
     def _settle(self) -> None:
         """Give blocked sessions the step just taken may have freed time to arrive, so a
         `<... completed>` note names the step that freed them, every time."""
         with self.changed:
             self.changed.wait_for(
-                lambda: not any(lane.pending for lane in self.lanes.values()), self.block_wait
+                lambda: not any(map(self._may_arrive, self.lanes.values())),
+                self.block_wait,
             )
 
     def _drive_to_end(self, name: str) -> None:
@@ -238,16 +266,27 @@ class Scheduler:
         lane = self.lanes[name]
         with self.changed:
             while not lane.done:
-                if not self.changed.wait_for(
-                    lambda: lane.held is not None or lane.done, self.block_wait
-                ):
+                self.changed.wait_for(lambda: self._known(lane), self.block_wait)
+                if lane.held is None:
                     return  # blocked: another session must move first
-                if lane.held is not None:
-                    self._release(lane)
+                self._release(lane)
+
+    @staticmethod
+    def _may_arrive(lane: Lane) -> bool:
+        """Say whether a session with blocked steps may still arrive at one of them: it is
+        neither done nor waiting for a lock it said it waits for."""
+        return bool(lane.pending) and not lane.done and lane.waiting is None
+
+    @staticmethod
+    def _known(lane: Lane) -> bool:
+        """Say whether a session's state is settled: held at a point, done, or waiting for
+        a lock it said it waits for."""
+        return lane.held is not None or lane.done or lane.waiting is not None
 
     def _release(self, lane: Lane) -> None:
         _go(lane.held[1])
         lane.held = None
+        lane.waiting = None
 
     def _all_done(self) -> bool:
         with self.changed:

@@ -1,6 +1,8 @@
 """The scheduler's side of the pause protocol (version 1, docs/contract.md): one bounded line.
 
-A pause is one connection and one line, `RACELAB-PAUSE/1 SECRET SESSION POINT PID`. Whatever
+A pause is one connection and one line, `RACELAB-PAUSE/1 SECRET SESSION POINT PID`; a notice
+the same with `RACELAB-WAIT/1` (about to wait for a lock) or `RACELAB-FREE/1` (just let a
+lock go), naming the lock where the point goes. Whatever
 a caller sends, at most LINE_LIMIT bytes are read, for at most the read timeout, and a line
 that is not exactly that is refused with a reason: the bytes of a stranger never raise.
 """
@@ -14,7 +16,8 @@ LINE_LIMIT = 512  # bytes, newline included: a well-formed line is under 300
 READ_TIMEOUT_S = 5.0  # a pause sends its line at once; a slow sender holds a thread no longer
 _NAME = rb"[A-Za-z0-9_.-]{1,64}"
 _LINE = re.compile(
-    rb"RACELAB-PAUSE/1 ([A-Za-z0-9_-]{16,128}) (%s) (%s) ([0-9]{1,10})\n" % (_NAME, _NAME)
+    rb"RACELAB-(PAUSE|WAIT|FREE)/1 ([A-Za-z0-9_-]{16,128}) (%s) (%s) ([0-9]{1,10})\n"
+    % (_NAME, _NAME)
 )
 
 
@@ -24,21 +27,23 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Pause:
-    """One well-formed pause: which session, at which point, in which server process."""
+    """One well-formed pause or notice: which session, at which point (or which lock), in
+    which server process."""
 
     session: str
     point: str
     pid: int
+    kind: str = "PAUSE"  # or WAIT, FREE: a notice, answered at once
 
 
 def read_pause(conn, secret: str, timeout: float = READ_TIMEOUT_S) -> Pause:
     """Read one pause line from conn within timeout and LINE_LIMIT bytes, or raise Refused."""
     match = _LINE.fullmatch(_read_line(conn, timeout))
     if match is None:
-        raise Refused("not a RACELAB-PAUSE/1 line")
-    if not hmac.compare_digest(match[1], secret.encode()):
+        raise Refused("not a RACELAB-PAUSE/1 line (or a WAIT or FREE notice)")
+    if not hmac.compare_digest(match[2], secret.encode()):
         raise Refused("wrong secret")
-    return Pause(match[2].decode(), match[3].decode(), int(match[4]))
+    return Pause(match[3].decode(), match[4].decode(), int(match[5]), match[1].decode())
 
 
 def _read_line(conn, timeout: float) -> bytes:

@@ -87,10 +87,7 @@ class StepSession:
             args = (self.clients[session.name], session, i, self.ids, self.answers,
                     self.records, clock, scheduler)  # fmt: skip
             threading.Thread(target=session_loop, args=args, daemon=True).start()
-        with scheduler.changed:
-            scheduler.changed.wait_for(
-                lambda: all(x.held or x.done for x in scheduler.lanes.values()), BLOCK_WAIT_S * 4
-            )
+        scheduler.wait_settled(BLOCK_WAIT_S * 4)
 
     def release(self, name: str) -> None:
         """Release a session's next step, pass what the plan does not name, maybe finish."""

@@ -1,0 +1,75 @@
+"""A server that says it waits for a lock is shown waiting at once, not after a block wait.
+
+The protocol tests speak to a real scheduler over its socket with the servers' own notice
+client; the end-to-end ones step real servers whose locks send the notices, with a block
+wait far longer than the whole permutation may take when the notices work.
+"""
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from racelab.compare.targets import parse_spec
+from racelab.step.runner import stepped_server
+from racelab.step.scheduler import Scheduler
+from racelab.step.spec import load_spec
+from servers.stepping import FREE_PROTOCOL, WAIT_PROTOCOL, ask
+
+LONG_BLOCK_WAIT_S = 60.0  # a permutation that waited it out even once would take this long
+SPEC = Path(__file__).resolve().parent.parent / "specs" / "last-item-oversold.toml"
+
+
+@pytest.fixture
+def scheduler():
+    scheduler = Scheduler({"A": ["read"], "B": ["read"]}, block_wait=LONG_BLOCK_WAIT_S)
+    yield scheduler
+    scheduler.close()
+
+
+def notice(scheduler: Scheduler, protocol: str, session: str) -> str:
+    return ask((scheduler.path, scheduler.secret), session, "lock", protocol)
+
+
+def test_a_wait_notice_marks_the_session_waiting_until_its_lock_is_freed(scheduler):
+    assert not scheduler.wait_settled(0)
+    assert notice(scheduler, WAIT_PROTOCOL, "A") == "go"
+    assert notice(scheduler, WAIT_PROTOCOL, "B") == "go"
+    assert scheduler.wait_settled(0)
+    assert scheduler.where("A") == "waiting for its lock"
+    assert notice(scheduler, FREE_PROTOCOL, "B") == "go"
+    assert not scheduler.wait_settled(0)
+    assert scheduler.where("A") == "running or blocked"
+
+
+def test_a_session_that_arrives_at_a_point_is_no_longer_waiting(scheduler):
+    notice(scheduler, WAIT_PROTOCOL, "A")
+    real = (scheduler.path, scheduler.secret)
+    threading.Thread(target=ask, args=(real, "A", "read"), daemon=True).start()
+    lane = scheduler.lanes["A"]
+    with scheduler.changed:
+        assert scheduler.changed.wait_for(lambda: lane.held is not None, 10)
+    assert lane.waiting is None
+    assert scheduler.where("A") == "at read"
+
+
+def test_a_notice_with_a_wrong_secret_is_refused(scheduler):
+    reply = ask((scheduler.path, "x" * 32), "A", "lock", WAIT_PROTOCOL)
+    assert reply == "no wrong secret"
+    assert scheduler.lanes["A"].waiting is None
+
+
+@pytest.mark.parametrize(
+    "target", ["json:thread-lock@1", "json:file-lock@4", "sqlite:transactional@4"]
+)
+def test_a_step_into_a_held_lock_is_known_blocked_without_the_block_wait(target):
+    spec = load_spec(SPEC)
+    interleaved = next(p for p in spec.permutations if p[1][0] != p[0][0])
+    with stepped_server(parse_spec(target), LONG_BLOCK_WAIT_S) as server:
+        started = time.monotonic()
+        outcome = server.run(spec, interleaved)
+        took = time.monotonic() - started
+    assert outcome.verdict == "held"
+    assert [(log.step, log.outcome) for log in outcome.steps][1] == ("B.read", "blocked")
+    assert took < LONG_BLOCK_WAIT_S / 2, f"the permutation waited out a block wait ({took:.1f} s)"
