@@ -38,6 +38,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/vulture
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -8,6 +8,7 @@ import json
 import operator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -263,7 +264,8 @@ def _decoded(block: bytes, starts):
     if not (np.frombuffer(block, np.uint8)[starts] == OPEN_BRACE).all():
         return None  # a line that does not open a record (a blank one, say)
     try:
-        records = _decode_lines(block)
+        # Op is made at run time (msgspec.defstruct, history/format.py): fields mypy cannot see.
+        records: list[Any] = _decode_lines(block)
     except msgspec.DecodeError:
         return None
     if len(records) != len(starts) or (

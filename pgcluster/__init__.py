@@ -143,9 +143,10 @@ class Cluster:
 
     def __init__(self, pgdata, bindir: Path | None = None):
         self.pgdata = Path(pgdata)
-        self.bindir = bindir or find_bindir()
-        if self.bindir is None:
+        found = bindir or find_bindir()
+        if found is None:
             raise NoPostgres(INSTALL_HINT)
+        self.bindir: Path = found
         self.process: subprocess.Popen | None = None
         self.socket_dir: str | None = None
         self.owner_pid = os.getpid()
@@ -194,18 +195,19 @@ class Cluster:
         refuse_links(self.pgdata, "data dir")
         log = _open_log(self.pgdata / "server.log")
         try:
-            self.process = subprocess.Popen(
+            self.process = process = subprocess.Popen(
                 self._watcher_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=log, bufsize=0,
             )  # fmt: skip
         finally:
             os.close(log)
-        with self.process.stdout:
-            self.socket_dir = self.process.stdout.readline().decode().strip() or None
+        assert process.stdout is not None  # a pipe, asked for above
+        with process.stdout:
+            self.socket_dir = process.stdout.readline().decode().strip() or None
         if self.socket_dir is None:
             self.stop()
             raise ClusterError(f"postgres could not be started: {self.log_tail()}")
-        self._wait_until_ready()
+        self._wait_until_ready(process)
         return conninfo(self.socket_dir)
 
     def _watcher_command(self) -> list[str]:
@@ -233,12 +235,12 @@ class Cluster:
         if pid is not None and _zombie(pid):
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
 
-    def _wait_until_ready(self) -> None:
+    def _wait_until_ready(self, process: subprocess.Popen) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if running_socket_dir(self.pgdata) == self.socket_dir:
                 return
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 self.stop()
                 raise ClusterError(f"postgres exited at start: {self.log_tail()}")
             time.sleep(0.02)
@@ -247,17 +249,19 @@ class Cluster:
 
     def stop(self) -> None:
         """Stop the server this process started (a fast shutdown: clients are cut off)."""
-        if self.process is None or os.getpid() != self.owner_pid:
+        process = self.process
+        if process is None or os.getpid() != self.owner_pid:
             return  # a forked worker inherits the object, never the duty
+        assert process.stdin is not None  # a pipe, asked for at start
         with contextlib.suppress(OSError):  # a watcher that has gone no longer reads
-            self.process.stdin.write(b"fast")
+            process.stdin.write(b"fast")
         with contextlib.suppress(OSError):
-            self.process.stdin.close()
+            process.stdin.close()
         try:
-            self.process.wait(STOP_TIMEOUT_S + 5)  # the watcher kills a server that overruns
+            process.wait(STOP_TIMEOUT_S + 5)  # the watcher kills a server that overruns
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            process.kill()
+            process.wait()
         self.process = None
         if self.socket_dir:
             shutil.rmtree(self.socket_dir, ignore_errors=True)
@@ -291,8 +295,8 @@ def template_cluster(bindir: Path) -> Path | None:
     whatever the link names.
     """
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "racelab"
-    version = _version_numbers(str(bindir)) or ["local"]
-    name = f"pgdata-{'.'.join(map(str, version))}-{server_user() or 'self'}"
+    version = ".".join(map(str, _version_numbers(str(bindir)))) or "local"
+    name = f"pgdata-{version}-{server_user() or 'self'}"
     # Older racelabs left the template to the server's user, who could have planted links.
     shutil.rmtree(cache / name, ignore_errors=True)
     template = cache / f"{name}-v2"

@@ -4,6 +4,7 @@ import logging
 import os
 
 from flask import Flask, Response, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from servers import oncall, stepping, validation
@@ -21,6 +22,12 @@ from servers.registry import open_store
 MAX_BODY_BYTES = 64 * 1024
 
 
+class UnsortedJson(DefaultJSONProvider):
+    """Flask's JSON answers, their keys in the order the contract writes them."""
+
+    sort_keys = False
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app for config BACKEND, STRATEGY and DATA_DIR (the store must exist)."""
     app = Flask(__name__)
@@ -31,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # One byte over the limit, so that reading it proves a body without a
     # Content-Length (chunked) is too large; Werkzeug stops reading there.
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
-    app.json.sort_keys = False
+    app.json = UnsortedJson(app)
     stepping.enable(tuple(app.config["STEP_ADDRESS"]) if app.config.get("STEP_ADDRESS") else None)
     app.extensions["store"] = open_store(
         app.config["BACKEND"], app.config["STRATEGY"], app.config["DATA_DIR"]
@@ -182,15 +189,17 @@ def _close_after_unread_body(response: Response) -> Response:
 
 
 def _http_error(e: HTTPException):
-    code = HTTP_ERROR_CODES.get(e.code, "http_error")
-    message = {
+    status = e.code or 500  # werkzeug's own errors always carry one
+    code = HTTP_ERROR_CODES.get(status, "http_error")
+    messages = {
         404: f"No route {request.path!r}.",
         405: f"{request.method} is not allowed on {request.path!r}.",
         413: f"The body is over the {MAX_BODY_BYTES}-byte limit.",
-    }.get(e.code, e.description)
+    }
+    message = messages.get(status, e.description)
     # Keep the exception's headers: a 405 must say which methods are Allowed.
     headers = [(k, v) for k, v in e.get_headers() if k.lower() != "content-type"]
-    return {"error": code, "message": message}, e.code, headers
+    return {"error": code, "message": message}, status, headers
 
 
 def _internal_error(e: Exception):

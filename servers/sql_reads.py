@@ -1,6 +1,6 @@
 """What the SQL stores (SQLite, PostgreSQL) share: the reads, and their engine's lifecycle."""
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from servers.errors import NotFound
 
@@ -13,7 +13,7 @@ SELECT_PAGE = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id > :after ORDER 
 class SqlReads:
     """Orders read through self.engine (a SQLAlchemy engine), and its handling across forks."""
 
-    engine = None
+    engine: Engine  # each store's own, made when it opens
 
     def list_orders(self, limit: int, after_id: int) -> list[dict]:
         with self.engine.connect() as conn:

@@ -5,6 +5,9 @@ same pause points: a whole-file store cannot skew two rows apart, but an unguard
 loses a leave when a stale copy of the document is written back over it.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from servers import oncall
 from servers.json_store.document import Document, Leave
 
@@ -22,6 +25,9 @@ def leave(doc: Document, shift: str, doctor: str, token: str) -> tuple[dict, boo
 
 class JsonOnCall:
     """shifts() and leave_shift() through a JSON store's own _read and _update guards."""
+
+    _read: Callable[[Callable[[Document], Any]], Any]
+    _update: Callable[[Callable[[Document], tuple[dict, bool]]], tuple[dict, bool]]
 
     def shifts(self) -> dict[str, list[str]]:
         return self._read(lambda doc: {shift: list(d) for shift, d in doc.shifts.items()})

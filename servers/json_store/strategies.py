@@ -11,7 +11,7 @@ from servers.errors import Busy
 from servers.json_store import document
 from servers.json_store.oncall import JsonOnCall
 from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
-from servers.stepping import locked, pause
+from servers.stepping import pause
 from servers.storage import Store
 from servers.writer_queue import WriterQueue
 
@@ -132,7 +132,7 @@ class NaiveJsonStore(JsonStore):
         with open(self.path) as f:
             return document.from_plain(json.load(f))
 
-    pause_points = ("read", "write", "truncated")
+    pause_points: tuple[str, ...] = ("read", "write", "truncated")
 
     def _save(self, doc: document.Document) -> None:
         with open(self.path, "w") as f:
@@ -165,11 +165,11 @@ class ThreadLockJsonStore(NaiveJsonStore):
     @contextlib.contextmanager
     def _exclusive(self):
         pause("lock")
-        with locked(self._lock):
+        with self._lock:
             yield
 
     def _shared(self):
-        return locked(self._lock)
+        return self._lock
 
 
 class FileLockJsonStore(JsonStore):
@@ -251,7 +251,7 @@ class OptimisticJsonStore(JsonStore):
 
 
 # The strategies this backend offers, in the order the ladder and the docs show them.
-STRATEGIES = {
+STRATEGIES: dict[str, type[Store]] = {
     cls.strategy: cls
     for cls in (NaiveJsonStore, ThreadLockJsonStore, FileLockJsonStore, OptimisticJsonStore)
 }

@@ -8,6 +8,8 @@ them meet (a lock on the rows both read, or SERIALIZABLE's read dependencies) ke
 """
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import exc, text
 
@@ -96,6 +98,12 @@ def conditional_leave(run, shift: str, doctor: str, token: str) -> tuple[dict, b
 class PostgresOnCall(SqlOnCallReads):
     """GET /shifts, and a leave whose token a concurrent copy stored first."""
 
+    # The store's own ways to run a leave: each statement alone, in one transaction that
+    # refuses a conflict, or in one retried whole.
+    _each_alone: Callable[..., Any]
+    _refusing_conflicts: Callable[..., Any]
+    _retrying: Callable[..., Any]
+
     def _once_per_leave(self, token: str, leave_once) -> tuple[dict, bool]:
         """Run leave_once(); when a copy with this token committed first, answer as it was."""
         try:
@@ -139,7 +147,7 @@ class SerializablePostgresOnCall(PostgresOnCall):
 class ForUpdatePostgresOnCall(PostgresOnCall):
     """The shift's rows locked (SELECT ... FOR UPDATE) before they are read."""
 
-    oncall_holds_up_to = None
+    oncall_holds_up_to: int | None = None
 
     def leave_shift(self, shift: str, doctor: str, token: str) -> tuple[dict, bool]:
         return self._once_per_leave(

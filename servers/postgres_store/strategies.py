@@ -38,6 +38,7 @@ from servers.postgres_store.store import (
     serialization_failure,
 )
 from servers.stepping import pause
+from servers.storage import Store
 
 MAX_ATTEMPTS = 10  # serializable's tries of one write before it answers 503 busy
 log = logging.getLogger("racelab.postgres")
@@ -222,7 +223,7 @@ class TransactionalPostgresStore(TransactionalPostgresOnCall, PostgresStore):
 
 
 # The strategies this backend offers, in the order the ladder and the docs show them.
-STRATEGIES = {
+STRATEGIES: dict[str, type[Store]] = {
     cls.strategy: cls
     for cls in (
         NaivePostgresStore,

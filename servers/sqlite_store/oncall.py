@@ -7,8 +7,11 @@ before it reads, so the second leave reads what the first left.
 """
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from servers import oncall
 from servers.stepping import pause
@@ -60,6 +63,8 @@ def leave(run, shift: str, doctor: str, token: str, read_point=True) -> tuple[di
 class SqlOnCallReads:
     """GET /shifts through self.engine, for any SQL store."""
 
+    engine: Engine  # the store's
+
     def shifts(self) -> dict[str, list[str]]:
         with self.engine.connect() as conn:
             return read_shifts(conn.execute)
@@ -69,9 +74,10 @@ class NaiveSqliteOnCall(SqlOnCallReads):
     """Each statement of the leave its own transaction (self._one), as naive's orders."""
 
     oncall_holds_up_to = 0
+    _one: Callable[..., Any]  # the store's: one statement in its own transaction
 
     def leave_shift(self, shift: str, doctor: str, token: str) -> tuple[dict, bool]:
-        wrote = []
+        wrote: list = []
 
         def run(statement, params):
             # 503 busy promises nothing happened: only until the first write.
@@ -87,6 +93,7 @@ class TransactionalSqliteOnCall(SqlOnCallReads):
     """The whole leave inside self._write(): the writer queue and BEGIN IMMEDIATE."""
 
     oncall_holds_up_to = None
+    _write: Callable[[], AbstractContextManager[Any]]  # the store's: the queue, BEGIN IMMEDIATE
 
     def leave_shift(self, shift: str, doctor: str, token: str) -> tuple[dict, bool]:
         with self._write() as conn:

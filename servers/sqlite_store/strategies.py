@@ -278,4 +278,6 @@ def _configure_connection(dbapi_connection, _record) -> None:
 
 
 # The strategies this backend offers, in the order the ladder and the docs show them.
-STRATEGIES = {cls.strategy: cls for cls in (NaiveSqliteStore, TransactionalSqliteStore)}
+STRATEGIES: dict[str, type[Store]] = {
+    cls.strategy: cls for cls in (NaiveSqliteStore, TransactionalSqliteStore)
+}
