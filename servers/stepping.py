@@ -8,6 +8,7 @@ scheduler orders the requests of every gunicorn worker process. Requests without
 never pause.
 """
 
+import contextlib
 import contextvars
 import os
 import random
@@ -23,6 +24,8 @@ COMMON_POINTS = ("read", "write")  # every strategy has these, so one spec runs 
 PAUSE_LIMIT_S = 120.0
 
 PROTOCOL = "RACELAB-PAUSE/1"
+# Notices, answered at once: "I am about to wait for a lock", "I have just let a lock go".
+WAIT_PROTOCOL, FREE_PROTOCOL = "RACELAB-WAIT/1", "RACELAB-FREE/1"
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 ANSWER_LIMIT = 512  # bytes of the scheduler's answer read, at most
 
@@ -74,10 +77,54 @@ def pause(point: str) -> None:
               file=sys.stderr, flush=True)  # fmt: skip
 
 
-def ask(scheduler: tuple[str, str], name: str, point: str) -> str:
-    """Send one pause line; return the answer line ("go", "no REASON"; "" if none came)."""
+def waiting(lock: str) -> None:
+    """Tell the scheduler this request is about to wait for a lock another request holds,
+    so a schedule shows it waiting at once instead of after its block wait."""
+    _notice(WAIT_PROTOCOL, lock)
+
+
+def freed(lock: str) -> None:
+    """Tell the scheduler this request has just let a lock go: its waiters may move."""
+    _notice(FREE_PROTOCOL, lock)
+
+
+def _notice(protocol: str, lock: str) -> None:
+    if _scheduler is None:
+        return
+    name = session.get()
+    if name is not None:
+        ask(_scheduler, name, lock, protocol)
+
+
+def acquire(lock, timeout_s: float = -1) -> bool:
+    """Take a thread lock (within timeout_s), telling a scheduler first if it must wait."""
+    if lock.acquire(blocking=False):
+        return True
+    waiting("lock")
+    return lock.acquire(timeout=timeout_s)
+
+
+def release(lock) -> None:
+    """Let a thread lock go, and tell a scheduler so."""
+    lock.release()
+    freed("lock")
+
+
+@contextlib.contextmanager
+def locked(lock):
+    """Hold a thread lock, telling a scheduler when this request waits for it and lets it go."""
+    acquire(lock)
+    try:
+        yield
+    finally:
+        release(lock)
+
+
+def ask(scheduler: tuple[str, str], name: str, point: str, protocol: str = PROTOCOL) -> str:
+    """Send one pause (or notice) line; return the answer line ("go", "no REASON"; "" if none
+    came)."""
     path, secret = scheduler
-    line = f"{PROTOCOL} {secret} {name} {point} {os.getpid()}\n"
+    line = f"{protocol} {secret} {name} {point} {os.getpid()}\n"
     reply = b""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:

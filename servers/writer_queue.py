@@ -10,6 +10,7 @@ except ImportError:  # not on Windows, where gunicorn does not run either
     fcntl = None  # type: ignore[assignment]  # the module or None, as the platform allows
 
 from servers.errors import Busy
+from servers.stepping import acquire, freed, release, waiting
 
 
 class WriterQueue:
@@ -30,13 +31,13 @@ class WriterQueue:
     @contextlib.contextmanager
     def turn(self):
         """Wait for this writer's turn; raise Busy if this process's queue is too long."""
-        if not self._thread_lock.acquire(timeout=self.timeout_s):
+        if not acquire(self._thread_lock, self.timeout_s):
             raise Busy(f"Writers queued for over {self.timeout_s:g} s.")
         try:
             with self._os_lock():
                 yield
         finally:
-            self._thread_lock.release()
+            release(self._thread_lock)
 
     @contextlib.contextmanager
     def _os_lock(self):
@@ -48,7 +49,12 @@ class WriterQueue:
             # Blocking, and bounded all the same: a holder is inside one short write (one
             # SQLite transaction within busy_timeout, or one store.json rewrite), and a
             # stepped holder waits at most stepping.PAUSE_LIMIT_S.
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                waiting("lock")
+                fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)  # closing releases the flock
+            freed("lock")

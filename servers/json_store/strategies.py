@@ -11,7 +11,7 @@ from servers.errors import Busy
 from servers.json_store import document
 from servers.json_store.oncall import JsonOnCall
 from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
-from servers.stepping import pause
+from servers.stepping import locked, pause
 from servers.storage import Store
 from servers.writer_queue import WriterQueue
 
@@ -165,11 +165,11 @@ class ThreadLockJsonStore(NaiveJsonStore):
     @contextlib.contextmanager
     def _exclusive(self):
         pause("lock")
-        with self._lock:
+        with locked(self._lock):
             yield
 
     def _shared(self):
-        return self._lock
+        return locked(self._lock)
 
 
 class FileLockJsonStore(JsonStore):
