@@ -88,8 +88,9 @@ class PauseAdapter:
         self._lock = threading.Lock()
         self._went_on = 0
 
-    def on_statement(self, conn_id: int, keyword: str, sql: str) -> None:
-        """The proxy's hook: hold a stepped session's statement until the scheduler says go."""
+    def on_statement(self, conn_id: int | None, keyword: str, sql: str) -> Event:
+        """The proxy's hook: hold a stepped session's statement until the scheduler says go;
+        return its event."""
         session = self.attribution.attribute(conn_id)
         event = Event(conn_id, session, keyword, sql)
         with self._lock:
@@ -103,6 +104,7 @@ class PauseAdapter:
                     self.attribution.running(session)
         finally:
             self._went_on_now(event)
+        return event
 
     def _went_on_now(self, event: Event) -> None:
         with self._lock:

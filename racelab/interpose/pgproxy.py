@@ -105,6 +105,12 @@ class PgProxy:
             self._links[conn_id] = link
         threading.Thread(target=link.run, daemon=True).start()
 
+    def backend_pid(self, conn_id: int) -> int | None:
+        """Return the pid of the server process serving a connection (None if unknown)."""
+        with self._lock:
+            link = self._links.get(conn_id)
+        return link.backend_pid if link is not None else None
+
     def forget(self, conn_id: int, why: str | None) -> None:
         """Drop a finished connection, noting why it was cut when it was."""
         with self._lock:
@@ -139,6 +145,7 @@ class _Link:
         self.pending: list[bytes] = []  # a sequence's messages not yet forwarded
         self.fired = False  # this sequence has had its statement event
         self.awaiting: deque[bool] = deque()  # per ReadyForQuery to come: was it an event?
+        self.backend_pid: int | None = None  # the upstream server process serving it
         self.closed = threading.Event()
 
     def run(self) -> None:
@@ -242,6 +249,10 @@ class _Link:
                     if self.awaiting and self.awaiting.popleft():
                         self.proxy.on_done(self.conn_id, status.decode("ascii", "replace"))
                     self._send_client(head + status)
+                elif kind == ord("K") and length == 12:  # BackendKeyData: the server's pid
+                    key = recv_exact(self.upstream, 8)
+                    self.backend_pid = struct.unpack("!I", key[:4])[0]
+                    self._send_client(head + key)
                 else:
                     self._copy_to_client(head, length - 4)
         except (Closed, OSError, struct.error):

@@ -17,7 +17,8 @@ from racelab.compare.process import TargetFailed
 from racelab.interpose.holds import HoldChannel
 from racelab.interpose.mount import Mount, MountFailed, fuse_problem
 from racelab.interpose.pgattribution import Attribution, Event, PauseAdapter, Unattributed
-from servers.stepping import ask
+from racelab.interpose.pglocks import APPLICATION, LOCK, LockWatch
+from servers.stepping import FREE_PROTOCOL, WAIT_PROTOCOL, ask
 
 SQL_PLACEHOLDER = "{database_url}"
 # Other clients of the database, a killed run's leftover transaction among them, are cut
@@ -25,7 +26,7 @@ SQL_PLACEHOLDER = "{database_url}"
 RESET_SQL = (
     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-    " AND backend_type = 'client backend'",
+    f" AND backend_type = 'client backend' AND application_name <> '{APPLICATION}'",
     "DROP SCHEMA IF EXISTS public CASCADE",
     "CREATE SCHEMA public",
 )
@@ -53,6 +54,7 @@ class Interposition:
         self.sql, self.files = sql, files
         self.conninfo: str | None = None
         self.proxy = None
+        self.locks: LockWatch | None = None
         self.mount: Mount | None = None
         self._stack = contextlib.ExitStack()
 
@@ -73,6 +75,22 @@ class Interposition:
     def _pause(self, session: str, point: str) -> None:
         ask((self.scheduler.path, self.scheduler.secret), session, point)
 
+    def _notice(self, kind: str, session: str) -> None:
+        protocol = WAIT_PROTOCOL if kind == "WAIT" else FREE_PROTOCOL
+        ask((self.scheduler.path, self.scheduler.secret), session, LOCK, protocol)
+
+    def _on_statement(self, conn_id: int, keyword: str, sql: str) -> None:
+        """Pause a stepped session's statement; once released, watch it for a lock wait."""
+        event = self.adapter.on_statement(conn_id, keyword, sql)
+        backend_pid = self.proxy.backend_pid(conn_id) if self.proxy is not None else None
+        if isinstance(event.session, str) and backend_pid is not None:
+            self.locks.watch(event, backend_pid)
+
+    def _on_done(self, conn_id: int, status: str) -> None:
+        self.adapter.on_done(conn_id, status)
+        if status == "I":
+            self.locks.idle()
+
     def _start_sql(self) -> None:
         from racelab.interpose.pgproxy import PgProxy, upstream_address
 
@@ -83,10 +101,10 @@ class Interposition:
         except pgcluster.ClusterError as e:
             raise TargetFailed(f"{{database_url}} needs PostgreSQL: {e}") from None
         self._stack.callback(cluster.stop)
-        adapter = self.adapter
-        proxy = PgProxy(upstream_address(self.conninfo), adapter.on_statement, adapter.on_done)
-        self._stack.callback(proxy.close)
-        self.proxy = proxy
+        self.locks = LockWatch(self.conninfo, self._notice)
+        self._stack.callback(self.locks.close)
+        self.proxy = PgProxy(upstream_address(self.conninfo), self._on_statement, self._on_done)
+        self._stack.callback(self.proxy.close)
 
     def _start_files(self) -> None:
         check_files()
