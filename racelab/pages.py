@@ -3,6 +3,7 @@ ui all render from racelab/templates with autoescaping, so no page is built from
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -10,7 +11,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
 # The options every page is rendered with, the ui's Flask app included.
-JINJA_OPTIONS = {"autoescape": True, "undefined": StrictUndefined,
+JINJA_OPTIONS: dict[str, Any] = {"autoescape": True, "undefined": StrictUndefined,
                  "trim_blocks": True, "lstrip_blocks": True}  # fmt: skip
 
 

@@ -51,7 +51,8 @@ class Interrupted(click.ClickException):
         from racelab.process_exit import stop_signal, stop_status
 
         super().__init__(f"stopped by {signal.Signals(stop_signal()).name}")
-        self.exit_code = stop_status()  # 130, 143 or 129, as a shell reports a signal
+        # 130, 143 or 129, as a shell reports a signal (click types it a class variable).
+        self.exit_code = stop_status()  # type: ignore[misc]
         self.verb = " ".join(filter(None, ["racelab", verb]))
 
     def show(self, file=None) -> None:

@@ -1,5 +1,7 @@
 """`racelab compare`: the command line of the main job."""
 
+from typing import NamedTuple
+
 import click
 
 from racelab.cli.options import (
@@ -21,7 +23,17 @@ KILL_DURATION_S = 10.0
 # One power cut and one reboot (a remount and a restart, about a second): 4 s of load sees
 # writes before the cut and after the reboot.
 POWER_LOSS_DURATION_S = 4.0
-RETRY_FAULT = {"retries": 3, "timeout": 0.1, "delay": (0.0, 0.2)}
+
+
+class RetryFault(NamedTuple):
+    """What `--faults retry` sets: writes take 0-200 ms, clients resend after 100 ms."""
+
+    retries: int = 3
+    timeout: float = 0.1
+    delay: tuple[float, float] = (0.0, 0.2)
+
+
+RETRY_FAULT = RetryFault()
 
 
 @click.command("compare")
@@ -132,9 +144,9 @@ def settings_from(options: dict):
     })  # fmt: skip
     if settings.faults == "retry":
         # Writes take 0-200 ms; clients give up after 100 ms and resend the same token.
-        settings.retries = settings.retries or RETRY_FAULT["retries"]
-        settings.timeout = min(settings.timeout, RETRY_FAULT["timeout"])
-        settings.delay = RETRY_FAULT["delay"]
+        settings.retries = settings.retries or RETRY_FAULT.retries
+        settings.timeout = min(settings.timeout, RETRY_FAULT.timeout)
+        settings.delay = RETRY_FAULT.delay
     return settings
 
 
@@ -148,7 +160,7 @@ def chosen_targets(matrix, targets, externals, allow_remote) -> list:
         named = {t.label: t for t in map(parse_external, externals)}
     except TargetError as e:
         raise click.BadParameter(str(e), param_hint="--external") from None
-    chosen = []
+    chosen: list = []  # TargetSpecs and ExternalTargets
     for part in filter(None, (p.strip() for p in (targets or "").split(","))):
         try:
             if part in named:

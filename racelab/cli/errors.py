@@ -18,7 +18,8 @@ class CommandError(click.ClickException):
     def __init__(self, message: str, exit_code: int | None = None):
         super().__init__(message)
         if exit_code is not None:
-            self.exit_code = exit_code
+            # click types exit_code as a class variable; one error may still exit its own way.
+            self.exit_code = exit_code  # type: ignore[misc]
         # Raised inside the command; shown by click after its context has closed.
         self.command = " ".join(["racelab", *_verbs(click.get_current_context(silent=True))])
 
@@ -29,7 +30,7 @@ class CommandError(click.ClickException):
 
 def _verbs(context) -> list[str]:
     """Return the subcommand names of context ("history", "merge"), not the program's."""
-    names = []
+    names: list[str] = []
     while context is not None and context.parent is not None:
         names.insert(0, context.info_name)
         context = context.parent

@@ -107,7 +107,8 @@ class PowerCut(Killer):
 
     def __init__(self, layer: Mount, *args):
         super().__init__(*args)
-        self.layer, self._failure = layer, None
+        self.layer = layer
+        self._failure: str | None = None
 
     def _fault(self) -> dict:
         kill_group(self.process)

@@ -29,7 +29,7 @@ def store_to_check(spec, data_dir: Path, url: str):
 def require_empty(url: str) -> None:
     """Refuse a server that already holds orders: the checker would count them as unexpected."""
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
     try:
         _, raw = fetch(conn, "GET", "/orders?limit=1", seconds=10)
         held = parse_json(raw).get("orders")

@@ -1,7 +1,7 @@
 """The named rules of docs/contract.md, in the order `racelab conform` runs them."""
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from racelab.conform.rules import (
     ContractBroken,
@@ -44,7 +44,7 @@ def create_order(state: State) -> None:
         raise ContractBroken(
             "the 201 body is {id: int, sku, qty, token as sent, created_at: str}", exchange
         )
-    state.order = exchange.body
+    state.order = cast(dict, exchange.body)  # is_order, above
     after = stock(state)[state.sku]
     if after != before - 1:
         raise ContractBroken(
@@ -200,7 +200,7 @@ def _require_page(listed: list, after: int, limit: int, state: State) -> None:
     if len(ids) > limit or any(not isinstance(i, int) or i <= after for i in ids):
         raise ContractBroken(f"at most {limit} orders, every id above after_id={after}",
                      state.client.last)  # fmt: skip
-    if ids != sorted(ids):
+    if ids != sorted(cast(list[int], ids)):  # every one an int, above
         raise ContractBroken("orders listed by id", state.client.last)
 
 

@@ -57,7 +57,7 @@ class Client:
     def __init__(self, url: str, timeout: float = TIMEOUT_S):
         parts = urlsplit(url)
         self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        self.conn = http.client.HTTPConnection(self.host or "", self.port, timeout=timeout)
         self.last: Exchange | None = None
 
     def send(self, method: str, path: str, body=None, raw: bytes | None = None,

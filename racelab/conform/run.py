@@ -34,7 +34,8 @@ def run_rules(url: str, progress=None, timeout: float = TIMEOUT_S) -> list[Resul
         for name, rule in RULES.items():
             results.append(_run_rule(name, rule, state))
             progress(results[-1])
-            if name == "health" and state.client.last.status is None:
+            last = state.client.last
+            if name == "health" and (last is None or last.status is None):
                 break  # nothing answers: the other rules would only say so again
     finally:
         _clean_up(state)

@@ -226,7 +226,7 @@ def _names(entries: list[dict], top: float) -> list[Markup]:
 
 def _legend(present: list[str], y: float) -> list[Markup]:
     """A swatch and name per anomaly class shown, in one row."""
-    parts, at = [], NAMES_W
+    parts, at = [], float(NAMES_W)
     for anomaly in present:
         parts.append(
             tag(

@@ -102,7 +102,7 @@ def _contention_note(entry: dict) -> str:
 
 def _firsts(lanes: list) -> list:
     """Return the first example of each anomaly class."""
-    firsts = {}
+    firsts: dict = {}
     for one in lanes:
         firsts.setdefault(one.anomaly, one)
     return list(firsts.values())

@@ -97,7 +97,7 @@ def _state(chosen: list[dict], initial: dict, snapshot) -> tuple[list[str], list
     before = [f"{s}: stock {initial[s]}" for s in skus if s in initial]
     if snapshot is None:
         return before, []
-    stored = {}
+    stored: dict = {}
     for order in snapshot.orders:
         stored.setdefault(order[3], []).append(order[0])
     items = snapshot.items or {}  # a damaged store may keep its orders but not its items

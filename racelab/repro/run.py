@@ -52,7 +52,7 @@ class Repro:
 def build(report: dict, writes: Writes, target: TargetSpec, origin: str) -> list[Repro]:
     """Return a reproduction for each of the first examples of every anomaly class."""
     points = store_class(target.backend, target.strategy).pause_points
-    repros, stems = [], set()
+    repros, stems = [], set[str]()
     for anomaly, examples in report["examples"].items():
         for example in examples[:PER_CLASS]:
             chosen = pick(anomaly, example, writes)

@@ -30,7 +30,8 @@ class Watcher:
     def __init__(self, emit, stopped: threading.Event):
         self.emit = emit
         self.stopped = stopped
-        self.target = None  # (name, history path, store path or None), set as a target starts
+        # (name, history path, store path or None) of the target loading, set as each starts.
+        self.target: tuple[str, Path, Path | None] = ("", Path(), None)
         self.latest = {"acknowledged": 0, "stored": 0, "anomalies": {}}
         self.worker = Worker()
 
@@ -49,7 +50,8 @@ class Watcher:
         run.pending = {}  # before the first request: this runs while the items are read
         name, history_path, store = self.target
         loop = asyncio.get_running_loop()
-        checker = LiveCheck(run, loop, history_path, store, self._checked, self.worker)
+        checker = None if store is None else LiveCheck(run, loop, history_path, store,
+                                                        self._checked, self.worker)  # fmt: skip
         last, last_check = _Sample(0.0, 0, 0), 0.0
         while True:
             await asyncio.sleep(TICK_S)
@@ -60,7 +62,7 @@ class Watcher:
             now = _Sample(run.elapsed(), run.stats.total.requests, run.stats.total.errors)
             self.emit(self._progress(name, run, last, now))
             last = now
-            if store is not None and now.t - last_check >= CHECK_EVERY_S and checker.idle():
+            if checker is not None and now.t - last_check >= CHECK_EVERY_S and checker.idle():
                 last_check = now.t
                 checker.start()
 
@@ -106,13 +108,16 @@ class Worker:
     def ask(self, request: dict) -> dict:
         """Send one check to the worker and return its answer ({} if it is gone)."""
         with self.lock:
-            if self.process is None:
-                self.process = subprocess.Popen([sys.executable, "-m", "racelab.ui.judge"],
-                                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                                text=True)  # fmt: skip
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-            line = self.process.stdout.readline()
+            process = self.process
+            if process is None:
+                self.process = process = subprocess.Popen(
+                    [sys.executable, "-m", "racelab.ui.judge"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                )  # fmt: skip
+            assert process.stdin is not None and process.stdout is not None  # pipes, above
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+            line = process.stdout.readline()
         return json.loads(line) if line else {}
 
     def close(self) -> None:
@@ -120,6 +125,7 @@ class Worker:
         process = self.process
         if process is None:
             return
+        assert process.stdin is not None and process.stdout is not None  # pipes, at start
         try:
             process.stdin.close()
             process.wait(10)

@@ -49,7 +49,8 @@ class EventLog:
                 self.changed.wait_for(functools.partial(self._past, at), FOLLOW_WAIT_S)
                 batch, closed = self.events[at:], self.closed
             at += len(batch)
-            yield from batch or ([] if closed else [None])
+            idle: list[dict | None] = [] if closed else [None]
+            yield from batch or idle
             if closed and not batch:
                 return
 

@@ -91,6 +91,6 @@ def _faults(value, settings: Settings) -> None:
 
     settings.faults = value
     if value == "retry":
-        settings.retries = RETRY_FAULT["retries"]
-        settings.timeout = min(settings.timeout, RETRY_FAULT["timeout"])
-        settings.delay = RETRY_FAULT["delay"]
+        settings.retries = RETRY_FAULT.retries
+        settings.timeout = min(settings.timeout, RETRY_FAULT.timeout)
+        settings.delay = RETRY_FAULT.delay

@@ -19,8 +19,7 @@ def strategy_source(target) -> list[dict] | None:
         cls = store_class(target.backend, target.strategy)
     except (AttributeError, KeyError):
         return None  # an external target: its code is not ours to show
-    blocks = [_block(cls, name) for name in _method_names(cls)]
-    blocks = [b for b in blocks if b is not None]
+    blocks = [b for b in (_block(cls, name) for name in _method_names(cls)) if b is not None]
     return sorted(blocks, key=lambda b: (b["file"], b["first"]))
 
 
@@ -41,6 +40,18 @@ def _source(function) -> tuple[str, int]:
     return "".join(lines), first
 
 
+def _file_of(function) -> str:
+    """Return the file a function is written in, from the repository's root; else its module."""
+    try:
+        source = inspect.getsourcefile(function)
+    except TypeError:  # built in: no file
+        source = None
+    try:
+        return str(Path(source).resolve().relative_to(ROOT)) if source else function.__module__
+    except ValueError:  # installed elsewhere
+        return function.__module__
+
+
 def _block(cls, name: str) -> dict | None:
     """Return one method as {name, file, first, text, op, pauses: {line: point}}."""
     function = inspect.unwrap(getattr(cls, name))
@@ -48,10 +59,7 @@ def _block(cls, name: str) -> dict | None:
     if not text:
         return None
     owner = function.__qualname__.split(".")[0]
-    try:
-        file = str(Path(inspect.getsourcefile(function)).resolve().relative_to(ROOT))
-    except (TypeError, ValueError):
-        file = function.__module__
+    file = _file_of(function)
     pauses = {first + i: m.group(1) for i, line in enumerate(text.splitlines())
               for m in [PAUSE.search(line)] if m}  # fmt: skip
     return {"name": f"{owner}.{name}", "file": file, "first": first, "text": text,

@@ -70,8 +70,12 @@ class StepSession:
         self.permutation = permutation
         self.plan = list(self.spec.permutations[permutation - 1]) if permutation else []
         self.log: list[dict] = []
-        self.answers, self.records, self.ids = [], [], {}
-        self.verdict, self.anomalies, self.ready_s = None, {}, 0.0
+        self.answers: list = []  # racelab.step's answers, in the order they came
+        self.records: list[dict] = []
+        self.ids: dict = {}
+        self.verdict: str | None = None
+        self.anomalies: dict = {}
+        self.ready_s = 0.0
         started = time.perf_counter()
         self.server.prepare(self.spec, {s.name: EveryPoint() for s in self.spec.sessions})
         self.records += send_setup(self.server.url, self.spec, self.ids)
