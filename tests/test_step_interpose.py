@@ -151,3 +151,22 @@ def test_the_fuse_layers_hook_asks_at_each_file_point_with_its_secret_only(event
         assert asked == ([(point, describe(event))] if point else [])
     finally:
         channel.close()
+
+
+CONNECTS = """import os, sys, psycopg
+with psycopg.connect(sys.argv[1]) as db:
+    answer = db.execute("SELECT 1").fetchone()[0]
+open(sys.argv[2], "w").write(f"{sys.argv[1]} {answer} {os.environ['PGPASSWORD'] != ''}")
+sys.exit(3)
+"""
+
+
+def test_the_database_url_keeps_its_password_off_the_command_line(tmp_path):
+    script, seen = tmp_path / "connects.py", tmp_path / "seen.txt"
+    script.write_text(CONNECTS)
+    command = f"{sys.executable} {script} {{database_url}} {seen} {{port}}"
+    run, _ = step(str(SQL_SPEC), "--external", f"db={command}", tmp_path=tmp_path)
+    assert run.returncode == 2, run.stdout + run.stderr  # it connected, then exited
+    url, answer, has_password = seen.read_text().split()
+    assert url.startswith("postgresql://racelab@127.0.0.1:")  # no ":PASSWORD@" for ps to show
+    assert (answer, has_password) == ("1", "True")  # through the proxy, with PGPASSWORD

@@ -73,13 +73,15 @@ class PgProxy:
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
         self._thread.start()
 
-    def url(self, conninfo: str) -> str:
-        """Return a URL for conninfo's user and database that goes through this proxy."""
+    def url(self, conninfo: str, with_password: bool = True) -> str:
+        """Return a URL for conninfo's user and database that goes through this proxy
+        (without the password: for a command line, which any local user may read)."""
         from psycopg.conninfo import conninfo_to_dict
 
         params = conninfo_to_dict(conninfo)
         user, dbname = quote(params.get("user", ""), safe=""), quote(params.get("dbname", ""))
-        secret = f":{quote(self.password, safe='')}" if self.password else ""
+        shown = self.password if with_password else None
+        secret = f":{quote(shown, safe='')}" if shown else ""
         return f"postgresql://{user}{secret}@127.0.0.1:{self.port}/{dbname}"
 
     def _accept_loop(self) -> None:

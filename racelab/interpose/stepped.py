@@ -122,11 +122,16 @@ class Interposition:
     def values(self) -> dict:
         """Return the placeholders this interposition fills: database_url, data_dir."""
         values = {}
-        if self.proxy is not None:
-            values["database_url"] = self.proxy.url(self.conninfo)
+        if self.proxy is not None:  # its password goes in env(): any user may read a command
+            values["database_url"] = self.proxy.url(self.conninfo, with_password=False)
         if self.mount is not None:
             values["data_dir"] = self.mount.dir
         return values
+
+    def env(self) -> dict:
+        """Return the environment the server needs: the proxy's password, in PGPASSWORD
+        (libpq's, node-postgres's and most drivers' default when the URL has none)."""
+        return {"PGPASSWORD": self.proxy.password} if self.proxy is not None else {}
 
     def reset(self) -> None:
         """Empty the database's tables and the mounted folder (the server is stopped)."""

@@ -135,7 +135,7 @@ def started(target: ExternalTarget, scheduler: Scheduler, work: Path, spec: Spec
     port = free_port()
     values = {"port": port, "data_dir": data_dir, "skus": spec.skus, "stock": spec.stock}
     values |= io.values() if io is not None else {}
-    env = os.environ.copy()
+    env = os.environ | (io.env() if io is not None else {})
     if io is None or not io.files:  # with file points, `read` and `write` are the file's
         env |= {"RACELAB_STEP_SOCKET": scheduler.path, "RACELAB_STEP_SECRET": scheduler.secret}
     process = _spawn(target, values, env, work / "server.log")
