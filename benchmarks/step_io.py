@@ -24,7 +24,7 @@ SEEDED = " --port {port} --skus {skus} --stock {stock}"
 PG = f"{SERVER} --database-url {{database_url}}{SEEDED} --store"
 # (name, spec, command, file points, the interleaved permutation's expected cell)
 CASES = [
-    ("express-json", "file-lost-order", f"{SERVER} --store json --data {{data_dir}}{SEEDED}",
+    ("express-json", "last-item-oversold", f"{SERVER} --store json --data {{data_dir}}{SEEDED}",
      True, "lost, id_collision"),
     ("express-pg", "sql-lost-update", f"{PG} pg",
      False, "stock_mismatch, oversold"),

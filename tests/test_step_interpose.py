@@ -17,7 +17,7 @@ NODE = Path(sys.executable).parent / "node"  # Node 22.13+ from PyPI's nodejs-wh
 SERVER = f"{NODE} {ROOT}/examples/express/server.js"
 SEEDED = " --port {port} --skus {skus} --stock {stock}"
 JSON_SERVER = f"{SERVER} --store json --data {{data_dir}}{SEEDED}"
-FILE_SPEC = ROOT / "specs" / "file-lost-order.toml"
+FILE_SPEC = ROOT / "specs" / "last-item-oversold.toml"
 SQL_SPEC = ROOT / "specs" / "sql-lost-update.toml"
 STEP_TIMEOUT_S = 300  # a bound for a failing run, never a pace: each run takes seconds
 
