@@ -27,7 +27,10 @@ class LockWatch:
         import psycopg
 
         self.notify = notify
-        self._db = psycopg.connect(conninfo, autocommit=True, application_name=APPLICATION)
+        self._db = psycopg.connect(
+            conninfo, autocommit=True, application_name=APPLICATION,
+            options="-c statement_timeout=5s",  # a poll never hangs a watcher for long
+        )  # fmt: skip
         self._db_lock = threading.Lock()
         self._waiting: set[str] = set()  # sessions said to wait, not yet freed
         self._lock = threading.Lock()

@@ -21,6 +21,7 @@ from racelab.interpose.pglocks import APPLICATION, LOCK, LockWatch
 from servers.stepping import FREE_PROTOCOL, WAIT_PROTOCOL, ask
 
 SQL_PLACEHOLDER = "{database_url}"
+RESET_TIMEOUT_S = 20
 # Other clients of the database, a killed run's leftover transaction among them, are cut
 # before its tables go: a reset never waits on a lock nobody will release.
 RESET_SQL = (
@@ -136,18 +137,30 @@ class Interposition:
     def reset(self) -> None:
         """Empty the database's tables and the mounted folder (the server is stopped)."""
         if self.conninfo is not None:
-            import psycopg
+            self._empty_database()
+        if self.mount is not None:
+            try:
+                for child in self.mount.dir.iterdir():
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
+            except OSError as e:
+                raise TargetFailed(f"cannot empty the mounted data dir: {e}") from None
+        self.attribution.forget_running()
 
-            with psycopg.connect(self.conninfo, autocommit=True) as db:
+    def _empty_database(self) -> None:
+        """Drop every table, bounded in time: a reset never hangs on a lock."""
+        import psycopg
+
+        bounded = {"connect_timeout": RESET_TIMEOUT_S,
+                   "options": f"-c statement_timeout={RESET_TIMEOUT_S}s"}  # fmt: skip
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True, **bounded) as db:
                 for sql in RESET_SQL:
                     db.execute(sql)
-        if self.mount is not None:
-            for child in self.mount.dir.iterdir():
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
-        self.attribution.forget_running()
+        except psycopg.Error as e:
+            raise TargetFailed(f"cannot empty the database: {e}") from None
 
     def mark(self) -> int:
         """Return a mark from which `events_since` lists what happened."""
