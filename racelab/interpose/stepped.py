@@ -93,6 +93,8 @@ class Interposition:
             self.locks.idle()
 
     def _start_sql(self) -> None:
+        import psycopg
+
         from racelab.interpose.pgproxy import PgProxy, upstream_address
 
         try:
@@ -102,7 +104,10 @@ class Interposition:
         except pgcluster.ClusterError as e:
             raise TargetFailed(f"{{database_url}} needs PostgreSQL: {e}") from None
         self._stack.callback(cluster.stop)
-        self.locks = LockWatch(self.conninfo, self._notice)
+        try:
+            self.locks = LockWatch(self.conninfo, self._notice)
+        except psycopg.Error as e:
+            raise TargetFailed(f"cannot connect to the private PostgreSQL: {e}") from None
         self._stack.callback(self.locks.close)
         self.proxy = PgProxy(upstream_address(self.conninfo), self._on_statement, self._on_done)
         self._stack.callback(self.proxy.close)
