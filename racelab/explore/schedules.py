@@ -8,7 +8,7 @@ schedule is one merge of the lanes that keeps each lane's order.
 import math
 import random
 
-STALE_DRAWS = 200  # draws in a row that found nothing new before PCT goes one level deeper
+STALE_DRAWS = 1000  # draws in a row that found nothing new before PCT goes one level deeper
 
 
 def count(lanes: list[list[tuple]]) -> int:
