@@ -32,6 +32,13 @@ class Context:
         return leave_records(self.history)
 
     @cached_property
+    def reads(self) -> list[dict]:
+        """Return the history's reads that recorded what they returned."""
+        from checker.sparse import ANSWER_WORDS, is_answered_read, search  # noqa: PLC0415
+
+        return search(self.history, ANSWER_WORDS, is_answered_read)
+
+    @cached_property
     def join(self) -> Join:
         """Return the store matched to the history, token by token (needs facts)."""
         return Join(self.facts, self.index, self.snapshot)

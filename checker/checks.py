@@ -20,6 +20,7 @@ from checker.anomalies import (
     unexpected,
 )
 from checker.oncall import lost_leave, write_skew
+from checker.stale import stale_read
 
 __all__ = ["CHECKS", "Check", "Context", "columns"]
 
@@ -29,8 +30,9 @@ class Check(NamedTuple):
 
     fn: Callable
     # What it must have to run: "state" (the final state could be read), "history",
-    # "items", "file" (the store itself, not the API). id_collision needs none: the
-    # answers alone can show one id handed to two tokens.
+    # "items", "file" (the store itself, not the API), "shifts", "reads" (reads that
+    # recorded what they returned). id_collision needs none: the answers alone can show
+    # one id handed to two tokens.
     needs: tuple
     column: str | None  # the compare table's column that counts it (None: only in reports)
     known_as: str = ""  # the name people already know it by (Berenson et al., Adya, Hermitage)
@@ -72,7 +74,7 @@ CHECKS = {
         "lost update (P4) that breaks an invariant (stock >= 0): checked, then acted on",
     ),
     "write_skew": Check(
-        write_skew, ("state", "shifts"), None,
+        write_skew, ("state", "shifts"), "skew",
         "write skew (G2-item): two transactions each read a rule as kept, and each wrote "
         "a different row that broke it",
     ),
@@ -80,11 +82,16 @@ CHECKS = {
         lost_leave, ("state", "history", "shifts"), "lost",
         "lost update (P4) of a leave: a stale copy of the rota written back over it",
     ),
+    "stale_read": Check(
+        stale_read, ("state", "history", "reads"), "stale",
+        "stale read: a read began after a write was acknowledged and did not see it (the "
+        "real-time order of linearizability, as Knossos and Porcupine check it)",
+    ),
 }  # fmt: skip
 
 
 # The compare table reads what is lost first; a column not named here comes last.
-COLUMN_ORDER = ("lost", "dup", "ids", "corrupt", "stock")
+COLUMN_ORDER = ("lost", "dup", "ids", "corrupt", "stock", "skew", "stale")
 
 
 def columns() -> dict[str, list[str]]:

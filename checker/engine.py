@@ -19,17 +19,24 @@ import numpy as np
 import polars as pl
 
 from checker.columns import NONE, RANK, Columns
-from history.format import OP_FIELDS, OPS, TYPES, with_defaults
+from checker.sparse import answered_reads
+from history.format import ANSWER_FIELDS, OP_FIELDS, OPS, TYPES, with_defaults
 
 # The record's fields as polars reads them; a value of another type is an error there,
-# except for a string field, which reads any scalar as its text (tested for below).
-DTYPES = {str: pl.String, int: pl.Int64, float: pl.Float64}
+# except for a string field, which reads any scalar as its text (tested for below). A
+# read's answer (a list or a map) is read as its JSON text, only to find the lines that
+# hold one: those are read again whole, and validated, as the careful reader reads them.
+DTYPES = {str: pl.String, int: pl.Int64, float: pl.Float64, list: pl.String, dict: pl.String}
 SCHEMA = {name: DTYPES[types[-1] if types[0] is int and float in types else types[0]]
           for name, types in OP_FIELDS.items()}  # fmt: skip
 # The string fields that may hold any string (op and type must be one of a few names).
 STRINGS = [
-    name for name, dtype in SCHEMA.items() if dtype == pl.String and name not in ("op", "type")
-]
+    name for name, dtype in SCHEMA.items()
+    if dtype == pl.String and name not in ("op", "type", *ANSWER_FIELDS)
+]  # fmt: skip
+# A History's records in memory hold their answers as lists and maps, which polars will
+# not take as text: they are left out (the checks find those reads in memory themselves).
+MEMORY_SCHEMA = {name: dtype for name, dtype in SCHEMA.items() if name not in ANSWER_FIELDS}
 WRITES = ("create", "cancel")
 _EMPTY = pl.DataFrame(schema=SCHEMA).with_row_index("locator")
 WHITESPACE = np.frombuffer(b" \t\r\n", np.uint8)
@@ -37,14 +44,15 @@ CHUNK = 1 << 24  # bytes scanned at a time for line starts (only for examples)
 BLOCK = 1 << 26  # bytes of history polars reads at a time: its threads share each block
 
 
-def read_writes(history) -> tuple[Columns, object, list] | None:
-    """Return a history's writes as columns, a reader of its records by locator, and the
-    locators of its leave records; None when polars cannot read it as the careful reader
-    would (that reader reads it then).
+def read_writes(history) -> tuple[Columns, object, list, list | None] | None:
+    """Return a history's writes as columns, a reader of its records by locator, the
+    locators of its leave records, and its reads that recorded an answer (None for a
+    History in memory); None when polars cannot read it as the careful reader would (that
+    reader reads it then).
     """
     path = getattr(history, "path", None)
     frames = _memory_frames(history) if path is None else _file_frames(path)
-    parts, leaves, unsure, first = [], [], False, 0
+    parts, leaves, answered, unsure, first = [], [], [], False, 0
     try:
         for frame in frames:
             lazy = frame.lazy().with_row_index("locator", offset=first)
@@ -52,25 +60,37 @@ def read_writes(history) -> tuple[Columns, object, list] | None:
                 lazy = lazy.filter(pl.col("locator") > 0)
             first += frame.height
             left = lazy.filter(pl.col("op") == "leave").select("locator")
-            valid, writes, left = pl.collect_all([_validity(lazy), _writes(lazy), left])
+            answers = lazy.filter(_has_answer()).select("locator") if path else left.head(0)
+            valid, writes, left, answers = pl.collect_all(
+                [_validity(lazy), _writes(lazy), left, answers]
+            )
             if not valid["valid"].item():
                 return None
             unsure |= valid["unsure"].item()
             parts.append(writes)
             leaves += left["locator"].to_list()
+            answered += answers["locator"].to_list()
     except (pl.exceptions.PolarsError, OverflowError, TypeError, ValueError):
         return None  # a line polars cannot read: bad JSON, a wrong type, a huge int
     if unsure and _says_null(path, "attempt"):
         return None
-    fetch = history.record_at if path is None else LineReader(path).record
+    reader = None if path is None else LineReader(path)
+    reads = None if reader is None else answered_reads(reader.raws, answered)
+    if reads is False:
+        return None
+    fetch = history.record_at if reader is None else reader.record
     writes = pl.concat(parts, rechunk=False) if parts else _writes(_EMPTY.lazy()).collect()
     parts.clear()  # the blocks are the frame's chunks now: one copy, let go field by field
-    return _columns(writes), fetch, leaves
+    return _columns(writes), fetch, leaves, reads
+
+
+def _has_answer() -> pl.Expr:
+    return pl.any_horizontal([pl.col(name).is_not_null() for name in ANSWER_FIELDS])
 
 
 def _memory_frames(history):
     """Yield a History's records (valid dicts already) as one frame."""
-    yield pl.DataFrame(history.ops, schema=SCHEMA)
+    yield pl.DataFrame(history.ops, schema=MEMORY_SCHEMA)
 
 
 def _file_frames(path):
@@ -257,13 +277,24 @@ class LineReader:
 
     def record(self, locator: int) -> dict:
         """Return the record at a locator, with every field (as HistoryStream.record_at)."""
-        import json  # noqa: PLC0415 - only examples read records again
+        return with_defaults(self.raw(locator))
 
-        if self._starts is None:  # one scan, on the first example that needs a record
+    def raw(self, locator: int):
+        """Return the JSON value at a locator, as written."""
+        return self.raws([locator])[0]
+
+    def raws(self, locators: list) -> list:
+        """Return the JSON values at locators (in increasing order), reading the file once."""
+        import json  # noqa: PLC0415 - only examples and answered reads read records again
+
+        if self._starts is None:  # one scan, on the first record asked for
             self._starts = line_starts(self.path)
+        found = []
         with open(self.path, "rb") as file:
-            file.seek(int(self._starts[locator]))
-            return with_defaults(json.loads(file.readline()))
+            for locator in locators:
+                file.seek(int(self._starts[locator]))
+                found.append(json.loads(file.readline()))
+        return found
 
 
 def line_starts(path) -> np.ndarray:

@@ -3,17 +3,14 @@
 The rule spans rows: every shift keeps at least one doctor on call. A store read by its
 documented format (docs/contract.md) gives who is on call; the history's `leave` records
 say which leaves were acknowledged, and when. Leaves are few beside a load's orders, so
-they are read on their own, by a byte search of the history for the word, not by the
-columnar reader every order passes through.
+they are read on their own, by a byte search of the history for the word (checker/sparse.py),
+not by the columnar reader every order passes through.
 """
 
-import json
-import mmap
-from pathlib import Path
+import numpy as np
 
-from history.format import validate_op, with_defaults
-
-LEAVE = b'"leave"'
+from checker.contention import NOT_SENT
+from checker.sparse import LEAVE_WORDS, is_leave, search
 
 
 def read_sql_shifts(db) -> dict[str, list[str]]:
@@ -51,32 +48,7 @@ def document_shifts(doc: dict):
 
 def leave_records(history) -> list[dict]:
     """Return the history's valid leave records, in history order."""
-    if history is None:
-        return []
-    path = getattr(history, "path", None)
-    if path is None or not Path(path).is_file():
-        return [dict(r) for _, r in history.entries() if r["op"] == "leave"]
-    found = []
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        at = data.find(LEAVE, history.first_offset)
-        while at != -1:
-            start = data.rfind(b"\n", 0, at) + 1
-            end = data.find(b"\n", at)
-            end = len(data) if end == -1 else end
-            found += _leave(data[start:end])
-            at = data.find(LEAVE, end)
-    return found
-
-
-def _leave(line: bytes) -> list[dict]:
-    """Return [the leave record on line], or [] for any other or an invalid line."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return []
-    if not isinstance(record, dict) or record.get("op") != "leave" or validate_op(record):
-        return []
-    return [with_defaults(record)]
+    return search(history, LEAVE_WORDS, is_leave)
 
 
 def write_skew(ctx, limit: int):
@@ -120,3 +92,25 @@ def lost_leave(ctx, limit: int):
         for r in lost[:limit]
     ]  # fmt: skip
     return len({r["token"] for r in lost}), examples
+
+
+def spans_with_leaves(t0, t1, groups, leaves: list[dict]) -> tuple:
+    """Return the writes' (t0, t1, group) with the leaves after them, grouped by shift.
+
+    The contention measure then counts leaves of one shift that overlapped, as it counts
+    writes of one sku: without them an on-call run could never be called held.
+    """
+    if not leaves:
+        return t0, t1, groups
+    first = int(groups.max()) + 1 if groups.size else 0
+    shifts: dict = {}
+    leave_groups = [
+        NOT_SENT if r["type"] == "fail" and r["status"] is None
+        else first + shifts.setdefault(r["shift"], len(shifts))
+        for r in leaves
+    ]  # fmt: skip
+    return (
+        np.concatenate((t0, np.array([r["t0"] for r in leaves], np.float64))),
+        np.concatenate((t1, np.array([r["t1"] for r in leaves], np.float64))),
+        np.concatenate((groups, np.array(leave_groups, np.int32))),
+    )

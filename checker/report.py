@@ -10,6 +10,7 @@ from checker.checks import CHECKS, Context
 from checker.contention import MIN_OVERLAPS, contention
 from checker.facts import INFO, facts_from, history_facts
 from checker.integrity import IntegrityCheck
+from checker.oncall import leave_records, spans_with_leaves
 from checker.store_index import index_store
 from checker.stores import read_store
 from checker.tail import MIN_BYTES as TAIL_FROM
@@ -70,8 +71,12 @@ def _read_and_check(store_path, history, tail, examples, existing, read_timeout)
     facts = history_facts(history, tail) if history is not None else None
     if integrity is not None and (checked := integrity.applied(snapshot)) is not snapshot:
         snapshot, index = checked, index_store(checked)  # unreadable after all: no orders
-    measured = None if facts is None else Background(contention, facts.t0, facts.t1, facts.sku)
-    return _report(snapshot, index, history, facts, examples), measured
+    leaves = leave_records(history)  # before the measure: leaves of one shift contend too
+    measured = None
+    if facts is not None:
+        spans = spans_with_leaves(facts.t0, facts.t1, facts.sku, leaves)
+        measured = Background(contention, *spans)
+    return _report(snapshot, index, history, facts, examples, leaves), measured
 
 
 def _read_in_columns(store_path, history, tail, examples, existing, read_timeout) -> tuple:
@@ -92,12 +97,14 @@ def _read_in_columns(store_path, history, tail, examples, existing, read_timeout
     # None: input polars could read otherwise than the careful reader, which reads it here.
     facts = history_facts(history) if read is None else facts_from(history, *read[:2])
     # The leave records, read again by the lines polars found them on (none: no search).
-    leaves = None if read is None else [facts.fetch(at) for at in read[2]]
+    leaves = leave_records(history) if read is None else [facts.fetch(at) for at in read[2]]
+    reads = None if read is None else read[3]  # None: found by a search when a check asks
     if integrity is not None and (checked := integrity.applied(snapshot)) is not snapshot:
         snapshot, index = checked, index_store(checked, engine.may_repeat)
-    measured = Background(contention, facts.t0, facts.t1, facts.sku, switch=False)
+    spans = spans_with_leaves(facts.t0, facts.t1, facts.sku, leaves)
+    measured = Background(contention, *spans, switch=False)
     try:
-        return _report(snapshot, index, history, facts, examples, leaves), measured
+        return _report(snapshot, index, history, facts, examples, leaves, reads), measured
     finally:
         engine.forget()
 
@@ -167,12 +174,13 @@ def _collector_paused():
             gc.enable()
 
 
-def _report(snapshot, index, history, facts, examples: int, leaves=None) -> dict:
-    """Run every check that has what it needs; compose the report (leaves: the history's
-    leave records, when known already)."""
+def _report(snapshot, index, history, facts, examples: int, leaves=None, reads=None) -> dict:
+    """Run every check that has what it needs; compose the report (leaves and reads: the
+    history's leave records and answered reads, when known already)."""
     ctx = Context(snapshot=snapshot, index=index, facts=facts, history=history)
-    if leaves is not None:
-        ctx.__dict__["leaves"] = leaves  # the cached property's value: no search of the file
+    for name, known in (("leaves", leaves), ("reads", reads)):
+        if known is not None:
+            ctx.__dict__[name] = known  # the cached property's value: no search of the file
     report = _empty_report(snapshot, history, facts)
     for name, (fn, needs, *_) in CHECKS.items():
         missing = _missing(needs, ctx)
@@ -198,6 +206,8 @@ def _missing(needs, ctx: Context) -> str | None:
         return "the store's items could not be read"
     if "shifts" in needs and ctx.snapshot.shifts is None:
         return "the store's on-call shifts were not read"
+    if "reads" in needs and not ctx.reads:
+        return "no read in the history recorded what it returned: stale reads were not checked"
     return None
 
 

@@ -4,8 +4,10 @@ The load generator writes histories and the checker reads them; neither defines 
 """
 
 from history.format import (
+    ANSWER_FIELDS,
     FIELD_NAMES,
     OPS,
+    READ_OPS,
     TYPES,
     WRITE_OPS,
     HistoryError,
@@ -13,12 +15,21 @@ from history.format import (
     validate_run,
 )
 from history.read import History, HistoryStream, open_history, parse_lines, read_history
-from history.write import ENCODER, HistoryWriter, encode_op, op_record, run_record
+from history.write import (
+    ENCODER,
+    HistoryWriter,
+    encode_op,
+    op_record,
+    run_record,
+    with_fields,
+)
 
 __all__ = [
+    "ANSWER_FIELDS",
     "ENCODER",
     "FIELD_NAMES",
     "OPS",
+    "READ_OPS",
     "TYPES",
     "WRITE_OPS",
     "History",
@@ -33,4 +44,5 @@ __all__ = [
     "run_record",
     "validate_op",
     "validate_run",
+    "with_fields",
 ]

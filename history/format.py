@@ -9,9 +9,10 @@ from typing import Literal
 
 import msgspec
 
-OPS = ("create", "cancel", "get", "list", "items", "leave")
+OPS = ("create", "cancel", "get", "list", "items", "leave", "shifts")
 TYPES = ("ok", "fail", "info")
 WRITE_OPS = ("create", "cancel")
+READ_OPS = ("get", "list", "items", "shifts")
 # Field -> the Python types it may take (None marks a nullable field), in the written order.
 OP_FIELDS = {
     "op": (str,),
@@ -30,6 +31,17 @@ OP_FIELDS = {
 FIELD_NAMES = tuple(OP_FIELDS)  # what racelab load writes on every record, in this order
 # A leave's (the on-call workload's) fields, read by every reader; null on other records.
 OP_FIELDS |= {"shift": (str, type(None)), "doctor": (str, type(None))}
+# What a read returned, when it is recorded (the stale-read check needs it); null when not.
+# A get's or a list's orders as [id, token] pairs (a get answered 404: []), the page a list
+# asked for, an items read's stock by sku, a shifts read's doctors on call by shift.
+ANSWER_FIELDS = {
+    "orders": (list, type(None)),
+    "after_id": (int, type(None)),
+    "limit": (int, type(None)),
+    "stock": (dict, type(None)),
+    "on_call": (dict, type(None)),
+}
+OP_FIELDS |= ANSWER_FIELDS
 RECORD_FIELDS = tuple(OP_FIELDS)
 # What the checker cannot do without; every other field may be left out (another tool's
 # history, or one written by hand) and reads as its default.
@@ -66,7 +78,7 @@ def validate_op(record) -> str | None:
         return f"unknown type {record['type']!r}"
     if not (_finite(record["t0"]) and _finite(record["t1"])):
         return "t0 and t1 must be finite numbers"
-    return _unidentified(record)
+    return _unidentified(record) or _misshapen_answer(record)
 
 
 def _finite(number) -> bool:
@@ -87,6 +99,27 @@ def _unidentified(record: dict) -> str | None:
     return None
 
 
+def _misshapen_answer(record: dict) -> str | None:
+    """Say which recorded answer is not the documented shape (what msgspec refuses too)."""
+    orders, stock, on_call = (record.get(name) for name in ("orders", "stock", "on_call"))
+    if orders is not None and not all(
+        isinstance(pair, list) and len(pair) == 2 and _is_int(pair[0]) and isinstance(pair[1], str)
+        for pair in orders
+    ):
+        return "field 'orders' must be a list of [id, token] pairs"
+    if stock is not None and not all(_is_int(v) for v in stock.values()):
+        return "field 'stock' must map sku to an integer"
+    if on_call is not None and not all(
+        isinstance(v, list) and all(isinstance(d, str) for d in v) for v in on_call.values()
+    ):
+        return "field 'on_call' must map shift to a list of doctors"
+    return None
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def validate_run(record) -> str | None:
     """Return why record is not a valid run record, or None."""
     if not isinstance(record, dict) or record.get("op") != "run":
@@ -100,10 +133,19 @@ def validate_run(record) -> str | None:
     return None
 
 
+ANSWER_TYPES = {
+    "orders": list[tuple[int, str]] | None,
+    "stock": dict[str, int] | None,
+    "on_call": dict[str, list[str]] | None,
+}
+
+
 def _op_type(name: str, types: tuple):
     """Return the msgspec type of one field: its documented values, or its Python types."""
     if name in ("op", "type"):
         return Literal[OPS if name == "op" else TYPES]
+    if name in ANSWER_TYPES:
+        return ANSWER_TYPES[name]
     if types == (int, float):  # a JSON int reads as a float; msgspec refuses inf and NaN
         return float
     return types[0] if len(types) == 1 else types[0] | types[1]
@@ -115,7 +157,7 @@ Op = msgspec.defstruct(
     "Op",
     [(name, _op_type(name, OP_FIELDS[name])) for name in REQUIRED]
     + [(name, _op_type(name, OP_FIELDS[name]), DEFAULTS[name]) for name in DEFAULTS],
-    gc=False,  # records hold no containers: nothing for the cyclic collector to find
+    gc=False,  # a record's containers are decoded JSON, never a cycle: nothing to collect
 )
 
 

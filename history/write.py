@@ -67,6 +67,11 @@ def encode_op(op, vu, token, sku, qty, order_id, status, type_, t0, t1, error=No
     )
 
 
+def with_fields(line: str, fields: dict) -> str:
+    """Return an encoded record with more fields after the usual ones (a leave's, a read's)."""
+    return f"{line[:-1]},{ENCODER.encode(fields)[1:]}" if fields else line
+
+
 class HistoryWriter:
     """Append records to a JSON Lines file, buffered so writing never paces the load."""
 

@@ -157,7 +157,7 @@ def test_a_well_formed_history_is_read_by_polars_not_handed_back(tmp_path, form)
     with HistoryStream(path) as stream:
         read = engine.read_writes(stream)
     assert read is not None
-    columns, fetch, leaves = read
+    columns, fetch, leaves, _ = read
     assert leaves == []
     assert columns.tokens.names(columns.code) == [f"t{n}" for n in range(1, 6)]
     assert fetch(int(columns.locator[2]))["token"] == "t3"
