@@ -56,6 +56,19 @@ def test_a_lost_order_is_reproduced_by_it_and_the_write_that_took_its_id(tmp_pat
     assert "vu 1, create a 1 x sku-1, 0.000-0.500 s, ok 201" in repro.text
 
 
+def test_a_spec_keeps_any_token_whole_and_its_comment_a_comment(tmp_path):
+    # A token outside the Basic Multilingual Plane, written with JSON's escapes, became a
+    # surrogate pair TOML refuses; a newline in one would end the comment it is quoted in.
+    odd = ("t-\U0001f600", 't-"quoted"\nname = "not this"')
+    records = [create(odd[0], order_id=1, t0=0.00, t1=0.50, vu=1),
+               create(odd[1], order_id=1, t0=0.10, t1=0.60, vu=2)]  # fmt: skip
+    store = write_json_store(tmp_path / "store.json", {"sku-1": 98, "sku-2": 100},
+                             [order(1, odd[1])])  # fmt: skip
+    (repro,) = [r for r in specs_for(store, records) if r.anomaly == "lost"]
+    assert session_tokens(repro.text) == [[odd[0]], [odd[1]]]
+    assert tomllib.loads(repro.text)["name"] == f"lost: {odd[0]}"
+
+
 def test_a_stock_mismatch_is_reproduced_by_the_longest_overlap_on_its_sku(tmp_path):
     records = [
         create("x", order_id=1, sku="sku-2", t0=0.00, t1=0.30),

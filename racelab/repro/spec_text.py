@@ -1,7 +1,8 @@
 """Write a step spec (TOML, the format `racelab step` reads) for a few chosen requests."""
 
-import json
 import re
+
+import tomlkit
 
 from racelab.repro.pick import Writes, is_retry
 
@@ -56,37 +57,65 @@ def spec_text(anomaly: str, example: dict, chosen: list[dict], writes: Writes,
     requests = session_requests(chosen, skus)
     orders = setup_orders(requests, writes, skus)
     qtys = [r["qty"] for r in requests if r["op"] == "create"]
-    stock = max(qtys, default=1) if anomaly == "oversold" else AMPLE_STOCK
-    serial, lockstep, backwards = permutations(len(requests), points)
-    lines = [f"# Reproduction of {anomaly}, from {origin}.",
-             f"# The checker saw: {_one_line(example['text'])}",
-             "# The requests, from the history:"]  # fmt: skip
-    lines += [f"#   {SESSIONS[n]}: {_described(r)}" for n, r in enumerate(chosen)]
+    setup = {"skus": max(len(skus), 1),
+             "stock": max(qtys, default=1) if anomaly == "oversold" else AMPLE_STOCK}  # fmt: skip
+    if orders:
+        setup["orders"] = orders
+    doc = tomlkit.document()
+    for line in _comments(anomaly, example, chosen, origin):
+        doc.add(tomlkit.comment(line))
+    doc.add("name", f"{anomaly}: {_key(example, chosen)}")
+    doc.add("setup", _inline(setup))
+    doc.add(tomlkit.nl())
+    doc.add("permutations", tomlkit.array().multiline(True))
+    for permutation in permutations(len(requests), points):
+        doc["permutations"].append(permutation)
+    doc.add("session", _sessions(requests))
+    return tomlkit.dumps(doc)
+
+
+def _comments(anomaly: str, example: dict, chosen: list[dict], origin: str) -> list[str]:
+    """Return the spec's opening comment: where it comes from, and which permutation races."""
+    lines = [f"Reproduction of {anomaly}, from {origin}.",
+             f"The checker saw: {_one_line(example['text'])}",
+             "The requests, from the history:"]  # fmt: skip
+    lines += [f"  {SESSIONS[n]}: {_described(r)}" for n, r in enumerate(chosen)]
     if is_retry(chosen):
-        lines.append("# One token sent twice: the client timed out and sent it again while the "
+        lines.append("One token sent twice: the client timed out and sent it again while the "
                      "first was still being served.")  # fmt: skip
-    lines += [
-        "# The first permutation, one session after the other, should hold. The others are the",
-        "# race: every session reads, then they write in the order they finished in the run,",
-        "# or the other way round (an answer's time is not its write's).",
-        f"name = {json.dumps(f'{anomaly}: ' + _key(example, chosen))}",
-        f"setup = {{ skus = {max(len(skus), 1)}, stock = {stock}"
-        + (f", orders = [{', '.join(_inline(o) for o in orders)}]" if orders else "")
-        + " }",
-        "",
-        "permutations = [",
-        f"  {json.dumps(serial)},",
-        f"  {json.dumps(lockstep)},",
-        f"  {json.dumps(backwards)},",
-        "]",
+    return lines + [
+        "The first permutation, one session after the other, should hold. The others are the",
+        "race: every session reads, then they write in the order they finished in the run,",
+        "or the other way round (an answer's time is not its write's).",
     ]
+
+
+def _sessions(requests: list[dict]):
+    """Return [[session]] tables, one request each, named A, B, C."""
+    sessions = tomlkit.aot()
     for n, request in enumerate(requests):
-        lines += ["", "[[session]]", f'name = "{SESSIONS[n]}"', f"requests = [{_inline(request)}]"]
-    return "\n".join(lines) + "\n"
+        session = tomlkit.table()
+        session.add("name", SESSIONS[n])
+        session.add("requests", _array([_inline(request)]))
+        sessions.append(session)
+    return sessions
 
 
-def _inline(table: dict) -> str:
-    return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in table.items()) + " }"
+def _inline(table: dict):
+    """Return table as a TOML inline table ({ k = v, ... }), its lists of tables inline too."""
+    inline = tomlkit.inline_table()
+    for key, value in table.items():
+        if isinstance(value, list):
+            value = _array([_inline(v) if isinstance(v, dict) else v for v in value])
+        inline[key] = value
+    return inline
+
+
+def _array(items: list):
+    """Return items as a one-line TOML array."""
+    array = tomlkit.array()
+    array.extend(items)
+    return array
 
 
 def _described(record: dict) -> str:
