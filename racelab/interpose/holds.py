@@ -69,7 +69,7 @@ def holder(path: str, secret: str) -> Callable[[dict], None]:
 class HoldChannel:
     """racelab's end: a socket the FUSE layer asks at each point; `close()` ends it."""
 
-    def __init__(self, on_file: Callable[[str, str], None]) -> None:
+    def __init__(self, on_file: Callable[[str, str], object]) -> None:
         self.on_file = on_file
         self.secret = secrets.token_hex(16)
         self.folder = tempfile.mkdtemp(prefix="racelab-hold-", dir="/tmp")  # mode 0700, short

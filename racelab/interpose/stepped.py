@@ -11,6 +11,7 @@ a pause of the session it is attributed to, by one `Attribution` (docs/contract.
 import contextlib
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pgcluster
 from racelab.compare.process import TargetFailed
@@ -19,6 +20,9 @@ from racelab.interpose.mount import Mount, MountFailed, fuse_problem
 from racelab.interpose.pgattribution import Attribution, Event, PauseAdapter, Unattributed
 from racelab.interpose.pglocks import APPLICATION, LOCK, LockWatch
 from servers.stepping import FREE_PROTOCOL, WAIT_PROTOCOL, ask
+
+if TYPE_CHECKING:
+    from racelab.interpose.pgproxy import PgProxy
 
 SQL_PLACEHOLDER = "{database_url}"
 RESET_TIMEOUT_S = 20
@@ -54,7 +58,7 @@ class Interposition:
         self.adapter = PauseAdapter(self._pause, self.attribution)
         self.sql, self.files = sql, files
         self.conninfo: str | None = None
-        self.proxy = None
+        self.proxy: PgProxy | None = None
         self.locks: LockWatch | None = None
         self.mount: Mount | None = None
         self._stack = contextlib.ExitStack()
@@ -84,12 +88,12 @@ class Interposition:
         """Pause a stepped session's statement; once released, watch it for a lock wait."""
         event = self.adapter.on_statement(conn_id, keyword, sql)
         backend_pid = self.proxy.backend_pid(conn_id) if self.proxy is not None else None
-        if isinstance(event.session, str) and backend_pid is not None:
+        if isinstance(event.session, str) and backend_pid is not None and self.locks:
             self.locks.watch(event, backend_pid)
 
     def _on_done(self, conn_id: int, status: str) -> None:
         self.adapter.on_done(conn_id, status)
-        if status == "I":
+        if status == "I" and self.locks is not None:
             self.locks.idle()
 
     def _start_sql(self) -> None:
@@ -109,8 +113,9 @@ class Interposition:
         except psycopg.Error as e:
             raise TargetFailed(f"cannot connect to the private PostgreSQL: {e}") from None
         self._stack.callback(self.locks.close)
-        self.proxy = PgProxy(upstream_address(self.conninfo), self._on_statement, self._on_done)
-        self._stack.callback(self.proxy.close)
+        proxy = PgProxy(upstream_address(self.conninfo), self._on_statement, self._on_done)
+        self._stack.callback(proxy.close)
+        self.proxy = proxy
 
     def _start_files(self) -> None:
         check_files()
@@ -127,9 +132,9 @@ class Interposition:
 
     def values(self) -> dict:
         """Return the placeholders this interposition fills: database_url, data_dir."""
-        values = {}
+        values: dict[str, object] = {}
         if self.proxy is not None:  # its password goes in env(): any user may read a command
-            values["database_url"] = self.proxy.url(self.conninfo, with_password=False)
+            values["database_url"] = self.proxy.url(str(self.conninfo), with_password=False)
         if self.mount is not None:
             values["data_dir"] = self.mount.dir
         return values
@@ -158,10 +163,10 @@ class Interposition:
         """Drop every table, bounded in time: a reset never hangs on a lock."""
         import psycopg
 
-        bounded = {"connect_timeout": RESET_TIMEOUT_S,
-                   "options": f"-c statement_timeout={RESET_TIMEOUT_S}s"}  # fmt: skip
+        bound = f"-c statement_timeout={RESET_TIMEOUT_S}s"
         try:
-            with psycopg.connect(self.conninfo, autocommit=True, **bounded) as db:
+            with psycopg.connect(str(self.conninfo), autocommit=True,
+                                 connect_timeout=RESET_TIMEOUT_S, options=bound) as db:  # fmt: skip
                 for sql in RESET_SQL:
                     db.execute(sql)
         except psycopg.Error as e:

@@ -38,7 +38,8 @@ class _Ending:
 def drive_one_at_a_time(spec, permutation, scheduler, url: str, io) -> Outcome:
     """Run one permutation (the scheduler has its lanes) and check what the server stored;
     the outcome's events are the SQL and file operations its sessions made."""
-    clock, ids, mark = time.perf_counter(), {}, io.mark()
+    clock, mark = time.perf_counter(), io.mark()
+    ids: dict = {}
     records = send_setup(url, spec, ids)
     clients = {s.name: Client(url, s.name) for s in spec.sessions}
     answers: list = []
