@@ -4,15 +4,23 @@ Two interchangeable clients: "fast" (loadtests/fasthttp.py, the default, for CPU
 request) and "aiohttp" (the reference implementation). Neither ever resends a request.
 """
 
+from urllib.parse import quote
+
 from history import ENCODER
 from loadtests import fasthttp
 from loadtests.outcome import Outcome, answered
 
 CLIENTS = ("fast", "aiohttp")
+LIST_LIMIT = 20  # orders a list asks for
 
 
-def request_args(op: str, sku, qty, token, order_id, after_id=0) -> tuple:
+def request_args(op: str, sku, qty, token, order_id, after_id=0, shift=None, doctor=None):
     """Return (method, path, JSON body bytes or None) for an operation."""
+    if op == "leave":
+        body = ENCODER.encode({"doctor": doctor, "token": token}).encode()
+        return "POST", f"/shifts/{quote(shift, safe='')}/leave", body
+    if op == "shifts":
+        return "GET", "/shifts", None
     if op == "create":
         return "POST", "/orders", ENCODER.encode({"sku": sku, "qty": qty, "token": token}).encode()
     if op == "cancel":
@@ -20,7 +28,7 @@ def request_args(op: str, sku, qty, token, order_id, after_id=0) -> tuple:
     if op == "get":
         return "GET", f"/orders/{order_id}", None
     if op == "list":
-        return "GET", f"/orders?limit=20&after_id={after_id}", None
+        return "GET", f"/orders?limit={LIST_LIMIT}&after_id={after_id}", None
     return "GET", "/items", None
 
 

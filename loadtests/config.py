@@ -27,6 +27,8 @@ class LoadConfig:
     max_requests: int = 1_000_000
     client: str = "fast"
     loop: str = EVENT_LOOPS[0]
+    workload: str = "orders"  # what the default mix was drawn for (loadtests.plan.WORKLOADS)
+    record_reads: bool = True  # write what each read returned (the stale-read check needs it)
 
     def shape(self) -> dict:
         """Describe the shape for the run record and the summary."""
@@ -37,6 +39,7 @@ class LoadConfig:
         )
         return {
             **model,
+            "workload": self.workload,
             "duration_s": self.duration,
             "mix": self.mix,
             "qty": list(self.qty),
@@ -44,4 +47,5 @@ class LoadConfig:
             "timeout_s": self.timeout,
             "retries": self.retries,
             "max_requests": self.max_requests,
+            "reads_recorded": self.record_reads,
         }

@@ -3,8 +3,9 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from history import encode_op
-from loadtests.client import request_args
+from history import READ_OPS, encode_op, with_fields
+from loadtests.answers import answer_fields
+from loadtests.client import LIST_LIMIT, request_args
 from loadtests.plan import Step
 
 
@@ -23,6 +24,9 @@ class Operation:
     then: Callable[[], None]
     t0: float = 0.0
     attempt: int = 0
+    shift: str | None = None  # a leave's
+    doctor: str | None = None
+    after_id: int = 0  # a list's
 
 
 def resolve(vu: int, step: Step, orders: list, then: Callable[[], None]) -> Operation:
@@ -41,9 +45,13 @@ def resolve(vu: int, step: Step, orders: list, then: Callable[[], None]) -> Oper
         order_id, token, sku, qty = order
     else:
         token = sku = qty = order_id = None
+    shift, doctor = (step.shift, step.doctor) if op == "leave" else (None, None)
+    token = step.token if op == "leave" else token
     after_id = order[0] if op == "list" and order else 0
-    request = request_args(op, sku, qty, token, order_id, after_id)
-    return Operation(vu, op, token, sku, qty, order_id, request, orders, then)
+    request = request_args(op, sku, qty, token, order_id, after_id, shift, doctor)
+    return Operation(
+        vu, op, token, sku, qty, order_id, request, orders, then, 0.0, 0, shift, doctor, after_id
+    )
 
 
 def created_id(op: str, outcome) -> int | None:
@@ -54,8 +62,25 @@ def created_id(op: str, outcome) -> int | None:
     return found if isinstance(found, int) and not isinstance(found, bool) else None
 
 
-def history_line(o: Operation, outcome, order_id, t1: float):
+def parses(op: str, record_reads: bool) -> bool:
+    """Say whether op's answer is parsed: a create's for its id, a recorded read's."""
+    return op == "create" or (record_reads and op in READ_OPS)
+
+
+def history_line(o: Operation, outcome, order_id, t1: float, record_reads: bool = False):
     """Return the history record of one attempt of o, ended at t1."""
+    line = _usual_line(o, outcome, order_id, t1)
+    if o.op == "leave":
+        return with_fields(line, {"shift": o.shift, "doctor": o.doctor})
+    if record_reads and o.op in READ_OPS:
+        return with_fields(
+            line, answer_fields(o.op, outcome.status, outcome.body, o.after_id, LIST_LIMIT)
+        )
+    return line
+
+
+def _usual_line(o: Operation, outcome, order_id, t1: float) -> str:
+    """Return the fields racelab load writes on every record, encoded."""
     return encode_op(
         o.op,
         o.vu,

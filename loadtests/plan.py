@@ -1,4 +1,5 @@
-"""What each virtual user does next: op, sku, qty, token and think time, all from --seed."""
+"""What each virtual user does next: op, sku, qty, token, shift, doctor and think time, all
+from --seed."""
 
 import itertools
 import random
@@ -8,6 +9,9 @@ from dataclasses import dataclass
 from history import OPS
 
 DEFAULT_MIX = "create=70,cancel=10,get=10,list=10"
+# The on-call workload: leaves race for each shift's last doctors; reads see the rota.
+ONCALL_MIX = "leave=90,shifts=10"
+WORKLOADS = {"orders": DEFAULT_MIX, "oncall": ONCALL_MIX}  # the first is the default
 
 
 class MixError(ValueError):
@@ -27,9 +31,9 @@ def parse_mix(text: str) -> dict[str, int]:
     return mix
 
 
-def default_mix() -> dict[str, int]:
-    """Return the default weights as a fresh dict (DEFAULT_MIX is the one source)."""
-    return parse_mix(DEFAULT_MIX)
+def default_mix(workload: str = "orders") -> dict[str, int]:
+    """Return a workload's default weights as a fresh dict (WORKLOADS is the one source)."""
+    return parse_mix(WORKLOADS[workload])
 
 
 @dataclass(slots=True)
@@ -42,12 +46,25 @@ class Step:
     token: str
     pick: float  # which earlier order a cancel or get picks, as a fraction of the list
     think: float  # seconds to wait after the operation
+    shift: str | None = None  # a leave's shift and doctor (drawn only with a rota)
+    doctor: str | None = None
 
 
 class Planner:
     """A seeded stream of steps: the same seed and stream id give the same steps."""
 
-    def __init__(self, seed: int, stream: str, mix: dict, skus: list, qty=(1, 3), think=(0, 0)):
+    def __init__(
+        self, seed: int, stream: str, mix: dict, skus: list, qty=(1, 3), think=(0, 0), rota=None,
+        per_shift: int = 1,
+    ):  # fmt: skip
+        """rota: {shift: [doctor]} the leaves walk; without one no draw is made for them, so
+        an orders plan is the same whether or not the on-call workload exists.
+
+        The leaves walk the shifts in order, per_shift leaves to each, a random doctor each
+        time: users that start together reach each shift together, as a department leaves
+        when a shift ends. A shift of two takes one leave, so a random shift would meet
+        another leave of it only by luck; walking, every shift is raced for.
+        """
         self._rng = random.Random(f"{seed}/{stream}")
         # Cumulative weights once, and the draw random.choices(cum_weights=...) makes, done
         # inline: the same op from the same random number, for a third of its cost.
@@ -57,6 +74,8 @@ class Planner:
         self._qty_stop = qty[1] + 1  # randint(a, b) is randrange(a, b + 1): the same draw
         self._prefix = f"r{seed}-{stream}-"
         self._n = 0
+        self._rota = [(shift, list(doctors)) for shift, doctors in (rota or {}).items() if doctors]
+        self._per_shift, self._leaves = per_shift, 0
 
     def next(self) -> Step:
         """Draw the next step; every draw is made whatever the op, to keep streams aligned."""
@@ -67,4 +86,9 @@ class Planner:
         qty = rng.randrange(self._qty[0], self._qty_stop)
         pick = rng.random()
         think = rng.uniform(*self._think) if self._think[1] else 0.0
-        return Step(op, sku, qty, f"{self._prefix}{self._n}", pick, think)
+        step = Step(op, sku, qty, f"{self._prefix}{self._n}", pick, think)
+        if self._rota:
+            step.shift, doctors = self._rota[self._leaves // self._per_shift % len(self._rota)]
+            step.doctor = doctors[rng.randrange(len(doctors))]
+            self._leaves += op == "leave"
+        return step

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from history import WRITE_OPS, run_record
 from loadtests.client import open_client
 from loadtests.config import LoadConfig
-from loadtests.operation import Operation, created_id, history_line, resolve
+from loadtests.operation import Operation, created_id, history_line, parses, resolve
 from loadtests.plan import Planner, Step
 from loadtests.shapes import vus_at
 from loadtests.stats import Stats
@@ -27,7 +27,8 @@ DRAIN_POLL_S = 0.01
 
 
 class LoadError(Exception):
-    """The run could not start (the target did not answer GET /items)."""
+    """The run could not start (the target did not answer GET /items, or GET /shifts for
+    a mix with leaves)."""
 
 
 @dataclass
@@ -67,6 +68,7 @@ class LoadRun:
         self.stopping = False
         self.items: dict = dict(items or {})
         self._known_items = items is not None
+        self.rota: dict = {}  # the shifts a leave may name, read before the load when it has any
         self._start = 0.0
         # Operations in flight by id, kept only when a watcher asks for them (set it to {}):
         # a live check must not judge a write whose answer has not come yet (racelab ui).
@@ -97,6 +99,8 @@ class LoadRun:
         """Read the stock, then start the clock: `started` is the moment every t0 counts from."""
         if not self._known_items:
             self.items = await self._get_items()
+        if self.config.mix.get("leave"):
+            self.rota = await self._get_rota()
         # Stamped after the read and before the clock starts, so `started` is no earlier than
         # the reading and no later than t0 = 0: a merge can then prove which reading no write
         # preceded (interop.py), whatever thread switch falls between the two lines.
@@ -120,9 +124,25 @@ class LoadRun:
                 f"cannot read the items from {self.config.url}/items: {type(e).__name__}: {e}"
             ) from None
 
-    def _planner(self, stream: str) -> Planner:
+    async def _get_rota(self) -> dict:
+        outcome = await self.client.send("GET", "/shifts", None, parse=True)
+        try:
+            if outcome.status != 200:
+                raise ValueError(outcome.cause or f"http {outcome.status}")
+            rota = {entry["shift"]: list(entry["on_call"]) for entry in outcome.body}
+        except (ValueError, KeyError, TypeError) as e:
+            raise LoadError(
+                f"cannot read the on-call shifts from {self.config.url}/shifts, which a mix "
+                f"with leaves needs: {type(e).__name__}: {e}"
+            ) from None
+        if not any(rota.values()):
+            raise LoadError(f"{self.config.url}/shifts has no doctor on call: nothing to leave")
+        return rota
+
+    def _planner(self, stream: str, per_shift: int = 1) -> Planner:
         c = self.config
-        return Planner(c.seed, stream, c.mix, list(self.items), c.qty, c.think)
+        rota = self.rota
+        return Planner(c.seed, stream, c.mix, list(self.items), c.qty, c.think, rota, per_shift)
 
     def _budget_left(self) -> bool:
         if self.sent >= self.config.max_requests:
@@ -182,7 +202,10 @@ class LoadRun:
     async def _run_open(self) -> None:
         c = self.config
         self._arrivals = Arrivals(
-            self._planner("open"), list(range(c.vus - 1, -1, -1)), self._loop.create_future()
+            # One plan for every arrival: as many leaves in a row to a shift as may be in flight.
+            self._planner("open", c.vus),
+            list(range(c.vus - 1, -1, -1)),
+            self._loop.create_future(),
         )
         self._arrive()
         await self._arrivals.finished
@@ -224,20 +247,19 @@ class LoadRun:
         operation.t0 = t0
         if self.pending is not None:
             self.pending[id(operation)] = operation
-        if operation.op in WRITE_OPS:
-            self.stats.write_sent(operation.sku)
+        if (key := _contended_on(operation)) is not None:
+            self.stats.write_sent(key)
         method, path, body = operation.request
-        self.client.start(
-            method, path, body, operation.op == "create", lambda o: self._ended(operation, o)
-        )
+        parse = parses(operation.op, self.config.record_reads)
+        self.client.start(method, path, body, parse, lambda o: self._ended(operation, o))
 
     def _ended(self, operation: Operation, outcome) -> None:
         """Record one attempt; resend it if it may be retried, else finish the operation."""
         self.in_flight -= 1
         if self.pending is not None:
             self.pending.pop(id(operation), None)
-        if operation.op in WRITE_OPS:
-            self.stats.write_done(operation.sku)
+        if (key := _contended_on(operation)) is not None:
+            self.stats.write_done(key)
         new_id = created_id(operation.op, outcome)
         self._record(operation, outcome, operation.order_id if new_id is None else new_id)
         if outcome.retryable and not self.stopping and operation.attempt < self.config.retries:
@@ -253,7 +275,9 @@ class LoadRun:
         latency_us = int((t1 - o.t0) * 1_000_000)
         self.stats.record(o.op, outcome.status, outcome.cause, latency_us, t1, self.active_vus)
         if self.history is not None:
-            self.history.write_line(history_line(o, outcome, order_id, t1))
+            self.history.write_line(
+                history_line(o, outcome, order_id, t1, self.config.record_reads)
+            )
 
     async def _finish(self) -> None:
         """Let in-flight requests end (within the timeout), then end what is left as info."""
@@ -265,3 +289,10 @@ class LoadRun:
         deadline = self.elapsed() + 1.0
         while self.in_flight and self.elapsed() < deadline:  # end_all's reports, a turn later
             await asyncio.sleep(DRAIN_POLL_S)
+
+
+def _contended_on(operation: Operation):
+    """Return what a write contends on (its sku, a leave's shift), or None for a read."""
+    if operation.op in WRITE_OPS:
+        return operation.sku
+    return ("shift", operation.shift) if operation.op == "leave" else None

@@ -12,6 +12,7 @@ from racelab.cli.options import (
     store_options,
     threads_option,
     timeout_option,
+    workload_option,
 )
 from racelab.compare.settings import Settings
 from racelab.compare.targets import MATRICES
@@ -78,6 +79,21 @@ RETRY_FAULT = RetryFault()
 @store_options(skus=DEFAULTS.skus, stock=DEFAULTS.stock, each="each fresh store")
 @retries_option
 @timeout_option
+@workload_option
+@click.option(
+    "--shifts",
+    type=click.IntRange(1, 10_000),
+    default=DEFAULTS.shifts,
+    show_default=True,
+    help="On-call shifts in each fresh store.",
+)
+@click.option(
+    "--doctors",
+    type=click.IntRange(1, 100),
+    default=DEFAULTS.doctors,
+    show_default=True,
+    help="Doctors on call for each shift in a fresh store.",
+)
 @mix_option("Operation weights for every load.")
 @threads_option
 @click.option(
@@ -128,16 +144,17 @@ def require_fuse() -> None:
 
 def settings_from(options: dict):
     """Return the Settings every target gets: the options, parsed, one field each."""
-    from loadtests.plan import parse_mix
     from loadtests.shapes import parse_duration
     from racelab.cli.errors import parsed_option
+    from racelab.cli.load_options import chosen_mix
 
     if options["duration"] is None:
         duration = {"kill": KILL_DURATION_S, "power-loss": POWER_LOSS_DURATION_S}.get(
             options["faults"], DEFAULTS.duration
         )
         options = {**options, "duration": f"{duration:g}s"}
-    parsers = {"duration": parse_duration, "timeout": parse_duration, "mix": parse_mix}
+    options["mix"] = chosen_mix(options["mix"], options["workload"])
+    parsers = {"duration": parse_duration, "timeout": parse_duration}
     settings = Settings(**{
         name: parsed_option(parsers[name], value, f"--{name}") if name in parsers else value
         for name, value in options.items()

@@ -10,6 +10,7 @@ from racelab.cli.options import (
     mix_option,
     retries_option,
     timeout_option,
+    workload_option,
 )
 
 
@@ -36,7 +37,14 @@ from racelab.cli.options import (
     show_default=True,
     help="Random wait between a user's operations, e.g. 0.1-0.5s.",
 )
-@mix_option("Operation weights; ops are create, cancel, get, list, items.")
+@workload_option
+@mix_option("Operation weights; ops are create, cancel, get, list, items, leave, shifts.")
+@click.option(
+    "--record-reads/--no-record-reads",
+    default=True,
+    show_default=True,
+    help="Write what each read returned, which the stale-read check needs.",
+)
 @timeout_option
 @retries_option
 @click.option("--qty", default="1-3", show_default=True, help="Quantity range per order.")

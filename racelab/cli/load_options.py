@@ -5,7 +5,7 @@ import random
 import click
 
 from loadtests.config import LoadConfig
-from loadtests.plan import parse_mix
+from loadtests.plan import default_mix, parse_mix
 from loadtests.shapes import (
     parse_duration,
     parse_range,
@@ -32,13 +32,18 @@ def build_config(*, url, vus, duration, stages, scenario, rate, allow_remote, **
         vus=max([vus] + [t for _, t in stage_list or []]),
         stages=stage_list,
         rate=parsed_option(parse_rate, rate, "--rate") if rate else None,
-        mix=parsed_option(parse_mix, rest.pop("mix"), "--mix"),
+        mix=chosen_mix(rest.pop("mix"), rest["workload"]),
         qty=_qty_range(rest.pop("qty")),
         think=parsed_option(lambda t: parse_range(t, parse_duration), rest.pop("think"), "--think"),
         timeout=parsed_option(parse_duration, rest.pop("timeout"), "--timeout"),
         seed=_seed(rest.pop("seed")),
         **rest,  # retries, max_requests, client: taken as given
     )
+
+
+def chosen_mix(text: str | None, workload: str) -> dict:
+    """Return --mix parsed (naming it if bad), or the workload's own mix when it is unset."""
+    return parsed_option(parse_mix, text, "--mix") if text else default_mix(workload)
 
 
 def _shape(vus, duration, stages, scenario) -> tuple[float, list | None]:

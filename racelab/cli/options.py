@@ -3,7 +3,7 @@
 import click
 
 from checker.contention import MIN_OVERLAPS
-from loadtests.plan import DEFAULT_MIX
+from loadtests.plan import WORKLOADS
 
 
 def store_options(skus: int, stock: int, each: str = "a fresh store"):
@@ -62,8 +62,18 @@ timeout_option = click.option(
 
 
 def mix_option(help_text: str):
-    """--mix: operation weights."""
-    return click.option("--mix", default=DEFAULT_MIX, show_default=True, help=help_text)
+    """--mix: operation weights (unset: the --workload's own)."""
+    defaults = "; ".join(f"{name}: {mix}" for name, mix in WORKLOADS.items())
+    return click.option("--mix", help=f"{help_text} Default by workload ({defaults}).")
+
+
+workload_option = click.option(
+    "--workload",
+    type=click.Choice(list(WORKLOADS)),
+    default=next(iter(WORKLOADS)),
+    show_default=True,
+    help="orders: create, cancel and read orders; oncall: doctors leave shifts (write skew).",
+)
 
 
 def repeat_option(default: int, help_text: str):

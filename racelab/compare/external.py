@@ -2,8 +2,8 @@
 
 Either is loaded like a built-in target and checked through the API (checker/api.py),
 since its store's format is its own. Placeholders in a command: {port} (a free loopback
-port racelab picked), {data_dir} (a fresh folder for this run's store), and {skus} and
-{stock} (what compare seeds every built-in store with).
+port racelab picked), {data_dir} (a fresh folder for this run's store), and {skus},
+{stock}, {shifts} and {doctors} (what compare seeds every built-in store with).
 """
 
 import re
@@ -86,7 +86,8 @@ def free_port() -> int:
 def start_external(target: ExternalTarget, data_dir: Path, settings, log_path: Path, port=0):
     """Start a command target on a free loopback port; return (process, base URL)."""
     port = port or free_port()
-    values = {"port": port, "data_dir": data_dir, "skus": settings.skus, "stock": settings.stock}
+    values = {"port": port, "data_dir": data_dir, "skus": settings.skus, "stock": settings.stock,
+              "shifts": settings.shifts, "doctors": settings.doctors}  # fmt: skip
     words = [_filled(word, values) for word in shlex.split(target.command)]
     with open(log_path, "a") as log:
         try:

@@ -32,7 +32,8 @@ def serve_command(
         sys.executable, "-m", "racelab", "serve", spec.backend, "--strategy", spec.strategy,
         "--data-dir", str(data_dir), "--port", str(port), "--workers", str(spec.workers),
         "--threads", str(settings.threads), "--skus", str(settings.skus),
-        "--stock", str(settings.stock), *(["--reset"] if reset else []),
+        "--stock", str(settings.stock), "--shifts", str(settings.shifts),
+        "--doctors", str(settings.doctors), *(["--reset"] if reset else []),
         *(["--delay", f"{settings.delay[0]}-{settings.delay[1]}s"] if settings.delay else []),
         *extra,
     ]  # fmt: skip

@@ -33,6 +33,7 @@ def load_config(url: str, settings: Settings) -> LoadConfig:
         seed=settings.seed,
         retries=settings.retries,
         timeout=settings.timeout,
+        workload=settings.workload,
     )
 
 
@@ -46,7 +47,7 @@ def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -
         raise TargetFailed(f"cannot create {data_dir}: {e.strerror}") from None
     with store_layer(spec, settings, data_dir, target_dir / "fuse.log") as layer:
         report, summary, faults = _served(spec, settings, target_dir, layer, live)
-    return _entry(spec, report, summary, faults)
+    return _entry(spec, report, summary, faults, settings.workload)
 
 
 def _served(spec, settings: Settings, target_dir: Path, layer, live):
@@ -125,9 +126,10 @@ def _checked(store, target_dir: Path) -> dict:
     return report
 
 
-def _entry(spec, report: dict, summary: dict, faults: dict) -> dict:
+def _entry(spec, report: dict, summary: dict, faults: dict, workload: str = "orders") -> dict:
     """Return the target's entry for report.json."""
     external = isinstance(spec, ExternalTarget)
+    expected = spec.expected if external else spec.expected_for(workload)
     return {
         "target": spec.name if external else f"{spec.backend}:{spec.strategy}",
         "backend": spec.backend,
@@ -135,7 +137,7 @@ def _entry(spec, report: dict, summary: dict, faults: dict) -> dict:
         "workers": spec.workers,
         "why": spec.why,
         "claims": spec.claims,
-        "expected": spec.expected,
+        "expected": expected,
         "read": "api" if external else "file",
         "store_error": report["store"]["error"],
         "verdict": report["verdict"],

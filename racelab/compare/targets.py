@@ -26,7 +26,11 @@ class TargetSpec:
     @property
     def expected(self) -> str:
         """Return the verdict the strategy claims at this worker count (held or failed)."""
-        return STRATEGIES[self.backend][self.strategy].expected(self.workers)
+        return self.expected_for("orders")
+
+    def expected_for(self, workload: str) -> str:
+        """Return the verdict the strategy claims at this worker count under a workload."""
+        return STRATEGIES[self.backend][self.strategy].expected(self.workers, workload)
 
     @property
     def why(self) -> str:
