@@ -36,7 +36,8 @@ def summary_lines(summary: dict) -> list[str]:
         f"{summary['duration_s']} s)",
         f"  errors........: {summary['errors']}  ({100.0 * summary['errors'] / requests:.2f}%)"
         f"   dropped: {summary['dropped']}",
-        f"  contention....: {summary['overlaps']} pairs of writes on one sku (or leaves of one shift) in flight together",
+        f"  contention....: {summary['overlaps']} pairs of writes on one sku (or leaves of one "
+        "shift) in flight together",
         "  latency (ms)..: " + "  ".join(f"{k.replace('_', '.')}={v:.2f}" for k, v in lat.items()),
         "",
         f"  {'op':<8}{'requests':>10}{'errors':>8}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}",
