@@ -26,6 +26,7 @@ from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
 from racelab.process_exit import finishing
+from racelab.step.lock_probe import lock_probe
 from racelab.step.scheduler import BLOCK_WAIT_S, Scheduler, StepLog
 from racelab.step.spec import WRITES, Spec
 from servers.registry import store_class
@@ -156,7 +157,7 @@ def stepped_server(target: TargetSpec, block_wait: float = BLOCK_WAIT_S):
     """Start a scheduler and `racelab serve --step` on a fresh store; yield a StepServer;
     stop both and remove the store, however the permutations end (a signal too)."""
     work = Path(tempfile.mkdtemp(prefix="racelab-step-"))
-    scheduler, process = None, None
+    scheduler, process, stack = None, None, contextlib.ExitStack()
     try:
         data_dir = work / "data"
         data_dir.mkdir()
@@ -165,9 +166,14 @@ def stepped_server(target: TargetSpec, block_wait: float = BLOCK_WAIT_S):
         step_flag = ["--step", scheduler.path, "--step-secret", scheduler.secret]
         process, url = start_server(target, data_dir, settings, work / "server.log", 0, True,
                                     step_flag)  # fmt: skip
+        probe = lock_probe(data_dir)  # PostgreSQL targets: their row locks send no notice
+        if probe is not None:
+            stack.callback(probe.close)
+            scheduler.watch_locks(probe)
         yield StepServer(target, scheduler, url, data_dir)
     finally:
         with finishing():
+            stack.close()
             if scheduler is not None:
                 scheduler.close()  # first: a request held at a pause point lets the server stop
             if process is not None:

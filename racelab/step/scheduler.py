@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from racelab.step.wire import READ_TIMEOUT_S, Refused, answer, read_pause
 
 BLOCK_WAIT_S = 1.0
+PROBE_EVERY_S = 0.02  # how often a lock probe is asked while a released session is unseen
+ROW_LOCK = "row lock"  # what a session the probe found waiting waits for
 REFUSALS_KEPT = 50  # a stranger's flood of bad lines leaves a bounded list
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class Scheduler:
         self.read_timeout = read_timeout
         self.refusals: list[str] = []  # why pauses were refused, the first REFUSALS_KEPT
         self.changed = threading.Condition()
+        self.lock_probe = None  # () -> how many of the target's clients wait for a lock
         self.begin(lanes)
         self.secret = secrets.token_hex(16)
         self.listener, self.path = _listen()
@@ -172,7 +175,7 @@ class Scheduler:
         """Wait until every session is held at a point, done, or waiting for a lock it said
         it waits for; False if the limit passed first."""
         with self.changed:
-            return self.changed.wait_for(lambda: all(map(self._known, self.lanes.values())), limit)
+            return self._wait(lambda: all(map(self._known, self.lanes.values())), limit)
 
     def session_done(self, name: str) -> None:
         """Note that every request of a session has its answer."""
@@ -201,7 +204,7 @@ class Scheduler:
         lane = self.lanes[name]
         with self.changed:
             while True:
-                self.changed.wait_for(lambda: self._known(lane), self.block_wait)
+                self._wait(lambda: self._known(lane), self.block_wait)
                 if lane.done:
                     return StepLog(step, "skipped")
                 if lane.held is None:
@@ -221,7 +224,7 @@ class Scheduler:
         """Drive a released session through points the permutation does not name, until it
         reaches one it does, or finishes; False if it blocked on the way (or said it waits)."""
         while True:
-            self.changed.wait_for(lambda: self._known(lane), self.block_wait)
+            self._wait(lambda: self._known(lane), self.block_wait)
             if lane.held is None and not lane.done:
                 return False
             if lane.done or lane.held[0] in lane.steps:
@@ -232,7 +235,7 @@ class Scheduler:
         """Take the next step of one session, wherever it is held (interactive use)."""
         lane = self.lanes[name]
         with self.changed:
-            self.changed.wait_for(lambda: self._known(lane), self.block_wait)
+            self._wait(lambda: self._known(lane), self.block_wait)
             point = lane.held[0] if lane.held is not None else None
         if point is None:
             return StepLog(f"{name}.?", "skipped" if lane.done else "blocked")
@@ -256,7 +259,7 @@ class Scheduler:
         """Give blocked sessions the step just taken may have freed time to arrive, so a
         `<... completed>` note names the step that freed them, every time."""
         with self.changed:
-            self.changed.wait_for(
+            self._wait(
                 lambda: not any(map(self._may_arrive, self.lanes.values())),
                 self.block_wait,
             )
@@ -266,10 +269,48 @@ class Scheduler:
         lane = self.lanes[name]
         with self.changed:
             while not lane.done:
-                self.changed.wait_for(lambda: self._known(lane), self.block_wait)
+                self._wait(lambda: self._known(lane), self.block_wait)
                 if lane.held is None:
                     return  # blocked: another session must move first
                 self._release(lane)
+
+    def watch_locks(self, probe) -> None:
+        """Ask probe() (how many of the target's clients wait for a lock) whenever a
+        released session is not seen, to know a session waits where no notice comes from."""
+        self.lock_probe = probe
+
+    def _wait(self, predicate, limit: float) -> bool:
+        """Wait (holding self.changed) until predicate holds or limit passes, asking the
+        lock probe, if there is one, first and between short slices."""
+        if self.lock_probe is None:
+            return self.changed.wait_for(predicate, limit)
+        deadline = time.monotonic() + limit
+        while True:
+            self._probe_locks()
+            left = deadline - time.monotonic()
+            if self.changed.wait_for(predicate, max(0.0, min(PROBE_EVERY_S, left))):
+                return True
+            if left <= PROBE_EVERY_S:
+                return False
+
+    def _probe_locks(self) -> None:
+        """Match the probe's count of lock waits to the sessions: a new wait belongs to the
+        one session running, if exactly one is; fewer waits than marked, and every mark goes
+        (each session is then seen again, or found again)."""
+        try:
+            waits = self.lock_probe()
+        except Exception:  # the server went away: go on without the probe
+            logger.warning("racelab step: the lock probe failed; blocked steps take the block wait")
+            self.lock_probe = None
+            return
+        marked = [lane for lane in self.lanes.values() if lane.waiting == ROW_LOCK]
+        if waits < len(marked):
+            for lane in marked:
+                lane.waiting = None
+            marked = []
+        running = [lane for lane in self.lanes.values() if not self._known(lane)]
+        if waits > len(marked) and len(running) == 1:
+            running[0].waiting = ROW_LOCK
 
     @staticmethod
     def _may_arrive(lane: Lane) -> bool:
