@@ -54,7 +54,8 @@ def read_k6_points(lines, path="<k6>"):
 
 
 def history_from_k6(lines, path="<k6>") -> list[dict]:
-    """Turn k6 JSON output of loadtests/k6/orders.js into history records, run record first."""
+    """Turn k6 JSON output of loadtests/k6/orders.js into history records, run record first
+    (a leave keeps the shift and doctor it was tagged with)."""
     (run_data, run_tags), requests, ids = read_k6_points(lines, path)
     requests.sort(key=lambda r: r[0] - r[1])
     start = min((end - duration for end, duration, _ in requests), default=0.0)
@@ -75,21 +76,22 @@ def history_from_k6(lines, path="<k6>") -> list[dict]:
         order_id = _int_tag(tags, "order_id")
         if tags["op"] == "create" and type_ == "ok":
             order_id = ids.get(tags.get("token"))
-        records.append(
-            op_record(
-                tags["op"],
-                _int_tag(tags, "vu") or 0,
-                tags.get("token"),
-                tags.get("sku"),
-                _int_tag(tags, "qty"),
-                order_id,
-                status or None,
-                type_,
-                end - duration - start,
-                end - start,
-                error,
-            )
+        record = op_record(
+            tags["op"],
+            _int_tag(tags, "vu") or 0,
+            tags.get("token"),
+            tags.get("sku"),
+            _int_tag(tags, "qty"),
+            order_id,
+            status or None,
+            type_,
+            end - duration - start,
+            end - start,
+            error,
         )
+        if tags["op"] == "leave":
+            record |= {"shift": tags.get("shift"), "doctor": tags.get("doctor")}
+        records.append(record)
     return records
 
 

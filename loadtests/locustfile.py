@@ -7,6 +7,8 @@ Every request goes through Locust's request event hook into the history file nam
 RACELAB_HISTORY; in distributed mode (--master/--worker, or --processes N) each worker
 writes its own file, the path suffixed with the worker's id, and
 `racelab history merge FILES... > history.jsonl` joins them. RACELAB_SEED seeds the users.
+RACELAB_WORKLOAD=oncall runs the on-call workload instead (OnCallUser: leaves that walk the
+shifts, and rota reads). A read records what it returned, for the stale-read check.
 """
 
 import itertools
@@ -19,11 +21,14 @@ from datetime import datetime, timezone
 from locust import HttpUser, between, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
-from history import HistoryWriter, op_record, run_record
+from history import READ_OPS, HistoryWriter, op_record, run_record
+from loadtests.answers import answer_fields
+from loadtests.client import LIST_LIMIT
 from loadtests.outcome import classify_status
 
 SEED = int(os.environ.get("RACELAB_SEED", "1"))
 THINK = float(os.environ.get("RACELAB_THINK", "0"))
+WORKLOAD = os.environ.get("RACELAB_WORKLOAD", "orders")
 _recorder = {"writer": None, "start": 0.0, "worker": "l", "users": itertools.count()}
 # Requests sent and not yet answered: Locust kills users at the end of a run without
 # firing the request event, so whatever is still here then is written as info.
@@ -82,6 +87,7 @@ def close_history(environment, **_kwargs):
                     time.time() - _recorder["start"],
                     "run ended",
                 )
+                | _extra_fields(context, None, None)
             )
         _in_flight.clear()
         _recorder["writer"].close()
@@ -111,26 +117,39 @@ def record(
             order_id = response.json()["id"]
         except (ValueError, KeyError, TypeError):
             order_id = None
-    writer.write(
-        op_record(
-            context["op"],
-            context["vu"],
-            context.get("token"),
-            context.get("sku"),
-            context.get("qty"),
-            order_id,
-            status,
-            type_,
-            t0,
-            t0 + response_time / 1000,
-            error,
-        )
+    record = op_record(
+        context["op"],
+        context["vu"],
+        context.get("token"),
+        context.get("sku"),
+        context.get("qty"),
+        order_id,
+        status,
+        type_,
+        t0,
+        t0 + response_time / 1000,
+        error,
     )
+    writer.write(record | _extra_fields(context, status, response))
+
+
+def _extra_fields(context: dict, status, response) -> dict:
+    """Return a leave's shift and doctor, or what a read returned (as racelab load does)."""
+    if context["op"] == "leave":
+        return {"shift": context["shift"], "doctor": context["doctor"]}
+    if context["op"] not in READ_OPS or status not in (200, 404):
+        return {}
+    try:
+        body = response.json() if status == 200 else None
+    except ValueError:
+        return {}
+    return answer_fields(context["op"], status, body, context.get("after_id", 0), LIST_LIMIT)
 
 
 class OrderUser(HttpUser):
     """One shopper: orders, cancels, reads, with the mix create=70, cancel=10, get=10, list=10."""
 
+    abstract = WORKLOAD != "orders"  # Locust runs every user class that is not abstract
     wait_time = between(0, THINK) if THINK else constant(0)
 
     def on_start(self):
@@ -139,10 +158,17 @@ class OrderUser(HttpUser):
         self.orders, self.n = [], 0
         self.skus = [i["sku"] for i in self.client.get("/items").json()["items"]]
 
-    def _send(self, method: str, path: str, name: str, context: dict, **kwargs):
+    def _send(self, method: str, path: str, name: str, context: dict, expected=(), **kwargs):
+        """Send one request recorded under context; statuses in expected are no failure."""
         context["request"] = next(_request_ids)  # Locust may copy the context; keep a key
         _in_flight[context["request"]] = (context, time.time() - _recorder["start"])
-        return self.client.request(method, path, name=name, context=context, **kwargs)
+        if not expected:
+            return self.client.request(method, path, name=name, context=context, **kwargs)
+        with self.client.request(method, path, name=name, context=context, catch_response=True,
+                                 **kwargs) as response:  # fmt: skip
+            if response.status_code in expected:
+                response.success()
+        return response
 
     def _mine(self):
         return self.orders[self.random.randrange(len(self.orders))] if self.orders else None
@@ -192,7 +218,38 @@ class OrderUser(HttpUser):
         after = (self._mine() or {"id": 0})["id"]
         self._send(
             "GET",
-            f"/orders?limit=20&after_id={after}",
-            "/orders?limit=20",
-            {"op": "list", "vu": self.vu},
+            f"/orders?limit={LIST_LIMIT}&after_id={after}",
+            f"/orders?limit={LIST_LIMIT}",
+            {"op": "list", "vu": self.vu, "after_id": after},
         )
+
+
+class OnCallUser(HttpUser):
+    """One doctor's pager: leaves that walk the shifts in order, and rota reads (90/10)."""
+
+    abstract = WORKLOAD != "oncall"
+    wait_time = between(0, THINK) if THINK else constant(0)
+
+    def on_start(self):
+        self.vu = next(_recorder["users"])
+        self.random = random.Random(f"{SEED}/{_recorder['worker']}-{self.vu}")
+        self.rota = [(s["shift"], s["on_call"]) for s in self.client.get("/shifts").json()]
+        self.n = 0
+
+    @task(90)
+    def leave(self):
+        shift, doctors = self.rota[self.n % len(self.rota)]
+        self.n += 1
+        token = f"l{SEED}-{_recorder['worker']}-{self.vu}-{self.n}"
+        context = {"op": "leave", "vu": self.vu, "token": token, "shift": shift,
+                   "doctor": self.random.choice(doctors)}  # fmt: skip
+        body = {"doctor": context["doctor"], "token": token}
+        # A 409 is the rule kept (the last one on call stays): Locust must not count it failed.
+        self._send("POST", f"/shifts/{shift}/leave", "/shifts/{shift}/leave", context, (200, 409),
+                   json=body)  # fmt: skip
+
+    @task(10)
+    def shifts(self):
+        self._send("GET", "/shifts", "/shifts", {"op": "shifts", "vu": self.vu})
+
+    _send = OrderUser._send

@@ -8,6 +8,11 @@
 //
 // Each request is tagged with op, token, sku, qty, vu (and order_id where it names one);
 // each id a create gets back is sent as a racelab_order_id point tagged with its token.
+//
+// -e WORKLOAD=oncall runs the on-call workload instead (mix leave=90,shifts=10): each VU
+// walks the shifts in order, a random doctor each time, so VUs race for each shift's last
+// doctors; a leave is tagged with its token, shift and doctor. k6 keeps no response body,
+// so reads record no answer and the checker says the stale-read check was not made.
 import http from "k6/http";
 import { check, sleep } from "k6";
 import exec from "k6/execution";
@@ -15,7 +20,9 @@ import { Counter } from "k6/metrics";
 
 const BASE = (__ENV.BASE_URL || "http://127.0.0.1:8000").replace(/\/$/, "");
 const SEED = parseInt(__ENV.SEED || "1", 10);
-const MIX = parseMix(__ENV.MIX || "create=70,cancel=10,get=10,list=10");
+const WORKLOAD = __ENV.WORKLOAD || "orders";
+const MIXES = { orders: "create=70,cancel=10,get=10,list=10", oncall: "leave=90,shifts=10" };
+const MIX = parseMix(__ENV.MIX || MIXES[WORKLOAD]);
 const THINK_S = parseFloat(__ENV.THINK || "0");
 const orderIds = new Counter("racelab_order_id");
 
@@ -55,7 +62,8 @@ export function setup() {
   http.get(`${BASE}/health`, {
     tags: { op: "run", racelab_items: JSON.stringify(items), seed: String(SEED) },
   });
-  return { skus: Object.keys(items) };
+  const rota = WORKLOAD === "oncall" ? http.get(`${BASE}/shifts`).json() : [];
+  return { skus: Object.keys(items), rota };
 }
 
 let state = null;
@@ -63,7 +71,7 @@ let state = null;
 function vuState() {
   if (state === null) {
     const vu = exec.vu.idInTest;
-    state = { vu, random: generator(SEED * 1000003 + vu), n: 0, orders: [] };
+    state = { vu, random: generator(SEED * 1000003 + vu), n: 0, orders: [], leaves: 0 };
   }
   return state;
 }
@@ -96,7 +104,11 @@ export default function (data) {
   const mine = s.orders.length ? s.orders[Math.floor(pick * s.orders.length)] : null;
   if (!mine && op === "cancel") op = "create";
   if (!mine && op === "get") op = "list";
-  if (op === "create") {
+  if (op === "leave") {
+    leave(data.rota, s);
+  } else if (op === "shifts") {
+    http.get(`${BASE}/shifts`, { tags: tagsFor(s, op, null) });
+  } else if (op === "create") {
     const order = { token: `k${SEED}-v${s.vu}-${s.n}`, sku, qty };
     const response = http.post(`${BASE}/orders`, JSON.stringify(order), {
       headers: { "Content-Type": "application/json" },
@@ -127,4 +139,22 @@ export default function (data) {
     http.get(`${BASE}/items`, { tags: tagsFor(s, op, null) });
   }
   if (THINK_S > 0) sleep(THINK_S * s.random());
+}
+
+// One leave: the next shift of this VU's walk, a random doctor of it.
+function leave(rota, s) {
+  const entry = rota[s.leaves % rota.length];
+  s.leaves += 1;
+  const doctor = entry.on_call[Math.floor(s.random() * entry.on_call.length)];
+  const token = `k${SEED}-v${s.vu}-${s.n}`;
+  const response = http.post(
+    `${BASE}/shifts/${encodeURIComponent(entry.shift)}/leave`,
+    JSON.stringify({ doctor, token }),
+    {
+      headers: { "Content-Type": "application/json" },
+      tags: { op: "leave", vu: String(s.vu), token, shift: entry.shift, doctor,
+              name: `${BASE}/shifts/{shift}/leave` },
+    },
+  );
+  check(response, { "leave answered": (r) => r.status === 200 || r.status === 409 });
 }
