@@ -11,6 +11,7 @@ from benchmarks import (
     kills,
     labs,
     many_vus,
+    oncall_matrix,
     soak,
     step_cost,
     step_io,
@@ -52,6 +53,9 @@ EXTRA = {
     "threads": worker_threads.run,
     "ui": ui_clients.run,
     "uireset": ui_reset.run,
+    # racelab compare --workload oncall, a run a compare: the ladder 25 s, postgres 30 s.
+    "oncall": oncall_matrix.run,
+    "oncallpg": lambda runs: oncall_matrix.run(runs, matrix="postgres"),
     # The postgres strategies alone (the targets benchmark runs them with every other).
     "postgres": lambda runs: targets.run(runs, matrix="postgres"),
 }
