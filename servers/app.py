@@ -39,42 +39,43 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Content-Length (chunked) is too large; Werkzeug stops reading there.
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     app.json = UnsortedJson(app)
-    stepping.enable(tuple(app.config["STEP_ADDRESS"]) if app.config.get("STEP_ADDRESS") else None)
-    app.extensions["store"] = open_store(
-        app.config["BACKEND"], app.config["STRATEGY"], app.config["DATA_DIR"]
+    app.extensions["stepping"] = app_stepping = stepping.settings(
+        app.config.get("STEP_ADDRESS"), app.config.get("DELAY_S")
     )
+    with stepping.applied(app_stepping):  # a store's lock waits are set as it opens
+        app.extensions["store"] = open_store(
+            app.config["BACKEND"], app.config["STRATEGY"], app.config["DATA_DIR"]
+        )
     register_routes(app)
     register_error_handlers(app)
-    register_delay(app)
     register_stepping(app)
     return app
 
 
 def register_stepping(app: Flask) -> None:
-    """With STEP_ADDRESS (socket path, secret), pause named sessions' writes at the scheduler's
-    word."""
-    if not app.config.get("STEP_ADDRESS"):
-        return
+    """Give each request its app's pause points (servers/stepping.py), off unless asked for.
 
-    def name_the_session():
-        stepping.session.set(request.headers.get(stepping.SESSION_HEADER))
+    With STEP_ADDRESS (socket path, secret), named sessions' writes pause at the scheduler's
+    word. With DELAY_S (low, high), writes are slowed by a random delay at their write point,
+    between deciding and writing: a fault-injection knob that makes clients time out and
+    resend while the first attempt is still undecided on the store.
+    """
+    app_stepping = app.extensions["stepping"]
+
+    def enter():
+        # Set for every request, on or off: a thread that served another app's request
+        # before (two apps in one process) must not keep that app's settings.
+        stepping.current.set(app_stepping)
+        if app_stepping is not None and app_stepping.scheduler is not None:
+            stepping.session.set(request.headers.get(stepping.SESSION_HEADER))
 
     def say_which_worker(response: Response) -> Response:
         response.headers[stepping.WORKER_HEADER] = str(os.getpid())
         return response
 
-    app.before_request(name_the_session)
-    app.after_request(say_which_worker)
-
-
-def register_delay(app: Flask) -> None:
-    """Slow writes down by a random delay in DELAY_S (low, high): a fault-injection knob.
-
-    The delay is taken at each write's write point (servers/stepping.py), between deciding
-    and writing: a slow write makes clients time out and resend while the first attempt
-    is still undecided on the store. Off unless asked for.
-    """
-    stepping.slow_writes(app.config.get("DELAY_S"))
+    app.before_request(enter)
+    if app.config.get("STEP_ADDRESS"):
+        app.after_request(say_which_worker)
 
 
 def get_store():

@@ -1,11 +1,12 @@
 """Pause points: named places in a strategy's write path where a stepped request waits.
 
 Off unless `racelab serve --step SOCKET --step-secret SECRET` names a scheduler, and free
-when off: a pause point is one global check. When on, a request that names its session (the
-header X-Racelab-Session) asks the scheduler at each point whether it may go on, by the
-pause protocol (docs/contract.md: one line on a Unix socket, answered "go"), so one
-scheduler orders the requests of every gunicorn worker process. Requests without the header
-never pause.
+when off: a pause point is one look at its app's settings. Each app keeps its own (set for
+each of its requests, and while its store opens), so two apps in one process never change
+each other's. When on, a request that names its session (the header X-Racelab-Session)
+asks the scheduler at each point whether it may go on, by the pause protocol
+(docs/contract.md: one line on a Unix socket, answered "go"), so one scheduler orders the
+requests of every gunicorn worker process. Requests without the header never pause.
 """
 
 import contextlib
@@ -16,6 +17,7 @@ import re
 import socket
 import sys
 import time
+from dataclasses import dataclass
 
 SESSION_HEADER = "X-Racelab-Session"
 WORKER_HEADER = "X-Racelab-Worker"
@@ -29,49 +31,69 @@ WAIT_PROTOCOL, FREE_PROTOCOL = "RACELAB-WAIT/1", "RACELAB-FREE/1"
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 ANSWER_LIMIT = 512  # bytes of the scheduler's answer read, at most
 
-session = contextvars.ContextVar("racelab_session", default=None)
-_scheduler: tuple[str, str] | None = None  # (socket path, secret)
-# A fault's injected delay (low, high) seconds, taken at the write point by one write in
-# SLOW_SHARE: a slow write, in the window between deciding and writing, is what makes a
-# client time out and resend while its first attempt is still undecided. Only some writes
-# stall, as a slow disk's do, so a strategy that holds a lock there still serves the rest.
-_delay: tuple[float, float] | None = None
+# A fault's injected delay is taken at the write point by one write in SLOW_SHARE: a slow
+# write, in the window between deciding and writing, is what makes a client time out and
+# resend while its first attempt is still undecided. Only some writes stall, as a slow
+# disk's do, so a strategy that holds a lock there still serves the rest.
 SLOW_SHARE = 0.1
-_active = False  # either of the two: one global check when both are off
 
 
-def enable(scheduler: tuple[str, str] | None) -> None:
-    """Turn pause points on (the scheduler's socket path and secret) or off (None)."""
-    global _scheduler, _active
-    _scheduler = (scheduler[0], scheduler[1]) if scheduler else None
-    _active = _scheduler is not None or _delay is not None
+@dataclass(frozen=True)
+class Stepping:
+    """One app's pause points: the scheduler they ask, and a fault's write delay."""
+
+    scheduler: tuple[str, str] | None = None  # (socket path, secret)
+    delay: tuple[float, float] | None = None  # (low, high) seconds
 
 
-def slow_writes(delay: tuple[float, float] | None) -> None:
-    """Make every write wait a random time in delay at its write point (None: never)."""
-    global _delay, _active
-    _delay = delay if delay and delay[1] > 0 else None
-    _active = _scheduler is not None or _delay is not None
+session = contextvars.ContextVar("racelab_session", default=None)
+# The settings of the app whose request (or store opening) runs here; None: all off.
+current: contextvars.ContextVar[Stepping | None] = contextvars.ContextVar(
+    "racelab_stepping", default=None
+)
+
+
+def settings(scheduler, delay) -> Stepping | None:
+    """Return an app's settings from its config (scheduler, delay), or None when both are off."""
+    scheduler = (scheduler[0], scheduler[1]) if scheduler else None
+    delay = delay if delay and delay[1] > 0 else None
+    return Stepping(scheduler, delay) if scheduler or delay else None
+
+
+@contextlib.contextmanager
+def applied(app_settings: Stepping | None):
+    """Run the block under an app's settings (its store's opening reads wait_limit)."""
+    token = current.set(app_settings)
+    try:
+        yield
+    finally:
+        current.reset(token)
+
+
+def _scheduler() -> tuple[str, str] | None:
+    """Return the scheduler of the app this runs for, or None."""
+    app_settings = current.get()
+    return app_settings.scheduler if app_settings is not None else None
 
 
 def wait_limit(normal: float) -> float:
     """Return how long a lock may be waited for: longer when a schedule may hold its holder."""
-    return PAUSE_LIMIT_S if _scheduler is not None else normal
+    return PAUSE_LIMIT_S if _scheduler() is not None else normal
 
 
 def pause(point: str) -> None:
     """Wait at a pause point until the scheduler lets this request's session go on (and at
     the write point, for as long as a fault's delay says)."""
-    if not _active:
+    app_settings = current.get()
+    if app_settings is None:
         return
-    if _delay is not None and point == "write" and random.random() < SLOW_SHARE:
-        time.sleep(random.uniform(*_delay))
-    if _scheduler is None:
-        return
+    delay = app_settings.delay
+    if delay is not None and point == "write" and random.random() < SLOW_SHARE:
+        time.sleep(random.uniform(*delay))
     name = session.get()
-    if name is None:
+    if app_settings.scheduler is None or name is None:
         return
-    reply = ask(_scheduler, name, point)
+    reply = ask(app_settings.scheduler, name, point)
     if reply.startswith("no "):  # refused: said in the server's log, then on unscheduled
         print(f"racelab serve: the scheduler refused {point} of {name!r}: {reply[3:]}",
               file=sys.stderr, flush=True)  # fmt: skip
@@ -89,11 +111,9 @@ def freed(lock: str) -> None:
 
 
 def _notice(protocol: str, lock: str) -> None:
-    if _scheduler is None:
-        return
-    name = session.get()
-    if name is not None:
-        ask(_scheduler, name, lock, protocol)
+    scheduler, name = _scheduler(), session.get()
+    if scheduler is not None and name is not None:
+        ask(scheduler, name, lock, protocol)
 
 
 def acquire(lock, timeout_s: float = -1) -> bool:
