@@ -14,7 +14,7 @@ from racelab.cli.options import (
     timeout_option,
     workload_option,
 )
-from racelab.compare.settings import Settings
+from racelab.compare.settings import WORKLOAD_VUS, Settings
 from racelab.compare.targets import MATRICES
 
 DEFAULTS = Settings()  # the one source of compare's defaults; the options show them
@@ -62,9 +62,8 @@ RETRY_FAULT = RetryFault()
 @click.option(
     "--vus",
     type=click.IntRange(1, 2000),
-    default=DEFAULTS.vus,
-    show_default=True,
-    help="Virtual users for every target.",
+    help=f"Virtual users for every target (default {WORKLOAD_VUS['orders']}; "
+    f"{WORKLOAD_VUS['oncall']} with --workload oncall, so that a shift's leaves meet).",
 )
 @click.option(
     "--duration",
@@ -154,6 +153,7 @@ def settings_from(options: dict):
         )
         options = {**options, "duration": f"{duration:g}s"}
     options["mix"] = chosen_mix(options["mix"], options["workload"])
+    options["vus"] = options["vus"] or WORKLOAD_VUS[options["workload"]]
     parsers = {"duration": parse_duration, "timeout": parse_duration}
     settings = Settings(**{
         name: parsed_option(parsers[name], value, f"--{name}") if name in parsers else value

@@ -4,12 +4,17 @@ from dataclasses import dataclass, field
 
 from loadtests.plan import default_mix
 
+# Virtual users by workload. On-call leaves need fewer: each user sends one leave to every
+# shift, and only the first two of a shift race; ten users that start together reach each
+# shift within a millisecond or so, fifty spread over far more (docs/benchmarks.md).
+WORKLOAD_VUS = {"orders": 50, "oncall": 10}
+
 
 @dataclass
 class Settings:
     """What every target in one compare run gets."""
 
-    vus: int = 50
+    vus: int = WORKLOAD_VUS["orders"]
     # Every documented failure shows within the first second; 2 s of load gives each
     # verdict thousands of contending pairs (docs/benchmarks.md, section 5).
     duration: float = 2.0
