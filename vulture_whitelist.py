@@ -27,6 +27,8 @@ _.on_message_complete
 FastItems  # benchmarks/locust_items.py
 SlowItems
 OrderUser  # loadtests/locustfile.py
+OnCallUser
+abstract
 wait_time
 _.on_start
 close_history
@@ -49,6 +51,7 @@ _.data_ready
 _.on_client_socket_readable
 _.handle_error
 _.spawn_workers  # racelab/prompt_gunicorn.py
+_._num_workers  # gunicorn's num_workers property reads it (tests/test_prompt_gunicorn.py)
 _.handle_hup  # racelab/serve.py
 
 # FUSE (mfusepy) calls these operations with these arguments (racelab/interpose/fs.py).
