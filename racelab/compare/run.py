@@ -138,6 +138,7 @@ def _entry(spec, report: dict, summary: dict, faults: dict, workload: str = "ord
         "why": spec.why,
         "claims": spec.claims,
         "expected": expected,
+        "workload": workload,
         "read": "api" if external else "file",
         "store_error": report["store"]["error"],
         "verdict": report["verdict"],

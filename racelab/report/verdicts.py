@@ -1,6 +1,6 @@
 """The compare verdict table and the sentence under it for each failed target."""
 
-from checker.checks import columns
+from checker.checks import CHECKS, columns
 from racelab.compare.targets import TargetSpec
 
 ANOMALY_COLUMNS = columns()  # column -> the anomaly classes it adds up, from checker.checks
@@ -16,7 +16,7 @@ COLUMNS = (
     "overlaps",
     "verdict",
 )
-WIDE = {"lost": 6, "corrupt": 8, "stock": 6}  # a column not named here is 5 wide
+WIDE = {"lost": 6, "corrupt": 8, "stock": 6, "stale": 6}  # a column not named here is 5 wide
 WIDTHS = (24, 7, 9, 8, 8, 8, 7, *(WIDE.get(c, 5) for c in ANOMALY_COLUMNS), 9, 13)
 RED, GREEN, YELLOW, RESET = "\033[31m", "\033[32m", "\033[33m", "\033[0m"
 COLORS = {"held": GREEN, "inconclusive": YELLOW}
@@ -92,6 +92,15 @@ def described(entry: dict, what: str) -> str:
     return getattr(TargetSpec(entry["backend"], entry["strategy"]), what)
 
 
+def _why(entry: dict) -> str:
+    """Return why a target failed: its strategy's sentence, or on the on-call workload
+    (whose rule spans rows, unlike the orders the sentence speaks of) what each anomaly is."""
+    if entry.get("workload", "orders") == "orders":
+        return described(entry, "why")
+    found = [CHECKS[n].known_as for n, count in entry["anomalies"].items() if count and n in CHECKS]
+    return "; ".join(found) + "." if found else described(entry, "why")
+
+
 def explanation_lines(entries: list[dict]) -> list[str]:
     """Return one sentence per target that did not hold: what broke and why."""
     lines = []
@@ -101,7 +110,7 @@ def explanation_lines(entries: list[dict]) -> list[str]:
         if entry["verdict"] == "inconclusive":
             lines.append(f"{label(entry)}: {INCONCLUSIVE}")
             continue
-        why = described(entry, "why")
+        why = _why(entry)
         if entry.get("read") == "api" and entry.get("store_error"):
             why += f"; {entry['store_error']}"
         down = [e for e in entry.get("faults", []) if not e["restarted"]]
