@@ -2,8 +2,8 @@
 
 Synthetic but realistic data: every create acknowledged and stored, one in ten cancelled.
 Reported: wall seconds and the peak memory of the checker's process tree (the summed RSS
-of it and the child that reads a big history's tail, sampled every 10 ms), for each engine
-(`racelab check --engine`), the two run alternately so that they share the machine's hour.
+of it and anything it starts, sampled every 10 ms), the two store formats run alternately
+so that they share the machine's hour, with the load average when the runs began.
 """
 
 import json
@@ -20,7 +20,6 @@ from benchmarks.tools import median, print_table, save
 from history import op_record, run_record
 
 SIZES = (10_000, 100_000, 1_000_000)
-ENGINES = ("numpy", "polars")  # the engine before, then the one racelab checks with
 SKUS = 10
 CREATED = "2026-01-01T00:00:00.000Z"
 
@@ -85,12 +84,12 @@ def write_data(work: Path, size: int) -> tuple[Path, Path, Path]:
     return history_path, json_path, db_path
 
 
-def check_once(store: Path, history: Path, engine: str = "polars") -> dict:
+def check_once(store: Path, history: Path) -> dict:
     """Run racelab check once; return wall seconds, peak RSS and its verdict."""
     started = time.monotonic()
     command = [sys.executable, "-m", "racelab", "check", str(store), "--history", str(history)]
     process = subprocess.Popen(
-        [*command, "--json", "--engine", engine],
+        [*command, "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
@@ -146,7 +145,7 @@ def _rss_kb(pid: int) -> int:
 
 
 def run(runs: int = 3, sizes=SIZES) -> dict:
-    """Check every size and format `runs` times with each engine; print and save medians."""
+    """Check every size in both formats `runs` times, alternating; print and save medians."""
     rows, summary = [], {}
     for size in sizes:
         with tempfile.TemporaryDirectory() as work:
@@ -154,17 +153,18 @@ def run(runs: int = 3, sizes=SIZES) -> dict:
             # The files just written are still in memory (260 MB at 1M): written back 30 s
             # later, that would land in the middle of some check. It is the data's cost.
             os.sync()
-            for fmt, store in (("json", json_store), ("sqlite", db_store)):
-                rounds = [{e: check_once(store, history, e) for e in ENGINES} for _ in range(runs)]
-                for engine in ENGINES:
-                    figures = _figures([r[engine] for r in rounds])
-                    summary[f"{fmt} {size} {engine}"] = figures
-                    seconds, peak = f"{figures['seconds']:.2f}", f"{figures['peak_mb']:.0f}"
-                    verdicts = "/".join(figures["verdicts"])
-                    rows.append([fmt, f"{size:,}", engine, seconds, peak, verdicts])
+            load = os.getloadavg()[0]
+            stores = {"json": json_store, "sqlite": db_store}
+            rounds = [{f: check_once(s, history) for f, s in stores.items()} for _ in range(runs)]
+            for fmt in stores:
+                figures = _figures([r[fmt] for r in rounds])
+                summary[f"{fmt} {size}"] = figures | {"load": load}
+                seconds, peak = f"{figures['seconds']:.2f}", f"{figures['peak_mb']:.0f}"
+                verdicts = "/".join(figures["verdicts"])
+                rows.append([fmt, f"{size:,}", seconds, peak, verdicts, f"{load:.1f}"])
     print_table(
-        f"Checker: N stored orders and N operations, median of {runs}, engines alternating",
-        ["format", "N", "engine", "seconds", "peak MB", "verdict"],
+        f"Checker: N stored orders and N operations, median of {runs}, formats alternating",
+        ["format", "N", "seconds", "peak MB", "verdict", "load avg"],
         rows,
         f"python -m benchmarks checker --runs {runs}",
     )
@@ -173,9 +173,10 @@ def run(runs: int = 3, sizes=SIZES) -> dict:
 
 
 def _figures(results: list) -> dict:
-    """Return the medians of one engine's runs, and the verdicts they gave."""
+    """Return the medians of one format's runs, each run's seconds, and the verdicts."""
     return {
         "seconds": median([r["seconds"] for r in results]),
+        "runs": [round(r["seconds"], 2) for r in results],
         "peak_mb": median([r["peak_mb"] for r in results]),
         "verdicts": sorted({r["verdict"] for r in results}),
     }

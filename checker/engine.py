@@ -1,16 +1,17 @@
-"""The checker's columnar engine: a history read and its tokens numbered by polars.
+"""The checker's engine: a history read and its tokens numbered by polars.
 
 polars reads a history file in its own threads, a block at a time, into typed columns,
 letting go of the GIL, so the store is read meanwhile (checker/report.py); it numbers the
 tokens by hash, tells whether a store repeats a token or an id, and finds the store's
-tokens among the history's. The facts per token and the checks are then the numpy
-engine's (checker/facts.py, checker/anomalies.py), so the report is the same.
+tokens among the history's. The facts per token are reduced from those columns by numpy
+(checker/facts.py), and the checks read them (checker/anomalies.py).
 
 polars reads some input other than the careful reader does (a number where a string is
 due reads as its text; a lone surrogate as NUL; `"attempt": null` as a missing field).
 Each of those is tested for on the columns, and on any of them, or any line polars
 cannot take, this engine answers None and the careful reader reads the history: it
-names a bad line and recovers what it can (history/read.py). docs/dependencies.md.
+names a bad line and recovers what it can (history/read.py, checker/columns.py's
+careful_columns). docs/dependencies.md.
 """
 
 import io
@@ -18,7 +19,7 @@ import io
 import numpy as np
 import polars as pl
 
-from checker.columns import NONE, RANK, Columns
+from checker.columns import NONE, RANK, WRITES, Columns
 from checker.sparse import answered_reads
 from history.format import ANSWER_FIELDS, OP_FIELDS, OPS, TYPES, with_defaults
 
@@ -37,7 +38,6 @@ STRINGS = [
 # A History's records in memory hold their answers as lists and maps, which polars will
 # not take as text: they are left out (the checks find those reads in memory themselves).
 MEMORY_SCHEMA = {name: dtype for name, dtype in SCHEMA.items() if name not in ANSWER_FIELDS}
-WRITES = ("create", "cancel")
 _EMPTY = pl.DataFrame(schema=SCHEMA).with_row_index("locator")
 WHITESPACE = np.frombuffer(b" \t\r\n", np.uint8)
 CHUNK = 1 << 24  # bytes scanned at a time for line starts (only for examples)
@@ -204,12 +204,9 @@ class Tokens:
         """Return the tokens for codes, in order of first appearance."""
         return self.tokens.gather(np.sort(self.first[codes])).to_list()
 
-    def lookup(self, tokens, count: int, hashes=None, order=None) -> np.ndarray:
-        """Return the code of each of count tokens (NONE for one not in the table).
-
-        hashes and order are the numpy engine's (checker/tokens.py), not needed here.
-        """
-        asked = as_series(tokens)
+    def lookup(self, tokens) -> np.ndarray:
+        """Return the code of each token, a Series or a list (NONE for one not in the table)."""
+        asked = tokens if isinstance(tokens, pl.Series) else token_series(tokens)
         if not len(self) or not len(asked):
             return np.full(len(asked), NONE, np.int64)
         if self.keys is None:  # two tokens share a hash: by string
@@ -221,12 +218,12 @@ class Tokens:
         # The keys are sorted: a binary search finds each hash's code, then each match is
         # confirmed against the table's own string (same hash is not same token).
         codes = np.minimum(_searched(self.keys, asked.hash()), len(self) - 1)
-        same = (self.tokens.gather(self.first[codes]) == asked).to_numpy()
+        same = (self.tokens.gather(self.first[codes]) == asked).fill_null(False).to_numpy()
         return np.where(same, codes, NONE)
 
     def code(self, token) -> int:
         """Return one token's code, or NONE."""
-        return int(self.lookup([token], 1)[0])
+        return int(self.lookup([token])[0])
 
 
 def _searched(keys: np.ndarray, asked: pl.Series) -> np.ndarray:
@@ -245,28 +242,35 @@ def _firsts(codes: np.ndarray) -> np.ndarray:
     return first
 
 
-_LAST: list = [None, None]  # the last list of strings made a Series, and that Series
+def token_series(strings) -> pl.Series:
+    """Return strings as a Series; a lone surrogate's string (read through an API) as null.
+
+    polars holds UTF-8 only. A string with a lone surrogate cannot be a token polars read
+    from a history (those are read by the careful reader, whose tokens are numbered by
+    DictTokens): as null it matches none, and may_repeat counts two of them as a repeat.
+    """
+    strings = strings if isinstance(strings, list) else list(strings)
+    try:
+        return pl.Series(strings, dtype=pl.String)
+    except UnicodeEncodeError:
+        return pl.Series([_utf8_or_none(s) for s in strings], dtype=pl.String)
 
 
-def as_series(strings) -> pl.Series:
-    """Return a list of strings as a Series, once for the store's tokens (asked twice)."""
-    if _LAST[0] is not strings:
-        _LAST[:] = [strings, pl.Series(list(strings), dtype=pl.String)]
-    return _LAST[1]
+def _utf8_or_none(text: str) -> str | None:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return None
+    return text
 
 
-def forget() -> None:
-    """Let go of the store's tokens kept by as_series (the check is done)."""
-    _LAST[:] = [None, None]
-
-
-def may_repeat(orders) -> bool:
+def may_repeat(tokens: pl.Series, ids: np.ndarray) -> bool:
     """Say whether two stored orders may share a token or an id (two tokens' hashes count)."""
-    if as_series(orders.tokens).hash().n_unique() < len(orders):
+    if tokens.hash().n_unique() < len(tokens):
         return True
-    if orders.ids.dtype == object:  # an id beyond int64: Python compares them
-        return len(set(orders.ids.tolist())) < len(orders)
-    return pl.Series(orders.ids).n_unique() < len(orders)
+    if ids.dtype == object:  # an id beyond int64: Python compares them
+        return len(set(ids.tolist())) < len(ids)
+    return pl.Series(ids).n_unique() < len(ids)
 
 
 class LineReader:
@@ -287,6 +291,8 @@ class LineReader:
         """Return the JSON values at locators (in increasing order), reading the file once."""
         import json  # noqa: PLC0415 - only examples and answered reads read records again
 
+        if not locators:
+            return []
         if self._starts is None:  # one scan, on the first record asked for
             self._starts = line_starts(self.path)
         found = []

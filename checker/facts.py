@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from checker.columns import FAIL, INFO, NONE, OK, RANK, Columns, gather
+from checker.columns import FAIL, INFO, NONE, OK, RANK, Columns, careful_columns
 from checker.contention import NOT_SENT
 
 __all__ = ["FAIL", "INFO", "NONE", "OK", "RANK", "HistoryFacts", "history_facts"]
@@ -115,14 +115,13 @@ class HistoryFacts:
         return self._by_start
 
 
-def history_facts(history, tail=None) -> HistoryFacts:
-    """Index a history's writes by token and id, reading its records once, in order.
+def history_facts(history) -> HistoryFacts:
+    """Index a history's writes by token and id, read by the careful reader (history/read.py).
 
     history is a history.History (records in memory) or a history.HistoryStream (records in
     a file); either yields blocks of (locators, Ops) and fetches a record by its locator.
-    tail is a child process reading the end of a big file (checker/tail.py), or None.
     """
-    return facts_from(history, gather(history, tail))
+    return facts_from(history, careful_columns(history))
 
 
 def facts_from(history, writes: Columns, fetch=None) -> HistoryFacts:

@@ -1,8 +1,8 @@
 """The store's orders matched to the history's tokens, as arrays the checks share.
 
-Each stored order's token is looked up once (through map, at C speed) to find its code in
-the history; every check that asks "is this token stored?" or "what did its client send?"
-then reads an array instead of a dictionary per token.
+Each stored order's token is looked up once (by hash in polars, checker/engine.py) to find
+its code in the history; every check that asks "is this token stored?" or "what did its
+client send?" then reads an array instead of a dictionary per token.
 """
 
 from functools import cached_property
@@ -18,16 +18,13 @@ class Join:
     def __init__(self, facts, index, snapshot):
         self.facts, self.index, self.snapshot = facts, index, snapshot
 
-    def _codes(self, tokens, count: int, hashes=None, order=None) -> np.ndarray:
-        return self.facts.writes.tokens.lookup(tokens, count, hashes, order)
+    def _codes(self, tokens) -> np.ndarray:
+        return self.facts.writes.tokens.lookup(tokens)
 
     @cached_property
     def stored_codes(self) -> np.ndarray:
         """Return the code of each distinct stored token, in the store's order (NONE: unsent)."""
-        distinct, index = self.index.distinct, self.index
-        if len(distinct) != len(self.snapshot.orders):  # repeats: distinct is not every order
-            return self._codes(distinct.tokens, len(distinct))
-        return self._codes(distinct.tokens, len(distinct), index.token_hashes, index.by_hash)
+        return self._codes(self.index.distinct.tokens)
 
     @cached_property
     def in_store(self) -> np.ndarray:
@@ -62,8 +59,7 @@ class Join:
         if len(orders) == len(self.index.distinct):  # no repeats: the same tokens, in order
             codes = self.stored_codes
         else:
-            index = self.index
-            codes = self._codes(orders.tokens, len(orders), index.token_hashes, index.by_hash)
+            codes = self._codes(orders.tokens)
         sent_sku, sent_qty = facts.sent_skus_and_qtys()
         at = np.maximum(codes, 0)
         compared = (codes != NONE) & (sent_sku[at] != NONE)

@@ -10,8 +10,8 @@ from functools import cached_property
 
 import numpy as np
 
+from checker.engine import may_repeat, token_series
 from checker.orders import Orders
-from checker.sorting import stable_order
 
 
 @dataclass
@@ -26,11 +26,7 @@ class StoreIndex:
     # skus' stock cannot be added up (ANY_SKU: an order whose sku is unreadable too).
     malformed_tokens: set = field(default_factory=set)
     uncertain_skus: set = field(default_factory=set)
-    # Per stored order, computed while a second process reads the history's tail: its
-    # token's hash, the position of the first order of its sku, and its qty; and the orders
-    # in the order of their hashes (the match to the history asks in that order).
-    token_hashes: np.ndarray = None
-    by_hash: np.ndarray = None
+    # Per stored order: the position of the first order of its sku, and its qty.
     sku_at: np.ndarray = None
     qty: np.ndarray = None
     first_of_sku: dict = field(default_factory=dict)  # sku -> the position of its first order
@@ -48,20 +44,10 @@ class StoreIndex:
 ANY_SKU = object()
 
 
-def index_store(snapshot, may_repeat=None) -> StoreIndex:
-    """Index a snapshot's well-formed orders, and what its ill-typed ones still tell.
-
-    may_repeat(orders) says whether two orders may share a token or an id; without it,
-    the tokens' hashes are sorted to tell (and kept, for the match to the history).
-    """
+def index_store(snapshot) -> StoreIndex:
+    """Index a snapshot's well-formed orders, and what its ill-typed ones still tell."""
     index, orders = StoreIndex(distinct=snapshot.orders), snapshot.orders
-    if may_repeat is None:
-        index.token_hashes = np.fromiter(map(hash, orders.tokens), np.int64, len(orders))
-        index.by_hash, sorted_hashes = stable_order(index.token_hashes)
-        repeats = _may_repeat(sorted_hashes, orders)
-    else:
-        repeats = may_repeat(orders)
-    if repeats:
+    if may_repeat(token_series(orders.tokens), orders.ids):
         _index_repeats(index, orders)  # rare: only a broken store repeats a token or an id
     index.qty_by_sku = _qty_by_sku(index, orders)
     for bad in snapshot.malformed:
@@ -71,30 +57,6 @@ def index_store(snapshot, may_repeat=None) -> StoreIndex:
             index.malformed_tokens.add(token)
         index.uncertain_skus.add(sku if isinstance(sku, str) else ANY_SKU)
     return index
-
-
-def _may_repeat(sorted_hashes: np.ndarray, orders) -> bool:
-    """Say whether two orders may share a token or an id; two tokens sharing a hash count.
-
-    Sorting hashes and ids in numpy costs a fraction of a dictionary of 800,000 tokens (and
-    far less at 8M, where the dictionary's inserts miss the cache); a true repeat, or the
-    rare shared hash, is then settled exactly by _index_repeats.
-    """
-    count, ids = len(orders), orders.ids
-    if _neighbours_equal(sorted_hashes):
-        return True
-    if ids.dtype == object:  # an id beyond int64: Python compares them
-        return len(set(ids.tolist())) < count
-    return _repeats(ids)
-
-
-def _repeats(values: np.ndarray) -> bool:
-    """Say whether any value occurs twice (by sorting: numpy 2's hashing np.unique is slower)."""
-    return _neighbours_equal(np.sort(values, kind="stable"))  # a store's ids are in order
-
-
-def _neighbours_equal(ordered: np.ndarray) -> bool:
-    return bool((ordered[1:] == ordered[:-1]).any())
 
 
 def _qty_by_sku(index: StoreIndex, orders) -> Counter:

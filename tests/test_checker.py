@@ -18,18 +18,17 @@ NONE = {name: 0 for name in CHECKS if name not in UNMADE}
 
 class Kind(str):
     """A store format; whether the history is held in memory or streamed from a file;
-    whether its records are written in full or in the minimal form another tool might write;
-    and the checker's engine (checker/engine.py: polars; or numpy)."""
+    and whether its records are written in full or in the minimal form another tool might
+    write."""
 
-    def __new__(cls, store: str, streamed: bool, minimal: bool = False, engine: str = "numpy"):
+    def __new__(cls, store: str, streamed: bool, minimal: bool = False):
         kind = super().__new__(cls, store)
-        kind.streamed, kind.minimal, kind.engine = streamed, minimal, engine
+        kind.streamed, kind.minimal = streamed, minimal
         return kind
 
 
 FORMS = [
-    (store, streamed, minimal, engine)
-    for engine in ("numpy", "polars")
+    (store, streamed, minimal)
     for minimal in (False, True)
     for streamed in (False, True)
     for store in ("json", "sqlite")
@@ -38,10 +37,7 @@ FORMS = [
 
 @pytest.fixture(
     params=FORMS,
-    ids=[
-        f"{s}{'-streamed' * streamed}{'-minimal' * minimal}{'-polars' * (e == 'polars')}"
-        for s, streamed, minimal, e in FORMS
-    ],
+    ids=[f"{s}{'-streamed' * streamed}{'-minimal' * minimal}" for s, streamed, minimal in FORMS],
 )
 def kind(request):
     """Both store formats, each with both ways of reading a history, full and minimal."""
@@ -62,8 +58,8 @@ def run(kind, tmp_path, items, orders, records):
     # The clean case's creates a and b overlap: one pair on one sku, enough to judge here.
     if kind.streamed:
         with history_stream(tmp_path / "history.jsonl", ITEMS, records) as streamed:
-            return check(store, streamed, min_overlaps=1, engine=kind.engine)
-    return check(store, history(ITEMS, records), min_overlaps=1, engine=kind.engine)
+            return check(store, streamed, min_overlaps=1)
+    return check(store, history(ITEMS, records), min_overlaps=1)
 
 
 def clean_case():

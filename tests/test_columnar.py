@@ -1,9 +1,10 @@
 """The checker's columnar index against plain per-record references, on generated input.
 
-The index (checker/columns.py, tokens.py, facts.py) reduces a history with numpy; here
-each of its facts is computed again by the obvious loop, one record at a time, as the
-checker did before, and the two must agree on any history: cancels named by id only,
-integers beyond int64, empty skus, tokens that repeat.
+The index (checker/columns.py, facts.py) reduces a history's columns with numpy; here each
+of its facts is computed again by the obvious loop, one record at a time, and the two must
+agree on any history the careful reader reads: cancels named by id only, integers beyond
+int64, empty skus, tokens that repeat. (tests/test_engine.py holds polars' columns to
+these.)
 """
 
 import sqlite3
@@ -12,11 +13,11 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from checker.columns import DictTokens
 from checker.facts import FAIL, NONE, OK, RANK, history_facts
 from checker.orders import Orders
 from checker.snapshot import Snapshot
 from checker.sql_store import WELL_TYPED, read_sqlite_tables, read_tables
-from checker.tokens import TokenTable, numbered
 from history import op_record, parse_lines
 from tests.builders import history_lines
 
@@ -106,17 +107,14 @@ def test_writes_that_never_reached_the_server_are_left_out_of_contention(records
 
 
 @given(st.lists(TOKENS, max_size=40), st.lists(TOKENS, max_size=10))
-def test_the_token_table_numbers_tokens_as_a_dictionary_would(tokens, asked):
-    by_hash = TokenTable(list(tokens))
-    by_dict = TokenTable(list(tokens))
-    by_dict._by_dictionary()  # the exact path taken when two tokens share a hash
-    for table in (by_hash, by_dict):
-        assert table.names(range(len(table))) == list(dict.fromkeys(tokens))
-        assert [table.name(c) for c in table.codes.tolist()] == tokens
-        found = table.lookup(asked, len(asked)).tolist()
-        assert [table.name(c) if c != NONE else None for c in found] == [
-            t if t in tokens else None for t in asked
-        ]
+def test_the_careful_token_table_numbers_tokens_by_first_appearance(tokens, asked):
+    table = DictTokens(list(tokens))
+    assert table.names(range(len(table))) == list(dict.fromkeys(tokens))
+    assert [table.name(c) for c in table.codes.tolist()] == tokens
+    found = table.lookup(asked).tolist()
+    assert [table.name(c) if c != NONE else None for c in found] == [
+        t if t in tokens else None for t in asked
+    ]
 
 
 CELLS = st.one_of(
@@ -135,29 +133,6 @@ def test_sqlite_split_by_typeof_agrees_with_the_row_by_row_read(rows):
     read_sqlite_tables(fast, db)
     read_tables(slow, db)
     assert fast == slow
-
-
-class SameHash(str):
-    """A token whose hash every other one shares: the collision the table must survive."""
-
-    def __hash__(self):
-        return 7
-
-
-def test_tokens_that_share_a_hash_are_still_told_apart():
-    tokens = [SameHash("a"), SameHash("b"), SameHash("a"), SameHash("c")]
-    table = TokenTable(tokens)
-    assert table.names(range(len(table))) == ["a", "b", "c"]
-    assert [table.name(c) for c in table.codes.tolist()] == ["a", "b", "a", "c"]
-    assert table.lookup([SameHash("c"), SameHash("z")], 2).tolist() == [2, NONE]
-
-
-@given(st.lists(st.integers(-(2**63), 2**63 - 1) | st.sampled_from([0, 1, -1]), max_size=60))
-def test_numbering_agrees_with_np_unique(values):
-    values = np.array(values, np.int64)
-    expected = np.unique(values, return_index=True, return_inverse=True)
-    for found, wanted in zip(numbered(values), expected, strict=True):
-        assert found.tolist() == wanted.tolist()
 
 
 ROWS = st.lists(

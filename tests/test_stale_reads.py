@@ -1,8 +1,7 @@
 """Stale reads planted by hand, each with a clean twin; the whole anomaly table is asserted.
 
 Every case runs on both store formats, the history held in memory and streamed from a
-file, written in full and in the minimal form another tool might write, and through both
-of the checker's engines (checker/engine.py: polars; or numpy).
+file, written in full and in the minimal form another tool might write.
 """
 
 import json
@@ -19,15 +18,13 @@ from tests.builders import cancel, create, history_lines, history_stream, order
 
 ITEMS = {"sku-1": 10}
 NONE = dict.fromkeys(CHECKS, 0)
-FORMS = [(store, streamed, minimal, engine) for engine in ("numpy", "polars")
-         for minimal in (False, True) for streamed in (False, True)
+FORMS = [(store, streamed, minimal) for minimal in (False, True) for streamed in (False, True)
          for store in ("json", "sqlite")]  # fmt: skip
 
 
-@pytest.fixture(params=FORMS, ids=[f"{s}{'-streamed' * t}{'-minimal' * m}-{e}"
-                                   for s, t, m, e in FORMS])  # fmt: skip
+@pytest.fixture(params=FORMS, ids=[f"{s}{'-streamed' * t}{'-minimal' * m}" for s, t, m in FORMS])
 def form(request):
-    """A store format; the history in memory or streamed; full or minimal; an engine."""
+    """A store format; the history in memory or streamed; full or minimal."""
     return request.param
 
 
@@ -78,16 +75,16 @@ def write_store(kind, tmp_path, items, orders, shifts):
 
 def run(form, tmp_path, records, items=None, orders=None, shifts=None):
     """Check a hand-built store against a hand-built history; return the report."""
-    kind, streamed, small, engine = form
+    kind, streamed, small = form
     records = [minimal(r) for r in records] if small else records
     orders = BOTH if orders is None else orders
     items = {"sku-1": 10 - sum(o["qty"] for o in orders)} if items is None else items
     store = write_store(kind, tmp_path, items, orders, {"s1": ["d2"]} if shifts is None else shifts)
     if streamed:
         with history_stream(tmp_path / "h.jsonl", ITEMS, records) as history:
-            return check(store, history, min_overlaps=0, engine=engine)
+            return check(store, history, min_overlaps=0)
     history = parse_lines(history_lines(ITEMS, records))
-    return check(store, history, min_overlaps=0, engine=engine)
+    return check(store, history, min_overlaps=0)
 
 
 # Two orders: a acknowledged by 0.01 s, b by 0.03 s; and d1's leave of s1 by 0.05 s.
@@ -189,19 +186,19 @@ def test_without_a_recorded_answer_the_check_is_not_made_and_says_so(form, tmp_p
     ['"orders": [[true, "a"]]', '"orders": [[1]]', '"stock": {"sku-1": "8"}', '"on_call": 5',
      '"on_call": {"s1": [1]}', '"limit": "20"'],
 )  # fmt: skip
-def test_a_misshapen_answer_is_a_bad_line_for_both_engines(tmp_path, answer):
+def test_a_misshapen_answer_is_a_bad_line(tmp_path, answer):
     line = '{"op": "list", "type": "ok", "t0": 0.1, "t1": 0.2, ' + answer + "}"
     path = tmp_path / "h.jsonl"
     path.write_text("\n".join([*history_lines(ITEMS, WRITES), line]) + "\n")
     store = write_store("json", tmp_path, {"sku-1": 5}, BOTH, {"s1": ["d2"]})
-    for engine in ("numpy", "polars"):
-        with HistoryStream(path) as stream, pytest.raises(HistoryError, match="line 5"):
-            check(store, stream, engine=engine)
-        with HistoryStream(path, lenient=True) as stream:
-            assert check(store, stream, engine=engine)["history"]["skipped_lines"] == 1
+    with HistoryStream(path) as stream, pytest.raises(HistoryError, match="line 5"):
+        check(store, stream)
+    with HistoryStream(path, lenient=True) as stream:
+        assert check(store, stream)["history"]["skipped_lines"] == 1
 
 
-# Both engines, on random reads of a random store: the same report, byte for byte.
+# Streamed and held in memory, on random reads of a random store: the same report, byte for
+# byte (polars reads the file; the careful reader's records are the one in memory).
 reads = st.lists(
     st.tuples(
         st.sampled_from(["list", "get", "items", "shifts"]),
@@ -229,17 +226,14 @@ def random_read(op, t0, orders, stock, doctors) -> dict:
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(drawn=reads, kind=st.sampled_from(["json", "sqlite"]), small=st.booleans())
-def test_both_engines_give_the_same_report_on_recorded_reads(tmp_path_factory, drawn, kind, small):
+def test_a_streamed_history_gives_the_report_of_one_in_memory(tmp_path_factory, drawn, kind, small):
     tmp_path = tmp_path_factory.mktemp("stale")
     records = [*WRITES, *(random_read(*r) for r in drawn)]
     records = [minimal(r) for r in records] if small else records
     path = tmp_path / "h.jsonl"
     path.write_text("\n".join(history_lines(ITEMS, records)) + "\n")
     store = write_store(kind, tmp_path, {"sku-1": 5}, BOTH, {"s1": ["d2"]})
-    found = []
-    for engine in ("numpy", "polars"):
-        with HistoryStream(path) as stream:
-            found.append(json.dumps(check(store, stream, min_overlaps=0, engine=engine)))
-        found.append(json.dumps(check(store, parse_lines(history_lines(ITEMS, records)),
-                                      min_overlaps=0, engine=engine)))  # fmt: skip
-    assert found[1:] == found[:1] * 3
+    with HistoryStream(path) as stream:
+        streamed = json.dumps(check(store, stream, min_overlaps=0))
+    held = parse_lines(history_lines(ITEMS, records))
+    assert json.dumps(check(store, held, min_overlaps=0)) == streamed

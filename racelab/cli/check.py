@@ -50,16 +50,9 @@ from racelab.cli.options import allow_remote_option, min_overlaps_option, repeat
     help="BACKEND:STRATEGY[@WORKERS] to replay on (read from a compare run if left out).",
 )
 @repeat_option(5, "Replays of each reproduction.")
-@click.option(
-    "--engine",
-    type=click.Choice(["polars", "numpy"]),
-    default="polars",
-    show_default=True,
-    help="The checker's engine: polars, or numpy, the one before it (same report, to compare).",
-)
 def check_command(
     store, url, allow_remote, read_timeout, history_path, as_json, explain, examples, lenient,
-    min_overlaps, repro_dir, target, repeat, engine,
+    min_overlaps, repro_dir, target, repeat,
 ):  # fmt: skip
     """Check STORE (store.json, store.db, a PostgreSQL URL, or their data dir), or the server
     at --url, for lost, duplicated and corrupt writes.
@@ -85,8 +78,7 @@ def check_command(
         # Streamed: the history's records are read once and not kept (see checker/facts.py).
         history = open_history(history_path, lenient) if history_path else None
         with contextlib.closing(history) if history is not None else contextlib.nullcontext():
-            report = check(path, history, examples, min_overlaps, read_timeout=read_timeout,
-                           engine=engine)  # fmt: skip
+            report = check(path, history, examples, min_overlaps, read_timeout=read_timeout)
             writes = _writes(history, replay_on) if repro_dir or (explain and history) else None
     _print_report(report, as_json, _picker(writes) if explain else False)
     if repro_dir:
