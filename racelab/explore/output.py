@@ -3,8 +3,9 @@
 Format (spec_text, summary_lines, as_json) and write (write_specs) are apart.
 """
 
-import json
 from pathlib import Path
+
+import tomlkit
 
 from racelab.explore.engine import Exploration, Tried
 from racelab.step.run import steps_text
@@ -18,41 +19,49 @@ def anomaly_names(tried: Tried) -> list[str]:
 
 def spec_text(spec: Spec, tried: Tried, target: str, replay: str) -> str:
     """Return a spec file that replays one schedule with `racelab step FILE REPLAY`."""
-    lines = [
-        f"# Found by racelab explore on {target}: {', '.join(anomaly_names(tried)) or 'failed'}.",
-        f"# Replay it: racelab step THIS_FILE {replay}",
-        f"name = {json.dumps(' '.join(tried.steps()))}",
-        f"setup = {_inline(_setup(spec))}",
-        "",
-        f"permutations = [{json.dumps(tried.steps())}]",
-    ]
+    doc = tomlkit.document()
+    found = ", ".join(anomaly_names(tried)) or "failed"
+    for line in (f"Found by racelab explore on {target}: {found}.",
+                 f"Replay it: racelab step THIS_FILE {replay}"):  # fmt: skip
+        doc.add(tomlkit.comment(" ".join(line.split())))  # one line, whatever it quotes
+    doc.add("name", " ".join(tried.steps()))
+    doc.add("setup", _inline(_setup(spec)))
+    doc.add(tomlkit.nl())
+    doc.add("permutations", _array([_array(tried.steps())]))
+    sessions = tomlkit.aot()
     for session in spec.sessions:
-        requests = ", ".join(_inline(r) for r in session.requests)
-        lines += [
-            "",
-            "[[session]]",
-            f"name = {json.dumps(session.name)}",
-            f"requests = [{requests}]",
-        ]
-    return "\n".join(lines) + "\n"
+        table = tomlkit.table()
+        table.add("name", session.name)
+        table.add("requests", _array([_inline(r) for r in session.requests]))
+        sessions.append(table)
+    doc.add("session", sessions)
+    return tomlkit.dumps(doc)
 
 
 def _setup(spec: Spec) -> dict:
     setup: dict = {"skus": spec.skus, "stock": spec.stock}
     if spec.orders:
-        setup["orders"] = spec.orders
+        setup["orders"] = [{k: v for k, v in o.items() if k != "op"} for o in spec.orders]
     if spec.workload == "oncall":
         setup |= {"shifts": spec.shifts, "doctors": spec.doctors}
     return setup
 
 
-def _inline(value) -> str:
-    """Return value as a TOML inline value (tables, lists, strings, whole numbers)."""
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_inline(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(_inline(v) for v in value) + "]"
-    return json.dumps(value)
+def _inline(table: dict):
+    """Return table as a TOML inline table, its lists of tables inline too."""
+    inline = tomlkit.inline_table()
+    for key, value in table.items():
+        if isinstance(value, list):
+            value = _array([_inline(v) if isinstance(v, dict) else v for v in value])
+        inline[key] = value
+    return inline
+
+
+def _array(items: list):
+    """Return items as a one-line TOML array."""
+    array = tomlkit.array()
+    array.extend(items)
+    return array
 
 
 def write_specs(spec: Spec, found: Exploration, out_dir: Path, replay: str) -> list[Path]:
