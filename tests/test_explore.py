@@ -12,6 +12,7 @@ import pytest
 
 from racelab.explore import schedules
 from racelab.explore.requests import ExploreError, alone, build_spec
+from racelab.step.spec import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 WSGI_SHOP = (f"{sys.executable} {ROOT}/examples/pause/wsgi_shop.py"
@@ -71,7 +72,9 @@ def test_the_json_names_the_schedules_run_and_each_failing_ones_steps_anomalies_
     assert first["answers"] == ["A: create a1 201 id=1", "B: create b1 201 id=1"]
     spec = Path(first["spec"])
     assert spec.parent == tmp_path / "specs" and spec.name == "failing-01.toml"
-    assert "setup = { skus = 1, stock = 5 }" in spec.read_text()
+    written = tomllib.loads(spec.read_text())
+    assert written["setup"] == {"skus": 1, "stock": 5}
+    assert written["permutations"] == [first["steps"]]
     assert "racelab step THIS_FILE --target json:naive@1" in spec.read_text()
 
 
