@@ -9,6 +9,8 @@ from typing import Literal
 
 import msgspec
 
+from racelab.exceptions import BadInput
+
 OPS = ("create", "cancel", "get", "list", "items", "leave", "shifts")
 TYPES = ("ok", "fail", "info")
 WRITE_OPS = ("create", "cancel")
@@ -49,7 +51,7 @@ REQUIRED = ("op", "type", "t0", "t1")
 DEFAULTS = {name: None for name in RECORD_FIELDS if name not in REQUIRED} | {"attempt": 0}
 
 
-class HistoryError(Exception):
+class HistoryError(BadInput):
     """A history that cannot be read, with the line that broke it."""
 
     def __init__(self, path, lineno: int, reason: str):

@@ -60,7 +60,8 @@ class FastClient:
         """Send one request; never raise for what the network or the server did."""
         try:
             status, raw = await self.pool.request(method, path, body)
-        except (fasthttp.Timeout, fasthttp.ConnectError, fasthttp.Broken, fasthttp.Ended) as e:
+        except (fasthttp.Timeout, fasthttp.ConnectError, fasthttp.ConnectionBroken,
+                fasthttp.Ended) as e:  # fmt: skip
             return failed(e)
         return answered(status, raw, parse)
 

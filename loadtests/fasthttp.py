@@ -18,23 +18,25 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from racelab.exceptions import RacelabError
+
 USER_AGENT = "racelab"
 FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
 
 
-class ConnectError(Exception):
+class ConnectError(RacelabError):
     """The connection could not be made: the request was never sent."""
 
 
-class Timeout(Exception):
+class Timeout(RacelabError):
     """No complete answer within the timeout: the request may or may not have run."""
 
 
-class Broken(Exception):
+class ConnectionBroken(RacelabError):
     """The connection broke or the answer was not HTTP: the request may or may not have run."""
 
 
-class Ended(Exception):
+class Ended(RacelabError):
     """The run ended with the request in flight: it may or may not have run."""
 
 
@@ -65,12 +67,12 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.done is None:  # bytes nobody asked for: this connection cannot be trusted
-            self.fail(Broken("unsolicited bytes"))
+            self.fail(ConnectionBroken("unsolicited bytes"))
             return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as e:
-            self.fail(Broken(f"not HTTP ({type(e).__name__})"))
+            self.fail(ConnectionBroken(f"not HTTP ({type(e).__name__})"))
 
     def on_header(self, name: bytes, _value: bytes) -> None:
         if name.lower() in FRAMING_HEADERS:
@@ -101,7 +103,8 @@ class Connection(asyncio.Protocol):
         if exc is None and self.status is not None and not self.framed:
             self._answer()  # an answer with no length ends where the connection does
         else:
-            self._settle(Broken("connection closed" if exc is None else type(exc).__name__))
+            why = "connection closed" if exc is None else type(exc).__name__
+            self._settle(ConnectionBroken(why))
 
     def fail(self, error: Exception) -> None:
         """End the request in flight with error; the connection is not reusable after it."""
@@ -143,8 +146,8 @@ class Pool:
     def send(self, method: str, path: str, body: bytes | None, done) -> None:
         """Send one request; call done(status, body, None) or done(None, None, error) once.
 
-        error is ConnectError (never sent), Timeout, Broken or Ended (may have run). done is
-        always called later, from the event loop, never from inside send.
+        error is ConnectError (never sent), Timeout, ConnectionBroken or Ended (may have run).
+        done is always called later, from the event loop, never from inside send.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
@@ -162,7 +165,8 @@ class Pool:
                 self._sweep = loop.call_at(deadline, self._expire_due)
 
     async def request(self, method: str, path: str, body: bytes | None = None):
-        """Send one request; return (status, body bytes) or raise ConnectError/Timeout/Broken."""
+        """Send one request; return (status, body bytes) or raise ConnectError, Timeout or
+        ConnectionBroken."""
         waiter = asyncio.get_running_loop().create_future()
 
         def settle(status, answer, error):

@@ -7,6 +7,7 @@ from bisect import bisect
 from dataclasses import dataclass
 
 from history import OPS
+from racelab.exceptions import BadInput
 
 DEFAULT_MIX = "create=70,cancel=10,get=10,list=10"
 # The on-call workload: leaves race for each shift's last doctors; reads see the rota.
@@ -14,7 +15,7 @@ ONCALL_MIX = "leave=90,shifts=10"
 WORKLOADS = {"orders": DEFAULT_MIX, "oncall": ONCALL_MIX}  # the first is the default
 
 
-class MixError(ValueError):
+class MixError(BadInput, ValueError):
     """A --mix that does not parse; the message names it."""
 
 

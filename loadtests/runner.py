@@ -18,6 +18,7 @@ from loadtests.operation import Operation, created_id, history_line, parses, res
 from loadtests.plan import Planner, Step
 from loadtests.shapes import vus_at
 from loadtests.stats import Stats
+from racelab.exceptions import RunFailed
 
 CONTROL_INTERVAL_S = 0.05
 # An arrival due within this is sent now, stamped with the time it was really sent: uvloop
@@ -26,7 +27,7 @@ EARLY_S = 0.0005
 DRAIN_POLL_S = 0.01
 
 
-class LoadError(Exception):
+class LoadError(RunFailed):
     """The run could not start (the target did not answer GET /items, or GET /shifts for
     a mix with leaves)."""
 

@@ -2,11 +2,13 @@
 
 import re
 
+from racelab.exceptions import BadInput
+
 DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
 UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
-class ShapeError(ValueError):
+class ShapeError(BadInput, ValueError):
     """A shape argument that does not parse; the message names it."""
 
 

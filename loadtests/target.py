@@ -3,8 +3,10 @@
 import ipaddress
 from urllib.parse import urlsplit
 
+from racelab.exceptions import BadInput
 
-class TargetError(ValueError):
+
+class TargetError(BadInput, ValueError):
     """A target URL that is malformed or outside loopback."""
 
 

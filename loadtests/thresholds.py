@@ -4,6 +4,7 @@ import operator
 import re
 
 from loadtests.stats import PERCENTILES
+from racelab.exceptions import BadInput
 
 THRESHOLD = re.compile(
     r"\s*(?:(?P<op>[a-z]+)\.)?(?P<metric>[a-z0-9_.]+)\s*(?P<cmp><=|>=|<|>)\s*"
@@ -16,7 +17,7 @@ PLAIN = ("rps", "overlaps")  # not a share of the requests: no percentage
 UNIT_MS = {"ms": 1.0, "s": 1000.0, "us": 0.001, None: 1.0}
 
 
-class ThresholdError(ValueError):
+class ThresholdError(BadInput, ValueError):
     """A threshold that does not parse or names an unknown metric."""
 
 

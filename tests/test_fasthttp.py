@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from loadtests.fasthttp import Broken, ConnectError, Pool, Timeout
+from loadtests.fasthttp import ConnectError, ConnectionBroken, Pool, Timeout
 from tests.live import RawServer
 
 OK_2 = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
@@ -71,7 +71,7 @@ def exchange(url, requests, timeout=2.0):
         for method, path, body in requests:
             try:
                 results.append(await pool.request(method, path, body))
-            except (Broken, Timeout, ConnectError) as e:
+            except (ConnectionBroken, Timeout, ConnectError) as e:
                 results.append(e)
         pool.close()
         return results
@@ -111,9 +111,9 @@ def test_connection_close_is_honoured(scripted):
 @pytest.mark.parametrize(
     ("reply", "error"),
     [
-        ("close", Broken),
-        ((b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "close"), Broken),
-        (b"\x00\xffnot http\r\n\r\n", Broken),
+        ("close", ConnectionBroken),
+        ((b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "close"), ConnectionBroken),
+        (b"\x00\xffnot http\r\n\r\n", ConnectionBroken),
         ("hang", Timeout),
     ],
     ids=["closed-before-answer", "closed-mid-body", "garbage", "no-answer"],

@@ -116,3 +116,49 @@ def test_input_errors_become_exit_2_in_one_place():
         and path != ROOT / "racelab" / "cli" / "errors.py"
     ]
     assert by_hand == []
+
+
+BUILTIN_ERRORS = {
+    name
+    for name, value in vars(__import__("builtins")).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+}
+
+
+def class_bases() -> list[tuple[str, str, list[str]]]:
+    """Return (module, class name, base names) for every class the project defines."""
+    found = []
+    # pgcluster/watcher.py runs as `python -I watcher.py`, standard library only.
+    scripts = {ROOT / "pgcluster" / "watcher.py"}
+    for path in [*source_files(), *sorted(set((ROOT / "pgcluster").rglob("*.py")) - scripts)]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                bases = [getattr(b, "id", getattr(b, "attr", "")) for b in node.bases]
+                found.append((module_name(path), node.name, bases))
+    return found
+
+
+def exception_classes() -> list[tuple[str, str, list[str]]]:
+    """Return the classes that subclass a built-in exception, directly or through ours."""
+    classes, names = class_bases(), set(BUILTIN_ERRORS)
+    while new := {n for _, n, bases in classes if n not in names and names & set(bases)}:
+        names |= new
+    return [c for c in classes if c[1] in names and c[1] not in BUILTIN_ERRORS]
+
+
+def test_every_exception_descends_from_racelab_error_under_a_name_of_its_own():
+    errors = exception_classes()
+    bases = {name: set(found) for _, name, found in errors}
+    rooted = {"RacelabError"}
+    while new := {n for n, found in bases.items() if n not in rooted and rooted & found}:
+        rooted |= new
+    assert [f"{module}.{name}" for module, name, _ in errors if name not in rooted] == []
+    names = [name for _, name, _ in errors]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
+    assert len(errors) > 40, "the walk missed the exception classes"
+
+
+def test_the_exception_root_loads_nothing_else():
+    # history/, servers/, loadtests/ and the checker import it: it must not bring racelab in.
+    graph = import_graph()
+    assert graph["racelab.exceptions"] == set() and graph["racelab"] == set()

@@ -10,7 +10,7 @@ from racelab.compare.targets import parse_spec
 from racelab.step import run
 from racelab.step.runner import run_permutation
 from racelab.step.scheduler import Scheduler
-from racelab.step.spec import Session, SpecError, every_interleaving, is_serial, load_spec
+from racelab.step.spec import Session, StepSpecError, every_interleaving, is_serial, load_spec
 from racelab.step.spec import parse_spec as spec_of
 from servers.registry import STRATEGIES
 from servers.stepping import COMMON_POINTS
@@ -138,7 +138,7 @@ BAD_SPECS = [
 def test_a_bad_spec_exits_2_naming_the_line_and_the_problem(tmp_path, case, text, line, problem):
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    with pytest.raises(SpecError) as found:
+    with pytest.raises(StepSpecError) as found:
         load_spec(path)
     assert problem in str(found.value)
     assert str(found.value).startswith(f"{path}:{line}:" if line else f"{path}:")

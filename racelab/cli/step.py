@@ -65,8 +65,7 @@ def step_command(
     from racelab.cli.errors import parsed_option
     from racelab.compare.targets import MATRICES, TargetSpecError, parse_specs
     from racelab.step import run
-    from racelab.step.spec import SpecError as StepSpecError
-    from racelab.step.spec import load_spec
+    from racelab.step.spec import StepSpecError, load_spec
 
     wait = parsed_option(parse_duration, block_wait, "--block-wait")
     try:

@@ -7,6 +7,7 @@ judges each (racelab.step.runner).
 
 from dataclasses import dataclass, field
 
+from racelab.exceptions import RacelabError
 from racelab.explore import schedules
 from racelab.explore.drive import driver
 from racelab.explore.requests import alone
@@ -17,7 +18,7 @@ from racelab.step.spec import Spec, step_name
 DEFAULT_BUDGET = 200
 
 
-class NothingToInterleave(Exception):
+class NothingToInterleave(RacelabError):
     """No session reached a pause point when it ran alone: there is no schedule to choose."""
 
 

@@ -6,7 +6,8 @@ so explore accepts exactly what `racelab step` replays.
 
 import re
 
-from racelab.step.spec import Spec, SpecError, parse_spec
+from racelab.exceptions import BadInput
+from racelab.step.spec import Spec, StepSpecError, parse_spec
 
 ARGUMENTS = {"create": ("SKU", "QTY"), "cancel": ("ID_OR_TOKEN",), "leave": ("SHIFT", "DOCTOR")}
 SETUP_KEYS = ("skus", "stock", "orders", "shifts", "doctors")
@@ -14,7 +15,7 @@ DEFAULT_SETUP = {"skus": 1, "stock": 1}  # the last unit: the smallest store a r
 SETUP_ORDER_SKU = "sku-1"
 
 
-class ExploreError(ValueError):
+class ExploreError(BadInput, ValueError):
     """A request or setup explore cannot use, saying which and why."""
 
 
@@ -51,7 +52,7 @@ def build_spec(request_texts: list[str], setup_text: str | None, name: str = "ex
     doc = spec_document(request_texts, parse_setup(setup_text))
     try:
         return parse_spec(doc, name)
-    except SpecError as e:
+    except StepSpecError as e:
         raise ExploreError(str(e).removeprefix(f"{name}: ")) from None
 
 

@@ -10,10 +10,12 @@ import os
 import stat
 import time
 
+from racelab.exceptions import RacelabError
+
 PAGE = 4096
 
 
-class DiskError(OSError):
+class DiskError(RacelabError, OSError):
     """An operation the disk refuses, with the errno a file system would give."""
 
     def __init__(self, code: int):

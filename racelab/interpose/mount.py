@@ -12,6 +12,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from racelab.exceptions import RunFailed
 from racelab.interpose.holds import SECRET_ENV
 
 START_TIMEOUT_S = 10.0
@@ -19,7 +20,7 @@ STOP_TIMEOUT_S = 30.0  # the write-back of a large store into the real folder
 INSTALL = "install fuse3 (apt-get install fuse3) and mfusepy (pip install mfusepy)"
 
 
-class MountFailed(Exception):
+class MountFailed(RunFailed):
     """The FUSE layer could not be mounted, or did not answer."""
 
 

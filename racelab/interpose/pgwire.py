@@ -4,6 +4,8 @@ import re
 import socket
 import struct
 
+from racelab.exceptions import RacelabError
+
 MAX_MESSAGE = 64 * 1024 * 1024  # a client message, or a sequence buffered before its Execute
 SSL_REQUEST, GSSENC_REQUEST, CANCEL_REQUEST = 80877103, 80877104, 80877102
 PROTOCOL_MAJOR = 3
@@ -12,11 +14,11 @@ CHUNK = 65536
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class ProtocolError(Exception):
+class ProtocolError(RacelabError):
     """A client sent bytes that are not the PostgreSQL protocol, or a message too large."""
 
 
-class Closed(Exception):
+class Closed(RacelabError):
     """A peer closed its end."""
 
 

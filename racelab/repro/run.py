@@ -11,7 +11,7 @@ from racelab.compare.process import TargetFailed
 from racelab.compare.targets import TargetSpec
 from racelab.repro.pick import Writes, is_retry, pick
 from racelab.repro.spec_text import file_stem, spec_text
-from racelab.step.spec import SpecError
+from racelab.step.spec import StepSpecError
 from servers.registry import store_class
 
 PER_CLASS = 2  # examples reproduced per anomaly class
@@ -101,7 +101,7 @@ def replay(repros: list[Repro], target: TargetSpec, repeat: int = REPEAT, faults
             continue
         try:
             _replay_one(repro, target, repeat)
-        except (TargetFailed, SpecError, OSError) as e:
+        except (TargetFailed, StepSpecError, OSError) as e:
             # One reproduction that cannot run must not cost the run its report.
             repro.error = str(e) or type(e).__name__
         if not repro.reproduced and faults:

@@ -42,7 +42,7 @@ class Cell:
 
 
 def check_targets(spec: Spec, targets: list[TargetSpec]) -> None:
-    """Raise SpecError if a step names a point a target's strategy does not have."""
+    """Raise StepSpecError if a step names a point a target's strategy does not have."""
     for target in targets:
         check_points(spec, store_class(target.backend, target.strategy).pause_points, target.name)
 

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from racelab.exceptions import BadInput
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -32,7 +34,7 @@ READS = ("list", "items", "shifts")
 WRITES = ("create", "cancel", "leave")
 
 
-class SpecError(ValueError):
+class StepSpecError(BadInput, ValueError):
     """A spec that cannot run, with the line that says so (0: the file as a whole)."""
 
     def __init__(self, path, line: int, problem: str):
@@ -80,24 +82,24 @@ class Spec:
 
 
 def load_spec(path) -> Spec:
-    """Read and check a spec file; raise SpecError naming the line and the problem."""
+    """Read and check a spec file; raise StepSpecError naming the line and the problem."""
     try:
         text = Path(path).read_text()
     except OSError as e:
-        raise SpecError(path, 0, f"cannot be read ({e.strerror})") from None
+        raise StepSpecError(path, 0, f"cannot be read ({e.strerror})") from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(e))) else 0
-        raise SpecError(path, line, f"not TOML: {e}") from None
+        raise StepSpecError(path, line, f"not TOML: {e}") from None
     return parse_spec(doc, str(path), text)
 
 
 def parse_spec(doc: dict, path: str, text: str = "") -> Spec:
-    """Check a spec's document and return it; raise SpecError naming the line."""
+    """Check a spec's document and return it; raise StepSpecError naming the line."""
 
-    def fail(problem: str, near: str = "") -> SpecError:
-        return SpecError(path, line_of(text, near), problem)
+    def fail(problem: str, near: str = "") -> StepSpecError:
+        return StepSpecError(path, line_of(text, near), problem)
 
     doc = _hoisted(doc, fail)
     setup, skus, stock = _setup(doc, fail)
@@ -263,11 +265,11 @@ def _counts(steps) -> dict:
 
 
 def check_points(spec: Spec, points: tuple[str, ...], target: str) -> None:
-    """Raise SpecError if a step names a point the target's strategy does not have."""
+    """Raise StepSpecError if a step names a point the target's strategy does not have."""
     for permutation in spec.permutations:
         for name, point in permutation:
             if point not in points:
-                raise SpecError(
+                raise StepSpecError(
                     spec.path,
                     line_of(spec.text, f"{name}.{point}"),
                     f"{target} has no pause point {point!r} (it has {', '.join(points)})",

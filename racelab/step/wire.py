@@ -12,6 +12,8 @@ import re
 import time
 from dataclasses import dataclass
 
+from racelab.exceptions import RacelabError
+
 LINE_LIMIT = 512  # bytes, newline included: a well-formed line is under 300
 READ_TIMEOUT_S = 5.0  # a pause sends its line at once; a slow sender holds a thread no longer
 _NAME = rb"[A-Za-z0-9_.-]{1,64}"
@@ -21,7 +23,7 @@ _LINE = re.compile(
 )
 
 
-class Refused(Exception):
+class Refused(RacelabError):
     """A pause the scheduler will not act on; the message is the reason it answers."""
 
 

@@ -21,7 +21,7 @@ from racelab.step.runner import (
     stepped_server,
 )
 from racelab.step.scheduler import EveryPoint
-from racelab.step.spec import Spec, SpecError, load_spec, parse_spec, step_name, tomllib
+from racelab.step.spec import Spec, StepSpecError, load_spec, parse_spec, step_name, tomllib
 from racelab.ui.source import pause_line, strategy_source
 
 BLOCK_WAIT_S = 0.5  # a released session not at its next point by then is shown waiting
@@ -43,7 +43,7 @@ def spec_from(value) -> Spec:
         if "/" in value or not path.is_file():
             raise StepInputError(f"no spec {value!r} in specs/ (there: {', '.join(spec_names())})")
         return load_spec(path)
-    except (SpecError, tomllib.TOMLDecodeError) as e:
+    except (StepSpecError, tomllib.TOMLDecodeError) as e:
         raise StepInputError(f"spec: {e}") from None
 
 
