@@ -309,11 +309,19 @@ def line_starts(path) -> np.ndarray:
     with open(path, "rb") as file:
         while block := file.read(CHUNK):
             block += file.readline()
-            data = np.frombuffer(block, np.uint8)
-            starts = np.concatenate(([0], np.flatnonzero(data == ord("\n")) + 1))
-            starts = starts[starts < data.size]
-            solid = np.concatenate(([0], np.cumsum(~np.isin(data, WHITESPACE))))
-            stops = np.append(starts[1:], data.size)
-            found.append(base + starts[solid[stops] > solid[starts]])
-            base += data.size
+            found.append(base + _solid_starts(block))
+            base += len(block)
     return np.concatenate(found) if found else np.zeros(0, np.int64)
+
+
+def _solid_starts(block: bytes) -> np.ndarray:
+    """Return where each line of block that is not blank starts."""
+    data = np.frombuffer(block, np.uint8)
+    starts = np.concatenate(([0], np.flatnonzero(data == ord("\n")) + 1))
+    starts = starts[starts < data.size]
+    # A record's line starts with "{"; only a line that starts with whitespace may be blank,
+    # and those are few: each is looked at whole.
+    stops = np.append(starts[1:], data.size)
+    doubtful = np.flatnonzero(np.isin(data[starts], WHITESPACE)).tolist()
+    blank = [at for at in doubtful if not block[starts[at] : stops[at]].strip()]
+    return np.delete(starts, blank)

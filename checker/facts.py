@@ -153,11 +153,12 @@ def _first_sent(tokens: int, writes: Columns, named: np.ndarray) -> np.ndarray:
     copy that was sent first is the one a later copy of the token must be answered with.
     """
     first = np.full(tokens, LATEST, np.int64)
-    codes = writes.code[named]
-    order = np.lexsort((named, writes.t0[named], codes))
-    ranked = codes[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if order.size else order
-    first[ranked[starts]] = named[order][starts]
+    codes, t0 = writes.code[named], writes.t0[named]
+    earliest = np.full(tokens, np.inf)
+    np.minimum.at(earliest, codes, t0)
+    # Of the creates sent at a token's earliest time, the first in history order.
+    at = t0 == earliest[codes]
+    np.minimum.at(first, codes[at], named[at])
     return first
 
 

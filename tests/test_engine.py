@@ -334,3 +334,17 @@ def test_tokens_that_share_a_hash_are_still_told_apart(monkeypatch, tokens, aske
         assert collided.keys is None or len(set(tokens)) == 1
         assert names(collided) == expected
     assert sorted(collided.names(collided.codes)) == sorted(hashed.names(hashed.codes))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[FIXTURE])
+@given(lines=st.lists(st.sampled_from(['{"op": "get"}', "", "  ", "\t", " {}", "\r", "x"])))
+def test_line_starts_are_where_the_lines_that_are_not_blank_start(tmp_path_factory, lines):
+    text = "\n".join(lines).encode()
+    path = tmp_path_factory.mktemp("lines") / "history.jsonl"
+    path.write_bytes(text)
+    expected, at = [], 0
+    for line in text.split(b"\n"):
+        if line.strip():
+            expected.append(at)
+        at += len(line) + 1
+    assert engine.line_starts(path).tolist() == expected
