@@ -5,9 +5,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from checker import check
 from checker.stores import resolve_store_path
 from history import read_history
+from loadtests.answers import answer_fields
 from loadtests.config import LoadConfig
 from loadtests.plan import Planner, default_mix
 from loadtests.run import execute
@@ -92,3 +95,24 @@ def test_compare_runs_the_oncall_workload_and_its_table_shows_write_skew(tmp_pat
     assert entry["load"]["by_op"]["leave"]["requests"] > 0
     shifts = json.loads((tmp_path / "sqlite-transactional-1w" / "check.json").read_text())
     assert shifts["skipped"] == []
+
+
+@pytest.mark.parametrize(
+    "op, status, body, recorded",
+    [
+        ("get", 200, {"id": 3, "token": "t", "sku": "sku-1"}, {"orders": [[3, "t"]]}),
+        ("get", 404, None, {"orders": []}),
+        ("get", 500, None, {}),
+        ("get", 200, {"id": True, "token": "t"}, {}),
+        ("list", 200, {"orders": [{"id": 1, "token": "a"}]},
+         {"orders": [[1, "a"]], "after_id": 7, "limit": 20}),
+        ("list", 200, {"orders": [{"id": 1}]}, {}),
+        ("items", 200, {"items": [{"sku": "sku-1", "stock": 4}]}, {"stock": {"sku-1": 4}}),
+        ("items", 200, {"items": [{"sku": "sku-1", "stock": "4"}]}, {}),
+        ("shifts", 200, [{"shift": "s1", "on_call": ["d2"]}], {"on_call": {"s1": ["d2"]}}),
+        ("shifts", 200, [{"shift": "s1", "on_call": "d2"}], {}),
+        ("shifts", 200, {"s1": ["d2"]}, {}),
+    ],
+)  # fmt: skip
+def test_only_an_answer_of_the_contracts_shape_is_recorded(op, status, body, recorded):
+    assert answer_fields(op, status, body, 7, 20) == recorded
