@@ -13,6 +13,7 @@ import pytest
 from racelab.explore import schedules
 from racelab.explore.requests import ExploreError, alone, build_spec
 from racelab.step.spec import tomllib
+from tests.builders import create, history_lines, order, write_json_store
 
 ROOT = Path(__file__).resolve().parent.parent
 WSGI_SHOP = (f"{sys.executable} {ROOT}/examples/pause/wsgi_shop.py"
@@ -141,6 +142,25 @@ def _marked(mark: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def test_check_repro_on_a_users_server_steps_it_at_its_own_points_and_replays(tmp_path):
+    # Two creates overlapped and were both given id 1; only b's order was stored.
+    records = [create("a", order_id=1, t0=0.0, t1=0.5, vu=1),
+               create("b", order_id=1, t0=0.1, t1=0.6, vu=2)]  # fmt: skip
+    store = write_json_store(tmp_path / "store.json", {"sku-1": 98}, [order(1, "b")])
+    history = tmp_path / "h.jsonl"
+    history.write_text("\n".join(history_lines({"sku-1": 100}, records)) + "\n")
+    repro = ["check", str(store), "--history", str(history), "--repro", str(tmp_path / "r")]
+    run = racelab(*repro, "--external", f"shop={WSGI_SHOP}", "--repeat", "3")
+    assert run.returncode == 1, run.stdout + run.stderr
+    spec = tomllib.loads((tmp_path / "r" / "lost-a.toml").read_text())
+    assert spec["permutations"] == [["A.read", "A.write", "B.read", "B.write"],
+                                    ["A.read", "B.read", "A.write", "B.write"],
+                                    ["B.read", "A.read", "B.write", "A.write"]]  # fmt: skip
+    assert "lost-a.toml: reproduced lost 3/3 (permutation 2)" in run.stderr
+    both = racelab(*repro, "--external", f"shop={WSGI_SHOP}", "--target", "json:naive@1")
+    assert both.returncode == 2 and "one --target or one --external" in both.stderr
 
 
 def _two_by_two():

@@ -49,10 +49,16 @@ from racelab.cli.options import allow_remote_option, min_overlaps_option, repeat
     "--target",
     help="BACKEND:STRATEGY[@WORKERS] to replay on (read from a compare run if left out).",
 )
+@click.option(
+    "--external",
+    metavar="NAME=COMMAND",
+    help="With --repro: a server of yours to replay on (started as racelab step --external "
+    "starts it), its reproductions stepped at the points its create reaches.",
+)
 @repeat_option(5, "Replays of each reproduction.")
 def check_command(
     store, url, allow_remote, read_timeout, history_path, as_json, explain, examples, lenient,
-    min_overlaps, repro_dir, target, repeat,
+    min_overlaps, repro_dir, target, external, repeat,
 ):  # fmt: skip
     """Check STORE (store.json, store.db, a PostgreSQL URL, or their data dir), or the server
     at --url, for lost, duplicated and corrupt writes.
@@ -73,7 +79,7 @@ def check_command(
     path = _store_or_url(store, url, allow_remote)
     if repro_dir and not history_path:
         raise click.UsageError("--repro needs --history: the requests come from it")
-    replay_on = _replay_target(store or url, target) if repro_dir else None
+    replay_on = _replay_target(store or url, target, external) if repro_dir else None
     with bad_input(HistoryError, prefix="unreadable history: "):
         # Streamed: the history's records are read once and not kept (see checker/facts.py).
         history = open_history(history_path, lenient) if history_path else None
@@ -129,13 +135,18 @@ def _store_or_url(store, url, allow_remote):
         raise click.BadParameter(str(e), param_hint="STORE") from None
 
 
-def _replay_target(store, target):
-    """Return (TargetSpec, killed on purpose) from --target or the compare run around STORE."""
+def _replay_target(store, target, external=None):
+    """Return (target, killed on purpose) from --target, --external or the compare run
+    around STORE."""
     from pathlib import Path
 
     from racelab.compare.targets import TargetSpecError, parse_spec
     from racelab.repro.run import compare_entry
 
+    if external is not None:
+        if target is not None:
+            raise click.UsageError("--repro replays on one --target or one --external")
+        return _external_target(external), False
     entry = compare_entry(Path(store))
     if target is None and entry is None:
         raise click.UsageError("--repro needs --target BACKEND:STRATEGY[@WORKERS] to replay on")
@@ -145,6 +156,16 @@ def _replay_target(store, target):
     except TargetSpecError as e:
         raise click.BadParameter(str(e), param_hint="--target") from None
     return spec, bool(entry and entry.get("faults"))
+
+
+def _external_target(text: str):
+    """Return the --external target, or exit 2 naming what is wrong with it."""
+    from racelab.compare.external import TargetError, parse_external
+
+    try:
+        return parse_external(text)
+    except TargetError as e:
+        raise click.BadParameter(str(e), param_hint="--external") from None
 
 
 def _writes(history, replay_on):
@@ -171,7 +192,8 @@ def _reproduce(report, writes, replay_on, repro_dir, repeat, history_path) -> No
     from racelab.repro.run import build, replay, write_all
 
     target, faults = replay_on
-    repros = build(report, writes, target, f"{history_path} ({target.name})")
+    points = _points(target) if target.backend == "external" and report["examples"] else None
+    repros = build(report, writes, target, f"{history_path} ({target.name})", points)
     write_all(repros, Path(repro_dir))
     if not repros:
         click.echo("repro: no anomalies, nothing to reproduce.", err=True)
@@ -179,3 +201,20 @@ def _reproduce(report, writes, replay_on, repro_dir, repeat, history_path) -> No
         if repro.kind == "none":
             click.echo(f"repro: {repro.summary()}", err=True)
     replay(repros, target, repeat, faults, lambda line: click.echo(f"repro: {line}", err=True))
+
+
+def _points(target) -> tuple:
+    """Return the points a create passes on a server of yours; one line, exit 2, if it
+    cannot be started or passes none."""
+    from racelab.cli.errors import InputError
+    from racelab.compare.process import TargetFailed
+    from racelab.explore.engine import NothingToInterleave
+    from racelab.explore.points import create_points
+
+    try:
+        return create_points(target)
+    except TargetFailed as e:
+        raise InputError(str(e)) from None
+    except NothingToInterleave:
+        raise InputError(f"{target.name}: a create reached no pause point, so there is "
+                         "nothing to step (does its code call pause()?)") from None  # fmt: skip

@@ -49,9 +49,11 @@ class Repro:
         return line + (f"; {self.fault_note}" if self.fault_note else "")
 
 
-def build(report: dict, writes: Writes, target: TargetSpec, origin: str) -> list[Repro]:
-    """Return a reproduction for each of the first examples of every anomaly class."""
-    points = store_class(target.backend, target.strategy).pause_points
+def build(report: dict, writes: Writes, target: TargetSpec, origin: str,
+          points: tuple[str, ...] | None = None) -> list[Repro]:  # fmt: skip
+    """Return a reproduction for each of the first examples of every anomaly class, stepped
+    at points (a racelab target's own when None; a server of yours has those it reached)."""
+    points = points or store_class(target.backend, target.strategy).pause_points
     repros, stems = [], set[str]()
     for anomaly, examples in report["examples"].items():
         for example in examples[:PER_CLASS]:
@@ -112,13 +114,12 @@ def replay(repros: list[Repro], target: TargetSpec, repeat: int = REPEAT, faults
 
 def _replay_one(repro: Repro, target: TargetSpec, repeat: int) -> None:
     """Try each race permutation once; run the first that shows the anomaly `repeat` times."""
-    from racelab.step.runner import run_permutation
     from racelab.step.spec import load_spec
 
     spec = load_spec(repro.path)
 
     def shows(index: int) -> bool:
-        outcome = run_permutation(spec, target, spec.permutations[index])
+        outcome = _run(spec, target, spec.permutations[index])
         return bool(outcome.anomalies.get(repro.anomaly))
 
     races = range(1, len(spec.permutations))
@@ -128,6 +129,18 @@ def _replay_one(repro: Repro, target: TargetSpec, repeat: int) -> None:
         return
     repro.permutation, repro.runs = found + 1, repeat
     repro.reproduced = 1 + sum(shows(found) for _ in range(repeat - 1))
+
+
+def _run(spec, target, permutation):
+    """Run one permutation on a server of its own: a racelab target's, or yours started
+    afresh from its command (racelab step --external's engine)."""
+    if target.backend == "external":
+        from racelab.step.external import run_external
+
+        return run_external(target, [(spec, permutation)])[0]
+    from racelab.step.runner import run_permutation
+
+    return run_permutation(spec, target, permutation)
 
 
 def compare_entry(store: Path) -> dict | None:
