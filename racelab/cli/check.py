@@ -149,7 +149,10 @@ def _replay_target(store, target, external=None):
         return _external_target(external), False
     entry = compare_entry(Path(store))
     if target is None and entry is None:
-        raise click.UsageError("--repro needs --target BACKEND:STRATEGY[@WORKERS] to replay on")
+        raise click.UsageError(
+            "--repro needs --target BACKEND:STRATEGY[@WORKERS] or --external NAME=COMMAND to "
+            "replay on"
+        )
     try:
         name = target or f"{entry['target']}@{entry['workers']}"
         spec = parse_spec(name)
