@@ -33,8 +33,8 @@ class History:
         """Yield (locator, Op) for every operation record, as HistoryStream does."""
         return ((i, op_from_dict(record)) for i, record in enumerate(self.ops))
 
-    def typed_blocks(self, stop=None):
-        """Yield (locators, Ops) in one block, as HistoryStream does in many (stop: None)."""
+    def typed_blocks(self):
+        """Yield (locators, Ops) in one block, as HistoryStream does in many."""
         yield range(len(self.ops)), [op_from_dict(record) for record in self.ops]
 
     def record_at(self, locator: int) -> dict:
@@ -134,16 +134,15 @@ class HistoryStream:
         for offsets, records in self.typed_blocks():
             yield from zip(list(map(int, offsets)), records, strict=True)
 
-    def typed_blocks(self, stop=None):
+    def typed_blocks(self):
         """Yield (byte offsets, Ops) a block at a time: the fast way through a big file.
 
         A block of well-formed records is decoded in one C pass (its offsets come as a numpy
         array); any other block is read line by line by the careful path, which says what
-        is wrong with a bad line. stop, a line start from line_start_after(), ends the
-        reading there (checker/tail.py reads the rest in another process).
+        is wrong with a bad line.
         """
         lineno, self.skipped = self._lineno, 0  # counted again on a second reading
-        for base, block in _blocks(self._file, self._offset, stop):
+        for base, block in _blocks(self._file, self._offset):
             starts = _line_starts(block)
             records = _decoded(block, starts)
             if records is not None:
@@ -195,52 +194,14 @@ class HistoryStream:
         """Return where the first operation record may start: just after the run record."""
         return self._offset
 
-    def line_start_after(self, offset: int) -> int:
-        """Return the start of the first line at or after offset (the file's size at its end)."""
-        if offset <= self._offset:
-            return self._offset
-        with open(self.path, "rb") as file:
-            file.seek(offset - 1)
-            file.readline()  # the rest of the line offset falls in, if it is not a start
-            return file.tell()
 
-
-def _blocks(file, offset: int, stop=None):
-    """Yield (offset, bytes) blocks of whole lines from offset up to stop (a line start).
-
-    stop may also be an iterable of line starts at which each block ends in turn: for a
-    reader that learns how far it may go as it goes (checker/tail.py).
-    """
-    if stop is not None and not isinstance(stop, int):
-        yield from _blocks_ending_at(file, offset, stop)
-        return
+def _blocks(file, offset: int):
+    """Yield (offset, bytes) blocks of whole lines from offset to the end of the file."""
     file.seek(offset)  # so a stream can be read again from its first operation
-    while block := file.read(READ_BLOCK if stop is None else min(READ_BLOCK, stop - offset)):
-        if stop is None or offset + len(block) < stop:
-            block += file.readline()
+    while block := file.read(READ_BLOCK):
+        block += file.readline()
         yield offset, block
         offset += len(block)
-
-
-def _blocks_ending_at(file, offset: int, ends):
-    """Yield (offset, bytes) for the lines from offset to each end in turn."""
-    file.seek(offset)
-    for end in ends:
-        yield offset, file.read(end - offset)
-        offset = end
-
-
-def clean_block(file, start: int, stop: int):
-    """Return (byte offsets, Ops) for the lines from start to stop; None if one is not clean.
-
-    For a reader in another process, which cannot say which line of the file is wrong:
-    on None it stops, and the reader that knows the line numbers reads the range itself.
-    """
-    file.seek(start)
-    block = file.read(stop - start)
-    starts = _line_starts(block)
-    records = _decoded(block, starts)
-    return None if records is None else (starts + start, records)
 
 
 def _lines(block: bytes):
