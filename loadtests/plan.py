@@ -47,25 +47,20 @@ class Step:
     token: str
     pick: float  # which earlier order a cancel or get picks, as a fraction of the list
     think: float  # seconds to wait after the operation
-    shift: str | None = None  # a leave's shift and doctor (drawn only with a rota)
+    shift: str | None = None  # a leave's shift and doctor, named as it is sent (ShiftClock)
     doctor: str | None = None
+    doctor_pick: float = 0.0  # which doctor of the shift, as a fraction (drawn with a rota)
 
 
 class Planner:
     """A seeded stream of steps: the same seed and stream id give the same steps."""
 
     def __init__(
-        self, seed: int, stream: str, mix: dict, skus: list, qty=(1, 3), think=(0, 0), rota=None,
-        per_shift: int = 1,
-    ):  # fmt: skip
-        """rota: {shift: [doctor]} the leaves walk; without one no draw is made for them, so
-        an orders plan is the same whether or not the on-call workload exists.
-
-        The leaves walk the shifts in order, per_shift leaves to each, a random doctor each
-        time: users that start together reach each shift together, as a department leaves
-        when a shift ends. A shift of two takes one leave, so a random shift would meet
-        another leave of it only by luck; walking, every shift is raced for.
-        """
+        self, seed: int, stream: str, mix: dict, skus: list, qty=(1, 3), think=(0, 0), rota=None
+    ):
+        """rota: whether leaves are planned (a doctor is drawn for each); without one no draw
+        is made for them, so an orders plan is the same whether or not the on-call workload
+        exists. The shift is named as the leave is sent (ShiftClock)."""
         self._rng = random.Random(f"{seed}/{stream}")
         # Cumulative weights once, and the draw random.choices(cum_weights=...) makes, done
         # inline: the same op from the same random number, for a third of its cost.
@@ -75,8 +70,7 @@ class Planner:
         self._qty_stop = qty[1] + 1  # randint(a, b) is randrange(a, b + 1): the same draw
         self._prefix = f"r{seed}-{stream}-"
         self._n = 0
-        self._rota = [(shift, list(doctors)) for shift, doctors in (rota or {}).items() if doctors]
-        self._per_shift, self._leaves = per_shift, 0
+        self._rota = bool(rota)
 
     def next(self) -> Step:
         """Draw the next step; every draw is made whatever the op, to keep streams aligned."""
@@ -89,7 +83,26 @@ class Planner:
         think = rng.uniform(*self._think) if self._think[1] else 0.0
         step = Step(op, sku, qty, f"{self._prefix}{self._n}", pick, think)
         if self._rota:
-            step.shift, doctors = self._rota[self._leaves // self._per_shift % len(self._rota)]
-            step.doctor = doctors[rng.randrange(len(doctors))]
-            self._leaves += op == "leave"
+            step.doctor_pick = rng.random()
         return step
+
+
+class ShiftClock:
+    """Which shift a leave names: the one due when it is sent, the next every SLOT_S.
+
+    A shift of two takes one leave, so a leave of a random shift would meet another leave
+    of it only by luck. Every leave sent within one slot names the same shift, whichever
+    user sends it, so each shift's first two leaves race however the users drift apart
+    on a slow, busy machine (users that walked the shifts each at its own pace stopped
+    meeting once they drifted a request apart).
+    """
+
+    SLOT_S = 0.02
+
+    def __init__(self, rota: dict):
+        self._rota = [(shift, list(doctors)) for shift, doctors in rota.items() if doctors]
+
+    def leave(self, elapsed: float, doctor_pick: float) -> tuple[str, str]:
+        """Return (shift, doctor) for a leave sent at elapsed seconds into the run."""
+        shift, doctors = self._rota[int(elapsed / self.SLOT_S) % len(self._rota)]
+        return shift, doctors[int(doctor_pick * len(doctors))]

@@ -15,7 +15,7 @@ from history import WRITE_OPS, run_record
 from loadtests.client import open_client
 from loadtests.config import LoadConfig
 from loadtests.operation import Operation, created_id, history_line, parses, resolve
-from loadtests.plan import Planner, Step
+from loadtests.plan import Planner, ShiftClock, Step
 from loadtests.shapes import vus_at
 from loadtests.stats import Stats
 from racelab.exceptions import RunFailed
@@ -102,6 +102,7 @@ class LoadRun:
             self.items = await self._get_items()
         if self.config.mix.get("leave"):
             self.rota = await self._get_rota()
+            self._shifts = ShiftClock(self.rota)
         # Stamped after the read and before the clock starts, so `started` is no earlier than
         # the reading and no later than t0 = 0: a merge can then prove which reading no write
         # preceded (interop.py), whatever thread switch falls between the two lines.
@@ -140,10 +141,9 @@ class LoadRun:
             raise LoadError(f"{self.config.url}/shifts has no doctor on call: nothing to leave")
         return rota
 
-    def _planner(self, stream: str, per_shift: int = 1) -> Planner:
+    def _planner(self, stream: str) -> Planner:
         c = self.config
-        rota = self.rota
-        return Planner(c.seed, stream, c.mix, list(self.items), c.qty, c.think, rota, per_shift)
+        return Planner(c.seed, stream, c.mix, list(self.items), c.qty, c.think, self.rota)
 
     def _budget_left(self) -> bool:
         if self.sent >= self.config.max_requests:
@@ -203,8 +203,7 @@ class LoadRun:
     async def _run_open(self) -> None:
         c = self.config
         self._arrivals = Arrivals(
-            # One plan for every arrival: as many leaves in a row to a shift as may be in flight.
-            self._planner("open", c.vus),
+            self._planner("open"),
             list(range(c.vus - 1, -1, -1)),
             self._loop.create_future(),
         )
@@ -239,8 +238,11 @@ class LoadRun:
 
     def _perform(self, vu: int, step: Step, orders: list, t0: float | None, then) -> None:
         """Resolve a step against this user's orders and send it; then() once it has ended."""
+        t0 = self.elapsed() if t0 is None else t0
+        if step.op == "leave":
+            step.shift, step.doctor = self._shifts.leave(t0, step.doctor_pick)
         operation = resolve(vu, step, orders, then)
-        self._send(operation, self.elapsed() if t0 is None else t0)
+        self._send(operation, t0)
 
     def _send(self, operation: Operation, t0: float) -> None:
         self.sent += 1

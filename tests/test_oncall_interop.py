@@ -32,7 +32,7 @@ def test_k6_runs_the_oncall_workload_and_its_leaves_keep_shift_and_doctor(tmp_pa
     report, leaves = judged(tmp_path / "h.jsonl", data_dir)
     assert leaves and all(r["shift"].startswith("s") and r["doctor"] in ("d1", "d2")
                           for r in leaves)  # fmt: skip
-    # Each VU walks s1, s2, ...: the first shift is left once, the other leaves refused.
+    # Each VU walks s1, s2, ...: the first shift is left once, its other leaves refused.
     assert sum(r["type"] == "ok" for r in leaves if r["shift"] == "s1") == 1
     assert report["verdict"] == "held" and "stale_read" in report["skipped"]
 
