@@ -4,9 +4,10 @@ from dataclasses import dataclass, field
 
 from loadtests.plan import default_mix
 
-# Virtual users by workload. On-call leaves need fewer: each user sends one leave to every
-# shift, and only the first two of a shift race; ten users that start together reach each
-# shift within a millisecond or so, fifty spread over far more (docs/benchmarks.md).
+# Virtual users by workload. A shift takes one leave and refuses the rest, so on-call
+# users mostly send refusals: ten keep the server's queue short enough that a slot's first
+# two leaves meet (at fifty, one run showed json:naive@1, json:thread-lock@4 and
+# postgres:naive holding; docs/benchmarks.md has the matrix at ten).
 WORKLOAD_VUS = {"orders": 50, "oncall": 10}
 
 
@@ -25,9 +26,9 @@ class Settings:
     threads: int = 16
     mix: dict = field(default_factory=default_mix)
     workload: str = "orders"  # what the mix was drawn for, and which guarantee is expected
-    # A shift of two doctors takes one leave, so each shift is one race of its last two.
-    # Users walk the shifts together (loadtests/plan.py): 100 shifts are 100 races, more
-    # than the slowest target gets through in 2 s (docs/benchmarks.md, the on-call matrix).
+    # A shift of two doctors takes one leave, so each shift is one race of its last two. A
+    # leave names the shift due when it is sent, the next every 20 ms (loadtests/plan.py):
+    # 100 shifts are 2 s of races before the first comes round again, refusing.
     shifts: int = 100
     doctors: int = 2
     retries: int = 0
