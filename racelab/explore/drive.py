@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from racelab.process_exit import finishing
 from racelab.step.external import ExternalStepper
-from racelab.step.runner import Outcome, stepped_server
+from racelab.step.runner import Outcome, StepServer, stepped_server
 from racelab.step.scheduler import Scheduler
 from racelab.step.spec import Spec
 
@@ -36,16 +36,18 @@ class BuiltinDriver:
     def __init__(self, target, block_wait: float):
         self.target, self.block_wait = target, block_wait
         self.stack: contextlib.ExitStack | None = None
-        self.server = None
+        self.server: StepServer | None = None
 
     def run(self, spec: Spec, permutation: list[tuple]) -> Run:
         """Run one schedule; start a server first if there is none or it was left spoiled."""
-        if self.server is None or self.server.spoiled:
+        server = self.server
+        if server is None or server.spoiled:
             self.close()
             self.stack = contextlib.ExitStack()
-            self.server = self.stack.enter_context(stepped_server(self.target, self.block_wait))
-        outcome = self.server.run(spec, permutation)
-        return Run(outcome, _reached(self.server.scheduler))
+            server = self.stack.enter_context(stepped_server(self.target, self.block_wait))
+            self.server = server
+        outcome = server.run(spec, permutation)
+        return Run(outcome, _reached(server.scheduler))
 
     def close(self) -> None:
         """Stop the server, if one runs."""
@@ -76,6 +78,7 @@ class ExternalDriver:
 def driver(target, block_wait: float, files: bool = False):
     """Yield the driver for target (files: an external server's file operations are points
     too), and stop what it started however the run ends."""
+    chosen: BuiltinDriver | ExternalDriver
     if target.backend == "external":
         chosen = ExternalDriver(target, block_wait, files)
     else:

@@ -79,7 +79,7 @@ def nameable(reached: list[str], writes: int) -> list[str]:
     SELECTs) is one step, and a point is named at most once per write request, as a spec
     allows; the rest run unnamed, within the step before them."""
     collapsed = [p for i, p in enumerate(reached) if i == 0 or reached[i - 1] != p]
-    kept, seen = [], {}
+    kept, seen = [], dict[str, int]()
     for point in collapsed:
         seen[point] = seen.get(point, 0) + 1
         if seen[point] <= writes:

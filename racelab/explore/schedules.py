@@ -49,7 +49,7 @@ def pct(lanes: list[list[tuple]], depth: int, rng: random.Random) -> list[tuple]
     at = rng.sample(range(1, total + 1), min(depth - 1, total))
     changes = {step: low for low, step in enumerate(at)}  # every low below every starting
     left = [list(lane) for lane in lanes]
-    schedule = []
+    schedule: list[tuple] = []
     while len(schedule) < total:
         lane = max((i for i in priority if left[i]), key=priority.__getitem__)
         schedule.append(left[lane].pop(0))
@@ -61,7 +61,8 @@ def pct(lanes: list[list[tuple]], depth: int, rng: random.Random) -> list[tuple]
 def sample(lanes: list[list[tuple]], budget: int, seed: int) -> list[list[tuple]]:
     """Return up to budget distinct PCT schedules, depth 1 first, each depth drawn until it
     stops giving new ones; the same seed gives the same list."""
-    rng, chosen, seen = random.Random(seed), [], set()
+    rng, seen = random.Random(seed), set[tuple]()
+    chosen: list[list[tuple]] = []
     total = sum(map(len, lanes))
     for depth in range(1, total + 1):
         stale = 0
