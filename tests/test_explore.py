@@ -34,7 +34,11 @@ def racelab(*args, timeout=300) -> subprocess.CompletedProcess:
 def explore(tmp_path, *args, timeout=300) -> tuple[subprocess.CompletedProcess, dict | None]:
     """Run `racelab explore ARGS --out --json`; return the run and its JSON (None: none)."""
     out = tmp_path / "found.json"
-    run = racelab("explore", *args, "--out", str(tmp_path / "specs"), "--json", str(out),
+    # A step that has not reached its next point within the block wait counts as blocked: on
+    # a slow, busy machine 1 s could misjudge an unsafe server's step. Where nothing blocks,
+    # a longer wait costs nothing (each wait ends the moment the session arrives).
+    wait = [] if "--block-wait" in args else ["--block-wait", "10s"]
+    run = racelab("explore", *args, *wait, "--out", str(tmp_path / "specs"), "--json", str(out),
                   timeout=timeout)  # fmt: skip
     return run, json.loads(out.read_text()) if out.exists() else None
 
@@ -169,7 +173,9 @@ def _two_by_two():
 
 
 def test_a_safe_target_holds_in_every_interleaving_and_exits_0(tmp_path):
-    run, found = explore(tmp_path, "--target", "json:file-lock@1", *TWO_CREATES)
+    # Its lock says when a request waits for it (a wait notice), so no block wait is spent.
+    run, found = explore(tmp_path, "--target", "json:file-lock@1", "--block-wait", "1s",
+                         *TWO_CREATES)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert (found["schedules"], found["run"], found["failing"]) == (20, 20, [])
     assert "every one held: all 20 of 20 interleavings" in run.stdout
