@@ -8,21 +8,31 @@ info write may or may not be.
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
-from checker.facts import FAIL, INFO, NONE, OK
+from checker.facts import FAIL, INFO, NONE, OK, HistoryFacts
 from checker.join import Join
+from checker.snapshot import Snapshot
+from checker.store_index import StoreIndex
 
 
 @dataclass
 class Context:
     """Everything a check may look at."""
 
-    snapshot: object  # checker.snapshot.Snapshot
-    index: object  # checker.store_index.StoreIndex
-    facts: object = None  # checker.facts.HistoryFacts, or None without a history
-    history: object = None  # the history itself (History or HistoryStream), or None
+    snapshot: Snapshot
+    index: StoreIndex
+    facts: HistoryFacts | None = None  # None without a history
+    history: Any = None  # the history itself (History or HistoryStream), or None
+
+    @property
+    def history_facts(self) -> HistoryFacts:
+        """Return the history's facts, for a check that runs only with a history (checks.py)."""
+        if self.facts is None:
+            raise LookupError("this check needs a history")
+        return self.facts
 
     @cached_property
     def leaves(self) -> list[dict]:
@@ -41,7 +51,7 @@ class Context:
     @cached_property
     def join(self) -> Join:
         """Return the store matched to the history, token by token (needs facts)."""
-        return Join(self.facts, self.index, self.snapshot)
+        return Join(self.history_facts, self.index, self.snapshot)
 
 
 def _order(order) -> dict:
@@ -94,14 +104,14 @@ def corrupt_record(ctx: Context, limit: int):
 
 def lost(ctx: Context, limit: int):
     """Creates acknowledged ok whose token is not stored and was never cancelled."""
-    facts = ctx.facts
+    facts = ctx.history_facts
     lost_ = (facts.created == OK) & (facts.cancelled < INFO) & ~ctx.join.held
     tokens = facts.tokens_at(lost_)
     return len(tokens), [_lost_example(ctx, t) for t in tokens[:limit]]
 
 
 def _lost_example(ctx: Context, token: str) -> dict:
-    facts = ctx.facts
+    facts = ctx.history_facts
     acked = facts.acked_id(token)
     record = _acked_create(facts, token)
     rivals = [t for t in facts.collisions.get(acked, ()) if t != token]
@@ -159,7 +169,7 @@ def _collision_example(ctx: Context, order_id, stored_tokens, acked_tokens) -> d
             f"(tokens {', '.join(stored_tokens)}).",
             "tokens": stored_tokens,
         }
-    records = [_acked_create(ctx.facts, t) for t in acked_tokens]
+    records = [_acked_create(ctx.history_facts, t) for t in acked_tokens]
     start, end = max(r["t0"] for r in records), min(r["t1"] for r in records)
     together = (
         f"their requests overlapped from {start:.3f} s to {end:.3f} s"
@@ -190,9 +200,9 @@ def _acked_create(facts, token) -> dict:
 
 def unexpected(ctx: Context, limit: int):
     """Stored orders whose token no client sent, or whose every create failed."""
-    outcome = ctx.facts.outcome
+    outcome = ctx.history_facts.outcome
     # Never sent, or its strongest create failed (NONE or FAIL), once per stored token:
-    strongest = ctx.join.per_stored(ctx.facts.created, NONE)
+    strongest = ctx.join.per_stored(ctx.history_facts.created, NONE)
     positions = np.flatnonzero(strongest <= FAIL)
     orders = map(ctx.index.distinct.__getitem__, positions[:limit].tolist())
     examples = [
@@ -213,7 +223,7 @@ def unexpected(ctx: Context, limit: int):
 
 def resurrected(ctx: Context, limit: int):
     """Orders whose cancel was ok but that are still stored."""
-    tokens = ctx.facts.writes.tokens.names(ctx.join.resurrected())
+    tokens = ctx.history_facts.writes.tokens.names(ctx.join.resurrected())
     examples = [
         _example(
             f"order {ctx.index.by_token[t][0]} (token {t}) was cancelled ok and is stored "
@@ -228,7 +238,8 @@ def resurrected(ctx: Context, limit: int):
 
 def stock_mismatch(ctx: Context, limit: int):
     """Skus whose initial stock minus stored orders' qty differs from the stored stock."""
-    initial, items, sold = ctx.facts.initial, ctx.snapshot.items, ctx.index.qty_by_sku
+    initial, sold = ctx.history_facts.initial, ctx.index.qty_by_sku
+    items = ctx.snapshot.items or {}  # None: no stock could be read
     skus = sorted(
         s
         for s in set(initial) | set(items)
@@ -254,7 +265,7 @@ def _mismatch_example(sku, initial: int, sold: int, stock: int) -> dict:
 
 def oversold(ctx: Context, limit: int):
     """Skus with stock below zero, or more sold than there was."""
-    items, sold = ctx.snapshot.items, ctx.index.qty_by_sku
+    items, sold = ctx.snapshot.items or {}, ctx.index.qty_by_sku
     initial = ctx.facts.initial if ctx.facts is not None else {}
     skus = sorted(
         s

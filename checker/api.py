@@ -8,6 +8,7 @@ check is reported as not run, never as held.
 
 import http.client
 import sys
+from typing import TypeGuard
 from urllib.parse import urlsplit
 
 from checker.orders import Orders
@@ -60,7 +61,7 @@ class _Reader:
         https = parts.scheme == "https"
         kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
         self.prefix = parts.path.rstrip("/")
-        self.conn = kind(parts.hostname, parts.port, timeout=timeout)
+        self.conn = kind(parts.hostname or "", parts.port, timeout=timeout)
         self.timeout = timeout
 
     def __enter__(self):
@@ -166,5 +167,5 @@ def _past(listed: list, after: int, seen_at_after: int, start: int) -> list:
     return fresh
 
 
-def _is_int(value) -> bool:
+def _is_int(value) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)

@@ -8,6 +8,7 @@ surrogate, an integer past int64, a cancel that names only an id).
 
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import Protocol
 
 import numpy as np
 
@@ -17,24 +18,40 @@ RANK = {"fail": FAIL, "info": INFO, "ok": OK}
 WRITES = ("create", "cancel")  # the write ops; every other op is left out
 
 
+class TokenTable(Protocol):
+    """A history's distinct tokens, each with a code (engine.Tokens, DictTokens)."""
+
+    def __len__(self) -> int: ...
+    def name(self, code: int) -> str: ...
+    def names(self, codes) -> list: ...
+    def lookup(self, tokens) -> np.ndarray: ...
+    def code(self, token) -> int: ...
+
+
+def unset() -> np.ndarray:
+    """Return an empty array: a column, or a per-token fact, before it is gathered."""
+    return np.empty(0)
+
+
 @dataclass
 class Columns:
     """The write records of a history, in history order, one array per field."""
 
-    tokens: object = None  # the distinct tokens and their codes (engine.Tokens, DictTokens)
+    tokens: TokenTable = field(default_factory=lambda: DictTokens([]))  # and their codes
     skus: dict = field(default_factory=dict)  # sku -> code, in order of first mention
-    code: np.ndarray = None  # each write's token code
-    create: np.ndarray = None  # True for a create, False for a cancel
-    rank: np.ndarray = None  # FAIL, INFO or OK
-    sku: np.ndarray = None  # the sku's code, or NONE when the record names none
-    qty: np.ndarray = None
-    has_qty: np.ndarray = None
-    order_id: np.ndarray = None
-    has_id: np.ndarray = None
-    unsent: np.ndarray = None  # no status: refused or never sent
-    t0: np.ndarray = None
-    t1: np.ndarray = None
-    locator: np.ndarray = None  # where the record can be read again
+    code: np.ndarray = field(default_factory=unset)  # each write's token code
+    create: np.ndarray = field(default_factory=unset)  # True for a create, False for a cancel
+    rank: np.ndarray = field(default_factory=unset)  # FAIL, INFO or OK
+    # the sku's code, or NONE when the record names none
+    sku: np.ndarray = field(default_factory=unset)
+    qty: np.ndarray = field(default_factory=unset)
+    has_qty: np.ndarray = field(default_factory=unset)
+    order_id: np.ndarray = field(default_factory=unset)
+    has_id: np.ndarray = field(default_factory=unset)
+    unsent: np.ndarray = field(default_factory=unset)  # no status: refused or never sent
+    t0: np.ndarray = field(default_factory=unset)
+    t1: np.ndarray = field(default_factory=unset)
+    locator: np.ndarray = field(default_factory=unset)  # where the record can be read again
 
     def __len__(self) -> int:
         return int(self.code.size)

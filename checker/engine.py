@@ -187,7 +187,8 @@ class Tokens:
         hashes = tokens.hash()
         codes = (hashes.rank("dense") - 1).cast(pl.Int64).to_numpy()
         self.first = _firsts(codes)
-        self.keys = hashes.gather(self.first).to_numpy()  # in code order: sorted
+        # In code order: sorted. None: two tokens share a hash, so they are found by string.
+        self.keys: np.ndarray | None = hashes.gather(self.first).to_numpy()
         if not (tokens.gather(self.first[codes]) == tokens).all():  # two share a hash
             codes = (tokens.rank("dense") - 1).cast(pl.Int64).to_numpy()
             self.first, self.keys = _firsts(codes), None

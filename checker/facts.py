@@ -8,11 +8,12 @@ in C. The records themselves stay in the file until an example needs one.
 
 import itertools
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from checker.columns import FAIL, INFO, NONE, OK, RANK, Columns, careful_columns
+from checker.columns import FAIL, INFO, NONE, OK, RANK, Columns, careful_columns, unset
 from checker.contention import NOT_SENT
 
 __all__ = ["FAIL", "INFO", "NONE", "OK", "RANK", "HistoryFacts", "history_facts"]
@@ -26,15 +27,20 @@ class HistoryFacts:
 
     initial: dict
     writes: Columns
-    fetch: object  # locator -> record
-    created: np.ndarray = None  # strongest create outcome per token, or NONE if never sent
-    cancelled: np.ndarray = None  # strongest cancel outcome per token, or NONE
-    acked: np.ndarray = None  # the write whose answer gave the token its id (last ok create)
-    cancel: np.ndarray = None  # the token's last ok cancel
-    first_sent: np.ndarray = None  # the token's first create that named both sku and qty
+    fetch: Callable[[int], dict]  # locator -> record
+    # strongest create outcome per token, or NONE if never sent
+    created: np.ndarray = field(default_factory=unset)
+    # strongest cancel outcome per token, or NONE
+    cancelled: np.ndarray = field(default_factory=unset)
+    # the write whose answer gave the token its id (last ok create)
+    acked: np.ndarray = field(default_factory=unset)
+    cancel: np.ndarray = field(default_factory=unset)  # the token's last ok cancel
+    # the token's first create that named both sku and qty
+    first_sent: np.ndarray = field(default_factory=unset)
     collisions: dict = field(default_factory=dict)  # id -> tokens that were all acked it
     counts: dict = field(default_factory=dict)
-    sku: np.ndarray = None  # each write's sku group, for the contention measure
+    # each write's sku group, for the contention measure
+    sku: np.ndarray = field(default_factory=unset)
     _by_start: tuple | None = None
 
     def tokens_at(self, mask: np.ndarray) -> list:
@@ -195,7 +201,7 @@ def _collisions(writes: Columns, acked: np.ndarray) -> dict:
     ids, codes = ids[order], codes[order]
     # Sorted by id, an id went to two tokens exactly where two neighbours differ in token.
     clash = (ids[1:] == ids[:-1]) & (codes[1:] != codes[:-1])
-    name, found = writes.tokens.name, defaultdict(set)
+    name, found = writes.tokens.name, defaultdict[int, set](set)
     for at in np.flatnonzero(clash).tolist():
         found[plain(ids[at])].update((name(codes[at]), name(codes[at + 1])))
     return {i: sorted(tokens) for i, tokens in found.items()}

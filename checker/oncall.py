@@ -17,7 +17,9 @@ def read_sql_shifts(db) -> dict[str, list[str]]:
     """Return who is on call by shift from a SQLite or psycopg connection ({} without a rota)."""
     if not _has_rota(db):
         return {}
-    found = {row[0]: [] for row in db.execute("SELECT shift FROM shifts ORDER BY shift")}
+    found: dict[str, list[str]] = {
+        row[0]: [] for row in db.execute("SELECT shift FROM shifts ORDER BY shift")
+    }
     for shift, doctor in db.execute("SELECT shift, doctor FROM on_call ORDER BY shift, doctor"):
         found.setdefault(shift, []).append(doctor)
     return found

@@ -42,7 +42,10 @@ class Orders(Sequence):
         """Return a database cursor's (id, sku, qty, token) rows, fetched a chunk at a time."""
         # Not all at once: every row as a tuple would double the read's peak, and ids and
         # qtys become arrays a chunk at a time (8M ids as Python ints would be 256 MB).
-        ids, skus, qtys, tokens = [], [], [], []
+        ids: list = []
+        skus: list = []
+        qtys: list = []
+        tokens: list = []
         while rows := cursor.fetchmany(chunk):
             ids.append(int_array(list(map(itemgetter(0), rows))))
             qtys.append(int_array(list(map(itemgetter(2), rows))))

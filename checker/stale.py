@@ -51,7 +51,8 @@ class Acked:
 
     def _taken_by_sku(self) -> dict:
         """Return sku -> (acknowledgement times in order, the qty taken by each prefix)."""
-        found, self._undoable = {}, {}
+        found: dict = {}
+        self._undoable: dict = {}
         for at in np.flatnonzero(np.isfinite(self.undone)).tolist():
             self._undoable.setdefault(self.skus[at], []).append(at)
         by_sku: dict = {}
@@ -153,7 +154,8 @@ def _stock_missed(read: dict, acked: Acked | None, initial: dict) -> str | None:
 def _left_at(ctx) -> dict:
     """Return (shift, doctor) -> when the first acknowledged leave took them off call, for
     the doctors the store has off call at the end."""
-    shifts, left = ctx.snapshot.shifts or {}, {}
+    shifts = ctx.snapshot.shifts or {}
+    left: dict = {}
     for r in ctx.leaves:
         key = (r["shift"], r["doctor"])
         if r["type"] == "ok" and r["shift"] in shifts and r["doctor"] not in shifts[r["shift"]]:

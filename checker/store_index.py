@@ -10,6 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
+from checker.columns import unset
 from checker.engine import may_repeat, token_series
 from checker.orders import Orders
 
@@ -27,8 +28,8 @@ class StoreIndex:
     malformed_tokens: set = field(default_factory=set)
     uncertain_skus: set = field(default_factory=set)
     # Per stored order: the position of the first order of its sku, and its qty.
-    sku_at: np.ndarray = None
-    qty: np.ndarray = None
+    sku_at: np.ndarray = field(default_factory=unset)
+    qty: np.ndarray = field(default_factory=unset)
     first_of_sku: dict = field(default_factory=dict)  # sku -> the position of its first order
 
     def stock_known(self, sku) -> bool:
@@ -68,7 +69,7 @@ def _qty_by_sku(index: StoreIndex, orders) -> Counter:
     qty = orders.qtys
     index.sku_at, index.qty = codes, qty
     if qty.dtype == object or (qty.size and int(np.abs(qty).max()) > (2**62) // qty.size):
-        totals = Counter()
+        totals: Counter = Counter()
         for _, sku, amount, _ in orders:
             totals[sku] += amount
         return totals
@@ -79,7 +80,8 @@ def _qty_by_sku(index: StoreIndex, orders) -> Counter:
 
 def _index_repeats(index: StoreIndex, orders) -> None:
     """Index orders one by one, the first of each token kept, every repeat listed apart."""
-    by_token, by_id = {}, {}
+    by_token: dict = {}
+    by_id: dict = {}
     for order in orders:
         _put(by_token, index.repeated_tokens, order[3], order)
         _put(by_id, index.repeated_ids, order[0], order)

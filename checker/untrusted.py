@@ -61,6 +61,7 @@ def _exchange(conn, method, path, body, headers, deadline: float, limit: int):
         if response is None:
             raise BadAnswer("no answer in time")
         raise BadAnswer(f"a {response.status} answer not whole in time")
+    assert response is not None  # without the watchdog, the try above answered or raised
     return response.status, raw
 
 
