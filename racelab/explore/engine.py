@@ -34,6 +34,11 @@ class Tried:
         """Say whether the checker found an anomaly."""
         return self.outcome.verdict == "failed"
 
+    @property
+    def held(self) -> bool:
+        """Say whether the checker found nothing and every session got its answers."""
+        return self.outcome.verdict == "held" and self.outcome.finished
+
     def steps(self) -> list[str]:
         """Return the schedule as 'A.read' steps."""
         return [step_name(s) for s in self.schedule]
@@ -57,8 +62,9 @@ class Exploration:
         return [by_key[tuple(s)] for s in ordered]
 
     def inconclusive(self) -> list[Tried]:
-        """Return the schedules that neither held nor failed (the checker said unknown)."""
-        return [t for t in self.tried if t.outcome.verdict not in ("held", "failed")]
+        """Return the schedules that did not fail and cannot be said to have held: the
+        checker said unknown, or a session had no answer within the schedule's bound."""
+        return [t for t in self.tried if not t.failed and not t.held]
 
 
 def learn(spec: Spec, run, progress) -> dict[str, list[str]]:

@@ -91,7 +91,8 @@ def summary_lines(found: Exploration, paths: list[Path]) -> list[str]:
         lines += [f"{number:>3}. {steps_text(tried.outcome)}", f"     answers: {answers}",
                   f"     anomalies: {anomalies}", f"     spec: {path}"]  # fmt: skip
     for tried in found.inconclusive():
-        lines.append(f"  inconclusive ({tried.outcome.verdict}): {' '.join(tried.steps())}")
+        why = tried.outcome.verdict if tried.outcome.finished else "a session had no answer"
+        lines.append(f"  inconclusive ({why}): {' '.join(tried.steps())}")
     return lines + [tally(found)]
 
 
