@@ -261,7 +261,7 @@ def test_a_request_or_setup_explore_cannot_use_says_why(requests, setup, problem
          "racelab explore: bad: cannot start '/nonexistent/server': No such file or directory"),
         (["--external", f"quiet=env -u RACELAB_STEP_SOCKET {WSGI_SHOP}", *TWO_CREATES],
          "racelab explore: quiet: no session reached a pause point when it ran alone "
-         "(does its code call pause()?)"),
+         "(no pause() call, and no SQL statement or file operation racelab was asked to step)"),
     ],
 )  # fmt: skip
 def test_bad_usage_and_a_server_that_cannot_be_explored_exit_2_in_one_line(tmp_path, args, says):

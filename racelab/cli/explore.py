@@ -80,7 +80,7 @@ def explore_command(target, external, requests, setup, budget, seed, file_points
     with bad_input(ExploreError):
         spec = build_spec(list(requests), setup)
     found = _explore(spec, chosen, Search(budget, seed, wait, file_points))
-    _show(spec, found, out_dir, json_path, _replay(target, external))
+    _show(spec, found, out_dir, json_path, _replay(target, external, file_points))
 
 
 def _target(target, external):
@@ -98,11 +98,13 @@ def _target(target, external):
         raise click.BadParameter(str(e), param_hint="--external") from None
 
 
-def _replay(target, external) -> str:
+def _replay(target, external, file_points) -> str:
     """Return the options that replay a written spec on the same server."""
     import shlex
 
-    return f"--target {target}" if target else f"--external {shlex.quote(external)}"
+    if target:
+        return f"--target {target}"
+    return ("--file-points " if file_points else "") + f"--external {shlex.quote(external)}"
 
 
 def _explore(spec, target, search):
@@ -115,7 +117,8 @@ def _explore(spec, target, search):
     except TargetFailed as e:
         raise InputError(str(e)) from None
     except NothingToInterleave as e:
-        hint = " (does its code call pause()?)" if target.backend == "external" else ""
+        hint = (" (no pause() call, and no SQL statement or file operation racelab was asked "
+                "to step)" if target.backend == "external" else "")  # fmt: skip
         raise InputError(f"{target.name}: {e}{hint}") from None
 
 
