@@ -1,9 +1,10 @@
 """Benchmark 4: the checker on 10k, 100k and 1M stored orders and operations, both formats.
 
 Synthetic but realistic data: every create acknowledged and stored, one in ten cancelled.
-Reported: wall seconds and the peak memory of the checker's process tree (the summed RSS
-of it and anything it starts, sampled every 10 ms), the two store formats run alternately
-so that they share the machine's hour, with the load average when the runs began.
+Reported: wall seconds, CPU seconds (user + system: on a machine others share, the figure
+their load disturbs least) and the peak memory of the checker's process tree (the summed
+RSS of it and anything it starts, sampled every 10 ms), the two store formats run
+alternately so that they share the machine's hour, with the load average when they began.
 """
 
 import json
@@ -85,7 +86,7 @@ def write_data(work: Path, size: int) -> tuple[Path, Path, Path]:
 
 
 def check_once(store: Path, history: Path) -> dict:
-    """Run racelab check once; return wall seconds, peak RSS and its verdict."""
+    """Run racelab check once; return wall and CPU seconds, peak RSS and its verdict."""
     started = time.monotonic()
     command = [sys.executable, "-m", "racelab", "check", str(store), "--history", str(history)]
     process = subprocess.Popen(
@@ -95,11 +96,13 @@ def check_once(store: Path, history: Path) -> dict:
     )
     peak = TreePeak(process.pid)
     output = process.stdout.read()
-    process.wait()
+    _, status, usage = os.wait4(process.pid, 0)  # wait() and the child's CPU time
+    process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - started
     process.stdout.close()
     return {
         "seconds": seconds,
+        "cpu": usage.ru_utime + usage.ru_stime,
         "peak_mb": peak.stop() / 1024,
         "verdict": json.loads(output)["verdict"],
     }
@@ -160,11 +163,11 @@ def run(runs: int = 3, sizes=SIZES) -> dict:
                 figures = _figures([r[fmt] for r in rounds])
                 summary[f"{fmt} {size}"] = figures | {"load": load}
                 seconds, peak = f"{figures['seconds']:.2f}", f"{figures['peak_mb']:.0f}"
-                verdicts = "/".join(figures["verdicts"])
-                rows.append([fmt, f"{size:,}", seconds, peak, verdicts, f"{load:.1f}"])
+                verdicts, cpu = "/".join(figures["verdicts"]), f"{figures['cpu']:.2f}"
+                rows.append([fmt, f"{size:,}", seconds, cpu, peak, verdicts, f"{load:.1f}"])
     print_table(
         f"Checker: N stored orders and N operations, median of {runs}, formats alternating",
-        ["format", "N", "seconds", "peak MB", "verdict", "load avg"],
+        ["format", "N", "seconds", "CPU s", "peak MB", "verdict", "load avg"],
         rows,
         f"python -m benchmarks checker --runs {runs}",
     )
@@ -177,6 +180,7 @@ def _figures(results: list) -> dict:
     return {
         "seconds": median([r["seconds"] for r in results]),
         "runs": [round(r["seconds"], 2) for r in results],
+        "cpu": median([r["cpu"] for r in results]),
         "peak_mb": median([r["peak_mb"] for r in results]),
         "verdicts": sorted({r["verdict"] for r in results}),
     }
