@@ -269,7 +269,12 @@ def main(argv=None) -> int:
     )
     ops = Interposer(Disk.load(args.folder), args.folder, hook)
     threading.Thread(target=_commands, args=(ops, args.mountpoint), daemon=True).start()
-    mfusepy.FUSE(ops, args.mountpoint, foreground=True, fsname="racelab")
+    # Held operations need direct I/O: through the page cache, a read held at its point
+    # keeps its page locked, and another request's open of the file (which drops the
+    # file's cached pages) waits for it, so which request goes on would be the kernel's.
+    # Through the cache a read may also never reach us at all: no point, no event.
+    held = {"direct_io": True, "attr_timeout": 0, "entry_timeout": 0} if args.hold else {}
+    mfusepy.FUSE(ops, args.mountpoint, foreground=True, fsname="racelab", **held)
     ops.disk.write_back(args.folder)
     print("stopped", flush=True)
     return 0
