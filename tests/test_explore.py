@@ -1,6 +1,7 @@
 """`racelab explore`: interleavings searched on real servers (a racelab target and a server
 of a user's that pauses by the pause protocol), checked, and written as specs that replay."""
 
+import itertools
 import json
 import signal
 import subprocess
@@ -100,6 +101,33 @@ def test_explore_finds_a_users_servers_lost_order_with_no_spec_in_under_30_s(
     assert elapsed < 30, f"six interleavings and two learning runs took {elapsed:.1f} s"
     replay = racelab("step", found["failing"][0]["spec"], "--external", f"{name}={command}")
     assert replay.returncode == 1, replay.stdout + replay.stderr
+
+
+def test_explore_finds_the_data_json_servers_lost_order_at_its_own_file_operations(tmp_path):
+    run, found = explore(tmp_path, "--external", f"express-json={EXPRESS}", "--file-points",
+                         *TWO_CREATES)  # fmt: skip
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert found["points"] == {"A": ["open", "read", "write"], "B": ["open", "read", "write"]}
+    assert (found["schedules"], found["run"]) == (20, 20)
+    # Exactly the interleavings where each session reads the file before the other writes
+    # it: the same set every run, since a held read no longer holds up the other's open.
+    failing = {tuple(f["steps"]) for f in found["failing"]}
+    both_read_first = {
+        s for s in _interleavings(["open", "read", "write"])
+        if s.index("A.read") < s.index("B.write") and s.index("B.read") < s.index("A.write")
+    }  # fmt: skip
+    assert failing == both_read_first
+    assert all(set(f["anomalies"]) == {"lost", "id_collision"} for f in found["failing"])
+
+
+def _interleavings(points: list[str]) -> set[tuple[str, ...]]:
+    """Return every interleaving of sessions A and B, each passing points in order."""
+    found = set()
+    for a_at in itertools.combinations(range(2 * len(points)), len(points)):
+        a, b = iter(points), iter(points)
+        found.add(tuple(f"A.{next(a)}" if i in a_at else f"B.{next(b)}"
+                        for i in range(2 * len(points))))  # fmt: skip
+    return found
 
 
 def test_explore_finds_the_express_pg_servers_lost_update_at_its_own_sql(tmp_path):
