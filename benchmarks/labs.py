@@ -19,25 +19,32 @@ from pathlib import Path
 
 from racelab.report.verdicts import label
 
-LABS = sorted((Path(__file__).resolve().parent.parent / "docs" / "labs").glob("0*.md"))
+LAB_DIR = Path(__file__).resolve().parent.parent / "docs" / "labs"
+LABS = sorted([*LAB_DIR.glob("0*.md"), *LAB_DIR.glob("10-*.md")])
 SHORT = "3s"
 OUT = re.compile(r"runs/([\w-]+)")
 # A row names a built-in target (json:naive@4) or an --external one by its name.
 ROW = re.compile(
-    r"^\| (?!target )([a-z]+:[a-z-]+@\d+|[a-z][a-z0-9-]*) \| (\w+) \| ([^|]+) \|$", flags=re.M
+    r"^\| (?!target |permutation )([a-z]+:[a-z-]+@\d+|[a-z][a-z0-9-]*) \| (\w+) \| ([^|]+) \|$",
+    flags=re.M,
 )
 REPO = Path(__file__).resolve().parent.parent
 BY_HAND = re.compile(r"`([A-Z ]+)` (?:fails with `(\w+)`|holds)")
+# An explore row: the --external target, the exit, a line its output holds, its anomalies.
+EXPLORE_ROW = re.compile(r"^\| ([a-z][a-z0-9-]*) \| (\d) \| `([^`|]+)` \| ([^|]+) \|$", flags=re.M)
+EXTERNAL = re.compile(r"--external '([\w-]+)=")
 
 
 def lab_commands(text: str) -> list[str]:
-    """Return the racelab compare and check lines of a lab's shell blocks, in order."""
+    """Return the racelab compare, check, step and explore lines of a lab's shell blocks."""
     blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
     return [
         line.strip()
         for block in blocks
         for line in block.splitlines()
-        if line.strip().startswith(("racelab compare", "racelab check", "racelab step"))
+        if line.strip().startswith(
+            ("racelab compare", "racelab check", "racelab step", "racelab explore")
+        )
     ]
 
 
@@ -151,6 +158,44 @@ def hand_mismatches(command: str, keys: str, anomaly: str | None, out_root: Path
     return [] if verdict.startswith(wanted) else [f"{keys}: {verdict!r}, not {wanted!r}"]
 
 
+def explore_table(text: str) -> dict[str, tuple[int, str, list[str]]]:
+    """Return, from "Expected outcome"'s explore table, {target: (exit, line, anomalies)}."""
+    section = text.split("## Expected outcome", 1)[1]
+    return {
+        name: (int(code), line, [a.strip() for a in anomalies.split(",") if a.strip() != "none"])
+        for name, code, line, anomalies in EXPLORE_ROW.findall(section)
+    }
+
+
+def explorations(text: str) -> list[tuple[str, tuple[int, str, list[str]]]]:
+    """Return each `racelab explore` command of a lab with what its explore row promises."""
+    commands = [c for c in lab_commands(text) if c.startswith("racelab explore")]
+    table = explore_table(text)
+    names = [EXTERNAL.search(c).group(1) for c in commands]
+    if sorted(names) != sorted(table):
+        raise ValueError(f"a lab needs one explore row per explore command: {names}, {table}")
+    return [(c, table[name]) for c, name in zip(commands, names, strict=True)]
+
+
+def explore_mismatches(
+    command: str, expected: tuple[int, str, list[str]], out_root: Path
+) -> list[str]:
+    """Run a lab's explore command; return how its exit, output or schedules missed the promise."""
+    code, line, anomalies = expected
+    result = run_command(command, out_root)
+    if result.returncode != code:
+        return [f"exit {result.returncode}, not {code}: {result.stderr[-500:]}"]
+    args = adapt(command, out_root)
+    failing = json.loads(Path(args[args.index("--json") + 1]).read_text())["failing"]
+    found = {a for schedule in failing for a in schedule["anomalies"]}
+    missed = [f"no {a} among the failing schedules" for a in anomalies if a not in found]
+    if found and not anomalies:
+        missed.append(f"failing schedules show {sorted(found)}, none promised")
+    if line not in result.stdout:
+        missed.append(f"no {line!r} in its output")
+    return missed
+
+
 def promises(text: str) -> list[tuple[str, object]]:
     """Return (name, run once into a work dir -> mismatches) for every promise of a lab."""
     found = [
@@ -160,6 +205,10 @@ def promises(text: str) -> list[tuple[str, object]]:
     found += [
         (OUT.search(c).group(1), lambda work, c=c, e=e: matrix_mismatches(run_step(c, work), e))
         for c, e in steppings(text)
+    ]
+    found += [
+        (OUT.search(c).group(1), lambda work, c=c, e=e: explore_mismatches(c, e, work))
+        for c, e in explorations(text)
     ]
     if "--interactive" in text:
         found += [

@@ -7,6 +7,7 @@ from benchmarks.labs import (
     LABS,
     OUT,
     compares,
+    explore_table,
     lab_commands,
     matrix_tables,
     mismatches,
@@ -63,3 +64,18 @@ def test_a_lab_that_promises_a_failure_is_sized_by_requests():
                 continue
             if any(verdict == "failed" for verdict, _ in expected.values()):
                 assert "--max-requests" in command, (lab.stem, command)
+
+
+def test_the_any_server_lab_steps_and_explores_as_it_says(tmp_path):
+    lab = next(lab for lab in LABS if lab.stem.startswith("10"))
+    found = promises(lab.read_text())
+    assert len(found) == 5  # two stepped matrices, three explores
+    for what, run_once in found:
+        assert run_once(tmp_path) == [], what
+
+
+def test_the_any_server_labs_explore_table_is_read_as_written():
+    lab = next(lab for lab in LABS if lab.stem.startswith("10"))
+    table = explore_table(lab.read_text())
+    assert table["pg"] == (1, "2 failed, of 6 of 20 interleavings", ["stock_mismatch", "oversold"])
+    assert table["pg-for-update"] == (0, "every one held: 6 of 252 interleavings", [])
