@@ -219,7 +219,7 @@ def test_a_pin_that_finds_no_new_worker_closes_every_connection_it_held():
     import warnings
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from racelab.step.runner import Client
+    from racelab.step.client import Client
     from servers.stepping import WORKER_HEADER
 
     class OneWorker(BaseHTTPRequestHandler):

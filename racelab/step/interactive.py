@@ -8,15 +8,16 @@ import threading
 import time
 
 from racelab.compare.targets import TargetSpec
+from racelab.step.client import Client
+from racelab.step.lanes import EveryPoint
 from racelab.step.runner import (
     PERMUTATION_LIMIT_S,
-    Client,
     Outcome,
     checked,
     session_loop,
     stepped_server,
 )
-from racelab.step.scheduler import BLOCK_WAIT_S, EveryPoint
+from racelab.step.scheduler import BLOCK_WAIT_S
 from racelab.step.spec import Spec
 
 

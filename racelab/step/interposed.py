@@ -10,9 +10,9 @@ is reported unattributed, never guessed). After that the scheduler releases one 
 import threading
 import time
 
+from racelab.step.client import Client
 from racelab.step.runner import (
     PERMUTATION_LIMIT_S,
-    Client,
     Outcome,
     checked,
     send_setup,

@@ -8,7 +8,6 @@ exactly those requests.
 """
 
 import contextlib
-import http.client
 import json
 import shutil
 import tempfile
@@ -16,7 +15,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from checker import check
 from checker.stores import resolve_store_path
@@ -26,14 +24,14 @@ from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
 from racelab.process_exit import finishing
+from racelab.step.client import REQUEST_LIMIT_S, Client
+from racelab.step.lanes import StepLog
 from racelab.step.lock_probe import lock_probe
-from racelab.step.scheduler import BLOCK_WAIT_S, Scheduler, StepLog
+from racelab.step.scheduler import BLOCK_WAIT_S, Scheduler
 from racelab.step.spec import WRITES, Spec
 from servers.registry import store_class
-from servers.stepping import SESSION_HEADER, WORKER_HEADER
 
-PERMUTATION_LIMIT_S = 60.0  # a permutation's overall bound, whatever its steps do
-DISTINCT_WORKER_TRIES = 40
+PERMUTATION_LIMIT_S = REQUEST_LIMIT_S  # a permutation's overall bound, whatever its steps do
 
 
 @dataclass
@@ -71,59 +69,6 @@ class Outcome:
     def key(self) -> tuple:
         """Return what must be the same every time the permutation runs."""
         return self.verdict, tuple(sorted(k for k, v in self.anomalies.items() if v))
-
-
-class Client:
-    """One session's HTTP connection, kept open so a worker process keeps serving it."""
-
-    def __init__(self, url: str, session: str):
-        parts = urlsplit(url)
-        self.host, self.port, self.session = parts.hostname, parts.port, session
-        self.conn = self._open()
-
-    def _open(self):
-        return http.client.HTTPConnection(self.host, self.port, timeout=PERMUTATION_LIMIT_S)
-
-    def send(self, method: str, path: str, body=None) -> tuple[int | None, dict | None, int | None]:
-        """Send one request; return (status, JSON body or None, the pid that served it)."""
-        headers = {"Content-Type": "application/json"}
-        if self.session:  # setup requests name no session: they never pause
-            headers[SESSION_HEADER] = self.session
-        try:
-            self.conn.request(method, path, json.dumps(body) if body else None, headers)
-            response = self.conn.getresponse()
-            raw = response.read()
-        except OSError:
-            self.conn.close()
-            return None, None, None
-        pid = response.getheader(WORKER_HEADER)
-        return response.status, _json(raw), int(pid) if pid else None
-
-    def close(self) -> None:
-        """Close the connection."""
-        self.conn.close()
-
-    def pin_to_a_new_worker(self, taken: set) -> int | None:
-        """Reconnect until this connection is served by a process no other session uses."""
-        spare = []
-        try:
-            for _ in range(DISTINCT_WORKER_TRIES):
-                _, _, pid = self.send("GET", "/health")
-                if pid is None or pid not in taken:
-                    return pid
-                spare.append(self.conn)  # held open, so the next connect lands elsewhere
-                self.conn = self._open()
-            return None
-        finally:
-            for conn in spare:  # closed however it ends: found a worker, or gave up
-                conn.close()
-
-
-def _json(raw: bytes):
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return None
 
 
 @dataclass

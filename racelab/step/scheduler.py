@@ -11,8 +11,7 @@ there within BLOCK_WAIT_S is blocked (a lock makes it wait): the schedule goes o
 it, and its steps are taken as soon as it arrives, as isolationtester prints
 `<waiting ...>`. A server that says so (a RACELAB-WAIT/1 notice, sent just before it waits
 for a lock, until a RACELAB-FREE/1 notice lets that lock go) is known blocked at once,
-without the block wait. After the last step each
-session in turn is driven to its end.
+without the block wait. After the last step each session in turn is driven to its end.
 """
 
 import contextlib
@@ -20,50 +19,16 @@ import logging
 import os
 import secrets
 import socket
-import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 
-from racelab.step.wire import READ_TIMEOUT_S, Refused, answer, read_pause
+from racelab.step.lanes import EveryPoint, Lane, StepLog, known, match_lock_waits, may_arrive
+from racelab.step.wire import READ_TIMEOUT_S, Refused, answer, listen, read_pause
 
 BLOCK_WAIT_S = 1.0
 PROBE_EVERY_S = 0.02  # how often a lock probe is asked while a released session is unseen
-ROW_LOCK = "row lock"  # what a session the probe found waiting waits for
 REFUSALS_KEPT = 50  # a stranger's flood of bad lines leaves a bounded list
 logger = logging.getLogger(__name__)
-
-
-class EveryPoint(list):
-    """The steps of an interactive session: every point it reaches is one."""
-
-    def __contains__(self, point) -> bool:
-        return True
-
-    def remove(self, point) -> None:
-        """Take nothing away: the next point is a step too."""
-
-
-@dataclass
-class Lane:
-    """What one session is doing: where it is held, what steps it still has, if it is done."""
-
-    steps: list[str]  # its points still to be released by the schedule, in order
-    held: tuple | None = None  # (point, connection, pid) while it waits at a point
-    pending: list[str] = field(default_factory=list)  # blocked steps, taken when it arrives
-    done: bool = False  # every request of the session has its answer
-    pids: set = field(default_factory=set)
-    reached: list[str] = field(default_factory=list)  # every point it arrived at, in order
-    waiting: str | None = None  # the lock it said it waits for, until someone frees it
-
-
-@dataclass
-class StepLog:
-    """What happened to one step of the schedule."""
-
-    step: str
-    outcome: str  # "ran", "waiting" (released, then blocked), "blocked", "skipped"
-    completed_after: str | None = None  # for a blocked step: the step after which it ran
 
 
 class Scheduler:
@@ -82,7 +47,7 @@ class Scheduler:
         self.lock_probe = None  # () -> how many of the target's clients wait for a lock
         self.begin(lanes)
         self.secret = secrets.token_hex(16)
-        self.listener, self.path = _listen()
+        self.listener, self.path = listen()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def begin(self, lanes: dict[str, list[str]]) -> None:
@@ -175,7 +140,7 @@ class Scheduler:
         """Wait until every session is held at a point, done, or waiting for a lock it said
         it waits for; False if the limit passed first."""
         with self.changed:
-            return self._wait(lambda: all(map(self._known, self.lanes.values())), limit)
+            return self._wait(lambda: all(map(known, self.lanes.values())), limit)
 
     def session_done(self, name: str) -> None:
         """Note that every request of a session has its answer."""
@@ -204,7 +169,7 @@ class Scheduler:
         lane = self.lanes[name]
         with self.changed:
             while True:
-                self._wait(lambda: self._known(lane), self.block_wait)
+                self._wait(lambda: known(lane), self.block_wait)
                 if lane.done:
                     return StepLog(step, "skipped")
                 if lane.held is None:
@@ -224,7 +189,7 @@ class Scheduler:
         """Drive a released session through points the permutation does not name, until it
         reaches one it does, or finishes; False if it blocked on the way (or said it waits)."""
         while True:
-            self._wait(lambda: self._known(lane), self.block_wait)
+            self._wait(lambda: known(lane), self.block_wait)
             if lane.held is None and not lane.done:
                 return False
             if lane.done or lane.held[0] in lane.steps:
@@ -235,7 +200,7 @@ class Scheduler:
         """Take the next step of one session, wherever it is held (interactive use)."""
         lane = self.lanes[name]
         with self.changed:
-            self._wait(lambda: self._known(lane), self.block_wait)
+            self._wait(lambda: known(lane), self.block_wait)
             point = lane.held[0] if lane.held is not None else None
         if point is None:
             return StepLog(f"{name}.?", "skipped" if lane.done else "blocked")
@@ -260,7 +225,7 @@ class Scheduler:
         `<... completed>` note names the step that freed them, every time."""
         with self.changed:
             self._wait(
-                lambda: not any(map(self._may_arrive, self.lanes.values())),
+                lambda: not any(map(may_arrive, self.lanes.values())),
                 self.block_wait,
             )
 
@@ -269,7 +234,7 @@ class Scheduler:
         lane = self.lanes[name]
         with self.changed:
             while not lane.done:
-                self._wait(lambda: self._known(lane), self.block_wait)
+                self._wait(lambda: known(lane), self.block_wait)
                 if lane.held is None:
                     return  # blocked: another session must move first
                 self._release(lane)
@@ -294,35 +259,14 @@ class Scheduler:
                 return False
 
     def _probe_locks(self) -> None:
-        """Match the probe's count of lock waits to the sessions: a new wait belongs to the
-        one session running, if exactly one is; fewer waits than marked, and every mark goes
-        (each session is then seen again, or found again)."""
+        """Ask the lock probe how many clients wait for a lock, and mark sessions by it."""
         try:
             waits = self.lock_probe()
         except Exception:  # the server went away: go on without the probe
             logger.warning("racelab step: the lock probe failed; blocked steps take the block wait")
             self.lock_probe = None
             return
-        marked = [lane for lane in self.lanes.values() if lane.waiting == ROW_LOCK]
-        if waits < len(marked):
-            for lane in marked:
-                lane.waiting = None
-            marked = []
-        running = [lane for lane in self.lanes.values() if not self._known(lane)]
-        if waits > len(marked) and len(running) == 1:
-            running[0].waiting = ROW_LOCK
-
-    @staticmethod
-    def _may_arrive(lane: Lane) -> bool:
-        """Say whether a session with blocked steps may still arrive at one of them: it is
-        neither done nor waiting for a lock it said it waits for."""
-        return bool(lane.pending) and not lane.done and lane.waiting is None
-
-    @staticmethod
-    def _known(lane: Lane) -> bool:
-        """Say whether a session's state is settled: held at a point, done, or waiting for
-        a lock it said it waits for."""
-        return lane.held is not None or lane.done or lane.waiting is not None
+        match_lock_waits(self.lanes.values(), waits)
 
     def _release(self, lane: Lane) -> None:
         _go(lane.held[1])
@@ -361,22 +305,6 @@ class Scheduler:
         with contextlib.suppress(OSError):
             os.unlink(self.path)
             os.rmdir(os.path.dirname(self.path))
-
-
-SOCKET_PATH_MAX = 107  # bytes a Unix socket's address may hold on Linux, less its NUL
-
-
-def _listen() -> tuple[socket.socket, str]:
-    """Listen on a Unix socket in a new folder only this user can open (mkdtemp: 0700); in
-    /tmp when the usual temp folder's path is too long for a socket's address."""
-    path = os.path.join(tempfile.mkdtemp(prefix="racelab-step-"), "pause.sock")
-    if len(os.fsencode(path)) > SOCKET_PATH_MAX:
-        os.rmdir(os.path.dirname(path))
-        path = os.path.join(tempfile.mkdtemp(prefix="racelab-step-", dir="/tmp"), "pause.sock")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(64)
-    return listener, path
 
 
 def _go(conn) -> None:

@@ -8,7 +8,10 @@ that is not exactly that is refused with a reason: the bytes of a stranger never
 """
 
 import hmac
+import os
 import re
+import socket
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -77,3 +80,19 @@ def answer(conn, text: str) -> None:
         pass
     finally:
         conn.close()
+
+
+SOCKET_PATH_MAX = 107  # bytes a Unix socket's address may hold on Linux, less its NUL
+
+
+def listen() -> tuple[socket.socket, str]:
+    """Listen on a Unix socket in a new folder only this user can open (mkdtemp: 0700); in
+    /tmp when the usual temp folder's path is too long for a socket's address."""
+    path = os.path.join(tempfile.mkdtemp(prefix="racelab-step-"), "pause.sock")
+    if len(os.fsencode(path)) > SOCKET_PATH_MAX:
+        os.rmdir(os.path.dirname(path))
+        path = os.path.join(tempfile.mkdtemp(prefix="racelab-step-", dir="/tmp"), "pause.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    return listener, path

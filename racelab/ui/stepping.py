@@ -12,15 +12,15 @@ import time
 from pathlib import Path
 
 from racelab.exceptions import BadInput
+from racelab.step.client import Client
+from racelab.step.lanes import EveryPoint
 from racelab.step.runner import (
     PERMUTATION_LIMIT_S,
-    Client,
     checked,
     send_setup,
     session_loop,
     stepped_server,
 )
-from racelab.step.scheduler import EveryPoint
 from racelab.step.spec import Spec, StepSpecError, load_spec, parse_spec, step_name, tomllib
 from racelab.ui.source import pause_line, strategy_source
 
