@@ -147,7 +147,12 @@ def run_step(command: str, out_root: Path) -> dict:
     if result.returncode not in (0, 1):
         raise RuntimeError(f"{command} exited {result.returncode}: {result.stderr[-2000:]}")
     args = adapt(command, out_root)
-    return json.loads(Path(args[args.index("--json") + 1]).read_text())
+    matrix = Path(args[args.index("--json") + 1])
+    if not matrix.exists():
+        raise RuntimeError(
+            f"{command} wrote no matrix: {result.stdout[-1000:]}{result.stderr[-2000:]}"
+        )
+    return json.loads(matrix.read_text())
 
 
 def hand_mismatches(command: str, keys: str, anomaly: str | None, out_root: Path) -> list[str]:
