@@ -38,6 +38,15 @@ class Orders(Sequence):
         return cls(ids, skus, qtys, compact_copies(map(attrgetter("token"), orders)))
 
     @classmethod
+    def joined_parts(cls, parts: list) -> "Orders":
+        """Return the orders of parts, one after another."""
+        if not parts:
+            return cls()
+        ids, qtys = (np.concatenate([getattr(p, name) for p in parts]) for name in ("ids", "qtys"))
+        skus = [sku for part in parts for sku in part.skus]
+        return cls(ids, skus, qtys, [token for part in parts for token in part.tokens])
+
+    @classmethod
     def fetched(cls, cursor, chunk: int = 1 << 16) -> "Orders":
         """Return a database cursor's (id, sku, qty, token) rows, fetched a chunk at a time."""
         # Not all at once: every row as a tuple would double the read's peak, and ids and
@@ -73,11 +82,11 @@ class Orders(Sequence):
             return None
         if count == 0:
             return cls()
-        skus, tokens = skus.split("\n"), tokens.split("\n")
+        skus, tokens = interned_lines(skus), tokens.split("\n")
         ids, qtys = _ints(ids, count), _ints(qtys, count)
         if len(skus) != count or len(tokens) != count or ids is None or qtys is None:
             return None
-        return cls(ids, map(sys.intern, skus), qtys, tokens)
+        return cls(ids, skus, qtys, tokens)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -115,6 +124,23 @@ def _ints(joined: str, count: int) -> np.ndarray | None:
     except ValueError:
         return None
     return values if values.size == count else None
+
+
+def interned_lines(joined: str, chunk: int = 1 << 20) -> list:
+    """Return joined.split("\\n") with each string interned, split a chunk at a time.
+
+    A store's orders name a few skus millions of times: split whole, every copy would live
+    at once before interning let them go (docs/benchmarks.md, section 4); a chunk's copies
+    die together.
+    """
+    found: list[str] = []
+    start = 0
+    while start <= len(joined):
+        end = joined.find("\n", start + chunk)
+        end = len(joined) if end == -1 else end
+        found.extend(map(sys.intern, joined[start:end].split("\n")))
+        start = end + 1
+    return found
 
 
 def int_array(values) -> np.ndarray:

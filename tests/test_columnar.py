@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 
 from checker.columns import DictTokens
 from checker.facts import FAIL, NONE, OK, RANK, history_facts
-from checker.orders import Orders
+from checker.orders import Orders, interned_lines
 from checker.snapshot import Snapshot
 from checker.sql_store import WELL_TYPED, read_sqlite_tables, read_tables
+from checker.stores import BATCH, _well_formed, read_json, read_json_carefully
 from history import op_record, parse_lines
-from tests.builders import history_lines
+from tests.builders import history_lines, order, write_json_store
 
 TOKENS = st.sampled_from(["a", "b", "c", "ä", "", "d" * 30])
 IDS = st.one_of(st.none(), st.integers(0, 2), st.just(2**64))
@@ -172,3 +173,22 @@ def test_a_sqlite_store_fetched_a_few_rows_at_a_time_is_the_same_orders(rows):
     db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", rows)
     fetched = Orders.fetched(db.execute("SELECT id, sku, qty, token FROM orders"), chunk=3)
     assert fetched == rows and fetched.ids.dtype == np.int64
+
+
+@given(st.lists(st.text(alphabet="ab\n", max_size=4), max_size=12), st.integers(0, 6))
+def test_skus_split_a_chunk_at_a_time_are_the_whole_split(parts, chunk):
+    joined = "\n".join(parts)
+    assert interned_lines(joined, chunk) == joined.split("\n")
+
+
+def test_a_json_store_decoded_a_batch_at_a_time_is_the_careful_readers(tmp_path):
+    # More orders than one batch, and ids past int64 in the last: every batch is joined.
+    orders = [order(n, f"t{n}", sku=f"sku-{n % 3}", qty=1 + n % 2) for n in range(BATCH + 3)]
+    orders[-1]["id"] = 2**64
+    path = write_json_store(tmp_path / "store.json", {"sku-0": 1}, orders)
+    raw = path.read_bytes()
+    assert _well_formed(raw) is not None  # the typed pass, not the careful one
+    fast, careful = read_json(path), read_json_carefully(path, raw)
+    assert fast.orders == careful.orders and len(fast.orders) == BATCH + 3
+    last = BATCH + 2
+    assert fast.orders[-1] == (2**64, f"sku-{last % 3}", 1 + last % 2, f"t{last}")
