@@ -26,18 +26,17 @@ from history.format import ANSWER_FIELDS, OP_FIELDS, OPS, TYPES, with_defaults
 # The record's fields as polars reads them; a value of another type is an error there,
 # except for a string field, which reads any scalar as its text (tested for below). A
 # read's answer (a list or a map) is read as its JSON text, only to find the lines that
-# hold one: those are read again whole, and validated, as the careful reader reads them.
+# hold one: those are read again whole and validated as the careful reader reads them.
 DTYPES = {str: pl.String, int: pl.Int64, float: pl.Float64, list: pl.String, dict: pl.String}
 SCHEMA = {name: DTYPES[types[-1] if types[0] is int and float in types else types[0]]
           for name, types in OP_FIELDS.items()}  # fmt: skip
 # The string fields that may hold any string (op and type must be one of a few names).
-STRINGS = [
-    name for name, dtype in SCHEMA.items()
-    if dtype == pl.String and name not in ("op", "type", *ANSWER_FIELDS)
-]  # fmt: skip
-# A History's records in memory hold their answers as lists and maps, which polars will
-# not take as text: they are left out (the checks find those reads in memory themselves).
+NAMED = ("op", "type", *ANSWER_FIELDS)
+STRINGS = [name for name, dtype in SCHEMA.items() if dtype == pl.String and name not in NAMED]
+# A History in memory holds answers as lists and maps, which polars will not take as text:
+# left out (the checks find those reads in memory themselves).
 MEMORY_SCHEMA = {name: dtype for name, dtype in SCHEMA.items() if name not in ANSWER_FIELDS}
+ANSWERED = pl.any_horizontal([pl.col(name).is_not_null() for name in ANSWER_FIELDS])
 _EMPTY = pl.DataFrame(schema=SCHEMA).with_row_index("locator")
 WHITESPACE = np.frombuffer(b" \t\r\n", np.uint8)
 CHUNK = 1 << 24  # bytes scanned at a time for line starts (only for examples)
@@ -60,7 +59,7 @@ def read_writes(history) -> tuple[Columns, object, list, list | None] | None:
                 lazy = lazy.filter(pl.col("locator") > 0)
             first += frame.height
             left = lazy.filter(pl.col("op") == "leave").select("locator")
-            answers = lazy.filter(_has_answer()).select("locator") if path else left.head(0)
+            answers = lazy.filter(ANSWERED).select("locator") if path else left.head(0)
             valid, writes, left, answers = pl.collect_all(
                 [_validity(lazy), _writes(lazy), left, answers]
             )
@@ -82,10 +81,6 @@ def read_writes(history) -> tuple[Columns, object, list, list | None] | None:
     writes = pl.concat(parts, rechunk=False) if parts else _writes(_EMPTY.lazy()).collect()
     parts.clear()  # the blocks are the frame's chunks now: one copy, let go field by field
     return _columns(writes), fetch, leaves, reads
-
-
-def _has_answer() -> pl.Expr:
-    return pl.any_horizontal([pl.col(name).is_not_null() for name in ANSWER_FIELDS])
 
 
 def _memory_frames(history):
@@ -282,11 +277,7 @@ class LineReader:
 
     def record(self, locator: int) -> dict:
         """Return the record at a locator, with every field (as HistoryStream.record_at)."""
-        return with_defaults(self.raw(locator))
-
-    def raw(self, locator: int):
-        """Return the JSON value at a locator, as written."""
-        return self.raws([locator])[0]
+        return with_defaults(self.raws([locator])[0])
 
     def raws(self, locators: list) -> list:
         """Return the JSON values at locators (in increasing order), reading the file once."""
