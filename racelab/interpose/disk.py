@@ -18,6 +18,8 @@ PAGE = 4096
 class DiskError(RacelabError, OSError):
     """An operation the disk refuses, with the errno a file system would give."""
 
+    errno: int  # always given, unlike a bare OSError's
+
     def __init__(self, code: int):
         super().__init__(code, os.strerror(code))
 

@@ -18,12 +18,16 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
-from racelab.interpose.disk import Dir, DiskError, File
+from racelab.interpose.disk import Dir, DiskError, File, Node
 from racelab.interpose.holds import SECRET_ENV, holder
 from racelab.interpose.mount import fuse_problem
 from racelab.interpose.tree import Disk
+
+Hook = Callable[[dict], None]  # sees each operation before it is done; may hold it
 
 
 def _errno(code: int) -> OSError:
@@ -35,7 +39,7 @@ class Interposer:
 
     use_ns = True  # times in nanoseconds, as the Disk keeps them
 
-    def __init__(self, disk: Disk, folder: Path, hook=None):
+    def __init__(self, disk: Disk, folder: Path, hook: Hook | None = None) -> None:
         self.disk, self.folder, self.hook = disk, folder, hook or (lambda event: None)
         self._mutex = threading.Lock()
         self.paths: dict[int, str] = {}  # handle -> the path it was opened by, for the hook
@@ -179,21 +183,20 @@ class Interposer:
             return self.disk.power_loss()
 
 
-def _raise(code: int):
+def _raise(code: int) -> NoReturn:
     raise DiskError(code)
 
 
-def _set_mode(node, mode: int) -> None:
+def _set_mode(node: Node, mode: int) -> None:
     node.mode = (node.mode & ~0o7777) | (mode & 0o7777)
 
 
-def _attributes(node) -> dict:
+def _attributes(node: Node) -> dict:
     """Return stat(2)'s fields for a node."""
-    folder = isinstance(node, Dir)
-    size = 4096 if folder else node.size
+    size = node.size if isinstance(node, File) else 4096
     return {
         "st_mode": node.mode,
-        "st_nlink": 2 + sum(isinstance(n, Dir) for n in node.entries.values()) if folder else 1,
+        "st_nlink": _links(node),
         "st_size": size,
         "st_blocks": (size + 511) // 512,
         "st_uid": os.getuid(),
@@ -202,6 +205,13 @@ def _attributes(node) -> dict:
         "st_mtime": node.mtime,
         "st_ctime": node.ctime,
     }
+
+
+def _links(node: Node) -> int:
+    """Return a node's link count: a directory's . and its name, and each subfolder's .."""
+    if not isinstance(node, Dir):
+        return 1
+    return 2 + sum(isinstance(n, Dir) for n in node.entries.values())
 
 
 def unmount(mountpoint: str) -> None:
@@ -223,7 +233,7 @@ def _commands(ops: Interposer, mountpoint: str) -> None:
     unmount(mountpoint)
 
 
-def _tracer(path: Path):
+def _tracer(path: Path) -> Hook:
     """Return a hook that writes each operation as a JSON line."""
     out = open(path, "a", buffering=1)  # noqa: SIM115 - open for the life of the mount
     lock = threading.Lock()
@@ -235,7 +245,7 @@ def _tracer(path: Path):
     return hook
 
 
-def _hooks(*hooks):
+def _hooks(*hooks: Hook | None) -> Hook | None:
     """Return one hook calling each given one in turn (None when none is given)."""
     given = [hook for hook in hooks if hook is not None]
     if not given:
@@ -248,7 +258,7 @@ def _hooks(*hooks):
     return hook
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Mount FOLDER at MOUNTPOINT until told to stop; write what survived back into FOLDER."""
     parser = argparse.ArgumentParser(prog="python -m racelab.interpose.fs", description=__doc__)
     parser.add_argument("folder", type=Path)

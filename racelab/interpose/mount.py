@@ -59,14 +59,14 @@ class Mount:
         self.folder, self.log_path, self.trace = Path(folder).resolve(), log_path, trace
         self.hold = hold
         self.dir = Path(tempfile.mkdtemp(prefix="racelab-mount-")).resolve()  # mode 0700
-        self.process = None
-        self._lines: queue.Queue = queue.Queue()
+        self.process: subprocess.Popen[str] | None = None
+        self._lines: queue.Queue[str | None] = queue.Queue()  # the layer's lines; None: it ended
 
     def __enter__(self) -> "Mount":
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def start(self) -> None:
@@ -79,13 +79,14 @@ class Mount:
         if self.hold:
             trace += ["--hold", self.hold[0]]
             env[SECRET_ENV] = self.hold[1]
-        log = open(self.log_path, "a") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        log = open(self.log_path, "a") if self.log_path else None  # noqa: SIM115
         command = [sys.executable, "-m", "racelab.interpose.fs", str(self.folder), str(self.dir)]
         self.process = subprocess.Popen(
-            [*command, *trace], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+            [*command, *trace], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=log or subprocess.DEVNULL,
             text=True, bufsize=1, start_new_session=True, env=env,
         )  # fmt: skip
-        if log is not subprocess.DEVNULL:
+        if log is not None:
             log.close()
         self._lines = queue.Queue()
         self._reader = threading.Thread(target=self._read, args=(self.process, self._lines))
@@ -118,8 +119,9 @@ class Mount:
             if mounted(self.dir):  # the layer died mounted: never leave it behind
                 subprocess.run(["fusermount3", "-u", "-z", str(self.dir)], capture_output=True)
             self._reader.join()  # the pipe ends with the process
-            process.stdin.close()
-            process.stdout.close()
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    pipe.close()
 
     def close(self) -> None:
         """Unmount and remove the mount point."""
@@ -127,9 +129,9 @@ class Mount:
         if not mounted(self.dir):
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _send(self, command: str, process=None) -> None:
+    def _send(self, command: str, process: subprocess.Popen[str] | None = None) -> None:
         process = process or self.process
-        if process is None or process.poll() is not None:
+        if process is None or process.stdin is None or process.poll() is not None:
             return
         try:
             process.stdin.write(command + "\n")
@@ -144,7 +146,7 @@ class Mount:
             return None
 
     @staticmethod
-    def _read(process, lines: queue.Queue) -> None:
-        for line in process.stdout:
+    def _read(process: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
+        for line in process.stdout or ():
             lines.put(line.strip())
         lines.put(None)

@@ -14,6 +14,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from racelab.interpose.pgattribution import Event
+
 APPLICATION = "racelab-lock-watch"  # so a reset, cutting the server's connections, spares it
 LOCK = "row-lock"  # the one name every notice uses: any transaction's end may free a waiter
 POLL_S = 0.02
@@ -36,21 +38,22 @@ class LockWatch:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
 
-    def watch(self, event, backend_pid: int) -> None:
-        """Watch one released statement (an Event) until the server has answered it."""
-        threading.Thread(target=self._watch, args=(event, backend_pid), daemon=True).start()
+    def watch(self, session: str, event: Event, backend_pid: int) -> None:
+        """Watch one session's released statement until the server has answered it."""
+        args = (session, event, backend_pid)
+        threading.Thread(target=self._watch, args=args, daemon=True).start()
 
-    def _watch(self, event, backend_pid: int) -> None:
+    def _watch(self, session: str, event: Event, backend_pid: int) -> None:
         deadline = time.monotonic() + WATCH_LIMIT_S
         while not self._stopped.wait(POLL_S) and time.monotonic() < deadline:
             if event.done:
                 return
             with self._lock:
-                said = event.session in self._waiting
+                said = session in self._waiting
             if not said and self._waits_for_lock(backend_pid):  # again, after a free
                 with self._lock:
-                    self._waiting.add(event.session)
-                self.notify("WAIT", event.session)
+                    self._waiting.add(session)
+                self.notify("WAIT", session)
 
     def _waits_for_lock(self, backend_pid: int) -> bool:
         """Say whether a server process waits for a heavyweight lock (a row's, a table's)."""

@@ -79,7 +79,8 @@ class PgProxy:
         from psycopg.conninfo import conninfo_to_dict
 
         params = conninfo_to_dict(conninfo)
-        user, dbname = quote(params.get("user", ""), safe=""), quote(params.get("dbname", ""))
+        user = quote(str(params.get("user") or ""), safe="")
+        dbname = quote(str(params.get("dbname") or ""))
         shown = self.password if with_password else None
         secret = f":{quote(shown, safe='')}" if shown else ""
         return f"postgresql://{user}{secret}@127.0.0.1:{self.port}/{dbname}"
@@ -154,8 +155,10 @@ class _Link:
         """Serve the connection until either side ends it."""
         why = None
         try:
-            if self._startup():
-                threading.Thread(target=self._pump_upstream, daemon=True).start()
+            upstream = self._startup()
+            if upstream is not None:
+                pump = threading.Thread(target=self._pump_upstream, args=(upstream,), daemon=True)
+                pump.start()
                 while True:
                     self._from_client(*read_message(self.client))
         except ProtocolError as error:
@@ -169,8 +172,9 @@ class _Link:
             self.close()
             self.proxy.forget(self.conn_id, why)
 
-    def _startup(self) -> bool:
-        """Answer encryption requests, check the password, and pass the startup on."""
+    def _startup(self) -> socket.socket | None:
+        """Answer encryption requests, check the password, and pass the startup on; return
+        the upstream connection (None: the client's connection ends here)."""
         code, packet = read_startup(self.client)
         while code in (SSL_REQUEST, GSSENC_REQUEST):
             self.client.sendall(b"N")
@@ -178,21 +182,22 @@ class _Link:
         if code == CANCEL_REQUEST:  # carries the upstream's own key: forward and hang up
             with connect_upstream(self.proxy.upstream) as upstream:
                 upstream.sendall(packet)
-            return False
+            return None
         if code >> 16 != PROTOCOL_MAJOR:
             raise ProtocolError(f"protocol version {code >> 16}.{code & 0xFFFF}")
-        if self.proxy.password is not None and not self._authenticate():
-            return False
+        password = self.proxy.password
+        if password is not None and not self._authenticate(password):
+            return None
         self.upstream = connect_upstream(self.proxy.upstream)
         self.upstream.sendall(packet)
-        return True
+        return self.upstream
 
-    def _authenticate(self) -> bool:
+    def _authenticate(self, password: str) -> bool:
         """Ask the client for the proxy's password; refuse it in PostgreSQL's words if wrong."""
         self.client.sendall(b"R" + struct.pack("!II", 8, 3))  # AuthenticationCleartextPassword
         kind, message = read_message(self.client)
         given = message[5:].rstrip(b"\0") if kind == ord("p") else b""
-        if hmac.compare_digest(given, self.proxy.password.encode()):
+        if hmac.compare_digest(given, password.encode()):
             return True
         self._send_client(error_message("password authentication failed", "28P01"))
         return False
@@ -238,25 +243,26 @@ class _Link:
         """Send batch upstream; event (not None) means a ReadyForQuery will answer it."""
         if event is not None:
             self.awaiting.append(event)
+        assert self.upstream is not None, "client messages are read once the startup is on"
         self.upstream.sendall(b"".join(batch))
 
-    def _pump_upstream(self) -> None:
+    def _pump_upstream(self, upstream: socket.socket) -> None:
         """Copy the server's messages to the client, calling on_done at each statement's end."""
         try:
             while True:
-                head = recv_exact(self.upstream, 5)
+                head = recv_exact(upstream, 5)
                 kind, length = head[0], struct.unpack("!I", head[1:])[0]
                 if kind == ord("Z") and length == 5:
-                    status = recv_exact(self.upstream, 1)
+                    status = recv_exact(upstream, 1)
                     if self.awaiting and self.awaiting.popleft():
                         self.proxy.on_done(self.conn_id, status.decode("ascii", "replace"))
                     self._send_client(head + status)
                 elif kind == ord("K") and length == 12:  # BackendKeyData: the server's pid
-                    key = recv_exact(self.upstream, 8)
+                    key = recv_exact(upstream, 8)
                     self.backend_pid = struct.unpack("!I", key[:4])[0]
                     self._send_client(head + key)
                 else:
-                    self._copy_to_client(head, length - 4)
+                    self._copy_to_client(upstream, head, length - 4)
         except (Closed, OSError, struct.error):
             pass
         except Exception as error:  # on_done failed
@@ -264,12 +270,12 @@ class _Link:
         finally:
             self.close()
 
-    def _copy_to_client(self, head: bytes, left: int) -> None:
+    def _copy_to_client(self, upstream: socket.socket, head: bytes, left: int) -> None:
         """Stream one server message to the client without holding it whole."""
         with self.send_lock:
             self.client.sendall(head)
             while left > 0:
-                part = recv_exact(self.upstream, min(left, CHUNK))
+                part = recv_exact(upstream, min(left, CHUNK))
                 self.client.sendall(part)
                 left -= len(part)
 

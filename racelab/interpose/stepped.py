@@ -11,7 +11,7 @@ a pause of the session it is attributed to, by one `Attribution` (docs/contract.
 import contextlib
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import pgcluster
 from racelab.compare.process import TargetFailed
@@ -35,6 +35,17 @@ RESET_SQL = (
     "DROP SCHEMA IF EXISTS public CASCADE",
     "CREATE SCHEMA public",
 )
+
+
+class _Shown(TypedDict):
+    step: str  # "A.select", or "?.select" when no one session could be named
+    text: str  # the SQL, or the file operation's op and path
+
+
+class ShownEvent(_Shown, total=False):
+    """A statement or file operation as a step's outcome lists it."""
+
+    unattributed: list[str]  # the sessions running when it came: any could have sent it
 
 
 def wants_sql(command: str) -> bool:
@@ -89,7 +100,7 @@ class Interposition:
         event = self.adapter.on_statement(conn_id, keyword, sql)
         backend_pid = self.proxy.backend_pid(conn_id) if self.proxy is not None else None
         if isinstance(event.session, str) and backend_pid is not None and self.locks:
-            self.locks.watch(event, backend_pid)
+            self.locks.watch(event.session, event, backend_pid)
 
     def _on_done(self, conn_id: int, status: str) -> None:
         self.adapter.on_done(conn_id, status)
@@ -176,13 +187,13 @@ class Interposition:
         """Return a mark from which `events_since` lists what happened."""
         return len(self.adapter.events)
 
-    def events_since(self, mark: int) -> list[dict]:
+    def events_since(self, mark: int) -> list[ShownEvent]:
         """Return the stepped sessions' events after mark, in the order they went on to the
         server or the file (not the order they arrived in), as step and text."""
         return [_shown(e) for e in self.adapter.in_order_run(mark) if e.session is not None]
 
 
-def _shown(event: Event) -> dict:
+def _shown(event: Event) -> ShownEvent:
     """Return {"step": "A.select", "text": SQL}, or for an unattributed event step "?.select"
     and the sessions that could have sent it."""
     if isinstance(event.session, Unattributed):

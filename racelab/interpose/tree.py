@@ -15,7 +15,7 @@ RENAME_NOREPLACE = 1  # linux/fs.h
 class Disk:
     """A folder's tree held in memory over the real folder it was loaded from."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.root = Dir()
         self.handles: dict[int, Node] = {}
         self._next = itertools.count(1)
@@ -33,9 +33,10 @@ class Disk:
         for name in _parts(path):
             if not isinstance(node, Dir):
                 raise DiskError(errno.ENOTDIR)
-            node = node.entries.get(name)
-            if node is None:
+            child = node.entries.get(name)
+            if child is None:
                 raise DiskError(errno.ENOENT)
+            node = child
         return node
 
     def parent(self, path: str) -> tuple[Dir, str]:
@@ -48,7 +49,12 @@ class Disk:
 
     def file(self, path: str | None, fh: int | None) -> File:
         """Return the file an operation means: by its handle when it has one."""
-        node = self.handles.get(fh) if fh else self.lookup(path)
+        if fh:
+            node = self.handles.get(fh)
+        elif path is not None:
+            node = self.lookup(path)
+        else:
+            raise DiskError(errno.EBADF)  # neither a handle nor a path names a file
         if not isinstance(node, File):
             raise DiskError(errno.EISDIR if isinstance(node, Dir) else errno.EBADF)
         return node
@@ -137,13 +143,13 @@ def _parts(path: str) -> list[str]:
 def _load_dir(folder: Dir, real: Path) -> None:
     for entry in os.scandir(real):
         if entry.is_dir(follow_symlinks=False):
-            node: Node = Dir(stat.S_IMODE(entry.stat().st_mode))
-            _load_dir(node, Path(entry.path))
+            sub = Dir(stat.S_IMODE(entry.stat().st_mode))
+            _load_dir(sub, Path(entry.path))
+            folder.entries[entry.name] = sub
         elif entry.is_file(follow_symlinks=False):
-            node = File(Path(entry.path).read_bytes(), stat.S_IMODE(entry.stat().st_mode))
-        else:
-            continue  # sockets, links: nothing racelab stores
-        folder.entries[entry.name] = node
+            mode = stat.S_IMODE(entry.stat().st_mode)
+            folder.entries[entry.name] = File(Path(entry.path).read_bytes(), mode)
+        # sockets and links are skipped: nothing racelab stores
     folder.sync()
 
 
@@ -154,7 +160,7 @@ def _lose(folder: Dir, dropped: dict) -> None:
     for node in folder.entries.values():
         if isinstance(node, Dir):
             _lose(node, dropped)
-        else:
+        elif isinstance(node, File):
             dropped["files"] += node.lose()
 
 
@@ -171,7 +177,7 @@ def _write_dir(folder: Dir, real: Path) -> None:
             if path.exists() and not path.is_dir():
                 path.unlink()
             _write_dir(node, path)
-        else:
+        elif isinstance(node, File):
             if path.is_dir():
                 shutil.rmtree(path)
             path.write_bytes(node.read(0, node.size))
