@@ -15,13 +15,16 @@ class Client:
 
     def __init__(self, url: str, session: str):
         parts = urlsplit(url)
+        if parts.hostname is None:  # racelab's own URLs always name 127.0.0.1
+            raise ValueError(f"not a server's URL: {url!r}")
         self.host, self.port, self.session = parts.hostname, parts.port, session
         self.conn = self._open()
 
-    def _open(self):
+    def _open(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_LIMIT_S)
 
-    def send(self, method: str, path: str, body=None) -> tuple[int | None, dict | None, int | None]:
+    def send(self, method: str, path: str,
+             body: dict | None = None) -> tuple[int | None, dict | None, int | None]:  # fmt: skip
         """Send one request; return (status, JSON body or None, the pid that served it)."""
         headers = {"Content-Type": "application/json"}
         if self.session:  # setup requests name no session: they never pause
@@ -40,7 +43,7 @@ class Client:
         """Close the connection."""
         self.conn.close()
 
-    def pin_to_a_new_worker(self, taken: set) -> int | None:
+    def pin_to_a_new_worker(self, taken: set[int]) -> int | None:
         """Reconnect until this connection is served by a process no other session uses."""
         spare = []
         try:
@@ -56,8 +59,10 @@ class Client:
                 conn.close()
 
 
-def _json(raw: bytes):
+def _json(raw: bytes) -> dict | None:
+    """Return the JSON object a body holds (every contract answer is one), else None."""
     try:
-        return json.loads(raw) if raw else None
+        body = json.loads(raw) if raw else None
     except ValueError:
         return None
+    return body if isinstance(body, dict) else None

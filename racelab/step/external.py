@@ -22,25 +22,31 @@ import shutil
 import subprocess
 import tempfile
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from racelab.compare.external import ExternalTarget, free_port
 from racelab.compare.process import TargetFailed, spawn, stop_server, wait_for_health
 from racelab.interpose.stepped import Interposition, wants_sql
 from racelab.process_exit import finishing
 from racelab.step.interposed import drive_one_at_a_time
-from racelab.step.runner import Outcome, _drive
+from racelab.step.runner import Outcome, Run, _drive
 from racelab.step.scheduler import BLOCK_WAIT_S, Scheduler
-from racelab.step.spec import Spec
+from racelab.step.spec import Permutation, Spec
+
+if TYPE_CHECKING:
+    from racelab.step.run import Cell
 
 NEVER_REACHED = "never reached"
 
 
-def run_external(target: ExternalTarget, runs: list, block_wait: float = BLOCK_WAIT_S,
+def run_external(target: ExternalTarget, runs: list[Run], block_wait: float = BLOCK_WAIT_S,
                  files: bool = False) -> list[Outcome]:  # fmt: skip
     """Run (spec, permutation) pairs in order, each on the server started afresh; mark the
     steps whose point the server reached in none of them."""
-    outcomes, reached = [], []
+    outcomes: list[Outcome] = []
+    reached: list[str] = []
     with ExternalStepper(target, block_wait, files) as stepper:
         for spec, permutation in runs:
             outcomes.append(stepper.run(spec, permutation))
@@ -86,10 +92,10 @@ class ExternalStepper:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run(self, spec: Spec, permutation) -> Outcome:
+    def run(self, spec: Spec, permutation: Permutation) -> Outcome:
         """Start the server on an emptied store, run one permutation, stop it."""
         return _run_one(self.target, self.scheduler, self.work, spec, permutation, [], self.io)
 
@@ -103,13 +109,15 @@ class ExternalStepper:
             self._stack.close()
 
 
-def _interposition(target, scheduler, work: Path, files: bool) -> Interposition | None:
+def _interposition(target: ExternalTarget, scheduler: Scheduler, work: Path,
+                   files: bool) -> Interposition | None:  # fmt: skip
     """Return the interposition the command asks for, not yet started, or None."""
-    sql = wants_sql(target.command)
+    sql = wants_sql(target.command or "")  # a target with no command is never started here
     return Interposition(scheduler, work, sql, files) if sql or files else None
 
 
-def _run_one(target, scheduler, work: Path, spec: Spec, permutation, reached: list,
+def _run_one(target: ExternalTarget, scheduler: Scheduler, work: Path, spec: Spec,
+             permutation: Permutation, reached: list[str],
              io: Interposition | None = None) -> Outcome:  # fmt: skip
     """Start the server on an empty store, run one permutation, stop it; add the points
     its sessions arrived at to reached."""
@@ -127,7 +135,8 @@ def _run_one(target, scheduler, work: Path, spec: Spec, permutation, reached: li
 
 
 @contextlib.contextmanager
-def started(target: ExternalTarget, scheduler: Scheduler, work: Path, spec: Spec, io=None):
+def started(target: ExternalTarget, scheduler: Scheduler, work: Path, spec: Spec,
+            io: Interposition | None = None) -> Iterator[str]:  # fmt: skip
     """Start COMMAND on an emptied data dir, check it holds the spec's setup; yield its URL."""
     data_dir = work / "data"
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -151,7 +160,7 @@ def started(target: ExternalTarget, scheduler: Scheduler, work: Path, spec: Spec
         stop_server(process)
 
 
-def _spawn(target: ExternalTarget, values: dict, env: dict, log_path: Path):
+def _spawn(target: ExternalTarget, values: dict, env: dict, log_path: Path) -> subprocess.Popen:
     """Start the command with the placeholders filled, in a process group of its own."""
     words = [_filled(word, values) for word in shlex.split(target.command)]
     with open(log_path, "w") as log:
@@ -194,7 +203,7 @@ def _check_setup(target: ExternalTarget, url: str, spec: Spec) -> None:
         )
 
 
-def _mark_never_reached(outcome: Outcome, permutation, points: list) -> None:
+def _mark_never_reached(outcome: Outcome, permutation: Permutation, points: list[str]) -> None:
     """Say of each step whose point the server never arrived at which points it did.
 
     Only a point no session reached in any permutation: a step skipped because its request
@@ -204,7 +213,7 @@ def _mark_never_reached(outcome: Outcome, permutation, points: list) -> None:
             log.outcome = f"{NEVER_REACHED}; the server reached {', '.join(points) or 'no point'}"
 
 
-def never_reached(rows) -> list[str]:
+def never_reached(rows: "list[list[Cell]]") -> list[str]:
     """Return 'A.lock on NAME never reached; the server reached read, write' for every such
     step in a matrix."""
     found = []

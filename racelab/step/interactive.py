@@ -6,22 +6,28 @@ every session stands, the store, and the answers so far.
 
 import threading
 import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from racelab.compare.targets import TargetSpec
 from racelab.step.client import Client
 from racelab.step.lanes import EveryPoint
 from racelab.step.runner import (
     PERMUTATION_LIMIT_S,
+    Answer,
     Outcome,
     checked,
     session_loop,
     stepped_server,
 )
-from racelab.step.scheduler import BLOCK_WAIT_S
+from racelab.step.scheduler import BLOCK_WAIT_S, Scheduler
 from racelab.step.spec import Spec
 
+Show = Callable[[list[str]], None]  # displays lines to the user
 
-def run_interactive(spec: Spec, target: TargetSpec, keys, show, block_wait: float = BLOCK_WAIT_S):
+
+def run_interactive(spec: Spec, target: TargetSpec, keys: Iterable[str], show: Show,
+                    block_wait: float = BLOCK_WAIT_S) -> Outcome:  # fmt: skip
     """Let the user be the scheduler: each key names the session that takes its next step.
 
     keys yields one key at a time (a session's name, or q to let everything finish); show
@@ -33,8 +39,12 @@ def run_interactive(spec: Spec, target: TargetSpec, keys, show, block_wait: floa
         return _interact(spec, server.scheduler, server.url, server.data_dir, keys, show)
 
 
-def _interact(spec, scheduler, url, data_dir, keys, show) -> Outcome:
-    clock, records, ids, answers = time.perf_counter(), [], {}, []
+def _interact(spec: Spec, scheduler: Scheduler, url: str, data_dir: Path, keys: Iterable[str],
+              show: Show) -> Outcome:  # fmt: skip
+    clock = time.perf_counter()
+    records: list[dict] = []  # the writes' history records, for the checker
+    ids: dict[str, int] = {}  # token -> the order id a create was given
+    answers: list[Answer] = []
     clients = {s.name: Client(url, s.name) for s in spec.sessions}
     for i, session in enumerate(spec.sessions):
         args = (clients[session.name], session, i, ids, answers, records, clock, scheduler)
@@ -63,7 +73,7 @@ def _interact(spec, scheduler, url, data_dir, keys, show) -> Outcome:
     return outcome
 
 
-def _state_lines(spec, scheduler, url, answers) -> list[str]:
+def _state_lines(spec: Spec, scheduler: Scheduler, url: str, answers: list[Answer]) -> list[str]:
     """Return what a class at a projector needs: each session's place, the store, answers."""
     reader = Client(url, "")
     _, items, _ = reader.send("GET", "/items")

@@ -10,14 +10,19 @@ is reported unattributed, never guessed). After that the scheduler releases one 
 import threading
 import time
 
+from racelab.interpose.pgattribution import Attribution
+from racelab.interpose.stepped import Interposition
 from racelab.step.client import Client
 from racelab.step.runner import (
     PERMUTATION_LIMIT_S,
+    Answer,
     Outcome,
     checked,
     send_setup,
     session_loop,
 )
+from racelab.step.scheduler import Scheduler
+from racelab.step.spec import Permutation, Spec
 
 START_WAIT_S = 30.0  # generous: a slow machine's first request may take long to its point
 
@@ -26,7 +31,7 @@ class _Ending:
     """What session_loop tells the scheduler, said to the attribution first: a session
     whose requests have all been answered runs no more."""
 
-    def __init__(self, scheduler, attribution) -> None:
+    def __init__(self, scheduler: Scheduler, attribution: Attribution) -> None:
         self.scheduler, self.attribution = scheduler, attribution
 
     def session_done(self, name: str) -> None:
@@ -35,14 +40,15 @@ class _Ending:
         self.scheduler.session_done(name)
 
 
-def drive_one_at_a_time(spec, permutation, scheduler, url: str, io) -> Outcome:
+def drive_one_at_a_time(spec: Spec, permutation: Permutation, scheduler: Scheduler, url: str,
+                        io: Interposition) -> Outcome:  # fmt: skip
     """Run one permutation (the scheduler has its lanes) and check what the server stored;
     the outcome's events are the SQL and file operations its sessions made."""
     clock, mark = time.perf_counter(), io.mark()
-    ids: dict = {}
+    ids: dict[str, int] = {}
     records = send_setup(url, spec, ids)
     clients = {s.name: Client(url, s.name) for s in spec.sessions}
-    answers: list = []
+    answers: list[Answer] = []
     ending = _Ending(scheduler, io.attribution)
     try:
         for vu, session in enumerate(spec.sessions):
@@ -63,7 +69,7 @@ def drive_one_at_a_time(spec, permutation, scheduler, url: str, io) -> Outcome:
     return outcome
 
 
-def _wait_first_point(scheduler, name: str) -> None:
+def _wait_first_point(scheduler: Scheduler, name: str) -> None:
     """Wait until a session is held at its first point or done (bounded)."""
     lane = scheduler.lanes[name]
     with scheduler.changed:

@@ -1,20 +1,31 @@
 """What the scheduler knows of each session: its lane, the log of its steps, and the rules
 by which a session counts as settled (held, done, or waiting for a lock)."""
 
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 ROW_LOCK = "row lock"  # what a session the lock probe found waiting waits for
 
 
-class EveryPoint(list):
+class EveryPoint(list[str]):
     """The steps of an interactive session: every point it reaches is one."""
 
-    def __contains__(self, point) -> bool:
+    def __contains__(self, point: object) -> bool:
         return True
 
-    def remove(self, point) -> None:
+    def remove(self, point: str) -> None:
         """Take nothing away: the next point is a step too."""
+
+
+class Held(NamedTuple):
+    """Where a session waits: the point, the pause's connection (answered to release it),
+    and the server process that sent it."""
+
+    point: str
+    conn: socket.socket
+    pid: int
 
 
 @dataclass
@@ -22,12 +33,16 @@ class Lane:
     """What one session is doing: where it is held, what steps it still has, if it is done."""
 
     steps: list[str]  # its points still to be released by the schedule, in order
-    held: tuple | None = None  # (point, connection, pid) while it waits at a point
+    held: Held | None = None  # while it waits at a point
     pending: list[str] = field(default_factory=list)  # blocked steps, taken when it arrives
     done: bool = False  # every request of the session has its answer
-    pids: set = field(default_factory=set)
+    pids: set[int] = field(default_factory=set)  # the server processes it paused in
     reached: list[str] = field(default_factory=list)  # every point it arrived at, in order
     waiting: str | None = None  # the lock it said it waits for, until someone frees it
+
+    def hold(self, point: str, conn: socket.socket, pid: int) -> None:
+        """Keep a session's pause at point unanswered until the schedule releases it."""
+        self.held = Held(point, conn, pid)
 
 
 @dataclass

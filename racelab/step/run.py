@@ -3,12 +3,14 @@
 Compute (run_matrix), format (table_lines, matrix_lines) and write (the CLI) are apart.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from racelab.compare.external import ExternalTarget
 from racelab.compare.targets import TargetSpec
 from racelab.step.external import run_external
-from racelab.step.runner import Outcome, run_many
-from racelab.step.spec import Spec, check_points, step_name
+from racelab.step.runner import Outcome, Run, Target, run_many
+from racelab.step.spec import Permutation, Spec, check_points, step_name
 from servers.registry import store_class
 
 
@@ -16,8 +18,8 @@ from servers.registry import store_class
 class Cell:
     """One permutation on one target: its runs, and whether they all agreed."""
 
-    target: TargetSpec
-    permutation: list
+    target: Target
+    permutation: Permutation
     runs: list[Outcome] = field(default_factory=list)
 
     @property
@@ -47,8 +49,9 @@ def check_targets(spec: Spec, targets: list[TargetSpec]) -> None:
         check_points(spec, store_class(target.backend, target.strategy).pause_points, target.name)
 
 
-def run_matrix(spec: Spec, targets: list[TargetSpec], repeat: int, block_wait: float,
-               progress=None, files: bool = False) -> list[list[Cell]]:  # fmt: skip
+def run_matrix(spec: Spec, targets: list[Target], repeat: int, block_wait: float,
+               progress: Callable[[str], None] | None = None,
+               files: bool = False) -> list[list[Cell]]:  # fmt: skip
     """Return cells[permutation][target], each permutation run `repeat` times (one server
     per target, its store reseeded before each run); files: an external target's file
     operations are points too."""
@@ -64,10 +67,10 @@ def run_matrix(spec: Spec, targets: list[TargetSpec], repeat: int, block_wait: f
     return rows
 
 
-def _run_on(target: TargetSpec, runs: list, block_wait: float, files: bool) -> list[Outcome]:
+def _run_on(target: Target, runs: list[Run], block_wait: float, files: bool) -> list[Outcome]:
     """Run (spec, permutation) pairs on one target; a user's server cannot be reseeded, so
     it gets a server of its own per permutation."""
-    if target.backend == "external":
+    if isinstance(target, ExternalTarget):
         return run_external(target, runs, block_wait, files)
     return run_many(target, runs, block_wait)
 

@@ -13,13 +13,16 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from checker import check
 from checker.stores import resolve_store_path
 from history import op_record, parse_lines, run_record
 from loadtests.outcome import classify_status
+from racelab.compare.external import ExternalTarget
 from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
@@ -28,10 +31,15 @@ from racelab.step.client import REQUEST_LIMIT_S, Client
 from racelab.step.lanes import StepLog
 from racelab.step.lock_probe import lock_probe
 from racelab.step.scheduler import BLOCK_WAIT_S, Scheduler
-from racelab.step.spec import WRITES, Spec
+from racelab.step.spec import WRITES, Permutation, Session, Spec
 from servers.registry import store_class
 
+if TYPE_CHECKING:
+    from racelab.interpose.stepped import ShownEvent
+
 PERMUTATION_LIMIT_S = REQUEST_LIMIT_S  # a permutation's overall bound, whatever its steps do
+Target = TargetSpec | ExternalTarget
+Run = tuple[Spec, Permutation]  # one permutation of a spec, to run once
 
 
 @dataclass
@@ -59,14 +67,14 @@ class Outcome:
     steps: list[StepLog]
     answers: list[Answer]
     verdict: str
-    anomalies: dict
-    workers_used: dict = field(default_factory=dict)  # session -> server pids it reached
+    anomalies: dict[str, int]  # anomaly class -> how many the checker found
+    workers_used: dict[str, set[int]] = field(default_factory=dict)  # session -> pids reached
     finished: bool = True  # every session got its answers within the permutation's bound
     # an interposed server's SQL and file operations, in order: {"step", "text"} each
     # ("unattributed": the sessions that could have made it, with step "?.POINT")
-    events: list = field(default_factory=list)
+    events: list["ShownEvent"] = field(default_factory=list)
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[str, tuple[str, ...]]:
         """Return what must be the same every time the permutation runs."""
         return self.verdict, tuple(sorted(k for k, v in self.anomalies.items() if v))
 
@@ -82,13 +90,13 @@ class StepServer:
     data_dir: Path
     spoiled: bool = False  # a session never finished: the server may still be holding it
 
-    def prepare(self, spec: Spec, lanes: dict) -> None:
+    def prepare(self, spec: Spec, lanes: Mapping[str, list[str]]) -> None:
         """Reseed the store to spec's setup and give the scheduler the sessions' lanes."""
         store = store_class(self.target.backend, self.target.strategy)
         store.reseed(self.data_dir, spec.skus, spec.stock, spec.shifts, spec.doctors)
         self.scheduler.begin(lanes)
 
-    def run(self, spec: Spec, permutation) -> Outcome:
+    def run(self, spec: Spec, permutation: Permutation) -> Outcome:
         """Run one permutation on a freshly reseeded store and check what it left."""
         lanes = {s.name: [p for n, p in permutation if n == s.name] for s in spec.sessions}
         self.prepare(spec, lanes)
@@ -98,7 +106,7 @@ class StepServer:
 
 
 @contextlib.contextmanager
-def stepped_server(target: TargetSpec, block_wait: float = BLOCK_WAIT_S):
+def stepped_server(target: TargetSpec, block_wait: float = BLOCK_WAIT_S) -> Iterator[StepServer]:
     """Start a scheduler and `racelab serve --step` on a fresh store; yield a StepServer;
     stop both and remove the store, however the permutations end (a signal too)."""
     work = Path(tempfile.mkdtemp(prefix="racelab-step-"))
@@ -127,14 +135,16 @@ def stepped_server(target: TargetSpec, block_wait: float = BLOCK_WAIT_S):
 
 
 def run_permutation(
-    spec: Spec, target: TargetSpec, permutation, block_wait: float = BLOCK_WAIT_S
+    spec: Spec, target: TargetSpec, permutation: Permutation, block_wait: float = BLOCK_WAIT_S
 ) -> Outcome:
     """Run one permutation on a server of its own and check what it left."""
     with stepped_server(target, block_wait) as server:
         return server.run(spec, permutation)
 
 
-def run_many(target: TargetSpec, runs: list, block_wait: float = BLOCK_WAIT_S) -> list[Outcome]:
+def run_many(
+    target: TargetSpec, runs: list[Run], block_wait: float = BLOCK_WAIT_S
+) -> list[Outcome]:
     """Run (spec, permutation) pairs in order on one server, started again only after a
     permutation left a session unfinished."""
     outcomes: list[Outcome] = []
@@ -147,7 +157,7 @@ def run_many(target: TargetSpec, runs: list, block_wait: float = BLOCK_WAIT_S) -
     return outcomes
 
 
-def send_setup(url: str, spec: Spec, ids: dict) -> list[dict]:
+def send_setup(url: str, spec: Spec, ids: dict[str, int]) -> list[dict]:
     """Store the spec's setup orders (never paused); return their history records."""
     setup = Client(url, "")  # no session header: setup requests never pause
     try:
@@ -156,8 +166,11 @@ def send_setup(url: str, spec: Spec, ids: dict) -> list[dict]:
         setup.close()
 
 
-def _drive(spec, target, permutation, scheduler, url, data_dir) -> Outcome:
-    clock, ids = time.perf_counter(), {}
+def _drive(spec: Spec, target: Target, permutation: Permutation, scheduler: Scheduler, url: str,
+           data_dir: Path | None) -> Outcome:  # fmt: skip
+    """Run one permutation on a server whose scheduler has its lanes; check what it left."""
+    clock = time.perf_counter()
+    ids: dict[str, int] = {}
     records = send_setup(url, spec, ids)
     clients = {s.name: Client(url, s.name) for s in spec.sessions}
     try:
@@ -168,8 +181,9 @@ def _drive(spec, target, permutation, scheduler, url, data_dir) -> Outcome:
             client.close()
 
 
-def _run_sessions(spec, target, permutation, scheduler, url, data_dir, clients, records, ids,
-                  clock) -> Outcome:  # fmt: skip
+def _run_sessions(spec: Spec, target: Target, permutation: Permutation, scheduler: Scheduler,
+                  url: str, data_dir: Path | None, clients: dict[str, Client],
+                  records: list[dict], ids: dict[str, int], clock: float) -> Outcome:  # fmt: skip
     """Send every session's requests from its own thread while the schedule runs."""
     workers_used = _pin(clients) if target.workers > 1 else {}
     answers: list[Answer] = []
@@ -195,7 +209,7 @@ def _run_sessions(spec, target, permutation, scheduler, url, data_dir, clients, 
     return Outcome(steps, answers, report["verdict"], report["anomalies"], workers_used, finished)
 
 
-def checked(spec: Spec, url: str, data_dir: Path | None, records: list) -> dict:
+def checked(spec: Spec, url: str, data_dir: Path | None, records: list[dict]) -> dict:
     """Check the store (read through the API when data_dir is None) against the history of
     exactly these requests."""
     lines = [json.dumps(run_record(url, "step", 0, {}, _items(spec)))]
@@ -204,22 +218,34 @@ def checked(spec: Spec, url: str, data_dir: Path | None, records: list) -> dict:
     return check(store, parse_lines(lines), min_overlaps=0)
 
 
-def _pin(clients: dict) -> dict:
+def _pin(clients: dict[str, Client]) -> dict[str, set[int]]:
     """Give each session's connection its own worker process; return session -> {pid}."""
-    taken: set = set()
-    used = {}
+    taken: set[int] = set()
+    used: dict[str, set[int]] = {}
     for name, client in clients.items():
         pid = client.pin_to_a_new_worker(taken)
-        taken.add(pid)
-        used[name] = {pid}
+        used[name] = set() if pid is None else {pid}  # None: no worker said who it is
+        taken |= used[name]
     return used
 
 
-def _items(spec: Spec) -> dict:
+def _items(spec: Spec) -> dict[str, int]:
     return {f"sku-{n}": spec.stock for n in range(1, spec.skus + 1)}
 
 
-def session_loop(client, session, vu, ids, answers, records, clock, scheduler) -> None:
+class SessionsDone(Protocol):
+    """Whom session_loop tells that a session has all its answers: a Scheduler, or one
+    that tells an attribution first."""
+
+    def session_done(self, name: str) -> None:
+        """Note that every request of a session has its answer."""
+
+
+def session_loop(client: Client, session: Session, vu: int, ids: dict[str, int],
+                 answers: list[Answer], records: list[dict], clock: float,
+                 scheduler: SessionsDone) -> None:  # fmt: skip
+    """Send a session's requests one after another, noting each answer and each write's
+    history record; tell the scheduler when the last is answered."""
     try:
         for request in session.requests:
             t0 = time.perf_counter() - clock
@@ -232,7 +258,7 @@ def session_loop(client, session, vu, ids, answers, records, clock, scheduler) -
         scheduler.session_done(session.name)
 
 
-def _send(client: Client, request: dict, ids: dict, session: str = "") -> Answer:
+def _send(client: Client, request: dict, ids: dict[str, int], session: str = "") -> Answer:
     """Send one spec request through the contract; remember ids by token."""
     op, token = request["op"], request.get("token")
     if op == "create":
@@ -240,13 +266,13 @@ def _send(client: Client, request: dict, ids: dict, session: str = "") -> Answer
         status, answer, pid = client.send("POST", "/orders", body)
         order_id = answer.get("id") if status in (200, 201) and isinstance(answer, dict) else None
         if order_id is not None:
-            ids.setdefault(token, order_id)
+            ids.setdefault(request["token"], order_id)  # a create always names its token
     elif op == "leave":
         order_id = None
         body = {"doctor": request["doctor"], "token": token}
         status, answer, pid = client.send("POST", f"/shifts/{request['shift']}/leave", body)
     elif op in ("cancel", "get"):
-        order_id = ids.get(token, 0)
+        order_id = ids.get(request["token"], 0)
         status, answer, pid = client.send("DELETE" if op == "cancel" else "GET",
                                           f"/orders/{order_id}")  # fmt: skip
     else:

@@ -6,12 +6,12 @@ on a Unix socket in a folder only this user can open, each line carrying this ru
 Every session is held at every point; only the schedule moves one, so an interleaving runs
 the same way every time. A step S.P drives session S through any points the permutation
 does not name until it reaches P, lets it do P, and waits until it reaches its next point
-or finishes. A session that does not get
-there within BLOCK_WAIT_S is blocked (a lock makes it wait): the schedule goes on without
-it, and its steps are taken as soon as it arrives, as isolationtester prints
-`<waiting ...>`. A server that says so (a RACELAB-WAIT/1 notice, sent just before it waits
-for a lock, until a RACELAB-FREE/1 notice lets that lock go) is known blocked at once,
-without the block wait. After the last step each session in turn is driven to its end.
+or finishes. A session that does not get there within BLOCK_WAIT_S is blocked (a lock makes
+it wait): the schedule goes on without it, and its steps are taken as soon as it arrives,
+as isolationtester prints `<waiting ...>`. A server that says so (a RACELAB-WAIT/1 notice,
+sent just before it waits for a lock, until a RACELAB-FREE/1 notice lets that lock go) is
+known blocked at once, without the block wait. After the last step each session in turn is
+driven to its end.
 """
 
 import contextlib
@@ -21,6 +21,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable, Mapping
 
 from racelab.step.lanes import EveryPoint, Lane, StepLog, known, match_lock_waits, may_arrive
 from racelab.step.wire import READ_TIMEOUT_S, Refused, answer, listen, read_pause
@@ -36,7 +37,7 @@ class Scheduler:
 
     def __init__(
         self,
-        lanes: dict[str, list[str]],
+        lanes: Mapping[str, list[str]],
         block_wait: float = BLOCK_WAIT_S,
         read_timeout: float = READ_TIMEOUT_S,
     ):
@@ -44,13 +45,13 @@ class Scheduler:
         self.read_timeout = read_timeout
         self.refusals: list[str] = []  # why pauses were refused, the first REFUSALS_KEPT
         self.changed = threading.Condition()
-        self.lock_probe = None  # () -> how many of the target's clients wait for a lock
+        self.lock_probe: Callable[[], int] | None = None  # how many clients wait for a lock
         self.begin(lanes)
         self.secret = secrets.token_hex(16)
         self.listener, self.path = listen()
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def begin(self, lanes: dict[str, list[str]]) -> None:
+    def begin(self, lanes: Mapping[str, list[str]]) -> None:
         """Take a new permutation's lanes: every session held at every point again."""
         with self.changed:
             self.lanes = {
@@ -71,7 +72,7 @@ class Scheduler:
                 return
             threading.Thread(target=self._arrive, args=(conn,), daemon=True).start()
 
-    def _arrive(self, conn) -> None:
+    def _arrive(self, conn: socket.socket) -> None:
         """Read one pause line and hold, release or refuse it."""
         try:
             pause = read_pause(conn, self.secret, self.read_timeout)
@@ -91,7 +92,7 @@ class Scheduler:
                 _go(conn)
                 return
             if lane.held is not None:  # the first stays held: only the schedule moves it
-                self._refuse(conn, f"session {name} is already held at {lane.held[0]}")
+                self._refuse(conn, f"session {name} is already held at {lane.held.point}")
                 return
             lane.pids.add(pid)
             if lane.pending and lane.pending[0] == point:
@@ -102,10 +103,10 @@ class Scheduler:
             elif lane.pending and point not in lane.steps:
                 _go(conn)  # on its way to a blocked step, through points nobody named
             else:
-                lane.held = (point, conn, pid)
+                lane.hold(point, conn, pid)
             self.changed.notify_all()
 
-    def _notice(self, conn, kind: str, name: str, lock: str) -> None:
+    def _notice(self, conn: socket.socket, kind: str, name: str, lock: str) -> None:
         """Mark a session blocked the moment it says it waits for a lock, and its waiters
         movable the moment a lock is let go; answer at once."""
         with self.changed:
@@ -119,7 +120,7 @@ class Scheduler:
             self.changed.notify_all()
         _go(conn)
 
-    def _refuse(self, conn, reason: str) -> None:
+    def _refuse(self, conn: socket.socket, reason: str) -> None:
         """Answer "no REASON", close, and note why."""
         logger.warning("racelab step: refused a pause: %s", reason)
         if len(self.refusals) < REFUSALS_KEPT:
@@ -175,9 +176,9 @@ class Scheduler:
                 if lane.held is None:
                     lane.pending.append(point)  # blocked: taken the moment it arrives
                     return StepLog(step, "blocked")
-                if lane.held[0] == point:
+                if lane.held.point == point:
                     break
-                if lane.held[0] in lane.steps:  # held at another named step: out of order
+                if lane.held.point in lane.steps:  # held at another named step: out of order
                     return StepLog(step, "not reached")
                 self._release(lane)  # a point the permutation does not name
             lane.steps.remove(point)
@@ -190,9 +191,9 @@ class Scheduler:
         reaches one it does, or finishes; False if it blocked on the way (or said it waits)."""
         while True:
             self._wait(lambda: known(lane), self.block_wait)
-            if lane.held is None and not lane.done:
-                return False
-            if lane.done or lane.held[0] in lane.steps:
+            if lane.held is None or lane.done:
+                return lane.done
+            if lane.held.point in lane.steps:
                 return True
             self._release(lane)
 
@@ -201,7 +202,7 @@ class Scheduler:
         lane = self.lanes[name]
         with self.changed:
             self._wait(lambda: known(lane), self.block_wait)
-            point = lane.held[0] if lane.held is not None else None
+            point = lane.held.point if lane.held is not None else None
         if point is None:
             return StepLog(f"{name}.?", "skipped" if lane.done else "blocked")
         self.current = f"{name}.{point}"
@@ -217,7 +218,7 @@ class Scheduler:
             if lane.done:
                 return "done"
             if lane.held is not None:
-                return f"at {lane.held[0]}"
+                return f"at {lane.held.point}"
             return f"waiting for its {lane.waiting}" if lane.waiting else "running or blocked"
 
     def _settle(self) -> None:
@@ -239,12 +240,12 @@ class Scheduler:
                     return  # blocked: another session must move first
                 self._release(lane)
 
-    def watch_locks(self, probe) -> None:
+    def watch_locks(self, probe: Callable[[], int]) -> None:
         """Ask probe() (how many of the target's clients wait for a lock) whenever a
         released session is not seen, to know a session waits where no notice comes from."""
         self.lock_probe = probe
 
-    def _wait(self, predicate, limit: float) -> bool:
+    def _wait(self, predicate: Callable[[], bool], limit: float) -> bool:
         """Wait (holding self.changed) until predicate holds or limit passes, asking the
         lock probe, if there is one, first and between short slices."""
         if self.lock_probe is None:
@@ -260,6 +261,8 @@ class Scheduler:
 
     def _probe_locks(self) -> None:
         """Ask the lock probe how many clients wait for a lock, and mark sessions by it."""
+        if self.lock_probe is None:
+            return
         try:
             waits = self.lock_probe()
         except Exception:  # the server went away: go on without the probe
@@ -269,7 +272,8 @@ class Scheduler:
         match_lock_waits(self.lanes.values(), waits)
 
     def _release(self, lane: Lane) -> None:
-        _go(lane.held[1])
+        assert lane.held is not None, "only a held session is released"
+        _go(lane.held.conn)
         lane.held = None
         lane.waiting = None
 
@@ -283,7 +287,7 @@ class Scheduler:
             self.free_running = True
             for lane in self.lanes.values():
                 if lane.held is not None:
-                    _go(lane.held[1])
+                    _go(lane.held.conn)
                     lane.held = None
             self.changed.notify_all()
 
@@ -307,5 +311,5 @@ class Scheduler:
             os.rmdir(os.path.dirname(self.path))
 
 
-def _go(conn) -> None:
+def _go(conn: socket.socket) -> None:
     answer(conn, "go")

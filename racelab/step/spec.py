@@ -16,14 +16,16 @@ its next pause point. Leave permutations out to run every interleaving of each s
 
 import math
 import re
+import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from racelab.exceptions import BadInput
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
+else:
     import tomli as tomllib
 
 from servers.stepping import COMMON_POINTS
@@ -32,6 +34,8 @@ OPS = {"create": ("sku", "qty", "token"), "cancel": ("token",), "get": ("token",
        "leave": ("shift", "doctor", "token")}  # fmt: skip
 READS = ("list", "items", "shifts")
 WRITES = ("create", "cancel", "leave")
+Step = tuple[str, str]  # (session, point): the step SESSION.POINT
+Permutation = list[Step]
 
 
 class StepSpecError(BadInput, ValueError):
@@ -63,7 +67,7 @@ class Spec:
     stock: int
     orders: list[dict]  # orders stored before any session starts, e.g. one to cancel twice
     sessions: list[Session]
-    permutations: list[list[tuple[str, str]]] = field(default_factory=list)
+    permutations: list[Permutation] = field(default_factory=list)
     # target name -> the matrix cell each permutation must give (tests/test_step.py)
     expected: dict[str, list[str]] = field(default_factory=dict)
     text: str = ""
@@ -238,8 +242,8 @@ def _check_tokens(sessions, orders, fail) -> None:
                 )
 
 
-def _permutation(steps, spec: Spec, fail) -> list[tuple[str, str]]:
-    parsed = []
+def _permutation(steps, spec: Spec, fail) -> Permutation:
+    parsed: Permutation = []
     for step in _list(steps, "permutations", fail):
         name, dot, point = str(step).partition(".")
         if not dot or not point:
@@ -247,7 +251,7 @@ def _permutation(steps, spec: Spec, fail) -> list[tuple[str, str]]:
         if name not in {s.name for s in spec.sessions}:
             raise fail(f"step {step!r} names unknown session {name!r}", str(step))
         parsed.append((name, point))
-    for (name, point), count in _counts(parsed).items():
+    for (name, point), count in Counter(parsed).items():
         if count > spec.session(name).writes():
             raise fail(
                 f"step {name}.{point} appears {count} times, but session {name} sends "
@@ -255,13 +259,6 @@ def _permutation(steps, spec: Spec, fail) -> list[tuple[str, str]]:
                 f"{name}.{point}",
             )
     return parsed
-
-
-def _counts(steps) -> dict:
-    counts: dict = {}
-    for step in steps:
-        counts[step] = counts.get(step, 0) + 1
-    return counts
 
 
 def check_points(spec: Spec, points: tuple[str, ...], target: str) -> None:
@@ -276,7 +273,7 @@ def check_points(spec: Spec, points: tuple[str, ...], target: str) -> None:
                 )
 
 
-def every_interleaving(sessions: list[Session]) -> list[list[tuple[str, str]]]:
+def every_interleaving(sessions: list[Session]) -> list[Permutation]:
     """Return every order of the sessions' steps that keeps each session's own order."""
     lanes = [
         tuple((s.name, point) for _ in range(s.writes()) for point in COMMON_POINTS)
@@ -297,7 +294,7 @@ def _merges(lanes: tuple) -> list[tuple]:
     return found
 
 
-def is_serial(permutation: list[tuple[str, str]]) -> bool:
+def is_serial(permutation: Permutation) -> bool:
     """Say whether each session's steps come together: one session after another."""
     sessions = [name for name, _ in permutation]
     runs = [name for i, name in enumerate(sessions) if i == 0 or sessions[i - 1] != name]
@@ -314,6 +311,6 @@ def line_of(text: str, needle: str) -> int:
     return 0
 
 
-def step_name(step: tuple[str, str]) -> str:
+def step_name(step: Step) -> str:
     """Return 'A.read' for ('A', 'read')."""
     return f"{step[0]}.{step[1]}"

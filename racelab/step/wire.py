@@ -41,7 +41,7 @@ class Pause:
     kind: str = "PAUSE"  # or WAIT, FREE: a notice, answered at once
 
 
-def read_pause(conn, secret: str, timeout: float = READ_TIMEOUT_S) -> Pause:
+def read_pause(conn: socket.socket, secret: str, timeout: float = READ_TIMEOUT_S) -> Pause:
     """Read one pause line from conn within timeout and LINE_LIMIT bytes, or raise Refused."""
     match = _LINE.fullmatch(_read_line(conn, timeout))
     if match is None:
@@ -51,7 +51,7 @@ def read_pause(conn, secret: str, timeout: float = READ_TIMEOUT_S) -> Pause:
     return Pause(match[3].decode(), match[4].decode(), int(match[5]), match[1].decode())
 
 
-def _read_line(conn, timeout: float) -> bytes:
+def _read_line(conn: socket.socket, timeout: float) -> bytes:
     """Return the bytes up to and including the first newline, read within the bounds."""
     deadline = time.monotonic() + timeout  # for the whole line: a byte at a time is no way round
     data = b""
@@ -72,7 +72,7 @@ def _read_line(conn, timeout: float) -> bytes:
     return data
 
 
-def answer(conn, text: str) -> None:
+def answer(conn: socket.socket, text: str) -> None:
     """Send one answer line ("go", or "no REASON") and close; a caller gone is no error."""
     try:
         conn.sendall(text.encode() + b"\n")
