@@ -22,21 +22,18 @@ import shutil
 import subprocess
 import tempfile
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from racelab.compare.external import ExternalTarget, free_port
 from racelab.compare.process import TargetFailed, spawn, stop_server, wait_for_health
 from racelab.interpose.stepped import Interposition, wants_sql
 from racelab.process_exit import finishing
 from racelab.step.interposed import drive_one_at_a_time
-from racelab.step.runner import Outcome, Run, _drive
+from racelab.step.runner import Outcome, Run, Target, _drive
 from racelab.step.scheduler import BLOCK_WAIT_S, Scheduler
 from racelab.step.spec import Permutation, Spec
-
-if TYPE_CHECKING:
-    from racelab.step.run import Cell
 
 NEVER_REACHED = "never reached"
 
@@ -213,7 +210,15 @@ def _mark_never_reached(outcome: Outcome, permutation: Permutation, points: list
             log.outcome = f"{NEVER_REACHED}; the server reached {', '.join(points) or 'no point'}"
 
 
-def never_reached(rows: "list[list[Cell]]") -> list[str]:
+class MatrixCell(Protocol):
+    """What never_reached reads of a matrix's cell (racelab.step.run.Cell, whose module
+    imports this one)."""
+
+    target: Target
+    runs: list[Outcome]
+
+
+def never_reached(rows: Iterable[Iterable[MatrixCell]]) -> list[str]:
     """Return 'A.lock on NAME never reached; the server reached read, write' for every such
     step in a matrix."""
     found = []
