@@ -69,9 +69,3 @@ _.utimens
 # pytest's hooks and marks.
 pytest_collection_modifyitems  # tests/conftest.py
 pytestmark  # tests/test_pgcluster_safety.py
-
-# Not framework names: dead code in loadtests/, which other engineers are changing today
-# (2026-12-04). Delete each with its code there, and its line here.
-order_id_of  # loadtests/client.py
-run_data  # loadtests/interop.py
-SCENARIOS  # loadtests/shapes.py: its one user, the load command's SCENARIO_CHOICE, is gone

@@ -85,15 +85,3 @@ def failed(error: Exception) -> Outcome:
     if isinstance(error, fasthttp.Ended):
         return Outcome(None, "info", cause="run ended")
     return Outcome(None, "info", cause=f"reset: {error}")
-
-
-def order_id_of(outcome: Outcome):
-    """Return the id in an order answer, or None if there is none."""
-    body = outcome.body
-    if (
-        isinstance(body, dict)
-        and isinstance(body.get("id"), int)
-        and not isinstance(body.get("id"), bool)
-    ):
-        return body["id"]
-    return None

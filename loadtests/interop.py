@@ -56,7 +56,7 @@ def read_k6_points(lines, path="<k6>"):
 def history_from_k6(lines, path="<k6>") -> list[dict]:
     """Turn k6 JSON output of loadtests/k6/orders.js into history records, run record first
     (a leave keeps the shift and doctor it was tagged with)."""
-    (run_data, run_tags), requests, ids = read_k6_points(lines, path)
+    (_, run_tags), requests, ids = read_k6_points(lines, path)
     requests.sort(key=lambda r: r[0] - r[1])
     start = min((end - duration for end, duration, _ in requests), default=0.0)
     target = run_tags.get("url", "").removesuffix("/health")

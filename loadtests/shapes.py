@@ -97,9 +97,6 @@ def scenario_stages(name: str, vus: int, duration: float) -> list[tuple[float, i
     return shapes[name]
 
 
-SCENARIOS = ("load", "stress", "spike", "soak")
-
-
 def vus_at(stages: list[tuple[float, int]], t: float, start: int = 0) -> int:
     """Return the VU target at time t: linear ramps between stage targets, like k6."""
     level = start
