@@ -197,7 +197,8 @@ class HistoryStream:
 
 def _blocks(file, offset: int):
     """Yield (offset, bytes) blocks of whole lines from offset to the end of the file."""
-    file.seek(offset)  # so a stream can be read again from its first operation
+    if file.seekable():  # so a file can be read again from its first operation; a pipe
+        file.seek(offset)  # is read once, on from its run record
     while block := file.read(READ_BLOCK):
         block += file.readline()
         yield offset, block

@@ -1,6 +1,8 @@
 """The command line: help for every command, bad values named with exit 2, check's exit codes."""
 
 import json
+import subprocess
+import sys
 
 import click
 import pytest
@@ -110,6 +112,19 @@ def test_check_exit_codes_and_json_report(runner, tmp_path):
     assert failed.exit_code == 1
     assert "lost                  1  token b was acknowledged" in failed.output
     assert "verdict: FAILED" in failed.output and "lost (1):" in failed.output
+
+
+def test_check_reads_a_history_from_a_pipe_as_from_its_file(tmp_path):
+    store = write_json_store(tmp_path / "store.json", {"sku-1": 9}, [order(1, "a")])
+    history = write_history(
+        tmp_path / "lost.jsonl", [create("a", order_id=1), create("b", order_id=2)]
+    )
+    command = [sys.executable, "-m", "racelab", "check", str(store), "--json"]
+    from_file = subprocess.run([*command, "--history", str(history)], capture_output=True)
+    from_pipe = subprocess.run([*command, "--history", "/dev/stdin"], capture_output=True,
+                               input=history.read_bytes())  # a pipe: it cannot seek  # fmt: skip
+    assert from_pipe.returncode == from_file.returncode == 1, from_pipe.stderr
+    assert json.loads(from_pipe.stdout)["anomalies"] == json.loads(from_file.stdout)["anomalies"]
 
 
 def test_check_names_the_bad_history_line(runner, tmp_path):
