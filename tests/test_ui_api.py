@@ -30,6 +30,7 @@ def client(tmp_path):
         ({"targets": ["json:naive@1"], "mix": "create=x"}, "create=x"),
         ({"targets": ["json:naive@1"], "faults": "flood"}, "flood"),
         ({"targets": ["json:naive@1"], "colour": "red"}, "colour"),
+        ({"targets": ["json:naive@1"], "workload": "payroll"}, "payroll"),
         ({"targets": ["url:http://example.com:80"]}, "example.com"),
         ([1, 2], "JSON object"),
     ],
@@ -169,3 +170,14 @@ def test_sigterm_stops_the_ui_and_the_run_it_started(ui):
     left = [pid for pid in under if Path(f"/proc/{pid}").exists()]
     assert left == [], left
     assert ui.process.returncode == 143  # SIGTERM unwinds it as Ctrl-C does, with one line
+
+
+def test_a_run_of_the_on_call_workload_checks_the_rota(ui):
+    body = {"targets": ["json:naive@1"], "workload": "oncall", "duration": 2}
+    status, started = ui.call("POST", "/api/runs", body)
+    assert status == 201
+    events = list(ui.events(started["events"]))
+    finished = next(e for e in events if e["type"] == "finished")
+    # The naive read-decide-write loses leaves: the rota's own checks, not the orders'.
+    assert finished["verdict"] == "failed"
+    assert finished["anomalies"].get("lost_leave", 0) > 0, finished

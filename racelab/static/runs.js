@@ -102,6 +102,7 @@ function settings(form) {
   body.targets = f.get("targets").split(",").map(s => s.trim()).filter(Boolean);
   for (const k of ["vus", "seed"]) body[k] = parseInt(f.get(k), 10);
   body.duration = parseFloat(f.get("duration"));
+  body.workload = f.get("workload");
   if (f.get("mix")) body.mix = f.get("mix");
   if (f.get("faults")) body.faults = f.get("faults");
   return body;
@@ -129,4 +130,9 @@ async function stop() {
 
 $("#run-form").addEventListener("submit", start);
 $("#stop").addEventListener("click", stop);
+$("#workload").addEventListener("change", e => {
+  const chosen = e.target.selectedOptions[0], form = $("#run-form");
+  form.vus.value = chosen.dataset.vus;  // each workload's own default, as compare's
+  form.mix.placeholder = chosen.dataset.mix;
+});
 $("#ladder").addEventListener("click", e => { $("#run-form").targets.value = e.target.dataset.ladder; });

@@ -82,10 +82,13 @@ def _pages(app: Flask) -> None:
     @app.get("/")
     def runs_page():
         """The Runs page: the form, Start and Stop, live charts."""
+        from loadtests.plan import WORKLOADS
+        from racelab.compare.settings import WORKLOAD_VUS
         from racelab.compare.targets import MATRICES
 
         ladder = ",".join(s.name for s in MATRICES["ladder"])
-        return render_template("runs.html", ladder=ladder, page="runs")
+        workloads = {name: (WORKLOAD_VUS[name], mix) for name, mix in WORKLOADS.items()}
+        return render_template("runs.html", ladder=ladder, workloads=workloads, page="runs")
 
     @app.get("/step")
     def step_page():

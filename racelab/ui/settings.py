@@ -1,6 +1,7 @@
 """Turn a POST /api/runs body into compare's targets and Settings, or say what is wrong."""
 
-from racelab.compare.settings import Settings
+from loadtests.plan import WORKLOADS, default_mix
+from racelab.compare.settings import WORKLOAD_VUS, Settings
 from racelab.exceptions import BadInput
 
 FAULTS = ("kill", "power-loss", "retry")
@@ -15,14 +16,18 @@ def run_settings(body) -> tuple[list, Settings]:
     """Return (targets, Settings) for a JSON body, or raise BadSettings."""
     if not isinstance(body, dict):
         raise BadSettings("the body must be a JSON object of compare's settings")
-    unknown = sorted(set(body) - {"targets", "vus", "duration", "seed", "mix", "faults"})
+    known = {"targets", "vus", "duration", "seed", "mix", "faults", "workload"}
+    unknown = sorted(set(body) - known)
     if unknown:
         raise BadSettings(f"unknown setting {unknown[0]!r}")
     targets = _targets(body.get("targets"))
+    workload = _workload(body.get("workload", "orders"))
     settings = Settings(
-        vus=_int(body, "vus", Settings.vus, 1, 2000),
+        vus=_int(body, "vus", WORKLOAD_VUS[workload], 1, 2000),
         seed=_int(body, "seed", Settings.seed, -(2**63), 2**63 - 1),
         duration=_duration(body.get("duration", Settings.duration)),
+        workload=workload,
+        mix=default_mix(workload),
     )
     if body.get("mix") is not None:
         settings.mix = _mix(body["mix"])
@@ -44,6 +49,12 @@ def _targets(value) -> list:
         return [parse_url_target(t) if t.startswith("url:") else parse_spec(t) for t in value]
     except (TargetSpecError, TargetError) as e:
         raise BadSettings(str(e)) from None
+
+
+def _workload(value) -> str:
+    if value not in WORKLOADS:
+        raise BadSettings(f"workload must be one of {', '.join(WORKLOADS)}, not {value!r}")
+    return value
 
 
 def _int(body: dict, name: str, default: int, low: int, high: int) -> int:
