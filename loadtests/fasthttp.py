@@ -14,6 +14,7 @@ for every request cost the load generator about a seventh of its CPU (docs/bench
 import asyncio
 import ssl
 from collections import deque
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httptools
@@ -22,6 +23,8 @@ from racelab.exceptions import RacelabError
 
 USER_AGENT = "racelab"
 FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
+# How a request ends: done(status, body, None) with an answer, done(None, None, error) without.
+Done = Callable[[int | None, bytes | None, Exception | None], None]
 
 
 class ConnectError(RacelabError):
@@ -43,23 +46,24 @@ class Ended(RacelabError):
 class Connection(asyncio.Protocol):
     """One keep-alive connection carrying one request at a time."""
 
+    transport: asyncio.Transport  # set by connection_made, before the pool hands it out
+
     def __init__(self, pool: "Pool"):
         self.pool = pool
-        self.transport = None
         self.parser = httptools.HttpResponseParser(self)
-        self.done = None  # the callback of the request in flight, if any
-        self.timer = None  # its timeout
+        self.done: Done | None = None  # the callback of the request in flight, if any
+        self.timer: asyncio.TimerHandle | None = None  # its timeout
         self.serial = 0  # how many requests it has carried: names the one in flight
         self.body: list[bytes] = []
         self.closed = False
         self.keep_alive = True
         self.framed = False  # the answer says where it ends (Content-Length or chunked)
-        self.status = None  # set once the answer's headers are in
+        self.status: int | None = None  # set once the answer's headers are in
 
     def connection_made(self, transport) -> None:
         self.transport = transport
 
-    def start(self, data: bytes, done, timer=None) -> None:
+    def start(self, data: bytes, done: Done, timer: asyncio.TimerHandle | None = None) -> None:
         """Send one request's bytes; done(status, body, error) is called once when it ends."""
         self.done, self.timer = done, timer
         self.serial += 1

@@ -16,7 +16,9 @@ import os
 import random
 import time
 import zlib
+from collections.abc import Iterator
 from datetime import datetime, timezone
+from typing import TypedDict
 
 from locust import HttpUser, between, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
@@ -29,7 +31,18 @@ from loadtests.outcome import classify_status
 SEED = int(os.environ.get("RACELAB_SEED", "1"))
 THINK = float(os.environ.get("RACELAB_THINK", "0"))
 WORKLOAD = os.environ.get("RACELAB_WORKLOAD", "orders")
-_recorder = {"writer": None, "start": 0.0, "worker": "l", "users": itertools.count()}
+
+
+class _Recorder(TypedDict):
+    """This process's history and what names its users."""
+
+    writer: HistoryWriter | None
+    start: float  # time.time() at the test's start: the records' times count from it
+    worker: str  # this process's short name, in every token it makes
+    users: Iterator[int]  # numbers each user as it starts
+
+
+_recorder: _Recorder = {"writer": None, "start": 0.0, "worker": "l", "users": itertools.count()}
 # Requests sent and not yet answered: Locust kills users at the end of a run without
 # firing the request event, so whatever is still here then is written as info.
 _in_flight: dict[int, tuple[dict, float]] = {}

@@ -32,6 +32,10 @@ class Operation:
 def resolve(vu: int, step: Step, orders: list, then: Callable[[], None]) -> Operation:
     """Resolve a step against this user's orders into the operation to send."""
     op, order = step.op, None
+    token: str | None
+    sku: str | None
+    qty: int | None
+    order_id: int | None
     if op in ("cancel", "get") and orders:
         order = orders[int(step.pick * len(orders))]
     if order is None and op in ("cancel", "get"):

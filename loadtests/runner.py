@@ -51,6 +51,7 @@ class Arrivals:
     planner: Planner
     free: list
     finished: asyncio.Future
+    rate: float  # arrivals a second
     orders: list = field(default_factory=list)
     next: int = 0
 
@@ -87,7 +88,8 @@ class LoadRun:
             self._loop = asyncio.get_running_loop()
             await self._read_items()
             try:
-                await (self._run_open() if self.config.rate else self._run_closed())
+                rate = self.config.rate
+                await (self._run_open(rate) if rate else self._run_closed())
             except asyncio.CancelledError:  # Ctrl-C: what is in flight still gets its record
                 self.stopping = True
                 self.client.end_all()
@@ -200,12 +202,13 @@ class LoadRun:
 
     # --- open model -------------------------------------------------------------------
 
-    async def _run_open(self) -> None:
+    async def _run_open(self, rate: float) -> None:
         c = self.config
         self._arrivals = Arrivals(
             self._planner("open"),
             list(range(c.vus - 1, -1, -1)),
             self._loop.create_future(),
+            rate,
         )
         self._arrive()
         await self._arrivals.finished
@@ -217,7 +220,7 @@ class LoadRun:
         c, a = self.config, self._arrivals
         now = self.elapsed()
         while True:
-            intended = a.next / c.rate
+            intended = a.next / a.rate
             if intended >= c.duration or not self._budget_left():
                 a.finished.set_result(None)
                 return
