@@ -31,7 +31,7 @@ def assert_agrees_with_store(history_path, data_dir):
     report = check(next(data_dir.glob("store.*")), history, min_overlaps=1)
     assert report["verdict"] == "held", report["examples"]
     creates = report["history"]["creates"]
-    # Real work, however slow the machine: 6 users for 3 s made 42 creates at load 4.5 here.
+    # Real work, however slow the machine: a busy one made under 50 creates in the 3 s.
     assert creates["ok"] > 10
     cancels = report["history"]["cancels"]
     # Every ok create is stored unless cancelled; a cancel cut off by the stop (info)
