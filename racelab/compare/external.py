@@ -7,6 +7,7 @@ port racelab picked), {data_dir} (a fresh folder for this run's store), and {sku
 """
 
 import re
+import secrets
 import shlex
 import socket
 import subprocess
@@ -76,11 +77,39 @@ def _filled(word: str, values: dict) -> str:
     return word
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_PORT = 10_000
+PORT_TRIES = 50
+
+
 def free_port() -> int:
-    """Return a loopback port that was free a moment ago."""
-    with socket.socket() as s:
+    """Return a loopback port that was free a moment ago, below the kernel's ephemeral range.
+
+    A port the kernel hands out for port 0 is also what it picks as the local port of an
+    outgoing connection, so while a load runs beside it, a port that was free a moment ago
+    may be taken before the server binds it. Below the ephemeral range only an explicit
+    bind can take it.
+    """
+    low = _ephemeral_low()
+    for _ in range(PORT_TRIES if low > LOWEST_PORT else 0):
+        port = LOWEST_PORT + secrets.randbelow(low - LOWEST_PORT)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # no range known, or every try taken: the kernel's choice
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _ephemeral_low() -> int:
+    """Return the first port of the kernel's ephemeral range (0 where it cannot be read)."""
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def start_external(target: ExternalTarget, data_dir: Path, settings, log_path: Path, port=0):
