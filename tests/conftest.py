@@ -16,9 +16,9 @@ settings.load_profile("racelab")
 
 # The files that take longest, started first: pytest-xdist hands files to its processes in
 # collection order, and one of these started last would end the run minutes after the rest.
-LONGEST_FIRST = ("test_step_matrix_sql.py", "test_step_matrix_files.py", "test_labs.py",
-                 "test_step.py", "test_hostile.py", "test_repro.py",
-                 "test_explore.py")  # fmt: skip
+LONGEST_FIRST = ("test_repro.py", "test_explore.py", "test_lab_outcomes_1.py",
+                 "test_labs.py", "test_lab_outcomes_2.py", "test_hostile.py", "test_step.py",
+                 "test_step_matrix_sql.py", "test_step_matrix_files.py")  # fmt: skip
 
 
 def pytest_collection_modifyitems(items):

@@ -115,6 +115,8 @@ def run_locust(url, history, tmp_path, *extra):
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    written = list(tmp_path.glob(f"{history.name}*"))
+    assert written, f"locust wrote no history; its log ends: {result.stderr[-3000:]}"
 
 
 def test_locust_writes_a_history_through_its_request_hook(tmp_path):
