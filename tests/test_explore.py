@@ -145,18 +145,6 @@ def test_explore_finds_the_express_pg_servers_lost_update_at_its_own_sql(tmp_pat
     assert all(set(f["anomalies"]) == {"stock_mismatch", "oversold"} for f in found["failing"])
 
 
-def test_the_express_pg_servers_fix_holds_in_a_sample_of_its_interleavings(tmp_path):
-    command = (f"{NODE} {ROOT}/examples/express/server.js --store pg-for-update --database-url "
-               "{database_url} --port {port} --skus {skus} --stock {stock}")  # fmt: skip
-    run, found = explore(tmp_path, "--external", f"express-pg-fix={command}", *TWO_CREATES,
-                         "--budget", "12", "--block-wait", "1s")  # fmt: skip
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert found["points"]["A"] == ["begin", "select", "update", "insert", "commit"]
-    assert (found["schedules"], found["run"], found["sampled"]) == (252, 12, True)
-    assert found["failing"] == []
-    assert "every one held: 12 of 252 interleavings (a sample" in run.stdout
-
-
 def test_sigterm_stops_the_exploration_and_every_server_it_started(tmp_path):
     mark = f"RACELAB_EXPLORE_TEST={tmp_path.name}"
     args = [sys.executable, "-m", "racelab", "explore", "--external", f"m=env {mark} {WSGI_SHOP}",

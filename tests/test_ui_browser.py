@@ -86,16 +86,21 @@ def test_a_class_plays_the_interleaved_permutation_by_clicking_and_sees_its_verd
     page.wait_for_selector("#release-A")
     with page.expect_response("**/reset"):
         page.select_option("#permutation", "2")  # A.read B.read A.write B.write
-    assert 'pause("read")' in page.text_content("#source .line.here")
-    assert "A, B waits here" in page.text_content("#source .line.here")
+    expect = sync_api.expect
+    here = page.locator("#source .line.here")
+    expect(here).to_contain_text('pause("read")', timeout=30_000)
+    expect(here).to_contain_text("A, B waits here", timeout=30_000)
     for session in "ABAB":
         assert page.text_content("#verdict") == "not yet"
         with page.expect_response("**/release"):
             page.click(f"#release-{session}")
+    # The page draws an answer after it arrives: wait for the drawing, however slow.
+    expect(page.locator("#verdict")).to_contain_text("failed", timeout=30_000)
     verdict = page.text_content("#verdict")
     assert verdict.startswith("failed") and "lost" in verdict and "id_collision" in verdict
-    assert "id_collision, lost" in page.text_content("#matrix")
+    expect(page.locator("#matrix")).to_contain_text("id_collision, lost", timeout=30_000)
     with page.expect_response("**/play-rest"):
         page.click("#play-rest")
-    cells = page.locator("#matrix td:nth-child(2)").all_text_contents()
-    assert cells == ["held", "id_collision, lost"]
+    expect(page.locator("#matrix td:nth-child(2)")).to_have_text(
+        ["held", "id_collision, lost"], timeout=30_000
+    )
