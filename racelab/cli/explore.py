@@ -3,6 +3,7 @@
 import click
 
 from racelab.cli.errors import InputError, bad_input
+from racelab.cli.options import block_wait_option
 from racelab.explore.engine import DEFAULT_BUDGET
 
 
@@ -42,12 +43,7 @@ from racelab.explore.engine import DEFAULT_BUDGET
     help="Pause an --external server at its own file operations in {data_dir} (a FUSE mount), "
     "as racelab step --file-points does.",
 )
-@click.option(
-    "--block-wait",
-    default="1s",
-    show_default=True,
-    help="How long a step may take to reach its next point before it counts as blocked.",
-)
+@block_wait_option
 @click.option(
     "--out",
     "out_dir",

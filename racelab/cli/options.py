@@ -87,6 +87,16 @@ def repeat_option(default: int, help_text: str):
     )
 
 
+# A stepped session not at its next point within this is taken as blocked (racelab step,
+# racelab explore): what a lock wait looks like when the server sends no wait notice.
+block_wait_option = click.option(
+    "--block-wait",
+    default="1s",
+    show_default=True,
+    help="How long a step may take to reach its next point before it counts as blocked.",
+)
+
+
 # Load only ever targets loopback unless the user says the server is theirs.
 allow_remote_option = click.option(
     "--allow-remote",

@@ -3,7 +3,7 @@
 import click
 
 from racelab.cli.errors import InputError, bad_input
-from racelab.cli.options import repeat_option
+from racelab.cli.options import block_wait_option, repeat_option
 
 
 @click.command("step")
@@ -31,12 +31,7 @@ from racelab.cli.options import repeat_option
     "open, read, write, fsync, rename, truncate, unlink.",
 )
 @repeat_option(1, "Run each permutation N times; any disagreement is reported as flaky.")
-@click.option(
-    "--block-wait",
-    default="1s",
-    show_default=True,
-    help="How long a step may take to reach its next point before it counts as blocked.",
-)
+@block_wait_option
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False), help="Write the matrix as JSON."
 )

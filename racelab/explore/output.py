@@ -8,6 +8,7 @@ from pathlib import Path
 import tomlkit
 
 from racelab.explore.engine import Exploration, Tried
+from racelab.repro.spec_text import inline_table, one_line_array
 from racelab.step.run import steps_text
 from racelab.step.spec import Spec
 
@@ -25,14 +26,14 @@ def spec_text(spec: Spec, tried: Tried, target: str, replay: str) -> str:
                  f"Replay it: racelab step THIS_FILE {replay}"):  # fmt: skip
         doc.add(tomlkit.comment(" ".join(line.split())))  # one line, whatever it quotes
     doc.add("name", " ".join(tried.steps()))
-    doc.add("setup", _inline(_setup(spec)))
+    doc.add("setup", inline_table(_setup(spec)))
     doc.add(tomlkit.nl())
-    doc.add("permutations", _array([_array(tried.steps())]))
+    doc.add("permutations", one_line_array([one_line_array(tried.steps())]))
     sessions = tomlkit.aot()
     for session in spec.sessions:
         table = tomlkit.table()
         table.add("name", session.name)
-        table.add("requests", _array([_inline(r) for r in session.requests]))
+        table.add("requests", one_line_array([inline_table(r) for r in session.requests]))
         sessions.append(table)
     doc.add("session", sessions)
     return tomlkit.dumps(doc)
@@ -45,23 +46,6 @@ def _setup(spec: Spec) -> dict:
     if spec.workload == "oncall":
         setup |= {"shifts": spec.shifts, "doctors": spec.doctors}
     return setup
-
-
-def _inline(table: dict):
-    """Return table as a TOML inline table, its lists of tables inline too."""
-    inline = tomlkit.inline_table()
-    for key, value in table.items():
-        if isinstance(value, list):
-            value = _array([_inline(v) if isinstance(v, dict) else v for v in value])
-        inline[key] = value
-    return inline
-
-
-def _array(items: list):
-    """Return items as a one-line TOML array."""
-    array = tomlkit.array()
-    array.extend(items)
-    return array
 
 
 def write_specs(spec: Spec, found: Exploration, out_dir: Path, replay: str) -> list[Path]:

@@ -65,7 +65,7 @@ def spec_text(anomaly: str, example: dict, chosen: list[dict], writes: Writes,
     for line in _comments(anomaly, example, chosen, origin):
         doc.add(tomlkit.comment(line))
     doc.add("name", f"{anomaly}: {_key(example, chosen)}")
-    doc.add("setup", _inline(setup))
+    doc.add("setup", inline_table(setup))
     doc.add(tomlkit.nl())
     doc.add("permutations", tomlkit.array().multiline(True))
     for permutation in permutations(len(requests), points):
@@ -96,22 +96,22 @@ def _sessions(requests: list[dict]):
     for n, request in enumerate(requests):
         session = tomlkit.table()
         session.add("name", SESSIONS[n])
-        session.add("requests", _array([_inline(request)]))
+        session.add("requests", one_line_array([inline_table(request)]))
         sessions.append(session)
     return sessions
 
 
-def _inline(table: dict):
+def inline_table(table: dict):
     """Return table as a TOML inline table ({ k = v, ... }), its lists of tables inline too."""
     inline = tomlkit.inline_table()
     for key, value in table.items():
         if isinstance(value, list):
-            value = _array([_inline(v) if isinstance(v, dict) else v for v in value])
+            value = one_line_array([inline_table(v) if isinstance(v, dict) else v for v in value])
         inline[key] = value
     return inline
 
 
-def _array(items: list):
+def one_line_array(items: list):
     """Return items as a one-line TOML array."""
     array = tomlkit.array()
     array.extend(items)
