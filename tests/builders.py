@@ -83,3 +83,27 @@ def history_stream(path, items, records) -> HistoryStream:
     """Write these records as a history file at path and open it as a stream."""
     path.write_text("\n".join(history_lines(items, records)) + "\n")
     return HistoryStream(path)
+
+
+def write_rota_store(kind, tmp_path, shifts: dict, items=None, orders=(), next_id=1):
+    """Write a store of kind json or sqlite with a rota ({shift: [doctor]}), items and orders."""
+    items = {"sku-1": 10} if items is None else items
+    if kind == "json":
+        doc = {"version": 1, "items": items, "orders": list(orders), "next_id": next_id,
+               "shifts": shifts, "leaves": {}}  # fmt: skip
+        path = tmp_path / "store.json"
+        path.write_text(json.dumps(doc))
+        return path
+    path = tmp_path / "store.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE items (sku TEXT PRIMARY KEY, stock INTEGER)")
+        db.execute("CREATE TABLE orders (id INTEGER, sku TEXT, qty INTEGER, token TEXT,"
+                   " created_at TEXT)")  # fmt: skip
+        db.execute("CREATE TABLE shifts (shift TEXT PRIMARY KEY)")
+        db.execute("CREATE TABLE on_call (shift TEXT, doctor TEXT, PRIMARY KEY (shift, doctor))")
+        db.executemany("INSERT INTO items VALUES (?, ?)", items.items())
+        db.executemany("INSERT INTO orders VALUES (:id, :sku, :qty, :token, :created_at)", orders)
+        db.executemany("INSERT INTO shifts VALUES (?)", [(s,) for s in shifts])
+        db.executemany("INSERT INTO on_call VALUES (?, ?)",
+                       [(s, d) for s, ds in shifts.items() for d in ds])  # fmt: skip
+    return path

@@ -2,7 +2,6 @@
 
 import http.server
 import json
-import sqlite3
 import threading
 import urllib.request
 
@@ -14,7 +13,7 @@ from history import op_record, parse_lines, run_record
 from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
-from tests.builders import history_stream
+from tests.builders import history_stream, write_rota_store
 
 # These histories record no read's answer: the stale-read check is not made.
 UNMADE = [name for name, c in CHECKS.items() if "reads" in c.needs]
@@ -90,24 +89,7 @@ def minimal(record: dict) -> dict:
 
 def write_store(kind, tmp_path, shifts: dict):
     """Write a store of kind json or sqlite holding the rota shifts and no orders."""
-    if kind == "json":
-        doc = {"version": 1, "items": {"sku-1": 10}, "orders": [], "next_id": 1,
-               "shifts": shifts, "leaves": {}}  # fmt: skip
-        path = tmp_path / "store.json"
-        path.write_text(json.dumps(doc))
-        return path
-    path = tmp_path / "store.db"
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE items (sku TEXT PRIMARY KEY, stock INTEGER)")
-        db.execute("CREATE TABLE orders (id INTEGER, sku TEXT, qty INTEGER, token TEXT,"
-                   " created_at TEXT)")  # fmt: skip
-        db.execute("CREATE TABLE shifts (shift TEXT PRIMARY KEY)")
-        db.execute("CREATE TABLE on_call (shift TEXT, doctor TEXT, PRIMARY KEY (shift, doctor))")
-        db.execute("INSERT INTO items VALUES ('sku-1', 10)")
-        db.executemany("INSERT INTO shifts VALUES (?)", [(s,) for s in shifts])
-        db.executemany("INSERT INTO on_call VALUES (?, ?)",
-                       [(s, d) for s, ds in shifts.items() for d in ds])  # fmt: skip
-    return path
+    return write_rota_store(kind, tmp_path, shifts)
 
 
 FORMS = [(k, streamed, small) for k in ("json", "sqlite") for streamed in (False, True)

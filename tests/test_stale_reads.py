@@ -5,7 +5,6 @@ file, written in full and in the minimal form another tool might write.
 """
 
 import json
-import sqlite3
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +13,14 @@ from hypothesis import strategies as st
 from checker import check
 from checker.checks import CHECKS
 from history import HistoryError, HistoryStream, op_record, parse_lines
-from tests.builders import cancel, create, history_lines, history_stream, order
+from tests.builders import (
+    cancel,
+    create,
+    history_lines,
+    history_stream,
+    order,
+    write_rota_store,
+)
 
 ITEMS = {"sku-1": 10}
 NONE = dict.fromkeys(CHECKS, 0)
@@ -52,25 +58,7 @@ def minimal(record: dict) -> dict:
 
 def write_store(kind, tmp_path, items, orders, shifts):
     """Write a store of kind json or sqlite with these items, orders and rota."""
-    if kind == "json":
-        doc = {"version": 1, "items": items, "orders": orders, "next_id": 100,
-               "shifts": shifts, "leaves": {}}  # fmt: skip
-        path = tmp_path / "store.json"
-        path.write_text(json.dumps(doc))
-        return path
-    path = tmp_path / "store.db"
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE items (sku TEXT PRIMARY KEY, stock INTEGER)")
-        db.execute("CREATE TABLE orders (id INTEGER, sku TEXT, qty INTEGER, token TEXT,"
-                   " created_at TEXT)")  # fmt: skip
-        db.execute("CREATE TABLE shifts (shift TEXT PRIMARY KEY)")
-        db.execute("CREATE TABLE on_call (shift TEXT, doctor TEXT, PRIMARY KEY (shift, doctor))")
-        db.executemany("INSERT INTO items VALUES (?, ?)", items.items())
-        db.executemany("INSERT INTO orders VALUES (:id, :sku, :qty, :token, :created_at)", orders)
-        db.executemany("INSERT INTO shifts VALUES (?)", [(s,) for s in shifts])
-        db.executemany("INSERT INTO on_call VALUES (?, ?)",
-                       [(s, d) for s, ds in shifts.items() for d in ds])  # fmt: skip
-    return path
+    return write_rota_store(kind, tmp_path, shifts, items, orders, next_id=100)
 
 
 def run(form, tmp_path, records, items=None, orders=None, shifts=None):
