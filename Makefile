@@ -21,10 +21,10 @@ system:
 	scripts/system-packages
 
 # Four processes on two cores: most of a test's time is a server starting, a load
-# running or a step waiting on a lock, so four overlap well (4:40-6:30 here over five
-# fresh-clone runs, against 7:00 with two), and every race test must hold on a busy
-# machine anyway. Each file stays in one process (loadfile), so a module's expensive
-# fixture (a compare run) is made once; the longest files start first (tests/conftest.py).
+# running or a step waiting on a lock, so four overlap well, and every race test must hold
+# on a busy machine anyway. Each file stays in one process (loadfile), so a module's
+# expensive fixture (a compare run) is made once; the longest files start first
+# (tests/conftest.py). A fresh clone's run takes about 7 minutes here (docs/benchmarks.md).
 test: setup system
 	$(BIN)/python -m pytest -q -n 4 --dist loadfile
 
