@@ -8,13 +8,13 @@ holds only what they share.
 
 import json
 
-from servers.errors import ApiError, Invalid
-from servers.validation import json_fields, short, token
+from servers.errors import ApiError
+from servers.validation import checked, json_fields, short
+from shapes import NAME_MAX_LENGTH, NewLeave, field_rules
 
 SHIFTS_DEFAULT = 5
 DOCTORS_DEFAULT = 2  # a shift of two takes one leave: the race is the last two leaving at once
-NAME_MAX_LENGTH = 64
-LEAVE_FIELDS = ("doctor", "token")
+LEAVE_RULES = field_rules(NewLeave)
 
 
 class UnknownShift(ApiError):
@@ -72,19 +72,5 @@ def parse_shift(shift: str) -> str:
 
 def parse_leave_body(raw: bytes) -> dict:
     """Return {doctor, token} from a POST /shifts/<shift>/leave body, or raise Invalid."""
-    body = json_fields(raw, LEAVE_FIELDS, "a leave", "doctor and token")
-    return {"doctor": _doctor(body["doctor"]), "token": token(body["token"])}
-
-
-def _doctor(value) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= NAME_MAX_LENGTH:
-        raise Invalid(
-            f"doctor must be a string of 1 to {NAME_MAX_LENGTH} characters, not {short(value)}."
-        )
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise Invalid(
-            f"doctor must be Unicode text; {short(value)} holds a lone surrogate."
-        ) from None
-    return value
+    body = json_fields(raw, NewLeave.__struct_fields__, "a leave")
+    return {rule.name: checked(rule, body[rule.name]) for rule in LEAVE_RULES}

@@ -1,16 +1,14 @@
 """The OpenAPI 3 description of the contract, so schema-driven tools can test it."""
 
-from servers.oncall import NAME_MAX_LENGTH
+import msgspec
+
 from servers.registry import STRATEGIES
-from servers.validation import (
-    LIMIT_DEFAULT,
-    LIMIT_MAX,
-    LIMIT_MIN,
-    MAX_ID,
-    QTY_MAX,
-    QTY_MIN,
-    SKU_MAX_LENGTH,
-)
+from servers.validation import LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, MAX_ID
+from shapes import NewLeave, NewOrder, Order, OrderId
+
+REF = "#/components/schemas/{name}"
+NULL = {"type": "null"}
+SHAPES = (NewOrder, Order, NewLeave)  # named in the document by their class names
 
 
 def _error(description: str) -> dict:
@@ -31,7 +29,7 @@ ORDER_ID = {
     "name": "order_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "integer", "minimum": 0},  # larger than any id: 404
+    "schema": msgspec.json.schema(OrderId),  # larger than any id: 404
 }
 
 SCHEMAS = {
@@ -59,27 +57,6 @@ SCHEMAS = {
         "required": ["items"],
         "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}},
     },
-    "NewOrder": {
-        "type": "object",
-        "required": ["sku", "qty", "token"],
-        "additionalProperties": False,
-        "properties": {
-            "sku": {"type": "string", "minLength": 1, "maxLength": SKU_MAX_LENGTH},
-            "qty": {"type": "integer", "minimum": QTY_MIN, "maximum": QTY_MAX},
-            "token": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
-        },
-    },
-    "Order": {
-        "type": "object",
-        "required": ["id", "sku", "qty", "token", "created_at"],
-        "properties": {
-            "id": {"type": "integer"},
-            "sku": {"type": "string"},
-            "qty": {"type": "integer"},
-            "token": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
-        },
-    },
     "Orders": {
         "type": "object",
         "required": ["orders"],
@@ -96,15 +73,6 @@ SCHEMAS = {
         },
     },
     "Shifts": {"type": "array", "items": {"$ref": "#/components/schemas/Shift"}},
-    "Leave": {
-        "type": "object",
-        "required": ["doctor", "token"],
-        "additionalProperties": False,
-        "properties": {
-            "doctor": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_LENGTH},
-            "token": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
-        },
-    },
 }
 
 SHIFT = {
@@ -197,7 +165,9 @@ PATHS = {
             "summary": "Take a doctor off call unless they are the last; a known token replays.",
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Leave"}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/NewLeave"}}
+                },
             },
             "responses": {
                 "200": _ok("Left, or token already stored: who stays on call.", "Shift"),
@@ -236,6 +206,29 @@ DEFAULT_ERROR = (
 )
 
 
+def shape_schemas() -> dict:
+    """Return the OpenAPI schemas of the shapes the contract takes and gives (shapes/)."""
+    _, schemas = msgspec.json.schema_components(SHAPES, ref_template=REF)
+    return {name: openapi_schema(schema) for name, schema in schemas.items()}
+
+
+def openapi_schema(schema):
+    """Return a JSON Schema (2020-12, as msgspec writes it) in OpenAPI 3.0.3's dialect."""
+    if isinstance(schema, list):
+        return [openapi_schema(part) for part in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = {key: openapi_schema(value) for key, value in schema.items()}
+    if NULL in schema.get("anyOf", ()):  # 3.0 has no null type: a nullable flag instead
+        rest = [part for part in schema.pop("anyOf") if part != NULL]
+        schema |= rest[0] if len(rest) == 1 else {"anyOf": rest}
+        schema["nullable"] = True
+    for bound, flag in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        if type(schema.get(flag)) in (int, float):  # 3.0's flag is a boolean beside the bound
+            schema[bound], schema[flag] = schema[flag], True
+    return schema
+
+
 def openapi_document() -> dict:
     """Return the OpenAPI 3.0 document for the contract."""
     return {
@@ -246,5 +239,5 @@ def openapi_document() -> dict:
             "description": "One contract for the JSON-file and SQLite targets.",
         },
         "paths": _with_default_error(PATHS),
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": SCHEMAS | shape_schemas()},
     }

@@ -1,27 +1,35 @@
-"""Parse and validate request input; every failure names the bad value."""
+"""Parse and validate request input; every failure names the bad value.
+
+What a body may hold is its shape's (shapes/): the fields, their types and bounds are read
+from the struct; only the words of the messages are the servers' own.
+"""
 
 import json
-import re
 
 from servers.errors import Invalid
+from shapes import (
+    MAX_ID,
+    NEW_ORDER_FIELDS,
+    FieldRule,
+    NewOrder,
+    field_rules,
+    is_kind,
+    within,
+)
 
-TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-SKU_MAX_LENGTH = 64
-QTY_MIN, QTY_MAX = 1, 100
-ORDER_FIELDS = ("sku", "qty", "token")
+ORDER_RULES = field_rules(NewOrder)
 LIMIT_MIN, LIMIT_MAX, LIMIT_DEFAULT = 1, 1000, 100
-MAX_ID = 2**63 - 1  # SQLite's largest integer; no store hands out a larger id
 
 
 def parse_order_body(raw: bytes) -> dict:
     """Return {sku, qty, token} from a POST /orders body, or raise Invalid."""
-    body = json_fields(raw, ORDER_FIELDS, "an order", "sku, qty and token")
-    return {"sku": _sku(body["sku"]), "qty": _qty(body["qty"]), "token": token(body["token"])}
+    body = json_fields(raw, NEW_ORDER_FIELDS, "an order")
+    return {rule.name: checked(rule, body[rule.name]) for rule in ORDER_RULES}
 
 
-def json_fields(raw: bytes, fields: tuple, kind: str, listed: str) -> dict:
+def json_fields(raw: bytes, fields: tuple, kind: str) -> dict:
     """Return a body that is a JSON object of exactly `fields`, or raise Invalid naming what
-    is wrong (kind: "an order"; listed: its fields in words)."""
+    is wrong (kind: "an order")."""
     try:
         # RFC 8259: JSON between systems is UTF-8; json.loads would also guess UTF-16/32.
         body = json.loads(raw.decode("utf-8"))
@@ -35,21 +43,36 @@ def json_fields(raw: bytes, fields: tuple, kind: str, listed: str) -> dict:
         raise Invalid(f"The body must be a JSON object, not {type(body).__name__}.")
     unknown = sorted(set(body) - set(fields))
     if unknown:
-        raise Invalid(f"Unknown field {unknown[0]!r}; {kind} has only {listed}.")
+        raise Invalid(f"Unknown field {unknown[0]!r}; {kind} has only {_listed(fields)}.")
     missing = [name for name in fields if name not in body]
     if missing:
         raise Invalid(f"Missing field {missing[0]!r}.")
     return body
 
 
-def _sku(value) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= SKU_MAX_LENGTH:
-        raise Invalid(
-            f"sku must be a string of 1 to {SKU_MAX_LENGTH} characters, not {short(value)}."
-        )
-    if not _is_unicode(value):
-        raise Invalid(f"sku must be Unicode text; {short(value)} holds a lone surrogate.")
+def _listed(names: tuple) -> str:
+    """Return names in words: "sku, qty and token"."""
+    return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
+
+
+def checked(rule: FieldRule, value):
+    """Return a field's value if its rule holds it, or raise Invalid saying what it must be."""
+    if not is_kind(value, rule.kind) or not within(rule, value):
+        raise Invalid(f"{rule.name} must be {_wanted(rule, value)}, not {short(value)}.")
+    if rule.kind is str and not _is_unicode(value):
+        raise Invalid(f"{rule.name} must be Unicode text; {short(value)} holds a lone surrogate.")
     return value
+
+
+def _wanted(rule: FieldRule, value) -> str:
+    """Say in words what a field's values must be (value: the one that is not)."""
+    if rule.description:
+        return rule.description
+    if rule.kind is str:
+        return f"a string of {rule.min_length} to {rule.max_length} characters"
+    if not is_kind(value, int):
+        return "an integer"
+    return f"between {rule.ge} and {rule.le}"
 
 
 def _is_unicode(text: str) -> bool:
@@ -60,24 +83,6 @@ def _is_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _qty(value) -> int:
-    # bool is an int subclass in Python; true is not a quantity.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid(f"qty must be an integer, not {short(value)}.")
-    if not QTY_MIN <= value <= QTY_MAX:
-        raise Invalid(f"qty must be between {QTY_MIN} and {QTY_MAX}, not {short(value)}.")
-    return value
-
-
-def token(value) -> str:
-    """Return a well-formed idempotency token, or raise Invalid naming it."""
-    if not isinstance(value, str) or not TOKEN_PATTERN.fullmatch(value):
-        raise Invalid(
-            f"token must be 1 to 64 characters of A-Z a-z 0-9 _ . : -, not {short(value)}."
-        )
-    return value
 
 
 def short(value) -> str:

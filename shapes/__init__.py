@@ -1,12 +1,13 @@
 """The documented input shapes, each defined once as a typed struct (docs/contract.md).
 
-`order`: a stored order and the POST /orders body; `fields`: what a struct says of each
-field. The history operation is the history format's own (history/format.py). The servers,
-the checker and the OpenAPI document derive their rules from these; this package imports
-none of them.
+`order`: a stored order and the POST /orders body; `leave`: the POST /shifts/<shift>/leave
+body; `fields`: what a struct says of each field. The history operation is the history
+format's own (history/format.py). The servers, the checker and the OpenAPI document derive
+their rules from these; this package imports none of them.
 """
 
 from shapes.fields import FieldRule, field_rules, is_kind, within
+from shapes.leave import NAME_MAX_LENGTH, NewLeave
 from shapes.order import (
     ID,
     MAX_ID,
@@ -27,6 +28,7 @@ from shapes.order import (
 __all__ = [
     "ID",
     "MAX_ID",
+    "NAME_MAX_LENGTH",
     "NEW_ORDER_FIELDS",
     "ORDER_FIELDS",
     "ORDER_KINDS",
@@ -35,6 +37,7 @@ __all__ = [
     "SKU",
     "TOKEN",
     "FieldRule",
+    "NewLeave",
     "NewOrder",
     "Order",
     "OrderId",

@@ -47,8 +47,8 @@ def _rule(field: msgspec.inspect.Field) -> FieldRule:
 
 
 def is_kind(value, kind: type) -> bool:
-    """Say whether value is of kind, a bool never counting as an int."""
-    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    """Say whether value is exactly of kind (decoded JSON and SQL are): a bool is no int."""
+    return type(value) is kind
 
 
 def within(rule: FieldRule, value) -> bool:

@@ -4,12 +4,13 @@ docs/contract.md describes these shapes; the servers' request validation, the Op
 schemas and the checker's well-typed rule are derived from the structs below.
 """
 
+from operator import itemgetter
 from typing import Annotated
 
 import msgspec
 from msgspec import Meta
 
-from shapes.fields import field_rules, is_kind
+from shapes.fields import field_rules
 
 SKU_MAX_LENGTH = 64
 QTY_MIN, QTY_MAX = 1, 100
@@ -62,17 +63,18 @@ ROW_FIELDS = ORDER_FIELDS[: ORDER_FIELDS.index("created_at")]
 ID, SKU, QTY, TOKEN = (ROW_FIELDS.index(name) for name in ("id", "sku", "qty", "token"))
 # The well-typed rule: each documented field present with its type (bounds are the request's).
 ORDER_KINDS: tuple[tuple[str, type], ...] = tuple((r.name, r.kind) for r in field_rules(Order))
+_TYPES = tuple(kind for _, kind in ORDER_KINDS)
+_VALUES = itemgetter(*ORDER_FIELDS)
 
 
 def is_order(value) -> bool:
     """Say whether value is a stored order: a dict with every documented field well-typed."""
-    return isinstance(value, dict) and all(
-        is_kind(value.get(name), kind) for name, kind in ORDER_KINDS
-    )
+    try:  # at C speed: the careful reader asks it of every order of a damaged store
+        return tuple(map(type, _VALUES(value))) == _TYPES
+    except (KeyError, TypeError):  # a field missing, or not a dict
+        return False
 
 
 def is_order_row(row) -> bool:
     """Say whether a row of the values of ORDER_FIELDS, in their order, is well-typed."""
-    return len(row) == len(ORDER_KINDS) and all(
-        is_kind(value, kind) for value, (_, kind) in zip(row, ORDER_KINDS, strict=True)
-    )
+    return tuple(map(type, row)) == _TYPES
