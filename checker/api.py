@@ -12,9 +12,10 @@ from typing import TypeGuard
 from urllib.parse import urlsplit
 
 from checker.orders import Orders
-from checker.snapshot import Snapshot, is_order
+from checker.snapshot import Snapshot
 from checker.untrusted import BadAnswer, fetch, parse_json, printable
 from racelab.exceptions import RunFailed
+from shapes import is_order
 
 PAGE = 1000  # the contract's largest limit
 READ_TIMEOUT_S = 30.0  # for each answer, whole: a server that drips it is cut off at this

@@ -31,18 +31,6 @@ class Snapshot:
         return self.backend == "api"
 
 
-def is_order(value) -> bool:
-    """Say whether value is an order with every documented field well-typed."""
-    return (
-        isinstance(value, dict)
-        and is_int(value.get("id"))
-        and isinstance(value.get("sku"), str)
-        and is_int(value.get("qty"))
-        and isinstance(value.get("token"), str)
-        and isinstance(value.get("created_at"), str)
-    )
-
-
 def is_int(value) -> bool:
     """Say whether value is an int and not a bool."""
     return isinstance(value, int) and not isinstance(value, bool)

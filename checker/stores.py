@@ -3,7 +3,6 @@
 import json
 import re
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import msgspec
@@ -11,8 +10,9 @@ import msgspec
 from checker.oncall import document_shifts
 from checker.orders import Orders
 from checker.postgres import is_postgres_store, read_postgres
-from checker.snapshot import Snapshot, is_int, is_order
+from checker.snapshot import Snapshot, is_int
 from checker.sql_store import read_sqlite, read_tables
+from shapes import Order, is_order
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 STORE_NAMES = ("store.json", "store.db")
@@ -75,18 +75,6 @@ def _add_order(snapshot: Snapshot, found: list, value) -> None:
         snapshot.malformed.append(value)
 
 
-class _Order(msgspec.Struct, gc=False):
-    """A well-formed order, as docs/contract.md defines it (other fields are ignored)."""
-
-    id: int
-    sku: str
-    qty: int
-    token: str
-    # Any string is a well-formed created_at; read as a datetime, which takes two thirds of
-    # a string's memory (24 MB at 1M). One that is not RFC 3339 takes the careful path.
-    created_at: datetime
-
-
 class _Document(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """A well-formed store.json, with nothing else at its top level; each order's text is
     decoded apart, a batch at a time (_orders)."""
@@ -100,7 +88,7 @@ class _Document(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 _WELL_FORMED = msgspec.json.Decoder(_Document)
-_ORDERS = msgspec.json.Decoder(list[_Order])
+_ORDERS = msgspec.json.Decoder(list[Order])  # the contract's order, other fields ignored
 BATCH = 1 << 16  # orders decoded at a time: their structs are let go batch by batch
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from checker.untrusted import BadAnswer, fetch, parse_json, printable
 from racelab.exceptions import RacelabError
+from shapes import is_order as stored_order
 
 TIMEOUT_S = 10.0
 
@@ -156,8 +157,5 @@ def _is_int(value) -> bool:
 
 
 def is_order(body, sku: str, qty: int, token: str) -> bool:
-    """Say whether body is the documented order for what was sent."""
-    return (isinstance(body, dict) and isinstance(body.get("id"), int)
-            and not isinstance(body.get("id"), bool) and body.get("sku") == sku
-            and body.get("qty") == qty and body.get("token") == token
-            and isinstance(body.get("created_at"), str))  # fmt: skip
+    """Say whether body is the documented order (shapes.Order) for what was sent."""
+    return stored_order(body) and (body["sku"], body["qty"], body["token"]) == (sku, qty, token)
