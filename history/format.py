@@ -5,50 +5,104 @@ See docs/contract.md ("History") for the field-by-field description.
 """
 
 import math
-from typing import Literal
+from typing import Annotated, Literal, get_args, get_type_hints
 
 import msgspec
+from msgspec import Meta
 
 from racelab.exceptions import BadInput
 
-OPS = ("create", "cancel", "get", "list", "items", "leave", "shifts")
-TYPES = ("ok", "fail", "info")
-WRITE_OPS = ("create", "cancel")
-READ_OPS = ("get", "list", "items", "shifts")
-# Field -> the Python types it may take (None marks a nullable field), in the written order.
-OP_FIELDS = {
-    "op": (str,),
-    "vu": (int, type(None)),
-    "token": (str, type(None)),
-    "sku": (str, type(None)),
-    "qty": (int, type(None)),
-    "order_id": (int, type(None)),
-    "status": (int, type(None)),
-    "type": (str,),
-    "t0": (int, float),
-    "t1": (int, float),
-    "error": (str, type(None)),
-    "attempt": (int,),
-}
-FIELD_NAMES = tuple(OP_FIELDS)  # what racelab load writes on every record, in this order
-# A leave's (the on-call workload's) fields, read by every reader; null on other records.
-OP_FIELDS |= {"shift": (str, type(None)), "doctor": (str, type(None))}
+Kind = Literal["create", "cancel", "get", "list", "items", "leave", "shifts"]
+Outcome = Literal["ok", "fail", "info"]
 # What a read returned, when it is recorded (the stale-read check needs it); null when not.
 # A get's or a list's orders as [id, token] pairs (a get answered 404: []), the page a list
-# asked for, an items read's stock by sku, a shifts read's doctors on call by shift.
-ANSWER_FIELDS = {
-    "orders": (list, type(None)),
-    "after_id": (int, type(None)),
-    "limit": (int, type(None)),
-    "stock": (dict, type(None)),
-    "on_call": (dict, type(None)),
+# asked for, an items read's stock by sku, a shifts read's doctors on call by shift. Each
+# description finishes the careful reader's sentence "field 'orders' must ...".
+Pairs = Annotated[list[tuple[int, str]], Meta(description="be a list of [id, token] pairs")]
+Stock = Annotated[dict[str, int], Meta(description="map sku to an integer")]
+OnCall = Annotated[dict[str, list[str]], Meta(description="map shift to a list of doctors")]
+
+
+class Op(msgspec.Struct, kw_only=True, gc=False):
+    """One operation record, its fields in the written order; the only definition of it.
+
+    msgspec reads a block of records into these at C speed (history.read); validate_op
+    below asks the same fields, types and values of one record to say what is wrong with it.
+    Only op, type, t0 and t1 are required: another tool's history, or one written by hand,
+    may leave the rest out, and they read as their defaults.
+    """
+
+    op: Kind
+    vu: int | None = None
+    token: str | None = None
+    sku: str | None = None
+    qty: int | None = None
+    order_id: int | None = None
+    status: int | None = None
+    type: Outcome
+    t0: float  # a JSON int reads as a float; msgspec refuses inf and NaN
+    t1: float
+    error: str | None = None
+    attempt: int = 0
+    # A leave's (the on-call workload's) fields, read by every reader; null on other records.
+    shift: str | None = None
+    doctor: str | None = None
+    orders: Pairs | None = None
+    after_id: int | None = None
+    limit: int | None = None
+    stock: Stock | None = None
+    on_call: OnCall | None = None
+
+
+PYTHON_TYPES = {
+    msgspec.inspect.IntType: (int,),
+    msgspec.inspect.FloatType: (int, float),  # any JSON number
+    msgspec.inspect.StrType: (str,),
+    msgspec.inspect.LiteralType: (str,),
+    msgspec.inspect.ListType: (list,),
+    msgspec.inspect.DictType: (dict,),
+    msgspec.inspect.NoneType: (type(None),),
 }
-OP_FIELDS |= ANSWER_FIELDS
-RECORD_FIELDS = tuple(OP_FIELDS)
-# What the checker cannot do without; every other field may be left out (another tool's
-# history, or one written by hand) and reads as its default.
-REQUIRED = ("op", "type", "t0", "t1")
-DEFAULTS = {name: None for name in RECORD_FIELDS if name not in REQUIRED} | {"attempt": 0}
+
+
+def _python_types(info: msgspec.inspect.Type) -> tuple:
+    """Return the Python types a field's JSON values decode to (NoneType: nullable)."""
+    parts = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+    bare = [part.type if isinstance(part, msgspec.inspect.Metadata) else part for part in parts]
+    return tuple(kind for part in bare for kind in PYTHON_TYPES[type(part)])
+
+
+_INFO = msgspec.inspect.type_info(Op)
+assert isinstance(_INFO, msgspec.inspect.StructType)
+RECORD_FIELDS: tuple[str, ...] = Op.__struct_fields__
+# Field -> the Python types it may take (None marks a nullable field), in the written order.
+OP_FIELDS = {field.name: _python_types(field.type) for field in _INFO.fields}
+# What the checker cannot do without; every other field may be left out and reads as its default.
+REQUIRED = tuple(field.name for field in _INFO.fields if field.required)
+DEFAULTS = {field.name: field.default for field in _INFO.fields if not field.required}
+OPS, TYPES = get_args(Kind), get_args(Outcome)
+WRITE_OPS = ("create", "cancel")
+READ_OPS = ("get", "list", "items", "shifts")
+LEAVE_FIELDS = ("shift", "doctor")
+ANSWER_FIELDS = {
+    name: OP_FIELDS[name] for name in ("orders", "after_id", "limit", "stock", "on_call")
+}
+FIELD_NAMES = tuple(  # what racelab load writes on every record, in this order
+    name for name in RECORD_FIELDS if name not in LEAVE_FIELDS and name not in ANSWER_FIELDS
+)
+# The named values of a field (op: one of OPS), its finite numbers, its answers' shapes.
+NAMED = {
+    f.name: f.type.values for f in _INFO.fields if isinstance(f.type, msgspec.inspect.LiteralType)
+}
+NUMBERS = tuple(f.name for f in _INFO.fields if isinstance(f.type, msgspec.inspect.FloatType))
+_HINTS = get_type_hints(Op, include_extras=True)
+SHAPED = {
+    f.name: (_HINTS[f.name], part.extra_json_schema["description"])
+    for f in _INFO.fields
+    if isinstance(f.type, msgspec.inspect.UnionType)
+    for part in f.type.types
+    if isinstance(part, msgspec.inspect.Metadata) and part.extra_json_schema
+}
 
 
 class HistoryError(BadInput):
@@ -74,13 +128,27 @@ def validate_op(record) -> str | None:
         value = record.get(name, DEFAULTS.get(name))
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             return f"field {name!r} has the wrong type ({type(value).__name__})"
-    if record["op"] not in OPS:
-        return f"unknown op {record['op']!r}"
-    if record["type"] not in TYPES:
-        return f"unknown type {record['type']!r}"
-    if not (_finite(record["t0"]) and _finite(record["t1"])):
-        return "t0 and t1 must be finite numbers"
-    return _unidentified(record) or _misshapen_answer(record)
+    return (
+        _unnamed(record)
+        or _infinite(record)
+        or unidentified(record["op"], record.get("token"), record.get("order_id"))
+        or _misshapen_answer(record)
+    )
+
+
+def _unnamed(record: dict) -> str | None:
+    """Say which named field (op, type) holds none of its names."""
+    for name, values in NAMED.items():
+        if record[name] not in values:
+            return f"unknown {name} {record[name]!r}"
+    return None
+
+
+def _infinite(record: dict) -> str | None:
+    """Say that a number field is not finite (t0 and t1 are times)."""
+    if all(_finite(record[name]) for name in NUMBERS):
+        return None
+    return f"{' and '.join(NUMBERS)} must be finite numbers"
 
 
 def _finite(number) -> bool:
@@ -91,35 +159,25 @@ def _finite(number) -> bool:
         return False
 
 
-def _unidentified(record: dict) -> str | None:
+def unidentified(op, token, order_id) -> str | None:
     """Say what a write lacks to name its order: a create its token, a cancel token or id."""
-    op, token = record["op"], record.get("token")
     if op in ("create", "leave") and token is None:
         return f"a {op} needs the token it sent"
-    if op == "cancel" and token is None and record.get("order_id") is None:
+    if op == "cancel" and token is None and order_id is None:
         return "a cancel needs the token or the order_id of the order it cancelled"
     return None
 
 
 def _misshapen_answer(record: dict) -> str | None:
-    """Say which recorded answer is not the documented shape (what msgspec refuses too)."""
-    orders, stock, on_call = (record.get(name) for name in ("orders", "stock", "on_call"))
-    if orders is not None and not all(
-        isinstance(pair, list) and len(pair) == 2 and _is_int(pair[0]) and isinstance(pair[1], str)
-        for pair in orders
-    ):
-        return "field 'orders' must be a list of [id, token] pairs"
-    if stock is not None and not all(_is_int(v) for v in stock.values()):
-        return "field 'stock' must map sku to an integer"
-    if on_call is not None and not all(
-        isinstance(v, list) and all(isinstance(d, str) for d in v) for v in on_call.values()
-    ):
-        return "field 'on_call' must map shift to a list of doctors"
+    """Say which recorded answer is not its documented shape (the one msgspec reads)."""
+    for name, (shape, description) in SHAPED.items():
+        if record.get(name) is None:
+            continue
+        try:
+            msgspec.convert(record[name], shape)
+        except msgspec.ValidationError:
+            return f"field {name!r} must {description}"
     return None
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def validate_run(record) -> str | None:
@@ -135,34 +193,6 @@ def validate_run(record) -> str | None:
     return None
 
 
-ANSWER_TYPES = {
-    "orders": list[tuple[int, str]] | None,
-    "stock": dict[str, int] | None,
-    "on_call": dict[str, list[str]] | None,
-}
-
-
-def _op_type(name: str, types: tuple):
-    """Return the msgspec type of one field: its documented values, or its Python types."""
-    if name in ("op", "type"):
-        return Literal[OPS if name == "op" else TYPES]
-    if name in ANSWER_TYPES:
-        return ANSWER_TYPES[name]
-    if types == (int, float):  # a JSON int reads as a float; msgspec refuses inf and NaN
-        return float
-    return types[0] if len(types) == 1 else types[0] | types[1]
-
-
-# The operation record as a type, for reading at C speed (history.read): msgspec refuses any
-# record this type cannot hold, and the careful validator above then says why.
-Op = msgspec.defstruct(
-    "Op",
-    [(name, _op_type(name, OP_FIELDS[name])) for name in REQUIRED]
-    + [(name, _op_type(name, OP_FIELDS[name]), DEFAULTS[name]) for name in DEFAULTS],
-    gc=False,  # a record's containers are decoded JSON, never a cycle: nothing to collect
-)
-
-
-def op_from_dict(record: dict):
+def op_from_dict(record: dict) -> Op:
     """Return a valid record (defaults filled in) as an Op."""
     return Op(**{name: record[name] for name in RECORD_FIELDS})

@@ -8,11 +8,18 @@ import json
 import operator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
-from history.format import HistoryError, Op, op_from_dict, validate_op, validate_run, with_defaults
+from history.format import (
+    HistoryError,
+    Op,
+    op_from_dict,
+    unidentified,
+    validate_op,
+    validate_run,
+    with_defaults,
+)
 
 READ_BLOCK = 1 << 22  # bytes read at a time by HistoryStream
 
@@ -226,17 +233,12 @@ def _decoded(block: bytes, starts):
     if not (np.frombuffer(block, np.uint8)[starts] == OPEN_BRACE).all():
         return None  # a line that does not open a record (a blank one, say)
     try:
-        # Op is made at run time (msgspec.defstruct, history/format.py): fields mypy cannot see.
-        records: list[Any] = _decode_lines(block)
+        records: list[Op] = _decode_lines(block)
     except msgspec.DecodeError:
         return None
     if len(records) != len(starts) or (
         None in map(_TOKEN, records)  # a scan at C speed first: most blocks name every token
-        and any(
-            r.token is None
-            and (r.op in ("create", "leave") or (r.op == "cancel" and r.order_id is None))
-            for r in records
-        )
+        and any(r.token is None and unidentified(r.op, None, r.order_id) for r in records)
     ):
         return None  # two records on a line, or a write that does not name its order
     return records
