@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from racelab.report.verdicts import label
+from shapes.reports import CompareReport, read_shape
 
 LAB_DIR = Path(__file__).resolve().parent.parent / "docs" / "labs"
 LABS = sorted(LAB_DIR.glob("[0-9][0-9]-*.md"))  # every numbered lab, README.md left out
@@ -223,30 +224,27 @@ def promises(text: str) -> list[tuple[str, object]]:
     return found
 
 
-def mismatches(report: dict, expected: dict) -> list[str]:
+def mismatches(report: CompareReport, expected: dict) -> list[str]:
     """Return every way a compare report misses the expected table (empty: as promised)."""
-    found = {label(t): t for t in report["targets"]}
+    found = {label(t): t for t in report.targets}
     if set(found) != set(expected):
         return [f"targets {sorted(found)} != {sorted(expected)}"]
     missed = []
     for target, (verdict, anomalies) in expected.items():
         entry = found[target]
-        if entry["verdict"] != verdict:
-            missed.append(f"{target}: {entry['verdict']}, not {verdict} {entry['anomalies']}")
-        missed += [
-            f"{target}: no {a} in {entry['anomalies']}"
-            for a in anomalies
-            if not entry["anomalies"].get(a)
-        ]
+        if entry.verdict != verdict:
+            missed.append(f"{target}: {entry.verdict}, not {verdict} {entry.anomalies}")
+        counts = entry.anomalies
+        missed += [f"{target}: no {a} in {counts}" for a in anomalies if not counts.get(a)]
     return missed
 
 
-def run_compare(command: str, out_root: Path) -> dict:
+def run_compare(command: str, out_root: Path) -> CompareReport:
     """Run a lab's compare command and return its report."""
     result = run_command(command, out_root)
     if result.returncode != 0:
         raise RuntimeError(f"{command} exited {result.returncode}: {result.stderr[-2000:]}")
-    return json.loads((out_root / OUT.search(command).group(1) / "report.json").read_text())
+    return read_shape(out_root / OUT.search(command).group(1) / "report.json", CompareReport)
 
 
 def tally(runs: int, labs=LABS) -> dict[str, Counter]:

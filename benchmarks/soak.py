@@ -119,8 +119,8 @@ def run(runs: int = 1, minutes: float = 10.0, vus: int = 20) -> dict:
         "rss_after_1_min_mb": warm,
         "rss_at_end_mb": last,
         "rss_drift_pct": drift,
-        "anomalies": sum(report["anomalies"].values()),
-        "verdict": report["verdict"],
+        "anomalies": sum(report.anomalies.values()),
+        "verdict": report.verdict.value,
     }
     print_table(
         f"Soak: sqlite:transactional@4, scenario soak, {vus} VUs, {minutes:g} min",
@@ -132,7 +132,7 @@ def run(runs: int = 1, minutes: float = 10.0, vus: int = 20) -> dict:
                 summary["latency_ms"]["p99"],
                 max(drift.values(), key=abs),
                 result["anomalies"],
-                report["verdict"],
+                report.verdict.value,
             ]
         ],
         "python -m benchmarks soak",

@@ -8,7 +8,6 @@ info write may or may not be.
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 
@@ -16,6 +15,7 @@ from checker.facts import FAIL, INFO, NONE, OK, HistoryFacts
 from checker.join import Join
 from checker.snapshot import Snapshot
 from checker.store_index import StoreIndex
+from history import History, HistoryStream
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Context:
     snapshot: Snapshot
     index: StoreIndex
     facts: HistoryFacts | None = None  # None without a history
-    history: Any = None  # the history itself (History or HistoryStream), or None
+    history: History | HistoryStream | None = None  # the history itself, or None
 
     @property
     def history_facts(self) -> HistoryFacts:
@@ -187,8 +187,8 @@ def _collision_example(ctx: Context, order_id, stored_tokens, acked_tokens) -> d
     return {
         "text": f"tokens {' and '.join(acked_tokens)} all got id {order_id}; "
         f"{together}; {outcome}.",
-        "records": records,
         "tokens": list(acked_tokens),
+        "records": records,
     }
 
 

@@ -28,12 +28,12 @@ __all__ = ["CHECKS", "Check", "Context", "columns"]
 class Check(NamedTuple):
     """One anomaly class: how to find it, what it needs, and where a summary shows it."""
 
-    fn: Callable
+    fn: Callable[[Context, int], tuple[int, list[dict]]]  # (count, examples) within a limit
     # What it must have to run: "state" (the final state could be read), "history",
     # "items", "file" (the store itself, not the API), "shifts", "reads" (reads that
     # recorded what they returned). id_collision needs none: the answers alone can show
     # one id handed to two tokens.
-    needs: tuple
+    needs: tuple[str, ...]
     column: str | None  # the compare table's column that counts it (None: only in reports)
     known_as: str = ""  # the name people already know it by (Berenson et al., Adya, Hermitage)
 

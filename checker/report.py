@@ -2,6 +2,8 @@
 
 import threading
 
+import msgspec
+
 from checker import engine
 from checker.api import READ_TIMEOUT_S, is_url, read_api
 from checker.checks import CHECKS, Context
@@ -11,6 +13,15 @@ from checker.integrity import IntegrityCheck
 from checker.oncall import leave_records, spans_with_leaves
 from checker.store_index import index_store
 from checker.stores import read_store
+from shapes.reports import (
+    CheckReport,
+    Contention,
+    Example,
+    HistoryCounts,
+    StoreInfo,
+    Verdict,
+    composed,
+)
 
 DEFAULT_EXAMPLES = 3
 
@@ -22,7 +33,7 @@ def check(
     min_overlaps: int = MIN_OVERLAPS,
     existing=frozenset(),
     read_timeout: float = READ_TIMEOUT_S,
-) -> dict:
+) -> CheckReport:
     """Check the store at store_path against a history (or none); return the report.
 
     store_path is a store file, or a server's URL whose final state is read through the
@@ -31,9 +42,9 @@ def check(
     only if at least min_overlaps pairs of writes on one sku overlapped.
     """
     report, measured = _read_and_check(store_path, history, examples, existing, read_timeout)
-    report["contention"] = None if measured is None else measured.result()
-    report["min_overlaps"] = min_overlaps
-    report["verdict"] = _verdict(report)
+    report.contention = None if measured is None else msgspec.convert(measured.result(), Contention)
+    report.min_overlaps = min_overlaps
+    report.verdict = _verdict(report)
     return report
 
 
@@ -95,15 +106,15 @@ class Background:
         return self._value
 
 
-def _verdict(report: dict) -> str:
+def _verdict(report: CheckReport) -> Verdict:
     """held, failed, unknown, or inconclusive: no anomaly, but too little contention to tell."""
-    if report["valid"] is not True:
-        return "failed" if report["valid"] is False else "unknown"
-    overlaps = (report["contention"] or {}).get("overlaps", 0)
-    return "held" if overlaps >= report["min_overlaps"] else "inconclusive"
+    if report.valid is not True:
+        return Verdict.FAILED if report.valid is False else Verdict.UNKNOWN
+    overlaps = report.contention.overlaps if report.contention else 0
+    return Verdict.HELD if overlaps >= report.min_overlaps else Verdict.INCONCLUSIVE
 
 
-def _report(snapshot, index, history, facts, examples: int, leaves=None, reads=None) -> dict:
+def _report(snapshot, index, history, facts, examples: int, leaves=None, reads=None):
     """Run every check that has what it needs; compose the report (leaves and reads: the
     history's leave records and answered reads, when known already)."""
     ctx = Context(snapshot=snapshot, index=index, facts=facts, history=history)
@@ -114,13 +125,13 @@ def _report(snapshot, index, history, facts, examples: int, leaves=None, reads=N
     for name, (fn, needs, *_) in CHECKS.items():
         missing = _missing(needs, ctx)
         if missing:
-            report["skipped"].append(name)
-            report["skipped_because"][name] = missing
+            report.skipped.append(name)
+            report.skipped_because[name] = missing
             continue
         _run_check(report, name, fn, ctx, examples)
     if facts is not None:
-        report["recovered"] = int(((facts.created == INFO) & ctx.join.in_store).sum())
-    report["valid"] = _validity(report)
+        report.recovered = int(((facts.created == INFO) & ctx.join.in_store).sum())
+    report.valid = composed(any(report.anomalies.values()), _doubtful(report))
     return report
 
 
@@ -140,51 +151,59 @@ def _missing(needs, ctx: Context) -> str | None:
     return None
 
 
-def _run_check(report: dict, name: str, fn, ctx: Context, examples: int) -> None:
+def _run_check(report: CheckReport, name: str, fn, ctx: Context, examples: int) -> None:
     """Run one check; a crash makes it unknown instead of stopping the others."""
     try:
         count, found = fn(ctx, examples)
     except Exception as e:  # noqa: BLE001 - Jepsen's safe wrapper: report, do not die
-        report["errors"][name] = f"{type(e).__name__}: {e}"
+        report.errors[name] = f"{type(e).__name__}: {e}"
         return
-    report["anomalies"][name] = count
+    report.anomalies[name] = count
     if found:
-        report["examples"][name] = found
+        report.examples[name] = msgspec.convert(found, list[Example])
 
 
-def _validity(report: dict):
-    """False beats unknown beats true."""
-    if any(report["anomalies"].values()):
-        return False
-    if report["errors"] or not report["store"]["readable"]:
-        return "unknown"
-    return True
+def _doubtful(report: CheckReport) -> bool:
+    """Say whether a check crashed or the store could not be read."""
+    return bool(report.errors) or not report.store.readable
 
 
-def _empty_report(snapshot, history, facts) -> dict:
-    return {
-        "valid": True,
-        "store": {
-            "path": snapshot.path,
-            "backend": snapshot.backend,
-            "readable": snapshot.readable,
-            "orders": len(snapshot.orders),
-            "error": snapshot.corruption or snapshot.unreadable,
-            "read": "api" if snapshot.through_api else "file",
-        },
-        "history": None if facts is None else {**facts.counts, "skipped_lines": history.skipped},
-        "anomalies": {},
-        "recovered": 0,
-        "skipped": [],
-        "skipped_because": {},
-        "examples": {},
-        "errors": {},
-    }
+def _empty_report(snapshot, history, facts) -> CheckReport:
+    """Return the report before any check ran: what was read, and no finding yet."""
+    counts = None
+    if facts is not None:
+        counts = msgspec.convert({**facts.counts, "skipped_lines": history.skipped}, HistoryCounts)
+    return CheckReport(
+        valid=True,
+        store=_store_info(snapshot),
+        history=counts,
+        anomalies={},
+        recovered=0,
+        skipped=[],
+        skipped_because={},
+        examples={},
+        errors={},
+        contention=None,
+        min_overlaps=0,
+        verdict=Verdict.UNKNOWN,  # until check() judges it
+    )
 
 
-EXIT_CODES = {"held": 0, "failed": 1, "unknown": 1, "inconclusive": 3}
+def _store_info(snapshot) -> StoreInfo:
+    """Return what the report says of the store: where, what, and how far it was read."""
+    return StoreInfo(
+        path=snapshot.path,
+        backend=snapshot.backend,
+        readable=snapshot.readable,
+        orders=len(snapshot.orders),
+        error=snapshot.corruption or snapshot.unreadable,
+        read="api" if snapshot.through_api else "file",
+    )
 
 
-def exit_code(report: dict) -> int:
+EXIT_CODES = {Verdict.HELD: 0, Verdict.FAILED: 1, Verdict.UNKNOWN: 1, Verdict.INCONCLUSIVE: 3}
+
+
+def exit_code(report: CheckReport) -> int:
     """Return 0 held, 1 failed or unknown, 3 inconclusive (2 is the CLI's bad usage)."""
-    return EXIT_CODES[report["verdict"]]
+    return EXIT_CODES[report.verdict]

@@ -27,9 +27,9 @@ def lab_outcome_test(shard: int):
             c for c in lab_commands(text) if c.startswith("racelab check") and OUT.search(c)
         ):
             out, target_dir = OUT.search(command).group(1), command.split("/")[2]
-            entry = next(t for t in reports[out]["targets"] if t["dir"] == target_dir)
+            entry = next(t for t in reports[out].targets if t.dir == target_dir)
             result = run_command(command, tmp_path)
-            assert result.returncode == EXIT_CODES[entry["verdict"]], result.stderr
+            assert result.returncode == EXIT_CODES[entry.verdict], result.stderr
             assert "verdict:" in result.stdout
 
     return test_lab_outcome

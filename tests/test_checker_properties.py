@@ -77,5 +77,5 @@ def test_exactly_the_planted_anomalies_are_found(tmp_path_factory, plans, plant,
         expected["stock_mismatch"] = 1
     tmp = tmp_path_factory.mktemp("prop")
     report = check(write_store(kind, tmp, items, all_orders), history(INITIAL, records))
-    assert report["anomalies"] == expected
-    assert report["valid"] is (not any(expected.values()))
+    assert report.anomalies == expected
+    assert report.valid is (not any(expected.values()))

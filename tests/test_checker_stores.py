@@ -41,10 +41,10 @@ def test_extra_data_is_read_up_to_the_garbage(tmp_path):
     path.write_text(shorter + longer[len(shorter) :])
     records = [create(t, order_id=n) for n, t in enumerate("abc", 1)]
     report = check(path, history(ITEMS, records))
-    assert report["anomalies"]["corrupt_store"] == 1
-    assert report["anomalies"]["lost"] == 1  # c was acknowledged; the surviving document lacks it
-    assert report["store"]["orders"] == 2 and report["store"]["readable"] is True
-    assert "garbage" in report["store"]["error"]
+    assert report.anomalies["corrupt_store"] == 1
+    assert report.anomalies["lost"] == 1  # c was acknowledged; the surviving document lacks it
+    assert report.store.orders == 2 and report.store.readable is True
+    assert "garbage" in report.store.error
 
 
 def test_a_truncated_file_still_yields_its_whole_orders(tmp_path):
@@ -55,7 +55,7 @@ def test_a_truncated_file_still_yields_its_whole_orders(tmp_path):
     assert [o[3] for o in snapshot.orders] == ["a"]
     assert snapshot.items is None and snapshot.corruption.startswith("not valid JSON")
     report = check(path, history(ITEMS, [create("a", order_id=1)]))
-    assert "stock_mismatch" in report["skipped"] and report["verdict"] == "failed"
+    assert "stock_mismatch" in report.skipped and report.verdict == "failed"
 
 
 @pytest.mark.parametrize(
@@ -73,8 +73,8 @@ def test_damaged_json_is_reported_not_raised(tmp_path, name, content, reason):
     path = tmp_path / "store.json"
     path.write_bytes(content)
     report = check(path, history(ITEMS, []))
-    assert report["verdict"] == "failed" and report["anomalies"]["corrupt_store"] == 1
-    assert reason in report["store"]["error"]
+    assert report.verdict == "failed" and report.anomalies["corrupt_store"] == 1
+    assert reason in report.store.error
 
 
 def test_sqlite_without_tables_is_corrupt(tmp_path):
@@ -82,8 +82,8 @@ def test_sqlite_without_tables_is_corrupt(tmp_path):
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE other (x)")
     report = check(path)
-    assert report["store"]["backend"] == "sqlite" and report["anomalies"]["corrupt_store"] == 1
-    assert "no such table" in report["store"]["error"]
+    assert report.store.backend == "sqlite" and report.anomalies["corrupt_store"] == 1
+    assert "no such table" in report.store.error
 
 
 def test_format_is_detected_from_bytes_not_the_name(tmp_path):
@@ -100,7 +100,7 @@ def test_a_damaged_sqlite_file_is_reported(tmp_path):
     raw[4096:8192] = b"\xde\xad" * 2048
     path.write_bytes(bytes(raw))
     report = check(path)
-    assert report["anomalies"]["corrupt_store"] == 1 and report["verdict"] == "failed"
+    assert report.anomalies["corrupt_store"] == 1 and report.verdict == "failed"
 
 
 @settings(max_examples=150, deadline=None)
@@ -109,8 +109,8 @@ def test_any_bytes_give_a_report(tmp_path_factory, content):
     path = tmp_path_factory.mktemp("fuzz") / "store.json"
     path.write_bytes(content)
     report = check(path, history(ITEMS, []))
-    assert report["verdict"] in ("held", "failed", "unknown")
-    assert report["errors"] == {}
+    assert report.verdict in ("held", "failed", "unknown")
+    assert report.errors == {}
 
 
 @settings(max_examples=100, deadline=None)
@@ -122,7 +122,7 @@ def test_mutated_stores_give_a_report(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("mutant") / "store.json"
     path.write_bytes(bytes(raw))
     report = check(path, history(ITEMS, [create("a", order_id=1), create("b", order_id=2)]))
-    assert report["errors"] == {}
+    assert report.errors == {}
 
 
 SCALARS = st.one_of(
@@ -205,7 +205,7 @@ def test_orders_after_non_ascii_text_are_recovered_and_not_reported_lost(tmp_pat
     items = {"caf\u00e9 \u2603": 10}
     records = [create(f"t{n}", order_id=n, sku="caf\u00e9 \u2603") for n in range(1, 6)]
     report = check(path, history(items, records))
-    assert report["anomalies"]["lost"] == 0 and report["store"]["orders"] == 5
+    assert report.anomalies["lost"] == 0 and report.store.orders == 5
 
 
 ORDER_FIELDS = {"id": st.integers(0, 10**6), "sku": st.text(max_size=8),

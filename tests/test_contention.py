@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from checker import MIN_OVERLAPS, check, exit_code
 from checker.contention import NOT_SENT, contention
+from shapes.reports import Contention
 from tests.builders import create, history, order, write_store
 
 ITEMS = {"sku-1": 10, "sku-2": 10}
@@ -32,14 +33,9 @@ def checked(tmp_path, records, **options):
 
 def test_writes_that_never_overlapped_are_inconclusive_not_held(tmp_path):
     report = checked(tmp_path, spans_on(["sku-1"], 5), min_overlaps=1)
-    assert report["anomalies"] == dict.fromkeys(report["anomalies"], 0)
-    assert report["contention"] == {
-        "writes": 5,
-        "overlaps": 0,
-        "store_overlaps": 0,
-        "max_depth": 1,
-    }
-    assert (report["valid"], report["verdict"], exit_code(report)) == (True, "inconclusive", 3)
+    assert report.anomalies == dict.fromkeys(report.anomalies, 0)
+    assert report.contention == Contention(writes=5, overlaps=0, store_overlaps=0, max_depth=1)
+    assert (report.valid, report.verdict, exit_code(report)) == (True, "inconclusive", 3)
 
 
 def test_overlapping_writes_on_one_sku_are_counted_in_pairs(tmp_path):
@@ -53,22 +49,17 @@ def test_overlapping_writes_on_one_sku_are_counted_in_pairs(tmp_path):
         create("e", order_id=5, t0=1.0, t1=1.1),  # starts as a and b end: no overlap
     ]
     report = checked(tmp_path, records, min_overlaps=3)
-    assert report["contention"] == {
-        "writes": 5,
-        "overlaps": 3,
-        "store_overlaps": 6,
-        "max_depth": 3,
-    }
-    assert report["verdict"] == "held" and exit_code(report) == 0
-    assert checked(tmp_path, records, min_overlaps=4)["verdict"] == "inconclusive"
+    assert report.contention == Contention(writes=5, overlaps=3, store_overlaps=6, max_depth=3)
+    assert report.verdict == "held" and exit_code(report) == 0
+    assert checked(tmp_path, records, min_overlaps=4).verdict == "inconclusive"
 
 
 def test_an_anomaly_fails_however_little_the_writes_contended(tmp_path):
     records = spans_on(["sku-1"], 3)
     store = write_store("json", tmp_path, {"sku-1": 8, "sku-2": 10}, [order(1, "t0")])
     report = check(store, history(ITEMS, records))
-    assert report["contention"]["overlaps"] == 0
-    assert report["anomalies"]["lost"] == 2 and report["verdict"] == "failed"
+    assert report.contention.overlaps == 0
+    assert report.anomalies["lost"] == 2 and report.verdict == "failed"
 
 
 def test_a_refused_write_never_reached_the_server_and_does_not_contend():

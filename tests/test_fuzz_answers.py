@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from checker import check
 from checker.untrusted import MAX_BYTES
 from racelab.conform.run import run_rules
+from shapes.reports import to_json
 from tests.hostile_server import Hostile
 
 SECONDS = 0.25  # the time bound of an answer that is meant to run out of time
@@ -97,12 +98,12 @@ def test_a_hostile_answer_is_the_targets_clean_failure_with_its_reason(
     report = check(hostile.url, read_timeout=seconds)  # what `racelab check --url` runs
     results = run_rules(hostile.url, timeout=seconds)  # what `racelab conform` runs
     assert time.monotonic() - started < BOUND_S
-    error = report["store"]["error"]
+    error = report.store.error
     reason = TRANSPORTS[transport]
-    if reason is not None or not report["store"]["readable"]:
-        assert report["verdict"] == "unknown" and error.startswith("final state unreadable: GET /")
+    if reason is not None or not report.store.readable:
+        assert report.verdict == "unknown" and error.startswith("final state unreadable: GET /")
         assert reason is None or reason in error, error
-    json.dumps(report, ensure_ascii=False).encode("utf-8", "backslashreplace")  # writable
+    to_json(report).encode("utf-8", "backslashreplace")  # writable
     first = results[0]
     assert first.name == "health" and not first.passed
     if reason is not None:
@@ -123,4 +124,4 @@ def test_a_refused_connection_is_named(hostile):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     report = check(f"http://127.0.0.1:{port}", read_timeout=SECONDS)
-    assert "GET /items got no answer (ConnectionRefusedError" in report["store"]["error"]
+    assert "GET /items got no answer (ConnectionRefusedError" in report.store.error

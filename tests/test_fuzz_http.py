@@ -214,4 +214,4 @@ def test_hostile_requests_get_documented_answers_and_change_nothing_else(
     lines = [json.dumps(run_record(url, "fuzz", 0, {}, items))]
     lines += [json.dumps(r) for r in records]
     report = check(resolve_store_path(data), parse_lines(lines), min_overlaps=0)
-    assert report["anomalies"] == dict.fromkeys(report["anomalies"], 0), report["examples"]
+    assert report.anomalies == dict.fromkeys(report.anomalies, 0), report.examples

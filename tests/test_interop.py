@@ -29,15 +29,15 @@ def assert_agrees_with_store(history_path, data_dir):
     # Agreement is the subject here, not how hard the writes raced: one overlapping pair is
     # evidence enough, so a slow machine that overlaps fewer than 100 cannot fail it.
     report = check(next(data_dir.glob("store.*")), history, min_overlaps=1)
-    assert report["verdict"] == "held", report["examples"]
-    creates = report["history"]["creates"]
+    assert report.verdict == "held", report.examples
+    creates = report.history.creates
     # Real work, however slow the machine: a busy one made under 50 creates in the 3 s.
     assert creates["ok"] > 10
-    cancels = report["history"]["cancels"]
+    cancels = report.history.cancels
     # Every ok create is stored unless cancelled; a cancel cut off by the stop (info)
     # may or may not have happened.
-    expected = creates["ok"] + report["recovered"] - cancels["ok"]
-    assert expected - cancels["info"] <= report["store"]["orders"] <= expected
+    expected = creates["ok"] + report.recovered - cancels["ok"]
+    assert expected - cancels["info"] <= report.store.orders <= expected
     return history
 
 

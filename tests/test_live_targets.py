@@ -24,7 +24,7 @@ SHOULD_HOLD = [(s.backend, s.strategy, s.workers) for s in SPECS if s.expected =
 )
 def test_unsafe_strategies_lose_or_corrupt_writes(tmp_path, backend, strategy, workers):
     report = load_and_check(tmp_path, backend, strategy, workers)
-    assert report["verdict"] == "failed", report["anomalies"]
+    assert report.verdict == "failed", report.anomalies
 
 
 @pytest.mark.parametrize(
@@ -32,9 +32,9 @@ def test_unsafe_strategies_lose_or_corrupt_writes(tmp_path, backend, strategy, w
 )
 def test_safe_strategies_lose_nothing_and_never_oversell(tmp_path, backend, strategy, workers):
     report = load_and_check(tmp_path, backend, strategy, workers)
-    assert report["verdict"] == "held", report["examples"]
-    assert report["history"]["creates"]["ok"] > 100
-    assert report["contention"]["overlaps"] >= report["min_overlaps"]
+    assert report.verdict == "held", report.examples
+    assert report.history.creates.ok > 100
+    assert report.contention.overlaps >= report.min_overlaps
 
 
 def test_one_client_cannot_show_a_race_so_a_clean_store_is_inconclusive(tmp_path):
@@ -42,9 +42,9 @@ def test_one_client_cannot_show_a_race_so_a_clean_store_is_inconclusive(tmp_path
     with served(tmp_path, "sqlite", "transactional") as (url, data_dir):
         summary = hammer(url, history_path, RACE_CAP_S, vus=1, max_requests=300)
     report = check(next(data_dir.glob("store.*")), read_history(history_path))
-    assert report["anomalies"] == dict.fromkeys(report["anomalies"], 0)
-    assert report["contention"]["overlaps"] == summary["overlaps"] == 0
-    assert report["verdict"] == "inconclusive" and exit_code(report) == 3
+    assert report.anomalies == dict.fromkeys(report.anomalies, 0)
+    assert report.contention.overlaps == summary["overlaps"] == 0
+    assert report.verdict == "inconclusive" and exit_code(report) == 3
 
 
 def test_a_load_can_demand_that_its_writes_contended(tmp_path):

@@ -117,29 +117,29 @@ def run(form, tmp_path, shifts, records):
 def test_two_overlapping_leaves_that_emptied_a_shift_are_write_skew(form, tmp_path):
     records = [a_leave("a1", "d1", t0=0.0, t1=0.05), a_leave("b1", "d2", t0=0.01, t1=0.06)]
     report = run(form, tmp_path, {"s1": [], "s2": ["d1", "d2"]}, records)
-    assert report["anomalies"] == NONE | {"write_skew": 1}
-    example = report["examples"]["write_skew"][0]
-    assert example["text"].startswith("shift s1 was left with nobody on call")
-    assert example["tokens"] == ["a1", "b1"] and report["verdict"] == "failed"
+    assert report.anomalies == NONE | {"write_skew": 1}
+    example = report.examples["write_skew"][0]
+    assert example.text.startswith("shift s1 was left with nobody on call")
+    assert example.tokens == ["a1", "b1"] and report.verdict == "failed"
 
 
 def test_a_leave_acknowledged_and_its_doctor_still_on_call_is_lost(form, tmp_path):
     records = [a_leave("a1", "d1", t0=0.0, t1=0.05), a_leave("b1", "d2", t0=0.01, t1=0.06)]
     report = run(form, tmp_path, {"s1": ["d1"]}, records)
-    assert report["anomalies"] == NONE | {"lost_leave": 1}
-    assert report["examples"]["lost_leave"][0]["tokens"] == ["a1"]
+    assert report.anomalies == NONE | {"lost_leave": 1}
+    assert report.examples["lost_leave"][0].tokens == ["a1"]
 
 
 def test_one_leave_and_one_refused_leave_of_a_shift_hold(form, tmp_path):
     records = [a_leave("a1", "d1", t0=0.0, t1=0.05), a_leave("b1", "d2", "fail", 0.01, 0.06)]
     report = run(form, tmp_path, {"s1": ["d2"]}, records)
-    assert report["anomalies"] == NONE and report["skipped"] == UNMADE
+    assert report.anomalies == NONE and report.skipped == UNMADE
 
 
 def test_without_a_history_an_empty_shift_is_still_write_skew_and_lost_leave_is_skipped(tmp_path):
     report = check(write_store("json", tmp_path, {"s1": []}))
-    assert report["anomalies"]["write_skew"] == 1 and "lost_leave" in report["skipped"]
-    assert "nobody on call: 0 leave(s)" in report["examples"]["write_skew"][0]["text"]
+    assert report.anomalies["write_skew"] == 1 and "lost_leave" in report.skipped
+    assert "nobody on call: 0 leave(s)" in report.examples["write_skew"][0].text
 
 
 class Answers(http.server.BaseHTTPRequestHandler):
@@ -177,6 +177,6 @@ def test_the_api_check_reads_the_rota_and_a_server_without_one_skips_it(rota):
         server.shutdown()
         server.server_close()
     if rota is None:
-        assert {"write_skew", "lost_leave"} <= set(report["skipped"])
+        assert {"write_skew", "lost_leave"} <= set(report.skipped)
     else:
-        assert report["anomalies"]["write_skew"] == 1 and report["verdict"] == "failed"
+        assert report.anomalies["write_skew"] == 1 and report.verdict == "failed"

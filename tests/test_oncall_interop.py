@@ -34,7 +34,7 @@ def test_k6_runs_the_oncall_workload_and_its_leaves_keep_shift_and_doctor(tmp_pa
                           for r in leaves)  # fmt: skip
     # Each VU walks s1, s2, ...: the first shift is left once, its other leaves refused.
     assert sum(r["type"] == "ok" for r in leaves if r["shift"] == "s1") == 1
-    assert report["verdict"] == "held" and "stale_read" in report["skipped"]
+    assert report.verdict == "held" and "stale_read" in report.skipped
 
 
 def test_locust_runs_the_oncall_workload_and_records_what_its_reads_returned(tmp_path):
@@ -49,4 +49,4 @@ def test_locust_runs_the_oncall_workload_and_records_what_its_reads_returned(tmp
     assert {r["op"] for r in history.ops} == {"leave", "shifts"}
     assert all(r["shift"] and r["doctor"] for r in leaves)
     assert sum(r["type"] == "ok" for r in leaves if r["shift"] == "s1") == 1
-    assert report["verdict"] == "held" and report["skipped"] == []  # reads recorded: checked
+    assert report.verdict == "held" and report.skipped == []  # reads recorded: checked

@@ -61,8 +61,8 @@ def test_the_oncall_load_records_leaves_and_what_each_rota_read_returned(tmp_pat
     acked = collections.Counter(r["shift"] for r in leaves if r["type"] == "ok")
     assert set(acked) == {r["shift"] for r in leaves} and set(acked.values()) == {1}
     report = check(resolve_store_path(tmp_path / "store"), history, min_overlaps=0)
-    assert report["skipped"] == [] and not any(report["anomalies"].values())
-    assert report["contention"]["writes"] == len(leaves)
+    assert report.skipped == [] and not any(report.anomalies.values())
+    assert report.contention.writes == len(leaves)
 
 
 def test_orders_reads_record_what_they_returned_unless_told_not_to(tmp_path):
@@ -76,8 +76,8 @@ def test_orders_reads_record_what_they_returned_unless_told_not_to(tmp_path):
         store = resolve_store_path(tmp_path / f"store{recorded}")
         report = check(store, history, min_overlaps=0)
         answered = [r for r in history.ops if r["orders"] is not None or r["stock"]]
-        assert (report["skipped"] == []) is recorded and bool(answered) is recorded
-        assert not any(report["anomalies"].values())
+        assert (report.skipped == []) is recorded and bool(answered) is recorded
+        assert not any(report.anomalies.values())
     lists = [r for r in read_history(tmp_path / "hTrue.jsonl").ops if r["op"] == "list"]
     assert all(r["limit"] == 20 and r["after_id"] == 0 for r in lists)
 

@@ -47,7 +47,7 @@ def racelab(*args, timeout=300):
 
 def seen_by_both(report: dict) -> dict:
     """The anomaly counts a file check and an API check can both see."""
-    return {k: v for k, v in report["anomalies"].items() if k != "corrupt_store"}
+    return {k: v for k, v in report.anomalies.items() if k != "corrupt_store"}
 
 
 @pytest.mark.parametrize(
@@ -62,12 +62,12 @@ def test_the_api_check_agrees_with_the_store_file_check_on_the_same_run(
         hammer(url, history, RACE_CAP_S, max_requests=RACE_REQUESTS)
         through_api = check(url, read_history(history))
     from_file = check(next(data_dir.glob("store.*")), read_history(history))
-    assert through_api["store"]["read"] == "api" and from_file["store"]["read"] == "file"
+    assert through_api.store.read == "api" and from_file.store.read == "file"
     assert seen_by_both(through_api) == seen_by_both(from_file)
-    assert through_api["verdict"] == from_file["verdict"]
-    assert "corrupt_store" in through_api["skipped"]  # not checked, never held
+    assert through_api.verdict == from_file.verdict
+    assert "corrupt_store" in through_api.skipped  # not checked, never held
     if strategy == "naive":
-        assert through_api["anomalies"]["stock_mismatch"] > 0
+        assert through_api.anomalies["stock_mismatch"] > 0
 
 
 def test_a_server_that_drops_every_fifth_order_loses_exactly_those(tmp_path):
@@ -77,9 +77,9 @@ def test_a_server_that_drops_every_fifth_order_loses_exactly_those(tmp_path):
         report = check(url, read_history(history), examples=10_000)
     acked = [r for r in read_history(history).ops if r["type"] == "ok"]
     dropped = {r["token"] for r in acked if r["status"] == 201 and r["order_id"] % 5 == 0}
-    assert dropped and report["anomalies"]["lost"] == len(dropped)
-    assert {t for e in report["examples"]["lost"] for t in e["tokens"]} == dropped
-    assert report["verdict"] == "failed"
+    assert dropped and report.anomalies["lost"] == len(dropped)
+    assert {t for e in report.examples["lost"] for t in e["tokens"]} == dropped
+    assert report.verdict == "failed"
 
 
 def test_final_reads_that_fail_make_the_verdict_unknown_not_held(tmp_path):

@@ -71,7 +71,7 @@ def test_a_private_server_lives_in_the_data_dir_and_stops_with_serve(tmp_path):
     assert postgres_processes(data_dir / "pgdata") == []
     # The checker reads the stopped store by starting its server for the while.
     report = check(data_dir, read_history(tmp_path / "h.jsonl"), min_overlaps=0)
-    assert report["store"]["backend"] == "postgres" and report["store"]["orders"] > 0
+    assert report.store.backend == "postgres" and report.store.orders > 0
     assert postgres_processes(data_dir / "pgdata") == []
 
 
@@ -105,9 +105,9 @@ def test_two_app_servers_share_one_database_by_url(tmp_path, postgres_database):
     result = racelab("check", postgres_database, "--history", tmp_path / "both.jsonl",
                      "--min-overlaps", 0, "--json")  # fmt: skip
     report = json.loads(result.stdout)
-    assert report["store"]["backend"] == "postgres"
-    assert report["verdict"] == "held", report["examples"]
-    assert report["history"]["creates"]["ok"] > 100
+    assert report.store.backend == "postgres"
+    assert report.verdict == "held", report.examples
+    assert report.history.creates.ok > 100
 
 
 def test_repeatable_read_refuses_conflicting_writes_instead_of_losing_them(tmp_path):
@@ -115,7 +115,7 @@ def test_repeatable_read_refuses_conflicting_writes_instead_of_losing_them(tmp_p
     with served(tmp_path, "postgres", "repeatable-read", 4) as (url, data_dir):
         summary = hammer(url, tmp_path / "h.jsonl", RACE_CAP_S, max_requests=400)
     report = check(data_dir, read_history(tmp_path / "h.jsonl"))
-    assert report["verdict"] == "held", report["anomalies"]
+    assert report.verdict == "held", report.anomalies
     # The documented error, not a lost update (a client records any 503 as indeterminate).
     statuses = {r.get("status") for r in read_history(tmp_path / "h.jsonl").ops}
     assert 503 in statuses and 201 in statuses, summary
@@ -126,7 +126,7 @@ def test_serializable_retries_and_says_how_many_times(tmp_path):
     with served(tmp_path, "postgres", "serializable", 4) as (url, data_dir):
         hammer(url, tmp_path / "h.jsonl", RACE_CAP_S, max_requests=400)
     report = check(data_dir, read_history(tmp_path / "h.jsonl"))
-    assert report["verdict"] == "held", report["anomalies"]
+    assert report.verdict == "held", report.anomalies
     assert "serializable: a write took" in (tmp_path / "postgres-serializable-4w.log").read_text()
 
 

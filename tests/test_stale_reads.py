@@ -4,8 +4,6 @@ Every case runs on both store formats, the history held in memory and streamed f
 file, written in full and in the minimal form another tool might write.
 """
 
-import json
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,6 +11,7 @@ from hypothesis import strategies as st
 from checker import check
 from checker.checks import CHECKS
 from history import HistoryError, HistoryStream, op_record, parse_lines
+from shapes.reports import to_json
 from tests.builders import (
     cancel,
     create,
@@ -87,10 +86,10 @@ PAGE = {"after_id": 0, "limit": 20}
 
 def test_a_list_that_left_out_an_order_acknowledged_before_it_began_is_stale(form, tmp_path):
     report = run(form, tmp_path, [*WRITES, read("list", 0.1, 0.11, orders=[[1, "a"]], **PAGE)])
-    assert report["anomalies"] == NONE | {"stale_read": 1}
-    text = report["examples"]["stale_read"][0]["text"]
+    assert report.anomalies == NONE | {"stale_read": 1}
+    text = report.examples["stale_read"][0].text
     assert text.startswith("list read at 0.100-0.110 s did not return order 2 (token b)")
-    assert report["verdict"] == "failed"
+    assert report.verdict == "failed"
 
 
 @pytest.mark.parametrize(
@@ -105,37 +104,36 @@ def test_a_list_that_left_out_an_order_acknowledged_before_it_began_is_stale(for
 )
 def test_a_list_that_was_not_due_to_see_an_order_is_not_stale(form, tmp_path, late):
     report = run(form, tmp_path, [*WRITES, late])
-    assert report["anomalies"] == NONE and report["skipped"] == []
+    assert report.anomalies == NONE and report.skipped == []
 
 
 def test_a_get_answered_not_found_after_the_create_was_acknowledged_is_stale(form, tmp_path):
     report = run(form, tmp_path, [*WRITES, read("get", 0.1, 0.11, token="b", order_id=2,
                                                 orders=[])])  # fmt: skip
-    assert report["anomalies"] == NONE | {"stale_read": 1}
-    assert "did not return order 2 (token b)" in report["examples"]["stale_read"][0]["text"]
+    assert report.anomalies == NONE | {"stale_read": 1}
+    assert "did not return order 2 (token b)" in report.examples["stale_read"][0].text
 
 
 def test_a_get_after_a_cancel_was_sent_may_miss_the_order(form, tmp_path):
     maybe = cancel("b", 2, type_="info", qty=3, t0=0.05, t1=0.2)  # sent, answer unknown
     records = [*WRITES, maybe, read("get", 0.1, 0.11, token="b", order_id=2, orders=[])]
     report = run(form, tmp_path, records)
-    assert report["anomalies"] == NONE
+    assert report.anomalies == NONE
 
 
 def test_an_order_the_store_lost_is_lost_not_a_stale_read_of_every_later_read(form, tmp_path):
     records = [*WRITES, read("list", 0.1, 0.11, orders=[[1, "a"]], **PAGE)]
     report = run(form, tmp_path, records, items={"sku-1": 8}, orders=BOTH[:1])
-    assert report["anomalies"] == NONE | {"lost": 1}
+    assert report.anomalies == NONE | {"lost": 1}
 
 
 @pytest.mark.parametrize("t0, stale", [(0.1, 1), (0.025, 0)], ids=["after-b", "before-b"])
 def test_stock_read_above_what_acknowledged_orders_leave_is_stale(form, tmp_path, t0, stale):
     report = run(form, tmp_path, [*WRITES, read("items", t0, t0 + 0.01, stock={"sku-1": 8})])
-    assert report["anomalies"] == NONE | {"stale_read": stale}
+    assert report.anomalies == NONE | {"stale_read": stale}
     if stale:
-        assert (
-            "said sku-1 had 8 in stock, but at most 5 could be left"
-            in (report["examples"]["stale_read"][0]["text"])
+        assert "said sku-1 had 8 in stock, but at most 5 could be left" in (
+            report.examples["stale_read"][0].text
         )
 
 
@@ -145,27 +143,25 @@ def test_a_doctor_still_on_call_after_their_leave_was_acknowledged_is_stale(
 ):
     seen = read("shifts", t0, t0 + 0.01, on_call={"s1": ["d1", "d2"]})
     report = run(form, tmp_path, [*WRITES, seen])
-    assert report["anomalies"] == NONE | {"stale_read": stale}
+    assert report.anomalies == NONE | {"stale_read": stale}
     if stale:
-        assert (
-            "still had d1 on call for s1, though leave l1"
-            in (report["examples"]["stale_read"][0]["text"])
+        assert "still had d1 on call for s1, though leave l1" in (
+            report.examples["stale_read"][0].text
         )
 
 
 def test_a_leave_the_store_lost_is_lost_leave_not_stale(form, tmp_path):
     seen = read("shifts", 0.1, 0.11, on_call={"s1": ["d1", "d2"]})
     report = run(form, tmp_path, [*WRITES, seen], shifts={"s1": ["d1", "d2"]})
-    assert report["anomalies"] == NONE | {"lost_leave": 1}
+    assert report.anomalies == NONE | {"lost_leave": 1}
 
 
 def test_without_a_recorded_answer_the_check_is_not_made_and_says_so(form, tmp_path):
     unrecorded = op_record("list", 0, None, None, None, None, 200, "ok", 0.1, 0.11)
     report = run(form, tmp_path, [*WRITES, unrecorded])
-    assert "stale_read" not in report["anomalies"] and report["skipped"] == ["stale_read"]
+    assert "stale_read" not in report.anomalies and report.skipped == ["stale_read"]
     assert (
-        "no read in the history recorded what it returned"
-        in (report["skipped_because"]["stale_read"])
+        "no read in the history recorded what it returned" in (report.skipped_because["stale_read"])
     )
 
 
@@ -182,7 +178,7 @@ def test_a_misshapen_answer_is_a_bad_line(tmp_path, answer):
     with HistoryStream(path) as stream, pytest.raises(HistoryError, match="line 5"):
         check(store, stream)
     with HistoryStream(path, lenient=True) as stream:
-        assert check(store, stream)["history"]["skipped_lines"] == 1
+        assert check(store, stream).history.skipped_lines == 1
 
 
 # Streamed and held in memory, on random reads of a random store: the same report, byte for
@@ -222,6 +218,6 @@ def test_a_streamed_history_gives_the_report_of_one_in_memory(tmp_path_factory, 
     path.write_text("\n".join(history_lines(ITEMS, records)) + "\n")
     store = write_store(kind, tmp_path, {"sku-1": 5}, BOTH, {"s1": ["d2"]})
     with HistoryStream(path) as stream:
-        streamed = json.dumps(check(store, stream, min_overlaps=0))
+        streamed = to_json(check(store, stream, min_overlaps=0))
     held = parse_lines(history_lines(ITEMS, records))
-    assert json.dumps(check(store, held, min_overlaps=0)) == streamed
+    assert to_json(check(store, held, min_overlaps=0)) == streamed

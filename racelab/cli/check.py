@@ -92,15 +92,14 @@ def check_command(
     raise SystemExit(exit_code(report))
 
 
-def _print_report(report: dict, as_json: bool, picker) -> None:
-    """Print the report as JSON or as the table, then the examples explained (picker False:
-    not asked for; None: asked for, with no history to pick requests from)."""
-    import json
-
+def _print_report(report, as_json: bool, picker) -> None:
+    """Print the report (a CheckReport) as JSON or as the table, then the examples explained
+    (picker False: not asked for; None: asked for, with no history to pick requests from)."""
     from checker.text import explain_lines, table_lines
+    from shapes.reports import to_json
 
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        click.echo(to_json(report))
         return
     _echo("\n".join(table_lines(report)))
     if picker is not False:
@@ -154,11 +153,11 @@ def _replay_target(store, target, external=None):
             "replay on"
         )
     try:
-        name = target or f"{entry['target']}@{entry['workers']}"
+        name = target or f"{entry.target}@{entry.workers}"
         spec = parse_spec(name)
     except TargetSpecError as e:
         raise click.BadParameter(str(e), param_hint="--target") from None
-    return spec, bool(entry and entry.get("faults"))
+    return spec, bool(entry and entry.faults)
 
 
 def _external_target(text: str):
@@ -195,7 +194,7 @@ def _reproduce(report, writes, replay_on, repro_dir, repeat, history_path) -> No
     from racelab.repro.run import build, replay, write_all
 
     target, faults = replay_on
-    points = _points(target) if target.backend == "external" and report["examples"] else None
+    points = _points(target) if target.backend == "external" and report.examples else None
     repros = build(report, writes, target, f"{history_path} ({target.name})", points)
     write_all(repros, Path(repro_dir))
     if not repros:

@@ -210,8 +210,8 @@ def run_and_report(specs, settings, out, repro=False) -> int:
 
         reproduce_failed(report, out_dir, lambda line: click.echo(f"repro: {line}", err=True))
     write_report(report, out_dir)
-    print_results(report["targets"], out_dir, report["seconds"])
-    return 1 if report["could_not_run"] else 0
+    print_results(report.targets, out_dir, report.seconds)
+    return 1 if report.could_not_run else 0
 
 
 def show_progress(event) -> None:
@@ -226,7 +226,7 @@ def show_progress(event) -> None:
             err=True,
         )
     elif isinstance(event, Finished):
-        verdict = event.entry["verdict"]
+        verdict = event.entry.verdict
         broke = f": {what_broke(event.entry)}" if verdict == "failed" else ""
         click.echo(f"      {verdict_word(verdict)}{broke}", err=True)
     else:
@@ -237,7 +237,7 @@ def show_progress(event) -> None:
         )
 
 
-def print_results(entries: list[dict], out_dir, seconds: float) -> None:
+def print_results(entries: list, out_dir, seconds: float) -> None:
     """Print the verdict table, a sentence for each target that did not hold, the report path."""
     import sys
 

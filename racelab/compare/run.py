@@ -3,10 +3,11 @@
 Progress goes to a callback; the command line decides how to show it.
 """
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import msgspec
 
 from checker import check
 from history import HistoryStream
@@ -20,6 +21,7 @@ from racelab.compare.process import TargetFailed, log_tail, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
 from racelab.process_exit import finishing
+from shapes.reports import CheckReport, CompareEntry, CompareReport, Fault, LoadSummary, write_shape
 
 
 def load_config(url: str, settings: Settings) -> LoadConfig:
@@ -37,7 +39,7 @@ def load_config(url: str, settings: Settings) -> LoadConfig:
     )
 
 
-def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -> dict:
+def run_target(spec: TargetSpec, settings: Settings, out_dir: Path, live=None) -> CompareEntry:
     """Serve, load, stop and check one target; return its entry for report.json."""
     target_dir = out_dir / spec.slug
     data_dir = target_dir / "data"
@@ -118,37 +120,38 @@ def _loaded(spec, settings: Settings, target_dir: Path, process, url: str, live,
     return summary, (killer.outcome() if killer else {"faults": []}), process
 
 
-def _checked(store, target_dir: Path) -> dict:
+def _checked(store, target_dir: Path) -> CheckReport:
     """Check the store (a file, or a server's URL) against the history; keep the report."""
     with HistoryStream(target_dir / "history.jsonl") as history:  # streamed: runs may be long
         report = check(store, history)
-    (target_dir / "check.json").write_text(json.dumps(report, indent=2))
+    write_shape(target_dir / "check.json", report)
     return report
 
 
-def _entry(spec, report: dict, summary: dict, faults: dict, workload: str = "orders") -> dict:
-    """Return the target's entry for report.json."""
+def _entry(spec, report: CheckReport, summary, faults: dict, workload: str = "orders"):
+    """Return the target's CompareEntry for report.json (faults: what the kills did)."""
     external = isinstance(spec, ExternalTarget)
     expected = spec.expected if external else spec.expected_for(workload)
-    return {
-        "target": spec.name if external else f"{spec.backend}:{spec.strategy}",
-        "backend": spec.backend,
-        "strategy": spec.strategy,
-        "workers": spec.workers,
-        "why": spec.why,
-        "claims": spec.claims,
-        "expected": expected,
-        "workload": workload,
-        "read": "api" if external else "file",
-        "store_error": report["store"]["error"],
-        "verdict": report["verdict"],
-        **faults,
-        "anomalies": report["anomalies"],
-        "contention": report["contention"],
-        "load": summary,
-        "dir": spec.slug,
-        "examples": {k: [e["text"] for e in v[:1]] for k, v in report["examples"].items()},
-    }
+    return CompareEntry(
+        target=spec.name if external else f"{spec.backend}:{spec.strategy}",
+        backend=spec.backend,
+        strategy=spec.strategy,
+        workers=spec.workers,
+        why=spec.why,
+        claims=spec.claims,
+        expected=expected,
+        workload=workload,
+        read="api" if external else "file",
+        store_error=report.store.error,
+        verdict=report.verdict,
+        faults=msgspec.convert(faults["faults"], list[Fault]),
+        kills_unmade=faults.get("kills_unmade", msgspec.UNSET),
+        anomalies=report.anomalies,
+        contention=report.contention,
+        load=msgspec.convert(summary, LoadSummary),
+        dir=spec.slug,
+        examples={k: [e.text for e in v[:1]] for k, v in report.examples.items()},
+    )
 
 
 def settings_dict(settings: Settings, specs: list[TargetSpec]) -> dict:
@@ -175,7 +178,7 @@ class Finished:
     """A target ran; entry is its report.json entry, verdict included."""
 
     spec: TargetSpec
-    entry: dict
+    entry: CompareEntry
     elapsed_s: float
 
 
@@ -188,7 +191,9 @@ class CouldNotRun:
     log_tail: str
 
 
-def run_compare(specs, settings: Settings, out_dir: Path, progress=None, live=None) -> dict:
+def run_compare(
+    specs, settings: Settings, out_dir: Path, progress=None, live=None
+) -> CompareReport:
     """Run every target in turn; return the compare report (what report.json holds)."""
     progress = progress or (lambda event: None)
     entries, failures, started = [], [], time.monotonic()
@@ -203,9 +208,9 @@ def run_compare(specs, settings: Settings, out_dir: Path, progress=None, live=No
             failures.append(spec.name)
             progress(CouldNotRun(spec, str(e), log_tail(out_dir / spec.slug / "server.log")))
         per_target = (time.monotonic() - started) / (index + 1)
-    return {
-        "settings": settings_dict(settings, specs),
-        "targets": entries,
-        "could_not_run": failures,
-        "seconds": round(time.monotonic() - started, 1),
-    }
+    return CompareReport(
+        settings=settings_dict(settings, specs),
+        targets=entries,
+        could_not_run=failures,
+        seconds=round(time.monotonic() - started, 1),
+    )

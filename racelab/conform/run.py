@@ -10,6 +10,7 @@ from pathlib import Path
 from checker.untrusted import printable
 from racelab.conform.contract import RULES
 from racelab.conform.rules import TIMEOUT_S, Client, ContractBroken, State
+from shapes.reports import CheckReport
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Concurrent:
     """The short concurrent run: its load summary and the check through the API."""
 
     summary: dict
-    report: dict
+    report: CheckReport
     seed: int
 
 

@@ -26,9 +26,15 @@ from racelab.report.svg import (
     ticks,
 )
 from racelab.report.verdicts import label
+from shapes.reports import CompareEntry, Verdict
 
 ANOMALIES = tuple(CHECKS)
-COLORS = {"held": "#2e7d32", "failed": "#c62828", "inconclusive": "#b26a00", "unknown": "#9e9e9e"}
+COLORS = {
+    Verdict.HELD: "#2e7d32",
+    Verdict.FAILED: "#c62828",
+    Verdict.INCONCLUSIVE: "#b26a00",
+    Verdict.UNKNOWN: "#9e9e9e",
+}
 PALETTE = (
     "#1f77b4",
     "#ff7f0e",
@@ -157,11 +163,11 @@ def _x_axis(x: Scale, y: float, caption: str) -> list[Markup]:
 ROW_H, NAMES_W = 30, 170
 
 
-def anomaly_chart(entries: list[dict]) -> Markup:
+def anomaly_chart(entries: list[CompareEntry]) -> Markup:
     """Anomaly counts of every target side by side (log scale: counts span decades)."""
-    present = [a for a in ANOMALIES if any(e["anomalies"].get(a, 0) for e in entries)]
+    present = [a for a in ANOMALIES if any(e.anomalies.get(a, 0) for e in entries)]
     top = (18 if present else 0) + 4  # the legend's row, when there is anything to name
-    highest = max((e["anomalies"].get(a, 0) for e in entries for a in present), default=1)
+    highest = max((e.anomalies.get(a, 0) for e in entries for a in present), default=1)
     decades = math.ceil(math.log10(max(highest, 1) + 1e-9))
     x = SymlogScale(0, 10**decades, NAMES_W, WIDTH - RIGHT - 30)
     axis_y = top + ROW_H * len(entries)
@@ -170,7 +176,7 @@ def anomaly_chart(entries: list[dict]) -> Markup:
     bar_h = (ROW_H - 8) / max(len(present), 1)
     for row, entry in enumerate(entries):
         for k, anomaly in enumerate(present):
-            count = entry["anomalies"].get(anomaly, 0)
+            count = entry.anomalies.get(anomaly, 0)
             if count:
                 y = top + row * ROW_H + 4 + k * bar_h
                 tip = f"{label(entry)}: {count:,} {anomaly}"
@@ -185,12 +191,12 @@ def _color(anomaly: str) -> str:
     return PALETTE[ANOMALIES.index(anomaly) % len(PALETTE)]
 
 
-def throughput_chart(entries: list[dict]) -> Markup:
+def throughput_chart(entries: list[CompareEntry]) -> Markup:
     """Requests/s and p99 of every target: the cost of safety."""
     half = (WIDTH - NAMES_W - RIGHT) / 2
-    rps = [e["load"]["rps"] for e in entries]
-    p99 = [e["load"]["latency_ms"]["p99"] for e in entries]
-    bands = [e["load"].get("p99_band_ms") or [v, v] for e, v in zip(entries, p99, strict=True)]
+    rps = [e.load.rps for e in entries]
+    p99 = [e.load.latency_ms.p99 for e in entries]
+    bands = [e.load.p99_band_ms or [v, v] for e, v in zip(entries, p99, strict=True)]
     left = Scale(0, ticks(max(rps, default=0))[-1], NAMES_W, NAMES_W + half - 24)
     highest = max(p99 + [high for _, high in bands], default=0)
     right = Scale(0, ticks(highest)[-1], NAMES_W + half + 8, WIDTH - RIGHT - 8)
@@ -198,7 +204,7 @@ def throughput_chart(entries: list[dict]) -> Markup:
     body = _names(entries, 4)
     body += grid(left, ticks(left.high), 4, axis_y) + grid(right, ticks(right.high), 4, axis_y)
     for row, entry in enumerate(entries):
-        y, color, name = 10 + row * ROW_H, COLORS.get(entry["verdict"], "#9e9e9e"), label(entry)
+        y, color, name = 10 + row * ROW_H, COLORS.get(entry.verdict, "#9e9e9e"), label(entry)
         (low, high), height = bands[row], ROW_H - 12
         body.append(bar(left, rps[row], y, height, color, f"{name}: {rps[row]:,.0f} requests/s"))
         tip = f"{name}: p99 {p99[row]:,.1f} ms (95% band {low:,.1f}-{high:,.1f} ms)"
@@ -210,7 +216,7 @@ def throughput_chart(entries: list[dict]) -> Markup:
     return document(WIDTH, height, "Requests per second and p99 of each target", body)
 
 
-def _names(entries: list[dict], top: float) -> list[Markup]:
+def _names(entries: list[CompareEntry], top: float) -> list[Markup]:
     """Each target's name at the left of its row, coloured by its verdict."""
     return [
         text(
@@ -218,7 +224,7 @@ def _names(entries: list[dict], top: float) -> list[Markup]:
             top + row * ROW_H + ROW_H / 2 + 4,
             label(entry),
             "end",
-            tag(" fill='{}'", COLORS.get(entry["verdict"], "#000000")),
+            tag(" fill='{}'", COLORS.get(entry.verdict, "#000000")),
         )
         for row, entry in enumerate(entries)
     ]

@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from racelab.pages import render
 from racelab.repro.pick import Writes, pick
+from shapes.reports import CheckReport, Example, read_shape
 
 MOST_BARS = 12  # the example's requests and the nearest that ran beside them
 COLORS = {"ok": "#2e7d32", "fail": "#c62828", "info": "#f9a825"}
@@ -33,12 +34,12 @@ class Lanes:
     after: list[str] = field(default_factory=list)
 
 
-def example_lanes(anomaly: str, example: dict, writes: Writes, kills=(), initial=None,
+def example_lanes(anomaly: str, example: Example, writes: Writes, kills=(), initial=None,
                   snapshot=None) -> Lanes:  # fmt: skip
     """Return the lanes for one example: its requests and those that ran beside them."""
     chosen = pick(anomaly, example, writes) or _own_records(example, writes)
     if not chosen:
-        return Lanes(anomaly, example["text"], [], [], 0.0, 0.0)
+        return Lanes(anomaly, example.text, [], [], 0.0, 0.0)
     first, last = min(r["t0"] for r in chosen), max(r["t1"] for r in chosen)
     pad = max((last - first) * 0.5, 0.005)
     start, end = max(first - pad, 0.0), last + pad
@@ -50,7 +51,7 @@ def example_lanes(anomaly: str, example: dict, writes: Writes, kills=(), initial
             records.append(record)
     lanes = Lanes(
         anomaly,
-        example["text"],
+        example.text,
         chosen,
         records,
         start,
@@ -64,7 +65,6 @@ def example_lanes(anomaly: str, example: dict, writes: Writes, kills=(), initial
 def target_lanes(target_dir, kills=(), per_class: int = 3, store_file=True) -> list[Lanes]:
     """Return the lanes of each anomaly example a compare target's check.json holds
     (store_file False: the state was read through the API, so no end state is drawn)."""
-    import json
     from pathlib import Path
 
     from checker.stores import read_store, resolve_store_path
@@ -73,7 +73,7 @@ def target_lanes(target_dir, kills=(), per_class: int = 3, store_file=True) -> l
 
     target_dir = Path(target_dir)
     try:
-        report = json.loads((target_dir / "check.json").read_text())
+        report = read_shape(target_dir / "check.json", CheckReport)
         with open_history(target_dir / "history.jsonl", lenient=True) as history:
             writes, initial = read_writes(history), dict(history.run["items"])
         snapshot = read_store(resolve_store_path(target_dir / "data")) if store_file else None
@@ -81,13 +81,13 @@ def target_lanes(target_dir, kills=(), per_class: int = 3, store_file=True) -> l
         return []
     return [
         example_lanes(anomaly, example, writes, kills, initial, snapshot)
-        for anomaly, examples in report.get("examples", {}).items()
+        for anomaly, examples in report.examples.items()
         for example in examples[:per_class]
     ]
 
 
-def _own_records(example: dict, writes: Writes) -> list[dict]:
-    return [r for t in example.get("tokens", []) for r in writes.by_token.get(t, [])][:3]
+def _own_records(example: Example, writes: Writes) -> list[dict]:
+    return [r for t in example.tokens or [] for r in writes.by_token.get(t, [])][:3]
 
 
 def _state(chosen: list[dict], initial: dict, snapshot) -> tuple[list[str], list[str]]:

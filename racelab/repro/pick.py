@@ -11,6 +11,7 @@ in the run writes last again.
 from dataclasses import dataclass
 
 from history.format import WRITE_OPS
+from shapes.reports import Example
 
 MOST = 3  # requests in one reproduction
 
@@ -40,11 +41,11 @@ def is_retry(chosen: list[dict]) -> bool:
     return len(chosen) > 1 and len({r["token"] for r in chosen}) == 1
 
 
-def pick(anomaly: str, example: dict, writes: Writes) -> list[dict]:
+def pick(anomaly: str, example: Example, writes: Writes) -> list[dict]:
     """Return the records (at most MOST, by start time) that explain one example."""
-    tokens = example.get("tokens") or []
-    if "sku" in example:
-        on_sku = [r for r in writes.records if r["sku"] == example["sku"] and r["type"] == "ok"]
+    tokens = example.tokens or []
+    if isinstance(example.sku, str):
+        on_sku = [r for r in writes.records if r["sku"] == example.sku and r["type"] == "ok"]
         # Two creates first: every strategy reads, computes and writes the stock for a
         # create, while a cancel's give-back may be one atomic increment (sqlite:naive's),
         # so two cancels, however long they overlapped, need not race at all.

@@ -3,7 +3,6 @@
 Compute (build), write (write_all) and replay are apart; progress goes through a callback.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,14 @@ from racelab.repro.pick import Writes, is_retry, pick
 from racelab.repro.spec_text import file_stem, spec_text
 from racelab.step.spec import StepSpecError
 from servers.registry import store_class
+from shapes.reports import (
+    CheckReport,
+    CompareEntry,
+    CompareReport,
+    ReproNote,
+    Verdict,
+    read_shape,
+)
 
 PER_CLASS = 2  # examples reproduced per anomaly class
 REPEAT = 5
@@ -49,13 +56,13 @@ class Repro:
         return line + (f"; {self.fault_note}" if self.fault_note else "")
 
 
-def build(report: dict, writes: Writes, target: TargetSpec, origin: str,
+def build(report: CheckReport, writes: Writes, target: TargetSpec, origin: str,
           points: tuple[str, ...] | None = None) -> list[Repro]:  # fmt: skip
     """Return a reproduction for each of the first examples of every anomaly class, stepped
     at points (a racelab target's own when None; a server of yours has those it reached)."""
     points = points or store_class(target.backend, target.strategy).pause_points
     repros, stems = [], set[str]()
-    for anomaly, examples in report["examples"].items():
+    for anomaly, examples in report.examples.items():
         for example in examples[:PER_CLASS]:
             chosen = pick(anomaly, example, writes)
             stem = _unique(file_stem(anomaly, example, chosen), stems)
@@ -143,47 +150,46 @@ def _run(spec, target, permutation):
     return run_permutation(spec, target, permutation)
 
 
-def compare_entry(store: Path) -> dict | None:
+def compare_entry(store: Path) -> CompareEntry | None:
     """Return the compare report's entry for the target whose store this is, if any."""
     data_dir = store if store.is_dir() else store.parent
-    report = data_dir.parent.parent / "report.json"
     try:
-        targets = json.loads(report.read_text())["targets"]
-    except (OSError, ValueError, KeyError, TypeError):
+        report = read_shape(data_dir.parent.parent / "report.json", CompareReport)
+    except (OSError, ValueError):  # msgspec.ValidationError is a ValueError
         return None
-    return next((t for t in targets if t.get("dir") == data_dir.parent.name), None)
+    return next((t for t in report.targets if t.dir == data_dir.parent.name), None)
 
 
-def reproduce_failed(report: dict, out_dir: Path, progress=None) -> None:
+def reproduce_failed(report: CompareReport, out_dir: Path, progress=None) -> None:
     """Reproduce every failed target of a compare report; note each spec in its entry."""
     from history import open_history
     from racelab.compare.targets import parse_spec
     from racelab.repro.pick import read_writes
 
     progress = progress or (lambda text: None)
-    for entry in report["targets"]:
-        if entry["verdict"] != "failed":
+    for entry in report.targets:
+        if entry.verdict is not Verdict.FAILED:
             continue
-        if entry["backend"] == "external":  # no pause points racelab can hold it at
+        if entry.backend == "external":  # no pause points racelab can hold it at
             progress(
-                f"{entry['target']}: not reproduced; step needs a built-in target's pause "
+                f"{entry.target}: not reproduced; step needs a built-in target's pause "
                 "points (run its history's requests by hand: racelab check --explain)"
             )
             continue
-        target_dir = out_dir / entry["dir"]
-        target = parse_spec(f"{entry['target']}@{entry['workers']}")
-        check = json.loads((target_dir / "check.json").read_text())
+        target_dir = out_dir / entry.dir
+        target = parse_spec(f"{entry.target}@{entry.workers}")
+        check = read_shape(target_dir / "check.json", CheckReport)
         with open_history(target_dir / "history.jsonl", lenient=True) as history:
             writes = read_writes(history)
-        writes.faults = bool(entry.get("faults"))
-        repros = build(check, writes, target, f"{entry['dir']}/history.jsonl ({target.name})")
+        writes.faults = bool(entry.faults)
+        repros = build(check, writes, target, f"{entry.dir}/history.jsonl ({target.name})")
         write_all(repros, target_dir / "repro")
         replay(repros, target, REPEAT, writes.faults, progress)
-        entry["repro"] = [_noted(r, entry["dir"]) for r in repros]
+        entry.repro = [_noted(r, entry.dir) for r in repros]
 
 
-def _noted(repro: Repro, target_dir: str) -> dict:
+def _noted(repro: Repro, target_dir: str) -> ReproNote:
     """Return what the report keeps of a reproduction: its file (relative) and its replays."""
     path = f"{target_dir}/repro/{repro.path.name}" if repro.path else None
-    return {"anomaly": repro.anomaly, "file": path, "reproduced": repro.reproduced,
-            "runs": repro.runs, "summary": repro.summary()}  # fmt: skip
+    return ReproNote(anomaly=repro.anomaly, file=path, reproduced=repro.reproduced,
+                     runs=repro.runs, summary=repro.summary())  # fmt: skip

@@ -5,6 +5,7 @@ import re
 import tomlkit
 
 from racelab.repro.pick import Writes, is_retry
+from shapes.reports import Example
 
 SESSIONS = "ABC"
 AMPLE_STOCK = 100
@@ -50,7 +51,7 @@ def permutations(sessions: int, points: tuple[str, ...]) -> list[list[str]]:
     return [serial, lockstep, backwards]
 
 
-def spec_text(anomaly: str, example: dict, chosen: list[dict], writes: Writes,
+def spec_text(anomaly: str, example: Example, chosen: list[dict], writes: Writes,
               points: tuple[str, ...], origin: str) -> str:  # fmt: skip
     """Return the spec: a comment saying where it comes from, the setup, sessions, orders."""
     skus: dict = {}
@@ -74,10 +75,10 @@ def spec_text(anomaly: str, example: dict, chosen: list[dict], writes: Writes,
     return tomlkit.dumps(doc)
 
 
-def _comments(anomaly: str, example: dict, chosen: list[dict], origin: str) -> list[str]:
+def _comments(anomaly: str, example: Example, chosen: list[dict], origin: str) -> list[str]:
     """Return the spec's opening comment: where it comes from, and which permutation races."""
     lines = [f"Reproduction of {anomaly}, from {origin}.",
-             f"The checker saw: {_one_line(example['text'])}",
+             f"The checker saw: {_one_line(example.text)}",
              "The requests, from the history:"]  # fmt: skip
     lines += [f"  {SESSIONS[n]}: {_described(r)}" for n, r in enumerate(chosen)]
     if is_retry(chosen):
@@ -129,14 +130,14 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
 
 
-def _key(example: dict, chosen: list[dict]) -> str:
-    if example.get("tokens"):
-        return example["tokens"][0]
-    if example.get("sku"):
-        return example["sku"]
+def _key(example: Example, chosen: list[dict]) -> str:
+    if example.tokens:
+        return example.tokens[0]
+    if example.sku:
+        return example.sku
     return chosen[0]["token"] if chosen and chosen[0]["token"] else "store"
 
 
-def file_stem(anomaly: str, example: dict, chosen: list[dict]) -> str:
+def file_stem(anomaly: str, example: Example, chosen: list[dict]) -> str:
     """Return a file name for the example: lost-t-812, stock_mismatch-sku-3."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", f"{anomaly}-{_key(example, chosen)}")[:80]

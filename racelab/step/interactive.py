@@ -66,10 +66,10 @@ def _interact(spec: Spec, scheduler: Scheduler, url: str, data_dir: Path, keys: 
     for client in clients.values():
         client.close()
     report = checked(spec, url, data_dir, records)
-    outcome = Outcome(scheduler.log, answers, report["verdict"], report["anomalies"])
+    outcome = Outcome(scheduler.log, answers, report.verdict.value, report.anomalies)
     show(_state_lines(spec, scheduler, url, answers)
-         + [f"verdict: {report['verdict']}"
-            + "".join(f", {k} {v}" for k, v in report["anomalies"].items() if v)])  # fmt: skip
+         + [f"verdict: {report.verdict}"
+            + "".join(f", {k} {v}" for k, v in report.anomalies.items() if v)])  # fmt: skip
     return outcome
 
 

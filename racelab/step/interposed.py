@@ -64,7 +64,7 @@ def drive_one_at_a_time(spec: Spec, permutation: Permutation, scheduler: Schedul
     position = {s.name: i for i, s in enumerate(spec.sessions)}
     answers.sort(key=lambda answer: position[answer.session])
     report = checked(spec, url, None, records)
-    outcome = Outcome(steps, answers, report["verdict"], report["anomalies"], {}, finished)
+    outcome = Outcome(steps, answers, report.verdict.value, report.anomalies, {}, finished)
     outcome.events = io.events_since(mark)
     return outcome
 

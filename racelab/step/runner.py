@@ -33,6 +33,7 @@ from racelab.step.lock_probe import lock_probe
 from racelab.step.scheduler import BLOCK_WAIT_S, Scheduler
 from racelab.step.spec import WRITES, Permutation, Session, Spec
 from servers.registry import store_class
+from shapes.reports import CheckReport
 
 if TYPE_CHECKING:
     from racelab.interpose.stepped import ShownEvent
@@ -206,10 +207,10 @@ def _run_sessions(spec: Spec, target: Target, permutation: Permutation, schedule
     position = {s.name: i for i, s in enumerate(spec.sessions)}
     answers.sort(key=lambda answer: position[answer.session])
     report = checked(spec, url, data_dir, records)
-    return Outcome(steps, answers, report["verdict"], report["anomalies"], workers_used, finished)
+    return Outcome(steps, answers, report.verdict.value, report.anomalies, workers_used, finished)
 
 
-def checked(spec: Spec, url: str, data_dir: Path | None, records: list[dict]) -> dict:
+def checked(spec: Spec, url: str, data_dir: Path | None, records: list[dict]) -> CheckReport:
     """Check the store (read through the API when data_dir is None) against the history of
     exactly these requests."""
     lines = [json.dumps(run_record(url, "step", 0, {}, _items(spec)))]

@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from shapes.reports import CheckReport
+
 
 def judge(request: dict) -> dict:
     """Check a copied store against the history so far; return what the page shows."""
@@ -28,13 +30,13 @@ def judge(request: dict) -> dict:
     return result
 
 
-def swimlanes(report: dict, history, copy: str, drawn: set) -> dict:
+def swimlanes(report: CheckReport, history, copy: str, drawn: set) -> dict:
     """Return {class: SVG} of the first example of each class not drawn yet."""
     from checker.stores import read_store
     from racelab.report.swimlane import example_lanes, swimlane_svg
     from racelab.repro.pick import read_writes
 
-    new = {k: v[0] for k, v in report["examples"].items() if v and k not in drawn}
+    new = {k: v[0] for k, v in report.examples.items() if v and k not in drawn}
     if not new:
         return {}
     writes, snapshot = read_writes(history), read_store(copy, integrity=False)

@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from shapes.reports import CheckReport
+
 TICK_S = 0.2  # progress events: at least 4 a second per running target
 CHECK_EVERY_S = 1.0
 WRITE_OPS = ("create", "cancel")
@@ -243,17 +245,17 @@ def _info_record(op, now: float) -> dict:
                      op.t0, max(now, op.t0), "in flight")  # fmt: skip
 
 
-def summary(report: dict, copy: str = "", shown: str = "") -> dict:
+def summary(report: CheckReport, copy: str = "", shown: str = "") -> dict:
     """Return what the page shows of a provisional check (the copy's path shown as shown)."""
-    anomalies = {k: v for k, v in report["anomalies"].items() if v}
+    anomalies = {k: v for k, v in report.anomalies.items() if v}
     return {
         "provisional": True,
-        "acknowledged": ((report.get("history") or {}).get("creates") or {}).get("ok", 0),
-        "stored": report["store"].get("orders", 0),
+        "acknowledged": report.history.creates.ok if report.history else 0,
+        "stored": report.store.orders,
         "anomalies": anomalies,
         "examples": {
-            k: v[0]["text"].replace(copy, shown) if copy else v[0]["text"]
-            for k, v in report["examples"].items()
+            k: v[0].text.replace(copy, shown) if copy else v[0].text
+            for k, v in report.examples.items()
             if v
         },
     }

@@ -14,6 +14,7 @@ from pathlib import Path
 from racelab.compare.targets import TargetSpec
 from racelab.exceptions import RacelabError
 from racelab.ui.live import Watcher
+from shapes.reports import CompareEntry, CompareReport
 
 FOLLOW_WAIT_S = 15.0  # an idle event stream sends a comment this often, to notice a closed page
 
@@ -67,7 +68,7 @@ class Run:
         self.id, self.specs, self.settings, self.out_dir = run_id, specs, settings, out_dir
         self.started = datetime.now().isoformat(timespec="seconds")
         self.status = "running"
-        self.entries: list[dict] = []
+        self.entries: list[CompareEntry] = []
         self.log = EventLog()
         self.stop_asked = threading.Event()
         self.watcher = Watcher(self.log.emit, self.stop_asked)
@@ -75,7 +76,7 @@ class Run:
 
     def summary(self) -> dict:
         """Return what GET /api/runs lists of it."""
-        verdicts = {e["dir"]: e["verdict"] for e in self.entries}
+        verdicts = {e.dir: e.verdict.value for e in self.entries}
         return {
             "id": self.id,
             "started": self.started,
@@ -104,14 +105,14 @@ class Run:
         except Exception as e:  # noqa: BLE001 - the page must hear why, not a silent stop
             self.log.emit({"type": "error", "message": f"{type(e).__name__}: {e}"})
         if report is None:
-            done = [e["dir"] for e in self.entries]
-            report = {
-                "settings": settings_dict(self.settings, self.specs),
-                "targets": self.entries,
-                "could_not_run": [s.name for s in self.specs if s.slug not in done],
-                "seconds": round(time.monotonic() - started, 1),
-            }
-        report["stopped"] = self.stop_asked.is_set()
+            done = [e.dir for e in self.entries]
+            report = CompareReport(
+                settings=settings_dict(self.settings, self.specs),
+                targets=self.entries,
+                could_not_run=[s.name for s in self.specs if s.slug not in done],
+                seconds=round(time.monotonic() - started, 1),
+            )
+        report.stopped = self.stop_asked.is_set()
         try:
             write_report(report, self.out_dir)
         finally:
@@ -147,29 +148,28 @@ def _checkable(spec, run: Run) -> bool:
     return own_file and run.settings.faults != "power-loss"  # that store lives on a FUSE layer
 
 
-def first_swimlanes(target_dir: Path, entry: dict) -> dict:
+def first_swimlanes(target_dir: Path, entry: CompareEntry) -> dict:
     """Return {class: SVG} of the first example of each class the final check found."""
     from racelab.report.swimlane import swimlane_svg, target_lanes
 
-    store_file = entry.get("read") != "api"  # as the report draws them
+    store_file = entry.read != "api"  # as the report draws them
     lanes = target_lanes(target_dir, per_class=1, store_file=store_file)
     return {lane.anomaly: str(swimlane_svg(lane)) for lane in lanes if lane.records}
 
 
-def _finished(name: str, entry: dict, swimlanes: dict) -> dict:
+def _finished(name: str, entry: CompareEntry, swimlanes: dict) -> dict:
     """Return the event of a target's final check, with its examples' swimlanes."""
-    load = entry["load"]
     return {
         "type": "finished",
         "target": name,
-        "verdict": entry["verdict"],
+        "verdict": entry.verdict.value,
         "provisional": False,
-        "anomalies": {k: v for k, v in entry["anomalies"].items() if v},
-        "examples": entry["examples"],
+        "anomalies": {k: v for k, v in entry.anomalies.items() if v},
+        "examples": entry.examples,
         "swimlanes": swimlanes,
-        "requests": load.get("requests"),
-        "rps": load.get("rps"),
-        "p99_ms": load.get("latency_ms", {}).get("p99"),
+        "requests": entry.load.requests,
+        "rps": entry.load.rps,
+        "p99_ms": entry.load.latency_ms.p99,
     }
 
 

@@ -127,8 +127,8 @@ class StepSession:
         """Check the store against the history of exactly these requests."""
         self.server.scheduler.wait_done(PERMUTATION_LIMIT_S)
         report = checked(self.spec, self.server.url, self.server.data_dir, self.records)
-        self.verdict = report["verdict"]
-        self.anomalies = {k: v for k, v in report["anomalies"].items() if v}
+        self.verdict = report.verdict.value
+        self.anomalies = {k: v for k, v in report.anomalies.items() if v}
         if self.permutation:
             broke = ", ".join(sorted(self.anomalies))
             self.results[self.permutation] = broke or self.verdict
