@@ -16,6 +16,7 @@ from checker.join import Join
 from checker.snapshot import Snapshot
 from checker.store_index import StoreIndex
 from history import History, HistoryStream
+from shapes import ID, QTY, ROW_FIELDS, SKU, TOKEN
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Context:
 
 
 def _order(order) -> dict:
-    return dict(zip(("id", "sku", "qty", "token"), order, strict=True))
+    return dict(zip(ROW_FIELDS, order, strict=True))
 
 
 def _span(record) -> str:
@@ -93,12 +94,12 @@ def corrupt_record(ctx: Context, limit: int):
         count += len(wrong)
         for position in wrong[: max(0, limit - len(examples))]:
             order = ctx.snapshot.orders[position]
-            sku, qty = ctx.facts.sent(order[3])
+            sku, qty = ctx.facts.sent(order[TOKEN])
             text = (
-                f"token {order[3]} was sent as {qty} x {sku} but "
-                f"stored as {order[2]} x {order[1]} (id {order[0]})."
+                f"token {order[TOKEN]} was sent as {qty} x {sku} but "
+                f"stored as {order[QTY]} x {order[SKU]} (id {order[ID]})."
             )
-            examples.append(_example(text, ctx, order[3], stored=_order(order)))
+            examples.append(_example(text, ctx, order[TOKEN], stored=_order(order)))
     return count, examples
 
 
@@ -141,7 +142,7 @@ def duplicated(ctx: Context, limit: int):
     examples = [
         _example(
             f"token {token} is stored {len(orders)} times, as ids "
-            f"{', '.join(str(o[0]) for o in orders)}.",
+            f"{', '.join(str(o[ID]) for o in orders)}.",
             ctx,
             token,
             stored=[_order(o) for o in orders],
@@ -153,7 +154,7 @@ def duplicated(ctx: Context, limit: int):
 
 def id_collision(ctx: Context, limit: int):
     """One id on two stored orders, or handed to two tokens in ok answers."""
-    stored = {i: sorted({o[3] for o in orders}) for i, orders in ctx.index.repeated_ids.items()}
+    stored = {i: sorted({o[TOKEN] for o in orders}) for i, orders in ctx.index.repeated_ids.items()}
     acked = {}
     if ctx.facts is not None:
         acked = ctx.facts.collisions

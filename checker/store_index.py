@@ -13,6 +13,7 @@ import numpy as np
 from checker.columns import unset
 from checker.engine import may_repeat, token_series
 from checker.orders import Orders
+from shapes import ID, TOKEN
 
 
 @dataclass
@@ -83,8 +84,8 @@ def _index_repeats(index: StoreIndex, orders) -> None:
     by_token: dict = {}
     by_id: dict = {}
     for order in orders:
-        _put(by_token, index.repeated_tokens, order[3], order)
-        _put(by_id, index.repeated_ids, order[0], order)
+        _put(by_token, index.repeated_tokens, order[TOKEN], order)
+        _put(by_id, index.repeated_ids, order[ID], order)
     index.distinct = Orders.from_tuples(list(by_token.values()))
     index.__dict__["by_token"] = by_token  # already built: the cached property's value
 

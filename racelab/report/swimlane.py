@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from racelab.pages import render
 from racelab.repro.pick import Writes, pick
+from shapes import ID, TOKEN
 from shapes.reports import CheckReport, Example, read_shape
 
 MOST_BARS = 12  # the example's requests and the nearest that ran beside them
@@ -99,7 +100,7 @@ def _state(chosen: list[dict], initial: dict, snapshot) -> tuple[list[str], list
         return before, []
     stored: dict = {}
     for order in snapshot.orders:
-        stored.setdefault(order[3], []).append(order[0])
+        stored.setdefault(order[TOKEN], []).append(order[ID])
     items = snapshot.items or {}  # a damaged store may keep its orders but not its items
     after = [f"{s}: stock {items[s]}" for s in skus if s in items]
     after += [

@@ -6,6 +6,8 @@ the page wait for it.
 
 from pathlib import Path
 
+from shapes import ROW_FIELDS
+
 ORDERS_SHOWN = 50
 TEXT_SHOWN = 4000
 
@@ -26,7 +28,7 @@ def store_view(data_dir: Path) -> dict:
         text = Path(path).read_text(errors="replace")[:TEXT_SHOWN]
     return {
         "items": snapshot.items or {},
-        "orders": [{"id": o[0], "sku": o[1], "qty": o[2], "token": o[3]} for o in shown],
+        "orders": [dict(zip(ROW_FIELDS, order, strict=True)) for order in shown],
         "text": text,
         "error": snapshot.corruption or snapshot.unreadable,
     }
