@@ -3,6 +3,10 @@
 import asyncio
 import csv
 
+import msgspec
+
+from shapes.reports import LoadSummary
+
 TIMELINE_COLUMNS = ("second", "vus", "requests", "errors", "p50_ms", "p95_ms", "p99_ms")
 
 
@@ -27,38 +31,36 @@ async def print_live(run, stream, interval: float = 1.0) -> None:
             stream.flush()
 
 
-def summary_lines(summary: dict) -> list[str]:
+def summary_lines(summary: LoadSummary) -> list[str]:
     """Return the end-of-run summary as a table, like k6's."""
-    lat = summary["latency_ms"]
-    requests = summary["requests"] or 1
+    lat = msgspec.structs.asdict(summary.latency_ms)
+    requests = summary.requests or 1
     lines = [
-        f"  requests......: {summary['requests']}  ({summary['rps']}/s over "
-        f"{summary['duration_s']} s)",
-        f"  errors........: {summary['errors']}  ({100.0 * summary['errors'] / requests:.2f}%)"
-        f"   dropped: {summary['dropped']}",
-        f"  contention....: {summary['overlaps']} pairs of writes on one sku (or leaves of one "
+        f"  requests......: {summary.requests}  ({summary.rps}/s over {summary.duration_s} s)",
+        f"  errors........: {summary.errors}  ({100.0 * summary.errors / requests:.2f}%)"
+        f"   dropped: {summary.dropped}",
+        f"  contention....: {summary.overlaps} pairs of writes on one sku (or leaves of one "
         "shift) in flight together",
         "  latency (ms)..: " + "  ".join(f"{k.replace('_', '.')}={v:.2f}" for k, v in lat.items()),
         "",
         f"  {'op':<8}{'requests':>10}{'errors':>8}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}",
     ]
-    for op, s in summary["by_op"].items():
-        ol = s["latency_ms"]
+    for op, s in summary.by_op.items():
+        ol = s.latency_ms
         lines.append(
-            f"  {op:<8}{s['requests']:>10}{s['errors']:>8}{ol['p50']:>9.2f}"
-            f"{ol['p95']:>9.2f}{ol['p99']:>9.2f}{ol['max']:>9.2f}"
+            f"  {op:<8}{s.requests:>10}{s.errors:>8}{ol.p50:>9.2f}"
+            f"{ol.p95:>9.2f}{ol.p99:>9.2f}{ol.max:>9.2f}"
         )
     lines.append("")
-    lines.append(
-        "  status........: " + ", ".join(f"{k}: {v}" for k, v in summary["by_status"].items())
-    )
-    if summary["by_cause"]:
+    statuses = ", ".join(f"{k}: {v}" for k, v in summary.by_status.items())
+    lines.append(f"  status........: {statuses}")
+    if summary.by_cause:
         lines.append(
-            "  causes........: " + ", ".join(f"{k}: {v}" for k, v in summary["by_cause"].items())
+            "  causes........: " + ", ".join(f"{k}: {v}" for k, v in summary.by_cause.items())
         )
-    for t in summary["thresholds"]:
-        mark = "✓" if t["passed"] else "✗"
-        lines.append(f"  {mark} {t['expr']}  (measured {t['value']})")
+    for t in summary.thresholds:
+        mark = "✓" if t.passed else "✗"
+        lines.append(f"  {mark} {t.expr}  (measured {t.value})")
     return lines
 
 

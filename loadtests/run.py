@@ -2,8 +2,8 @@
 
 import asyncio
 import contextlib
-import json
 import sys
+from pathlib import Path
 
 from history import HistoryWriter
 from loadtests.config import LoadConfig
@@ -11,6 +11,7 @@ from loadtests.console import print_live, write_timeline_csv
 from loadtests.runner import LoadRun
 from loadtests.stats import summarize
 from loadtests.thresholds import evaluate
+from shapes.reports import LoadSummary, write_shape
 
 
 async def _drive(run: LoadRun, live) -> None:
@@ -47,7 +48,7 @@ def execute(
     live=None,
     summary_path=None,
     timeline_path=None,
-) -> tuple[dict, LoadRun]:
+) -> tuple[LoadSummary, LoadRun]:
     """Run the load; write the history and outputs; return (summary, run)."""
     writer = HistoryWriter(history_path) if history_path else None
     run = LoadRun(config, writer)
@@ -57,13 +58,10 @@ def execute(
         if writer:
             writer.close()
     summary = summarize(run.stats)
-    summary["thresholds"] = evaluate(list(thresholds), summary)
-    summary["shape"] = config.shape()
-    summary["seed"] = config.seed
-    summary["target"] = config.url
+    summary.thresholds = evaluate(list(thresholds), summary)
+    summary.shape, summary.seed, summary.target = config.shape(), config.seed, config.url
     if summary_path:
-        with open(summary_path, "w") as f:
-            json.dump(summary, f, indent=2)
+        write_shape(Path(summary_path), summary)
     if timeline_path:
         with open(timeline_path, "w", newline="") as f:
             write_timeline_csv(run.stats.timeline.rows, f)

@@ -8,6 +8,8 @@ from collections import Counter
 
 from hdrh.histogram import HdrHistogram
 
+from shapes.reports import Latency, LoadSummary, OpSummary, ThresholdResult
+
 # 1 us to 1 hour at 3 significant digits: exact below 2 ms, within 0.1% above.
 LOWEST_US, HIGHEST_US, DIGITS = 1, 3_600_000_000, 3
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99_9": 99.9}
@@ -18,13 +20,12 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
 
 
-def latency_ms(histogram: HdrHistogram) -> dict:
+def latency_ms(histogram: HdrHistogram) -> Latency:
     """Return p50..p99.9 and max in milliseconds from a histogram (zeros if empty)."""
     if histogram.get_total_count() == 0:
-        return {**{name: 0.0 for name in PERCENTILES}, "max": 0.0}
+        return Latency(**dict.fromkeys(PERCENTILES, 0.0), max=0.0)
     values = {name: histogram.get_value_at_percentile(p) / 1000 for name, p in PERCENTILES.items()}
-    values["max"] = histogram.get_max_value() / 1000
-    return values
+    return Latency(**values, max=histogram.get_max_value() / 1000)
 
 
 def percentile_band_ms(histogram: HdrHistogram, q: float = 0.99, z: float = 1.96) -> list:
@@ -185,24 +186,24 @@ class Stats:
         self.timeline.add(t1, latency_us, error, vus)
 
 
-def summarize(stats: Stats, thresholds: list | None = None) -> dict:
+def summarize(stats: Stats, thresholds: list[ThresholdResult] | None = None) -> LoadSummary:
     """Return the load summary (the --summary-json document)."""
     duration = stats.duration_s
     overall = merged(s.histogram for s in stats.by_op.values())
-    return {
-        "requests": stats.total.requests,
-        "duration_s": round(duration, 3),
-        "rps": round(stats.total.requests / duration, 1) if duration else 0.0,
-        "errors": stats.total.errors,
-        "dropped": stats.dropped,
-        "overlaps": stats.overlaps,
-        "latency_ms": latency_ms(overall),
-        "p99_band_ms": percentile_band_ms(overall),
-        "by_op": {
-            op: {"requests": s.requests, "errors": s.errors, "latency_ms": latency_ms(s.histogram)}
+    return LoadSummary(
+        requests=stats.total.requests,
+        duration_s=round(duration, 3),
+        rps=round(stats.total.requests / duration, 1) if duration else 0.0,
+        errors=stats.total.errors,
+        dropped=stats.dropped,
+        overlaps=stats.overlaps,
+        latency_ms=latency_ms(overall),
+        p99_band_ms=percentile_band_ms(overall),
+        by_op={
+            op: OpSummary(requests=s.requests, errors=s.errors, latency_ms=latency_ms(s.histogram))
             for op, s in sorted(stats.by_op.items())
         },
-        "by_status": dict(sorted(stats.by_status.items())),
-        "by_cause": dict(sorted(stats.by_cause.items())),
-        "thresholds": thresholds or [],
-    }
+        by_status=dict(sorted(stats.by_status.items())),
+        by_cause=dict(sorted(stats.by_cause.items())),
+        thresholds=thresholds or [],
+    )

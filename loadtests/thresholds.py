@@ -5,6 +5,7 @@ import re
 
 from loadtests.stats import PERCENTILES
 from racelab.exceptions import BadInput
+from shapes.reports import Latency, LoadSummary, OpSummary, ThresholdResult
 
 THRESHOLD = re.compile(
     r"\s*(?:(?P<op>[a-z]+)\.)?(?P<metric>[a-z0-9_.]+)\s*(?P<cmp><=|>=|<|>)\s*"
@@ -44,36 +45,34 @@ def parse_threshold(text: str) -> dict:
     }
 
 
-def measured(threshold: dict, summary: dict) -> float:
+# What an op the run never sent measured: nothing.
+UNSENT = OpSummary(requests=0, errors=0, latency_ms=Latency(0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
+
+
+def measured(threshold: dict, summary: LoadSummary) -> float:
     """Return the summary's value for a threshold's metric, in the threshold's unit."""
-    scope = (
-        summary
-        if threshold["op"] is None
-        else summary["by_op"].get(
-            threshold["op"],
-            {"requests": 0, "errors": 0, "latency_ms": {k: 0.0 for k in LATENCY.values()}},
-        )
-    )
+    op = threshold["op"]
+    scope: LoadSummary | OpSummary = summary if op is None else summary.by_op.get(op, UNSENT)
     metric = threshold["metric"]
     if metric in LATENCY:
-        return scope["latency_ms"][LATENCY[metric]] / UNIT_MS[threshold["unit"]]
+        # The metric names a field: p99.9 is p99_9 (LATENCY maps each name to its field).
+        return getattr(scope.latency_ms, LATENCY[metric]) / UNIT_MS[threshold["unit"]]
     if metric == "rps":
-        return (
-            summary["rps"]
-            if threshold["op"] is None
-            else (scope["requests"] / summary["duration_s"] if summary["duration_s"] else 0.0)
-        )
-    value = scope.get(metric, summary.get(metric, 0))
+        if op is None:
+            return summary.rps
+        return scope.requests / summary.duration_s if summary.duration_s else 0.0
+    # errors and requests are counted per op; dropped and overlaps only for the whole run.
+    value = getattr(scope, metric, getattr(summary, metric, 0))
     if threshold["unit"] == "%":
-        return 100.0 * value / scope["requests"] if scope["requests"] else 0.0
+        return 100.0 * value / scope.requests if scope.requests else 0.0
     return float(value)
 
 
-def evaluate(thresholds: list[dict], summary: dict) -> list[dict]:
-    """Return [{expr, value, passed}] for each threshold against a summary."""
+def evaluate(thresholds: list[dict], summary: LoadSummary) -> list[ThresholdResult]:
+    """Return each threshold's expression, measured value and verdict against a summary."""
     results = []
     for threshold in thresholds:
         value = measured(threshold, summary)
         passed = COMPARE[threshold["cmp"]](value, threshold["value"])
-        results.append({"expr": threshold["expr"], "value": round(value, 3), "passed": passed})
+        results.append(ThresholdResult(threshold["expr"], round(value, 3), passed))
     return results

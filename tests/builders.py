@@ -107,3 +107,17 @@ def write_rota_store(kind, tmp_path, shifts: dict, items=None, orders=(), next_i
         db.executemany("INSERT INTO on_call VALUES (?, ?)",
                        [(s, d) for s, ds in shifts.items() for d in ds])  # fmt: skip
     return path
+
+
+def compare_entry(load: dict | None = None, **fields):
+    """Return a compare report's entry: a real one's (tests/corpus/reports) with these
+    fields changed, and these fields of its load summary."""
+    from pathlib import Path
+
+    from msgspec.structs import replace
+
+    from shapes.reports import CompareReport, read_shape
+
+    corpus = Path(__file__).parent / "corpus" / "reports" / "compare_orders.json"
+    entry = read_shape(corpus, CompareReport).targets[0]
+    return replace(entry, load=replace(entry.load, **(load or {})), **fields)

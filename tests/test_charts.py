@@ -8,21 +8,19 @@ from hypothesis import strategies as st
 
 from racelab.report.charts import anomaly_chart, throughput_chart, timeline_chart
 from racelab.report.svg import SymlogScale, number, ticks
+from shapes.reports import Latency, Verdict
+from tests.builders import compare_entry
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def entry(name, verdict, anomalies, rps=100.0, p99=50.0, band=(40.0, 70.0)):
     backend, strategy = name.split(":")
-    return {
-        "target": name,
-        "backend": backend,
-        "strategy": strategy,
-        "workers": 4,
-        "verdict": verdict,
-        "anomalies": anomalies,
-        "load": {"rps": rps, "latency_ms": {"p99": p99}, "p99_band_ms": list(band)},
-    }
+    load = {"rps": rps, "latency_ms": Latency(1.0, 1.0, 1.0, p99, p99, p99), "p99_band_ms": band}
+    return compare_entry(
+        load, target=name, backend=backend, strategy=strategy, workers=4,
+        verdict=Verdict(verdict), anomalies=anomalies,
+    )  # fmt: skip
 
 
 @given(st.floats(min_value=1e-3, max_value=1e9, allow_nan=False))

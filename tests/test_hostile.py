@@ -209,12 +209,12 @@ def test_a_misbehaving_target_still_yields_a_complete_history(tmp_path, mode, cl
         server.close()
     lines = (tmp_path / "h.jsonl").read_text().splitlines()
     history = parse_lines(lines)
-    assert summary["requests"] == len(history.ops) > 0
+    assert summary.requests == len(history.ops) > 0
     # Nothing is ok; a request that reached the server is info. One refused or cut before
     # a byte of it left (the server had just closed) is fail, on a busy machine.
     types = {r["type"] for r in history.ops}
     assert "info" in types and types <= {"info", "fail"}
-    assert summary["errors"] == summary["requests"]
+    assert summary.errors == summary.requests
 
 
 def test_a_refused_connection_is_fail_because_nothing_was_sent(tmp_path):

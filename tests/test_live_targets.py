@@ -43,7 +43,7 @@ def test_one_client_cannot_show_a_race_so_a_clean_store_is_inconclusive(tmp_path
         summary = hammer(url, history_path, RACE_CAP_S, vus=1, max_requests=300)
     report = check(next(data_dir.glob("store.*")), read_history(history_path))
     assert report.anomalies == dict.fromkeys(report.anomalies, 0)
-    assert report.contention.overlaps == summary["overlaps"] == 0
+    assert report.contention.overlaps == summary.overlaps == 0
     assert report.verdict == "inconclusive" and exit_code(report) == 3
 
 

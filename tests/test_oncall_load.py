@@ -50,7 +50,7 @@ def test_the_oncall_load_records_leaves_and_what_each_rota_read_returned(tmp_pat
     with in_process(tmp_path / "store") as url:
         summary = oncall_load(url, tmp_path / "h.jsonl")
     history = read_history(tmp_path / "h.jsonl")
-    assert history.run["shape"]["workload"] == "oncall" and summary["requests"] == 300
+    assert history.run["shape"]["workload"] == "oncall" and summary.requests == 300
     leaves = [r for r in history.ops if r["op"] == "leave"]
     reads = [r for r in history.ops if r["op"] == "shifts"]
     assert leaves and reads and len(leaves) + len(reads) == 300

@@ -14,7 +14,8 @@ from racelab.repro.pick import read_writes
 from racelab.step.html import matrix_html
 from racelab.step.run import run_matrix
 from racelab.step.spec import load_spec
-from tests.builders import create, history
+from shapes.reports import CompareEntry, CompareReport, Example, Fault, ReproNote, Verdict
+from tests.builders import compare_entry, create, history
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = "<script>alert('x\")</script>&"
@@ -47,18 +48,18 @@ def assert_escaped(page: str) -> Parsed:
     return parsed
 
 
-def hostile_entry() -> dict:
+def hostile_entry() -> CompareEntry:
     """Return a report.json entry of a url: target whose sku, token and error are hostile."""
-    load = {"requests": 3, "rps": 1.0, "errors": 0, "latency_ms": {"p50": 1.0, "p99": 2.0}}
-    return {
-        "target": "url:" + HOSTILE, "backend": "external", "strategy": "", "workers": 1,
-        "why": HOSTILE, "claims": HOSTILE, "read": "api", "store_error": ERROR,
-        "verdict": "failed", "dir": "t", "load": load, "anomalies": {"lost": 1},
-        "faults": [{"at_s": 1.0, "restarted": False, "down_s": 0.0, "error": ERROR}],
-        "examples": {"lost": [f"token {TOKEN} of {SKU} was lost"]},
-        "repro": [{"anomaly": "lost", "file": "t/repro/" + HOSTILE, "runs": 0,
-                   "reproduced": 0, "summary": "lost: " + ERROR}],
-    }  # fmt: skip
+    load = {"requests": 3, "rps": 1.0, "errors": 0}
+    return compare_entry(
+        load, target="url:" + HOSTILE, backend="external", strategy="", workers=1,
+        why=HOSTILE, claims=HOSTILE, read="api", store_error=ERROR,
+        verdict=Verdict.FAILED, dir="t", anomalies={"lost": 1},
+        faults=[Fault(at_s=1.0, restarted=False, down_s=0.0, error=ERROR)],
+        examples={"lost": [f"token {TOKEN} of {SKU} was lost"]},
+        repro=[ReproNote(anomaly="lost", file="t/repro/" + HOSTILE, runs=0,
+                         reproduced=0, summary="lost: " + ERROR)],
+    )  # fmt: skip
 
 
 def hostile_lanes() -> list:
@@ -66,13 +67,14 @@ def hostile_lanes() -> list:
     records = [create(TOKEN, order_id=1, sku=SKU, t0=0.0, t1=0.4, vu=1),
                create("b", order_id=1, sku=SKU, t0=0.1, t1=0.5, vu=2)]  # fmt: skip
     writes = read_writes(history({SKU: 5}, records))
-    example = {"text": f"token {TOKEN} was lost", "tokens": [TOKEN]}
+    example = Example(text=f"token {TOKEN} was lost", tokens=[TOKEN])
     return [example_lanes("lost", example, writes, (), {SKU: 5})]
 
 
 def test_a_hostile_sku_token_and_error_render_escaped_in_report_html():
     entry = hostile_entry()
-    report = {"targets": [entry], "settings": {"note": HOSTILE}}
+    report = CompareReport(settings={"note": HOSTILE}, targets=[entry], could_not_run=[],
+                           seconds=1.0)  # fmt: skip
     timeline = [{"second": 0, "requests": 3, "errors": 0, "p50_ms": 1.0, "p95_ms": 2.0,
                  "p99_ms": 2.0, "vus": 1}]  # fmt: skip
     lanes = hostile_lanes()

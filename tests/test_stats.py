@@ -16,6 +16,7 @@ from loadtests.stats import (
     summarize,
 )
 from loadtests.thresholds import ThresholdError, evaluate, parse_threshold
+from shapes.reports import Latency, OpSummary
 
 
 def stats_with(latencies_us, op="create", status=201):
@@ -31,14 +32,9 @@ def test_percentiles_of_one_to_a_thousand_microseconds_are_exact():
     histogram = new_histogram()
     for value in range(1, 1001):
         histogram.record_value(value)
-    assert latency_ms(histogram) == {
-        "p50": 0.5,
-        "p90": 0.9,
-        "p95": 0.95,
-        "p99": 0.99,
-        "p99_9": 0.999,
-        "max": 1.0,
-    }
+    assert latency_ms(histogram) == Latency(
+        p50=0.5, p90=0.9, p95=0.95, p99=0.99, p99_9=0.999, max=1.0
+    )
 
 
 def test_a_single_outlier_owns_the_top_percentiles():
@@ -47,17 +43,17 @@ def test_a_single_outlier_owns_the_top_percentiles():
         histogram.record_value(1000)
     histogram.record_value(2000)
     lat = latency_ms(histogram)
-    assert (lat["p50"], lat["p99"], lat["p99_9"], lat["max"]) == (1.0, 1.0, 1.0, 2.0)
+    assert (lat.p50, lat.p99, lat.p99_9, lat.max) == (1.0, 1.0, 1.0, 2.0)
 
 
 def test_large_values_stay_within_a_tenth_of_a_percent():
     histogram = new_histogram()
     histogram.record_value(1_234_567)
-    assert abs(latency_ms(histogram)["max"] - 1234.567) / 1234.567 < 0.001
+    assert abs(latency_ms(histogram).max - 1234.567) / 1234.567 < 0.001
 
 
 def test_empty_histogram_reports_zeros():
-    assert set(latency_ms(new_histogram()).values()) == {0.0}
+    assert latency_ms(new_histogram()) == Latency(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def test_summary_counts_errors_by_status_and_op():
@@ -65,15 +61,13 @@ def test_summary_counts_errors_by_status_and_op():
     stats.record("cancel", 404, "http 404", 500, 1.2, 1)
     stats.record("create", None, "timeout", 1500, 1.3, 1)
     summary = summarize(stats)
-    assert (summary["requests"], summary["errors"], summary["rps"]) == (10, 2, 5.0)
-    assert summary["by_status"] == {"201": 8, "404": 1, "none": 1}
-    assert summary["by_cause"] == {"http 404": 1, "timeout": 1}
-    assert summary["by_op"]["cancel"] == {
-        "requests": 1,
-        "errors": 1,
-        "latency_ms": {"p50": 0.5, "p90": 0.5, "p95": 0.5, "p99": 0.5, "p99_9": 0.5, "max": 0.5},
-    }
-    assert summary["by_op"]["create"]["requests"] == 9
+    assert (summary.requests, summary.errors, summary.rps) == (10, 2, 5.0)
+    assert summary.by_status == {"201": 8, "404": 1, "none": 1}
+    assert summary.by_cause == {"http 404": 1, "timeout": 1}
+    assert summary.by_op["cancel"] == OpSummary(
+        requests=1, errors=1, latency_ms=Latency(0.5, 0.5, 0.5, 0.5, 0.5, 0.5)
+    )
+    assert summary.by_op["create"].requests == 9
 
 
 def test_timeline_has_a_row_per_second_including_idle_ones():
@@ -104,6 +98,10 @@ def test_timeline_has_a_row_per_second_including_idle_ones():
         ("requests>=10", True, 10.0),
         ("create.p95<1.5ms", False, 2.0),
         ("cancel.errors<50%", True, 0.0),
+        ("cancel.p99<1ms", True, 0.0),  # an op never sent measured nothing
+        ("create.rps>4", True, 5.0),
+        ("create.dropped<1", True, 0.0),  # counted for the whole run only
+        ("overlaps>0", False, 0.0),
     ],
 )
 def test_thresholds_pass_and_fail_on_measured_values(expr, passed, value):
@@ -111,7 +109,7 @@ def test_thresholds_pass_and_fail_on_measured_values(expr, passed, value):
     stats.record("create", 500, "http 500", 2000, 0.5, 1)  # 10 requests, 1 error
     summary = summarize(stats)
     [result] = evaluate([parse_threshold(expr)], summary)
-    assert result == {"expr": expr, "value": pytest.approx(value), "passed": passed}
+    assert (result.expr, result.value, result.passed) == (expr, pytest.approx(value), passed)
 
 
 @pytest.mark.parametrize(
@@ -158,8 +156,8 @@ def test_the_p99_band_covers_the_true_p99_about_95_times_in_100_and_narrows_with
 
 def test_the_summary_carries_the_p99_band():
     summary = summarize(stats_with(range(1000, 2001)))
-    low, high = summary["p99_band_ms"]
-    assert low <= summary["latency_ms"]["p99"] <= high
+    low, high = summary.p99_band_ms
+    assert low <= summary.latency_ms.p99 <= high
 
 
 @settings(max_examples=200, deadline=None)
@@ -174,6 +172,6 @@ def test_timeline_percentiles_are_the_histograms_where_it_is_exact(latencies):
     row = timeline.rows[0]
     expected = latency_ms(histogram)
     assert (row["p50_ms"], row["p95_ms"], row["p99_ms"]) == (
-        expected["p50"], expected["p95"], expected["p99"]
+        expected.p50, expected.p95, expected.p99
     )  # fmt: skip
     assert row["requests"] == len(latencies)

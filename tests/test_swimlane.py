@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 from racelab.report.swimlane import COLORS, LANE_H, example_lanes, swimlane_svg
 from racelab.repro.pick import read_writes
+from shapes.reports import Example
 from tests.builders import cancel, create, history
 
 ITEMS = {"sku-1": 10}
@@ -23,7 +24,7 @@ def planted_lanes():
         {**create("d", "info", t0=0.45, t1=0.55, vu=3), "attempt": 1},  # a retry
     ]
     writes = read_writes(history(ITEMS, records))
-    example = {"text": "token a was acknowledged but is not in the store.", "tokens": ["a"]}
+    example = Example(text="token a was acknowledged but is not in the store.", tokens=["a"])
     return example_lanes("lost", example, writes, kills=(0.3,), initial=ITEMS)
 
 
@@ -36,7 +37,7 @@ def test_a_store_whose_items_were_lost_but_orders_salvaged_still_gets_its_lanes(
     assert salvaged.items is None and salvaged.orders == [(1, "sku-1", 1, "a")]
     records = [create("a", order_id=1, t0=0.0, t1=0.4), create("b", order_id=1, t0=0.1, t1=0.5)]
     writes = read_writes(history(ITEMS, records))
-    example = {"text": "id 1 went to a and b", "tokens": ["a", "b"]}
+    example = Example(text="id 1 went to a and b", tokens=["a", "b"])
     lanes = example_lanes("id_collision", example, writes, (), ITEMS, salvaged)
     assert (
         lanes.after[0].startswith("the store is unreadable") or "a: stored as id 1" in lanes.after

@@ -60,7 +60,7 @@ def _show_concurrent(run) -> None:
 
     report, load = run.report, run.summary
     found = {k: v for k, v in report.anomalies.items() if v}
-    click.echo(f"  {load.get('requests', 0)} requests; " + contention_line(report))
+    click.echo(f"  {load.requests} requests; " + contention_line(report))
     words = ", ".join(f"{v} {k}" for k, v in found.items()) or "no anomaly"
     error = report.store.error if not report.store.readable else ""
     click.echo(f"  verdict: {report.verdict} ({error or words}); "

@@ -106,5 +106,5 @@ def load_command(history_path, summary_json, timeline_csv, thresholds, quiet, **
     if not quiet:
         click.echo(f"racelab load {config.url}  seed {config.seed}")
         click.echo("\n".join(summary_lines(summary)))
-    if not all(t["passed"] for t in summary["thresholds"]):
+    if not all(t.passed for t in summary.thresholds):
         raise SystemExit(1)

@@ -128,7 +128,9 @@ def _checked(store, target_dir: Path) -> CheckReport:
     return report
 
 
-def _entry(spec, report: CheckReport, summary, faults: dict, workload: str = "orders"):
+def _entry(
+    spec, report: CheckReport, summary: LoadSummary, faults: dict, workload: str = "orders"
+) -> CompareEntry:
     """Return the target's CompareEntry for report.json (faults: what the kills did)."""
     external = isinstance(spec, ExternalTarget)
     expected = spec.expected if external else spec.expected_for(workload)
@@ -148,7 +150,7 @@ def _entry(spec, report: CheckReport, summary, faults: dict, workload: str = "or
         kills_unmade=faults.get("kills_unmade", msgspec.UNSET),
         anomalies=report.anomalies,
         contention=report.contention,
-        load=msgspec.convert(summary, LoadSummary),
+        load=summary,
         dir=spec.slug,
         examples={k: [e.text for e in v[:1]] for k, v in report.examples.items()},
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from checker.untrusted import printable
 from racelab.conform.contract import RULES
 from racelab.conform.rules import TIMEOUT_S, Client, ContractBroken, State
-from shapes.reports import CheckReport
+from shapes.reports import CheckReport, LoadSummary
 
 
 @dataclass
@@ -76,7 +76,7 @@ MAX_REQUESTS = 20_000  # the concurrent run is a smoke test, bounded by count as
 class Concurrent:
     """The short concurrent run: its load summary and the check through the API."""
 
-    summary: dict
+    summary: LoadSummary
     report: CheckReport
     seed: int
 
