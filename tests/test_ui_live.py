@@ -16,6 +16,8 @@ from history import op_record, run_record
 from racelab.ui import close_app, create_app
 from racelab.ui.judge import judge
 from servers.registry import init_store
+from shapes.reports import CompareReport, Verdict, write_shape
+from tests.builders import compare_entry
 
 
 def _history(path: Path, records: list[dict]) -> None:
@@ -115,9 +117,10 @@ def test_an_external_target_shows_no_source():
 
 def _report(runs: Path, run_id: str, verdicts: dict) -> None:
     (runs / run_id).mkdir(parents=True)
-    targets = [{"target": t.split("@")[0], "workers": int(t.split("@")[1]), "verdict": v}
-               for t, v in verdicts.items()]  # fmt: skip
-    (runs / run_id / "report.json").write_text(json.dumps({"targets": targets}))
+    targets = [compare_entry(target=t.split("@")[0], workers=int(t.split("@")[1]),
+                             verdict=Verdict(v)) for t, v in verdicts.items()]  # fmt: skip
+    report = CompareReport(settings={}, targets=targets, could_not_run=[], seconds=1.0)
+    write_shape(runs / run_id / "report.json", report)
 
 
 def test_two_past_runs_verdicts_side_by_side(app, tmp_path):

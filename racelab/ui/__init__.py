@@ -2,7 +2,6 @@
 through races in the browser. create_app builds it; racelab/cli/ui.py serves it."""
 
 import hmac
-import json
 from pathlib import Path
 
 from flask import Flask, abort, jsonify, render_template, request, send_from_directory
@@ -11,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from racelab.pages import JINJA_OPTIONS, STATIC, TEMPLATES
 from racelab.ui.api import UiApiError, bp
 from racelab.ui.runs import RunManager
+from shapes.reports import CompareReport, read_shape
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -144,11 +144,10 @@ def past_runs(runs_dir: Path) -> list[dict]:
     found = []
     for report in sorted(runs_dir.glob("*/report.json"), reverse=True):
         try:
-            data = json.loads(report.read_text())
-        except (OSError, ValueError):
+            data = read_shape(report, CompareReport)
+        except (OSError, ValueError):  # not JSON, or not the shape (msgspec.ValidationError)
             continue
-        targets = [(f"{t['target']}@{t['workers']}", t["verdict"]) for t in data.get("targets", [])]
+        targets = [(f"{t.target}@{t.workers}", t.verdict.value) for t in data.targets]
         found.append({"id": report.parent.name, "targets": targets,
-                      "stopped": data.get("stopped", False),
-                      "seconds": data.get("seconds")})  # fmt: skip
+                      "stopped": data.stopped is True, "seconds": data.seconds})  # fmt: skip
     return found

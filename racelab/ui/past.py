@@ -1,9 +1,9 @@
 """Two past runs' verdict tables side by side: one row per target either run had."""
 
-import json
 from pathlib import Path
 
 from racelab.exceptions import RacelabError
+from shapes.reports import CompareReport, read_shape
 
 
 class NoSuchRun(RacelabError, LookupError):
@@ -16,10 +16,10 @@ def verdicts(runs_dir: Path, run_id: str) -> dict[str, str]:
     if "/" in run_id or run_id.startswith(".") or not path.is_file():
         raise NoSuchRun(f"no run {run_id!r} with a report in {runs_dir}")
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
+        report = read_shape(path, CompareReport)
+    except (OSError, ValueError) as e:  # not JSON, or not the shape (msgspec.ValidationError)
         raise NoSuchRun(f"run {run_id!r}: its report.json is unreadable ({e})") from None
-    return {f"{t['target']}@{t['workers']}": t["verdict"] for t in data.get("targets", [])}
+    return {f"{t.target}@{t.workers}": t.verdict.value for t in report.targets}
 
 
 def side_by_side(runs_dir: Path, first: str, second: str) -> dict:
