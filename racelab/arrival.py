@@ -15,6 +15,10 @@ from servers.errors import Invalid, RequestTimeout
 
 ARRIVAL_S = 5.0  # from a request's first byte to its last: loopback clients need microseconds
 KEEPALIVE_S = 30  # how long an idle connection (no request begun) may stay open
+# Answers on one connection before it is closed (as nginx's keepalive_requests does): a
+# connection stays with the worker process that accepted it, and a load's connections,
+# accepted in a burst, can all land on one; closing each now and then deals them again.
+KEEPALIVE_REQUESTS = 20
 MAX_CONNECTIONS = 512  # per server process; more wait in the listen backlog
 
 

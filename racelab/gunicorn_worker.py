@@ -16,7 +16,7 @@ from functools import partial
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.gthread import TConn
 
-from racelab.arrival import ARRIVAL_S, ArrivalSocket, FramedBody
+from racelab.arrival import ARRIVAL_S, KEEPALIVE_REQUESTS, ArrivalSocket, FramedBody
 from racelab.prompt_gunicorn import PromptExitThreadWorker
 from servers.app import MAX_BODY_BYTES
 from servers.errors import RequestTimeout, raw_error_response
@@ -98,6 +98,7 @@ class ContractThreadWorker(PromptExitThreadWorker):
             return
         self.nr_conns += 1
         conn = TConn(self.cfg, ArrivalSocket(sock), addr, listener.getsockname())
+        conn.served = 0
         self._await_request(conn)
 
     def on_client_socket_readable(self, conn, client):
@@ -169,7 +170,11 @@ class ContractThreadWorker(PromptExitThreadWorker):
         return super().handle(conn)
 
     def handle_request(self, req, conn):
-        """Serve a request whose body's framing errors answer 400, not 500."""
+        """Serve a request whose body's framing errors answer 400, not 500; close the
+        connection after KEEPALIVE_REQUESTS answers, so the next one may reach another worker."""
+        conn.served += 1
+        if conn.served >= KEEPALIVE_REQUESTS:
+            req.must_close = True
         if req.body is not None:
             req.body = FramedBody(req.body, (http_errors.ParseException,))
         return super().handle_request(req, conn)

@@ -1,5 +1,6 @@
 """Real `racelab serve` processes under real concurrent writers, checked by the checker."""
 
+import http.client
 import json
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 
 from checker import check, exit_code
 from history import read_history
+from racelab.arrival import KEEPALIVE_REQUESTS
 from racelab.compare.targets import MATRICES, TargetSpec
 from tests.live import RACE_CAP_S, hammer, load_and_check, served
 
@@ -87,6 +89,22 @@ def test_a_huge_declared_body_is_refused_without_being_read(tmp_path, workers):
         assert answer.startswith(b"HTTP/1.1 413")
         assert b'"error":"too_large"' in answer.replace(b" ", b"")
         assert time.monotonic() - started < 3
+
+
+def test_a_worker_closes_a_connection_after_its_keepalive_requests(tmp_path):
+    # A connection stays with the worker that accepted it: were none ever closed, a load
+    # whose connections all landed on one worker would make N workers behave as one.
+    with served(tmp_path, "json", "thread-lock", 2) as (url, _):
+        host, port = url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        answers = []
+        for _ in range(KEEPALIVE_REQUESTS):
+            conn.request("GET", "/health")
+            response = conn.getresponse()
+            response.read()
+            answers.append(response.getheader("Connection"))
+        conn.close()
+    assert answers == ["keep-alive"] * (KEEPALIVE_REQUESTS - 1) + ["close"]
 
 
 def racelab(*args, timeout=20) -> subprocess.CompletedProcess:
