@@ -1,7 +1,6 @@
 """Pages from templates: what a server or a spec names is escaped in every page, and no
 module under racelab builds HTML from strings."""
 
-import json
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -14,7 +13,15 @@ from racelab.repro.pick import read_writes
 from racelab.step.html import matrix_html
 from racelab.step.run import run_matrix
 from racelab.step.spec import load_spec
-from shapes.reports import CompareEntry, CompareReport, Example, Fault, ReproNote, Verdict
+from shapes.reports import (
+    CompareEntry,
+    CompareReport,
+    Example,
+    Fault,
+    ReproNote,
+    Verdict,
+    write_shape,
+)
 from tests.builders import compare_entry, create, history
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,8 +151,8 @@ def test_the_ui_renders_from_the_same_templates_with_the_same_escaping(tmp_path)
 
     run = tmp_path / "runs" / "20260101-000000"
     run.mkdir(parents=True)
-    target = {"target": "url:" + HOSTILE, "workers": 1, "verdict": "failed"}
-    (run / "report.json").write_text(json.dumps({"targets": [target], "seconds": 1}))
+    report = CompareReport(settings={}, targets=[hostile_entry()], could_not_run=[], seconds=1)
+    write_shape(run / "report.json", report)
     app = create_app({"RUNS_DIR": str(tmp_path / "runs")})
     assert Path(app.template_folder) == TEMPLATES and Path(app.static_folder) == STATIC
     assert app.jinja_env.undefined is StrictUndefined is environment().undefined
