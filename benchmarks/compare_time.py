@@ -4,7 +4,6 @@ Each run's report.json is read back: how often each target got the same verdict,
 which anomaly classes showed in every run (the demo must not depend on luck).
 """
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -13,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks.tools import median, print_table, save
+from shapes.reports import CompareReport, read_shape
 
 
 def compare_once() -> tuple[float, dict]:
@@ -25,15 +25,15 @@ def compare_once() -> tuple[float, dict]:
             check=True,
         )
         seconds = time.monotonic() - started
-        report = json.loads((Path(out) / "report.json").read_text())
+        report = read_shape(Path(out) / "report.json", CompareReport)
     outcomes = {
-        f"{t['target']}@{t['workers']}": (
-            t["verdict"],
-            sorted(name for name, count in t["anomalies"].items() if count),
-            t["load"]["rps"],
-            t["load"]["latency_ms"]["p99"],
+        f"{t.target}@{t.workers}": (
+            t.verdict.value,
+            sorted(name for name, count in t.anomalies.items() if count),
+            t.load.rps,
+            t.load.latency_ms.p99,
         )
-        for t in report["targets"]
+        for t in report.targets
     }
     return seconds, outcomes
 

@@ -8,13 +8,13 @@ Opt-in (`python -m benchmarks kills --runs 10`): each run takes about half a min
 """
 
 import itertools
-import json
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 from benchmarks.targets import run_compare_once
 from benchmarks.tools import print_table, save
+from shapes.reports import CheckReport, read_shape
 
 # (targets, virtual users)
 EXPERIMENTS = (
@@ -43,16 +43,16 @@ def run(runs: int = 10, seconds: int = 8) -> dict:
             report = run_compare_once(
                 targets, vus, seconds, out, "--faults", "kill", "--seed", str(seed)
             )
-            for entry in report["targets"]:
-                check = json.loads((out / entry["dir"] / "check.json").read_text())
-                name = f"{entry['target']}@{entry['workers']}, {vus} VU{'s' * (vus > 1)}"
+            for entry in report.targets:
+                check = read_shape(out / entry.dir / "check.json", CheckReport)
+                name = f"{entry.target}@{entry.workers}, {vus} VU{'s' * (vus > 1)}"
                 counts = tally.setdefault(name, Counter())
                 counts["runs"] += 1
-                counts[entry["verdict"]] += 1
-                counts["kills"] += len(entry["faults"])
-                counts["restart failed"] += sum(not f["restarted"] for f in entry["faults"])
-                counts[f"store {store_state(check['store']['error'])}"] += 1
-                counts["lost"] += entry["anomalies"].get("lost", 0)
+                counts[entry.verdict.value] += 1
+                counts["kills"] += len(entry.faults)
+                counts["restart failed"] += sum(not f.restarted for f in entry.faults)
+                counts[f"store {store_state(check.store.error)}"] += 1
+                counts["lost"] += entry.anomalies.get("lost", 0)
     rows = [
         [
             name,

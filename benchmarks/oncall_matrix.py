@@ -5,7 +5,6 @@ how many runs each on-call anomaly showed (write skew, a lost leave, a stale rea
 the verdict the strategy claims (docs/benchmarks.md, the on-call matrix).
 """
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -13,30 +12,31 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks.tools import print_table, save
+from shapes.reports import CompareReport, read_shape
 
 SHOWN = ("write_skew", "lost_leave", "stale_read")
 
 
-def compare_once(matrix: str, seed: int, out: Path) -> dict:
+def compare_once(matrix: str, seed: int, out: Path) -> CompareReport:
     """Run one on-call compare of a matrix; return its report.json."""
     subprocess.run(
         [sys.executable, "-m", "racelab", "compare", "--workload", "oncall", "--matrix", matrix,
          "--seed", str(seed), "--out", str(out)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
-    return json.loads((out / "report.json").read_text())
+    return read_shape(out / "report.json", CompareReport)
 
 
-def tally(reports: list[dict]) -> dict:
+def tally(reports: list[CompareReport]) -> dict:
     """Return per target: expected, verdict counts, and runs that showed each anomaly."""
     found: dict = {}
     for report in reports:
-        for e in report["targets"]:
-            empty = {"expected": e["expected"], "verdicts": Counter(), **dict.fromkeys(SHOWN, 0)}
-            row = found.setdefault(f"{e['target']}@{e['workers']}", empty)
-            row["verdicts"][e["verdict"]] += 1
+        for e in report.targets:
+            empty = {"expected": e.expected, "verdicts": Counter(), **dict.fromkeys(SHOWN, 0)}
+            row = found.setdefault(f"{e.target}@{e.workers}", empty)
+            row["verdicts"][e.verdict.value] += 1
             for name in SHOWN:
-                row[name] += e["anomalies"].get(name, 0) > 0
+                row[name] += e.anomalies.get(name, 0) > 0
     return {name: {**row, "verdicts": dict(row["verdicts"])} for name, row in found.items()}
 
 

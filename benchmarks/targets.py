@@ -4,7 +4,6 @@ The cost of safety, measured: each target gets the same seeded load (50 VUs, 10 
 the checker's verdict stands beside its speed.
 """
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -12,9 +11,10 @@ from pathlib import Path
 
 from benchmarks.tools import median, print_table, save
 from racelab.compare.targets import MATRICES
+from shapes.reports import CompareReport, LoadSummary, read_shape
 
 
-def run_compare_once(specs: str, vus: int, seconds: int, out: Path, *extra) -> dict:
+def run_compare_once(specs: str, vus: int, seconds: int, out: Path, *extra) -> CompareReport:
     """Run racelab compare on the given targets; return its report.json."""
     subprocess.run(
         [
@@ -36,7 +36,13 @@ def run_compare_once(specs: str, vus: int, seconds: int, out: Path, *extra) -> d
         capture_output=True,
         text=True,
     )
-    return json.loads((out / "report.json").read_text())
+    return read_shape(out / "report.json", CompareReport)
+
+
+def _creates(load: LoadSummary) -> int:
+    """Return how many creates a load sent (none: it sent no create)."""
+    create = load.by_op.get("create")
+    return create.requests if create else 0
 
 
 def run(runs: int = 3, vus: int = 50, seconds: int = 10, matrix: str = "full") -> dict:
@@ -47,23 +53,20 @@ def run(runs: int = 3, vus: int = 50, seconds: int = 10, matrix: str = "full") -
     with tempfile.TemporaryDirectory() as work:
         for n in range(runs):
             report = run_compare_once(specs, vus, seconds, Path(work) / f"run{n}")
-            for entry in report["targets"]:
-                samples.setdefault(f"{entry['target']}@{entry['workers']}", []).append(entry)
+            for entry in report.targets:
+                samples.setdefault(f"{entry.target}@{entry.workers}", []).append(entry)
     rows, summary = [], {}
     for name, entries in samples.items():
-        load = [e["load"] for e in entries]
-        creates = [
-            e["load"]["by_op"].get("create", {}).get("requests", 0) / e["load"]["duration_s"]
-            for e in entries
-        ]
+        load = [e.load for e in entries]
+        creates = [_creates(x) / x.duration_s for x in load]
         figures = {
-            "rps": median([x["rps"] for x in load]),
+            "rps": median([x.rps for x in load]),
             "creates_per_s": median(creates),
-            "p50_ms": median([x["latency_ms"]["p50"] for x in load]),
-            "p99_ms": median([x["latency_ms"]["p99"] for x in load]),
-            "error_pct": median([100 * x["errors"] / max(x["requests"], 1) for x in load]),
-            "verdicts": [e["verdict"] for e in entries],
-            "anomalies": [sum(e["anomalies"].values()) for e in entries],
+            "p50_ms": median([x.latency_ms.p50 for x in load]),
+            "p99_ms": median([x.latency_ms.p99 for x in load]),
+            "error_pct": median([100 * x.errors / max(x.requests, 1) for x in load]),
+            "verdicts": [e.verdict.value for e in entries],
+            "anomalies": [sum(e.anomalies.values()) for e in entries],
         }
         summary[name] = figures
         rows.append(

@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks.tools import median, print_table, save
+from shapes.reports import CompareReport, read_shape
 
 TARGET = "sqlite:transactional@4"
 SECONDS = 5
@@ -97,8 +98,8 @@ def run_once(clients: int, live_check: bool) -> dict:
             for reader in readers:
                 reader.join(60)
             report = Path(work) / started["id"] / "report.json"
-            load = json.loads(report.read_text())["targets"][0]["load"]
-            return {"rps": load["rps"], "p99_ms": load["latency_ms"]["p99"], "ui_cpu_s": cpu,
+            load = read_shape(report, CompareReport).targets[0].load
+            return {"rps": load.rps, "p99_ms": load.latency_ms.p99, "ui_cpu_s": cpu,
                     "events": median(seen) if seen else None}  # fmt: skip
         finally:
             ui.send_signal(signal.SIGINT)  # its finally stops the servers it started
