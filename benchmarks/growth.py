@@ -17,6 +17,7 @@ from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
 from servers import init_store
+from shapes.reports import LoadSummary, read_shape
 
 SIZES = (1_000, 10_000, 100_000)
 TARGETS = (("json", "file-lock"), ("sqlite", "transactional"))
@@ -41,7 +42,7 @@ def prefill(backend: str, strategy: str, data_dir: Path, orders: int) -> None:
             db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?)", rows)
 
 
-def load_once(backend: str, strategy: str, orders: int, vus: int, seconds: int) -> dict:
+def load_once(backend: str, strategy: str, orders: int, vus: int, seconds: int) -> LoadSummary:
     """Serve a pre-filled store and load it with creates; return the load summary."""
     with tempfile.TemporaryDirectory() as work:
         data_dir = Path(work) / "data"
@@ -71,7 +72,7 @@ def load_once(backend: str, strategy: str, orders: int, vus: int, seconds: int) 
                 ],
                 check=True,
             )
-            return json.loads(summary_path.read_text())
+            return read_shape(summary_path, LoadSummary)
         finally:
             stop_server(process)
 
@@ -85,8 +86,8 @@ def run(runs: int = 3, vus: int = 50, seconds: int = 10) -> dict:
             name = f"{backend}:{strategy}@4"
             figures = {
                 "orders_stored": size,
-                "creates_per_s": median([r["rps"] for r in results]),
-                "p99_ms": median([r["latency_ms"]["p99"] for r in results]),
+                "creates_per_s": median([r.rps for r in results]),
+                "p99_ms": median([r.latency_ms.p99 for r in results]),
             }
             summary[f"{name} {size}"] = figures
             rows.append(

@@ -5,7 +5,6 @@ under a soft open-file limit of 1,024 (a laptop's usual) so that it must raise i
 reported: requests, errors by cause, the generator's CPU seconds and share of one core.
 """
 
-import json
 import resource
 import sys
 import tempfile
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from benchmarks.generator import start_fast_server
 from benchmarks.tools import median, pinned, print_table, run_measured, save
+from shapes.reports import LoadSummary, read_shape
 
 VUS, THINK, SECONDS = 10_000, "1-5s", 30
 # Users arrive at 1,000 a second, as Locust spawns them (its --spawn-rate), then all stay.
@@ -34,13 +34,13 @@ def load_once(url: str, work: Path) -> dict:
          "--summary-json", str(summary_path)], 1,
     )  # fmt: skip
     status, cpu, wall, output = run_measured(command, SECONDS * 4, preexec_fn=with_laptop_limit)
-    summary = json.loads(summary_path.read_text())
+    summary = read_shape(summary_path, LoadSummary)
     return {
         "status": status,
-        "requests": summary["requests"],
-        "rps": summary["rps"],
-        "errors": summary["errors"],
-        "by_cause": summary["by_cause"],
+        "requests": summary.requests,
+        "rps": summary.rps,
+        "errors": summary.errors,
+        "by_cause": summary.by_cause,
         "cpu_s": round(cpu, 2),
         "core_share": round(cpu / wall, 3),
         "warned": "warning" in output,

@@ -5,7 +5,6 @@ Every server process's resident memory is sampled every 10 s; the check runs at 
 """
 
 import csv
-import json
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from history import HistoryStream
 from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
+from shapes.reports import LoadSummary, read_shape
 
 SAMPLE_S = 10.0
 
@@ -104,7 +104,7 @@ def run(runs: int = 1, minutes: float = 10.0, vus: int = 20) -> dict:
             stop_server(process)
         with HistoryStream(work / "h.jsonl") as history:
             report = check(work / "data" / "store.db", history)
-        summary = json.loads((work / "s.json").read_text())
+        summary = read_shape(work / "s.json", LoadSummary)
         p99s = p99_by_minute(work / "t.csv")
     warm = samples[min(6, len(samples) - 1)]  # after the first minute
     last = samples[-1]
@@ -112,9 +112,9 @@ def run(runs: int = 1, minutes: float = 10.0, vus: int = 20) -> dict:
     result = {
         "minutes": minutes,
         "vus": vus,
-        "requests": summary["requests"],
-        "rps": summary["rps"],
-        "p99_ms": summary["latency_ms"]["p99"],
+        "requests": summary.requests,
+        "rps": summary.rps,
+        "p99_ms": summary.latency_ms.p99,
         "p99_by_minute": p99s,
         "rss_after_1_min_mb": warm,
         "rss_at_end_mb": last,
@@ -127,9 +127,9 @@ def run(runs: int = 1, minutes: float = 10.0, vus: int = 20) -> dict:
         ["requests", "req/s", "p99 ms", "worst RSS drift %", "anomalies", "verdict"],
         [
             [
-                summary["requests"],
-                summary["rps"],
-                summary["latency_ms"]["p99"],
+                summary.requests,
+                summary.rps,
+                summary.latency_ms.p99,
                 max(drift.values(), key=abs),
                 result["anomalies"],
                 report.verdict.value,

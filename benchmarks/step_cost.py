@@ -6,7 +6,6 @@ request (every pause point is passed by a request that does not pause). A third 
 is the cost of one pause point call when stepping is off, against a request's latency.
 """
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from benchmarks.tools import median, print_table, save
 from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
+from shapes.reports import LoadSummary, read_shape
 
 TARGETS = (TargetSpec("json", "thread-lock", 1), TargetSpec("sqlite", "transactional", 1))
 MODES = {
@@ -26,7 +26,7 @@ MODES = {
 }
 
 
-def load_once(spec: TargetSpec, extra: tuple, vus: int, seconds: int) -> dict:
+def load_once(spec: TargetSpec, extra: tuple, vus: int, seconds: int) -> LoadSummary:
     """Serve a fresh store (with `extra` serve options) under creates; return the summary."""
     with tempfile.TemporaryDirectory() as work:
         process, url = start_server(
@@ -40,7 +40,7 @@ def load_once(spec: TargetSpec, extra: tuple, vus: int, seconds: int) -> dict:
                  "--summary-json", str(summary)],
                 check=True,
             )  # fmt: skip
-            return json.loads(summary.read_text())
+            return read_shape(summary, LoadSummary)
         finally:
             stop_server(process)
 
@@ -62,11 +62,11 @@ def run(runs: int = 3, vus: int = 20, seconds: int = 5) -> dict:
                 samples[spec.name, mode].append(load_once(spec, extra, vus, seconds))
     rows, summary = [], {}
     for spec in TARGETS:
-        off = median([s["rps"] for s in samples[spec.name, "off"]])
+        off = median([s.rps for s in samples[spec.name, "off"]])
         for mode in MODES:
             done = samples[spec.name, mode]
-            rps = median([s["rps"] for s in done])
-            p99 = median([s["latency_ms"]["p99"] for s in done])
+            rps = median([s.rps for s in done])
+            p99 = median([s.latency_ms.p99 for s in done])
             summary[f"{spec.name} {mode}"] = {"rps": rps, "p99_ms": p99, "ratio": rps / off}
             rows.append([spec.name, mode, f"{rps:.0f}", f"{p99:.1f}", f"{rps / off:.2f}"])
     ns = pause_call_ns()

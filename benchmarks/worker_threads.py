@@ -7,7 +7,6 @@ the store's locks, so they are not a choice for a lab about locks. Creates only,
 orders stored, 50 VUs, 10 s, alternating, median of `runs`.
 """
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -18,11 +17,12 @@ from benchmarks.tools import median, print_table, save
 from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
+from shapes.reports import LoadSummary, read_shape
 
 THREADS = (16, 4, 1)
 
 
-def load_once(threads: int, vus: int = 50, seconds: int = 10) -> dict:
+def load_once(threads: int, vus: int = 50, seconds: int = 10) -> LoadSummary:
     """Serve sqlite:transactional@4 with `threads` per worker, load it with creates."""
     with tempfile.TemporaryDirectory() as work:
         data_dir = Path(work) / "data"
@@ -35,7 +35,7 @@ def load_once(threads: int, vus: int = 50, seconds: int = 10) -> dict:
             command = [sys.executable, "-m", "racelab", "load", url, "--vus", str(vus)]
             command += ["--duration", f"{seconds}s", "--mix", "create=1", "--quiet"]
             subprocess.run(command + ["--summary-json", str(summary_path)], check=True)
-            return json.loads(summary_path.read_text())
+            return read_shape(summary_path, LoadSummary)
         finally:
             stop_server(process)
 
@@ -47,7 +47,7 @@ def run(runs: int = 3) -> dict:
         for threads in THREADS:
             summary = load_once(threads)
             samples[threads].append(
-                {"creates_per_s": summary["rps"], "p99_ms": summary["latency_ms"]["p99"]}
+                {"creates_per_s": summary.rps, "p99_ms": summary.latency_ms.p99}
             )
     rows, result = [], {}
     for threads, results in samples.items():
