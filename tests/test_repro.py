@@ -126,6 +126,7 @@ def test_an_example_no_write_overlapped_has_no_spec_and_says_why(tmp_path):
 # --- from real failing runs ---------------------------------------------------------------
 
 FAILING = ["json:naive@1", "json:thread-lock@4", "json:optimistic@4", "sqlite:naive@4"]
+REPEAT = 3  # replays of each spec (the labs measure 20 of 20 in `python -m benchmarks labs`)
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +155,8 @@ def dir_of(target: str) -> str:
 
 
 @pytest.mark.parametrize("target", FAILING)
-def test_every_spec_from_a_failing_run_reproduces_its_anomaly_5_of_5(ladder_run, target):
-    result = check_with_repro(ladder_run, dir_of(target))
+def test_every_spec_from_a_failing_run_reproduces_its_anomaly_every_time(ladder_run, target):
+    result = check_with_repro(ladder_run, dir_of(target), "--repeat", str(REPEAT))
     assert result.returncode == 1, result.stderr  # the run failed (labs: 20 of 20)
     lines = [line for line in result.stderr.splitlines() if line.startswith("repro: ")]
     written = sorted((ladder_run / dir_of(target) / "repro").glob("*.toml"))
@@ -165,11 +166,16 @@ def test_every_spec_from_a_failing_run_reproduces_its_anomaly_5_of_5(ladder_run,
     # many writers) is kept and reported as not reproduced, never dropped.
     spec = parse_spec(target)
     races = shown()[spec.backend, spec.strategy, spec.workers]
+    if spec.backend == "json":
+        # The spec that steps a JSON store into corrupt_record sends one token twice, which
+        # a load without retries never does: a load's corrupt_record there is a record torn
+        # by two whole-file writes (seen in a run of json:thread-lock@4), not that race.
+        races = races - {"corrupt_record"}
     assert races
     for line in lines:
         anomaly = line.rsplit("/", 1)[1].split("-", 1)[0]
         if anomaly in races:
-            assert " reproduced " in line and " 5/5 " in line, line
+            assert " reproduced " in line and f" {REPEAT}/{REPEAT} " in line, line
         else:
             assert " reproduced " in line or " did not reproduce " in line, line
     # One spec per anomaly class the checker found (one example each).
