@@ -7,6 +7,7 @@ from pathlib import Path
 
 import msgspec
 
+from checker.json_stream import streamed_store
 from checker.oncall import document_shifts
 from checker.orders import Orders
 from checker.postgres import is_postgres_store, read_postgres
@@ -118,9 +119,11 @@ def _orders(texts: list) -> Orders:
 
 def read_json(path, raw: bytes | None = None) -> Snapshot:
     """Read store.json (raw: its bytes, or None to read them here); salvage what is damaged."""
-    if raw is None:
+    # As racelab writes it, a block of orders at a time (checker/json_stream.py); else whole.
+    read = streamed_store(path, raw, _WELL_FORMED, _ORDERS)
+    if read is None and raw is None:
         raw = Path(path).read_bytes()
-    read = _well_formed(raw)
+    read = read or _well_formed(raw)
     if read is None:
         return read_json_carefully(path, raw)
     doc, orders = read

@@ -1,0 +1,115 @@
+"""A well-formed store.json read a block of orders at a time, never whole in memory.
+
+The document is split in three: its head up to the orders array, the array's text, and
+its tail. The head and tail, with `[0]` for the array, must decode as the documented
+document (checker/stores.py) whose orders hold exactly that one value: then the text
+between is its orders array. That text is read a block at a time and cut before an order's
+`{"id"`; each piece must decode as comma-separated well-formed orders. If every part
+decodes, the whole file is the documented shape with exactly those orders; if any does
+not (another writer's key order or spacing, damage), the caller reads the file whole.
+"""
+
+import io
+import re
+from pathlib import Path
+
+from checker.orders import Orders
+
+EDGE = 1 << 20  # bytes of head (and of tail) searched for the orders array's bounds
+BLOCK = 1 << 23  # bytes of the orders array read at a time
+ORDERS_AT = re.compile(rb'"orders"\s*:\s*\[')
+ORDER_START = b'{"id"'  # as racelab's servers and json.dumps write an order
+ENDS_TRIED = 8  # candidate ends of the array tried in the tail
+
+
+def streamed_store(path, raw: bytes | None, documents, orders):
+    """Return (the document without its orders, its Orders), or None when the file is not
+    the documented shape as racelab writes it (the caller reads it whole then).
+
+    raw: the file's bytes, or None to read path; documents and orders: msgspec decoders
+    of the document and of a list of orders.
+    """
+    with io.BytesIO(raw) if raw is not None else open(Path(path), "rb") as source:
+        size = source.seek(0, io.SEEK_END)
+        head = _read_at(source, 0, min(size, EDGE))
+        found = ORDERS_AT.search(head)
+        if found is None or head.count(b'"orders"') != 1:
+            return None
+        start = found.end()  # just past the array's "["
+        document, end = _skeleton(source, size, head[:start], documents)
+        if document is None:
+            return None
+        parts = _pieces(source, start, end, orders)
+    return None if parts is None else (document, Orders.joined_parts(parts))
+
+
+def _read_at(source, offset: int, count: int) -> bytes:
+    source.seek(offset)
+    return source.read(count)
+
+
+def _skeleton(source, size: int, head: bytes, documents) -> tuple:
+    """Return (the document decoded with `[0]` for its orders, where the array ends), or
+    (None, None) when no end in the tail makes a documented document."""
+    import msgspec  # noqa: PLC0415 - checker/stores.py imports it already
+
+    base = max(len(head), size - EDGE)
+    tail = _read_at(source, base, size - base)
+    tried = 0
+    for end in (m.start() for m in re.finditer(rb"\]", tail)):
+        before = (head + tail[:end] if base == len(head) else tail[:end]).rstrip()
+        after = tail[end + 1 :]
+        if not before.endswith((b"}", b"[")) or b'"orders"' in after:
+            continue
+        tried += 1
+        try:
+            document = documents.decode(head[:-1] + b"[0]" + after)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            document = None
+        if document is not None and len(document.orders) == 1:
+            document.orders = []
+            return document, base + end
+        if tried == ENDS_TRIED:
+            break
+    return None, None
+
+
+def _pieces(source, start: int, end: int, orders) -> list | None:
+    """Return the orders between start and end as Orders, a block at a time; None if a
+    piece is not comma-separated well-formed orders."""
+    parts: list = []
+    source.seek(start)
+    carry, at = b"", start
+    while at < end:
+        block = carry + source.read(min(BLOCK, end - at))
+        at = source.tell()
+        cut = block.rfind(ORDER_START) if at < end else len(block)
+        if cut <= 0:  # no order starts in it after its first: read on
+            carry = block
+            continue
+        piece, carry = block[:cut], block[cut:]
+        if not _decoded(piece, at >= end and not carry, parts, orders):
+            return None
+    if carry and not _decoded(carry, True, parts, orders):
+        return None
+    return parts
+
+
+def _decoded(piece: bytes, last: bool, parts: list, orders) -> bool:
+    """Decode a piece of the array (all but the last end in a comma) into parts."""
+    import msgspec  # noqa: PLC0415
+
+    body = piece.rstrip()
+    if not last:
+        if not body.endswith(b","):
+            return False
+        body = body[:-1]
+        if not body.strip():
+            return False
+    elif parts and not body.strip():
+        return False
+    try:
+        parts.append(Orders.from_structs(orders.decode(b"[" + body + b"]")))
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return False
+    return True
