@@ -15,11 +15,12 @@ careful_columns). docs/dependencies.md.
 """
 
 import io
+from collections import defaultdict
 
 import numpy as np
 import polars as pl
 
-from checker.columns import NONE, RANK, WRITES, Columns
+from checker.columns import NONE, RANK, WRITES, Columns, unset
 from checker.sparse import answered_reads
 from history.format import ANSWER_FIELDS, OP_FIELDS, OPS, TYPES, with_defaults
 
@@ -37,7 +38,6 @@ STRINGS = [name for name, dtype in SCHEMA.items() if dtype == pl.String and name
 # left out (the checks find those reads in memory themselves).
 MEMORY_SCHEMA = {name: dtype for name, dtype in SCHEMA.items() if name not in ANSWER_FIELDS}
 ANSWERED = pl.any_horizontal([pl.col(name).is_not_null() for name in ANSWER_FIELDS])
-_EMPTY = pl.DataFrame(schema=SCHEMA).with_row_index("locator")
 WHITESPACE = np.frombuffer(b" \t\r\n", np.uint8)
 CHUNK = 1 << 24  # bytes scanned at a time for line starts (only for examples)
 BLOCK = 1 << 26  # bytes of history polars reads at a time: its threads share each block
@@ -51,7 +51,7 @@ def read_writes(history) -> tuple[Columns, object, list, list | None] | None:
     """
     path = getattr(history, "path", None)
     frames = _memory_frames(history) if path is None else _file_frames(path)
-    parts, leaves, answered, unsure, first = [], [], [], False, 0
+    blocks, leaves, answered, unsure, first = Blocks(), [], [], False, 0
     try:
         for frame in frames:
             lazy = frame.lazy().with_row_index("locator", offset=first)
@@ -63,10 +63,11 @@ def read_writes(history) -> tuple[Columns, object, list, list | None] | None:
             valid, writes, left, answers = pl.collect_all(
                 [_validity(lazy), _writes(lazy), left, answers]
             )
+            del frame, lazy  # the block's other fields: only its writes' are kept
             if not valid["valid"].item():
                 return None
             unsure |= valid["unsure"].item()
-            parts.append(writes)
+            blocks.add(writes)
             leaves += left["locator"].to_list()
             answered += answers["locator"].to_list()
     except (pl.exceptions.PolarsError, OverflowError, TypeError, ValueError):
@@ -78,9 +79,7 @@ def read_writes(history) -> tuple[Columns, object, list, list | None] | None:
     if reads is False:
         return None
     fetch = history.record_at if reader is None else reader.record
-    writes = pl.concat(parts, rechunk=False) if parts else _writes(_EMPTY.lazy()).collect()
-    parts.clear()  # the blocks are the frame's chunks now: one copy, let go field by field
-    return _columns(writes), fetch, leaves, reads
+    return blocks.columns(), fetch, leaves, reads
 
 
 def _memory_frames(history):
@@ -137,25 +136,68 @@ def _writes(frame: pl.LazyFrame) -> pl.LazyFrame:
     )  # fmt: skip
 
 
-def _columns(writes: pl.DataFrame) -> Columns:
-    """Return the writes as the arrays the facts are reduced from."""
-    columns = Columns(skus={})
-    # Each field is taken out of the frame as it becomes an array: the peak holds one copy.
-    sku = writes.drop_in_place("sku")
-    names = sku.drop_nulls().unique(maintain_order=True).to_list()
-    columns.skus = dict(zip(names, range(len(names)), strict=True))
-    sku = sku.replace_strict(columns.skus, default=NONE, return_dtype=pl.Int64)
-    columns.sku = sku.fill_null(NONE).to_numpy()
-    for name, has in (("qty", "has_qty"), ("order_id", "has_id")):
-        values = writes.drop_in_place(name)
-        setattr(columns, name, values.fill_null(0).to_numpy())
-        setattr(columns, has, values.is_not_null().to_numpy())
-    for name in ("create", "rank", "unsent", "t0", "t1"):
-        setattr(columns, name, writes.drop_in_place(name).to_numpy())
-    columns.locator = writes.drop_in_place("locator").to_numpy().astype(np.int64)
-    columns.tokens = Tokens(writes.drop_in_place("token"))
-    columns.code = columns.tokens.codes
-    return columns
+class Blocks:
+    """The writes of a history's blocks, each block made arrays as it is read.
+
+    A block's polars columns are let go as soon as its arrays are made, so a history's
+    writes are held once, as narrow arrays (a token's code, a sku's and a locator as
+    int32: 9 of the 61 bytes a write took as int64), never also as a frame.
+    """
+
+    NARROW = ("sku", "locator")  # int32 while a history has fewer than 2**31 lines
+
+    def __init__(self):
+        self.skus: dict = {}  # sku -> code, in order of first mention
+        self.parts: dict = defaultdict(list)
+        self.tokens: list = []
+
+    def add(self, writes: pl.DataFrame) -> None:
+        """Make one block's writes arrays, its sku codes numbered on from the last block's."""
+        sku = writes.drop_in_place("sku")
+        for name in sku.drop_nulls().unique(maintain_order=True).to_list():
+            self.skus.setdefault(name, len(self.skus))
+        sku = sku.replace_strict(self.skus, default=NONE, return_dtype=pl.Int32)
+        self.parts["sku"].append(sku.fill_null(NONE).to_numpy())
+        for name, has in (("qty", "has_qty"), ("order_id", "has_id")):
+            values = writes.drop_in_place(name)
+            self.parts[name].append(values.fill_null(0).to_numpy())
+            self.parts[has].append(values.is_not_null().to_numpy())
+        for name in ("create", "rank", "unsent", "t0", "t1"):
+            self.parts[name].append(writes.drop_in_place(name).to_numpy())
+        locator = writes.drop_in_place("locator").to_numpy()
+        self.parts["locator"].append(locator.astype(_narrowest(locator)))
+        self.tokens.append(writes.drop_in_place("token"))
+
+    def columns(self) -> Columns:
+        """Return every block's writes as one set of columns (each block let go as joined)."""
+        columns = Columns(skus=self.skus)
+        for name in list(self.parts):
+            parts = self.parts.pop(name)
+            kind = np.result_type(*parts) if parts else np.int64
+            setattr(columns, name, np.concatenate(parts, dtype=kind) if parts else unset())
+        tokens = (
+            pl.concat(self.tokens, rechunk=False) if self.tokens else pl.Series([], dtype=pl.String)
+        )
+        self.tokens.clear()
+        columns.tokens = Tokens(tokens)
+        columns.code = columns.tokens.codes
+        if not len(columns.code):  # no write: every column empty, as the careful reader's
+            _empty_columns(columns)
+        return columns
+
+
+def _narrowest(locator: np.ndarray) -> type:
+    """Return int32 for locators that fit it, else int64."""
+    return np.int32 if not locator.size or int(locator.max()) < 2**31 else np.int64
+
+
+def _empty_columns(columns: Columns) -> None:
+    """Give a history with no write its empty columns, typed as the careful reader's."""
+    kinds = {"create": bool, "rank": np.int8, "sku": np.int32, "qty": np.int64,
+             "has_qty": bool, "order_id": np.int64, "has_id": bool, "unsent": bool,
+             "t0": np.float64, "t1": np.float64, "locator": np.int32}  # fmt: skip
+    for name, kind in kinds.items():
+        setattr(columns, name, np.zeros(0, kind))
 
 
 def _says_null(path, name: str) -> bool:
@@ -180,12 +222,12 @@ class Tokens:
     def __init__(self, tokens: pl.Series):
         self.tokens = tokens  # every write's token, in history order
         hashes = tokens.hash()
-        codes = (hashes.rank("dense") - 1).cast(pl.Int64).to_numpy()
+        codes = (hashes.rank("dense") - 1).cast(pl.Int32).to_numpy()
         self.first = _firsts(codes)
         # In code order: sorted. None: two tokens share a hash, so they are found by string.
         self.keys: np.ndarray | None = hashes.gather(self.first).to_numpy()
         if not (tokens.gather(self.first[codes]) == tokens).all():  # two share a hash
-            codes = (tokens.rank("dense") - 1).cast(pl.Int64).to_numpy()
+            codes = (tokens.rank("dense") - 1).cast(pl.Int32).to_numpy()
             self.first, self.keys = _firsts(codes), None
         self.codes = codes
 
@@ -245,6 +287,8 @@ def token_series(strings) -> pl.Series:
     from a history (those are read by the careful reader, whose tokens are numbered by
     DictTokens): as null it matches none, and may_repeat counts two of them as a repeat.
     """
+    if isinstance(strings, pl.Series):
+        return strings
     strings = strings if isinstance(strings, list) else list(strings)
     try:
         return pl.Series(strings, dtype=pl.String)

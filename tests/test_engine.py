@@ -21,10 +21,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from msgspec.structs import asdict as as_dict
 
-from checker import engine
+from checker import engine, json_stream
 from checker.columns import FAIL, INFO, NONE, OK
 from checker.facts import facts_from, history_facts
 from checker.report import check
+from checker.stores import read_store
 from history import HistoryError, HistoryStream, op_record, parse_lines
 from tests.builders import history_lines, write_store
 from tests.test_columnar import reference
@@ -217,6 +218,47 @@ def test_the_report_agrees_with_a_plain_count_of_the_careful_readers_records(
     held = parse_lines(lines, lenient=True)
     report.history.skipped_lines = held.skipped
     assert check(store, held, min_overlaps=overlaps) == report
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[FIXTURE])
+@given(
+    writes=st.lists(write, min_size=5, max_size=25),
+    rows=stored,
+    kind=st.sampled_from(["json", "sqlite"]),
+    form=st.sampled_from(["full", "minimal"]),
+    odd=st.lists(st.tuples(st.integers(0, 30), st.sampled_from(ODD)), max_size=1) | st.just([]),
+)
+def test_a_history_and_a_store_read_a_few_lines_and_orders_at_a_time_give_the_same_report(
+    tmp_path_factory, monkeypatch, writes, rows, kind, form, odd
+):
+    # Blocks of 256 bytes: a history of a few records is read in many, and store.json's
+    # orders a piece of one or two at a time, so every join between blocks is crossed.
+    tmp_path = tmp_path_factory.mktemp("blocks")
+    records = [record(w) for w in writes]
+    lines = history_lines(ITEMS, [minimal(r) for r in records] if form == "minimal" else records)
+    for at, line in odd:
+        lines.insert(1 + at % len(lines), line)
+    path = tmp_path / "history.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogatepass")
+    store = write_store(kind, tmp_path, {"sku-1": 5, "sku-2": 7}, orders_of(rows))
+    with HistoryStream(path, lenient=True) as stream:
+        whole = check(store, stream)
+    with monkeypatch.context() as m, HistoryStream(path, lenient=True) as stream:
+        m.setattr(engine, "BLOCK", 256)
+        m.setattr(json_stream, "BLOCK", 64)
+        assert isinstance(read_store(store).orders.tokens, pl.Series)  # not a str per token
+        if kind == "json":  # the store as json.dumps writes it: read a piece at a time
+            assert read_json_fast(store) is not None
+        assert check(store, stream) == whole
+    read = careful(lines, lenient=True)
+    assert summary(whole) == expected(read, rows, ITEMS, {"sku-1": 5, "sku-2": 7})
+
+
+def read_json_fast(path):
+    """Return what the streamed read of store.json gives, or None (it was read whole)."""
+    from checker.stores import _ORDERS, _WELL_FORMED  # noqa: PLC0415
+
+    return json_stream.streamed_store(path, None, _WELL_FORMED, _ORDERS)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[FIXTURE])
