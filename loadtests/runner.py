@@ -25,6 +25,10 @@ CONTROL_INTERVAL_S = 0.05
 # runs a timer of under half a millisecond at once, so waiting for it would spin the loop.
 EARLY_S = 0.0005
 DRAIN_POLL_S = 0.01
+# How long the reads before the load (the stock, the rota) may take in all. They are not
+# the load's: a load with a 0.1 s timeout (compare --faults retry) would otherwise fail
+# when a busy machine's fresh server answers its first request late.
+SETUP_READ_S = 10.0
 
 
 class LoadError(RunFailed):
@@ -117,8 +121,17 @@ class LoadRun:
                 )
             )
 
+    async def _read_before_load(self, path: str):
+        """GET path before the clock starts; one that timed out is sent again (a read
+        changes nothing) until SETUP_READ_S have passed."""
+        deadline = time.monotonic() + SETUP_READ_S
+        while True:
+            outcome = await self.client.send("GET", path, None, parse=True)
+            if outcome.cause != "timeout" or time.monotonic() >= deadline:
+                return outcome
+
     async def _get_items(self) -> dict:
-        outcome = await self.client.send("GET", "/items", None, parse=True)
+        outcome = await self._read_before_load("/items")
         try:
             if outcome.status != 200:
                 raise ValueError(outcome.cause or f"http {outcome.status}")
@@ -129,7 +142,7 @@ class LoadRun:
             ) from None
 
     async def _get_rota(self) -> dict:
-        outcome = await self.client.send("GET", "/shifts", None, parse=True)
+        outcome = await self._read_before_load("/shifts")
         try:
             if outcome.status != 200:
                 raise ValueError(outcome.cause or f"http {outcome.status}")

@@ -369,3 +369,30 @@ def test_the_run_starts_its_clock_after_the_stock_is_read():
     assert started >= server.answered_items[0] - 1e-6
     assert len(run.history.records[1:]) == 3
     assert all(r["t0"] >= 0 for r in run.history.records[1:])
+
+
+class LateFirstStock(SlowStock):
+    """Answers its first GET /items after READ_S, every later one at once."""
+
+    def serve(self, conn):
+        self.READ_S = 0.0 if self.answered_items else SlowStock.READ_S
+        super().serve(conn)
+
+
+def test_a_stock_read_that_times_out_is_sent_again_before_the_load_starts():
+    # A fresh server on a busy machine may answer its first request late; a load whose
+    # timeout is 0.1 s (compare --faults retry) must still read the stock it starts from.
+    from loadtests.run import run_on_loop
+    from loadtests.runner import LoadRun
+
+    server = LateFirstStock()
+    try:
+        config = LoadConfig(url=server.url, duration=5.0, vus=1, max_requests=2, timeout=0.1,
+                            mix={"get": 1})  # fmt: skip
+        run = LoadRun(config, RecordingHistory())
+        run_on_loop(run.run(), EVENT_LOOPS[0])
+    finally:
+        server.close()
+    assert run.history.records[0]["items"] == {"sku-1": 5}
+    assert len(server.answered_items) >= 2  # the late answer, and the one read
+    assert [r["type"] for r in run.history.records[1:]] == ["ok", "ok"]
