@@ -5,16 +5,7 @@ import msgspec
 from servers.errors import NotFound, OutOfStock, StoreUnreadable, UnknownSku
 from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT, seed_shifts
 from servers.storage import seed_items, utc_now
-
-
-class Order(msgspec.Struct, gc=False):
-    """One stored order, its fields in the order store.json writes them."""
-
-    id: int
-    sku: str
-    qty: int
-    token: str
-    created_at: str
+from shapes import Order  # one stored order, its fields in the order store.json writes them
 
 
 class Leave(msgspec.Struct, gc=False):
