@@ -3,8 +3,9 @@
 from sqlalchemy import Engine, text
 
 from servers.errors import NotFound
+from shapes import ORDER_FIELDS
 
-ORDER_COLUMNS = "id, sku, qty, token, created_at"  # both schemas name them alike
+ORDER_COLUMNS = ", ".join(ORDER_FIELDS)  # both schemas name the columns as the order's fields
 SELECT_BY_ID = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = :id")
 SELECT_BY_TOKEN = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE token = :token LIMIT 1")
 SELECT_PAGE = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id > :after ORDER BY id LIMIT :limit")

@@ -33,4 +33,3 @@ DROP = tuple(
 TABLES = ("items", "orders", "shifts", "on_call", "leaves")
 MARK = "racelab store: made by racelab serve postgres; racelab serve --reset replaces it"
 MARK_TABLES = tuple(f"COMMENT ON TABLE {table} IS '{MARK}'" for table in TABLES)
-ORDER_COLUMNS = "id, sku, qty, token, created_at"

@@ -17,10 +17,9 @@ from servers.postgres_store.schema import (
     MARK,
     MARK_TABLES,
     NAIVE_SCHEMA,
-    ORDER_COLUMNS,
     TABLES,
 )
-from servers.sql_reads import SELECT_BY_ID, SELECT_BY_TOKEN, SqlReads
+from servers.sql_reads import ORDER_COLUMNS, SELECT_BY_ID, SELECT_BY_TOKEN, SqlReads
 from servers.stepping import pause
 from servers.storage import Store, seed_items, utc_now
 

@@ -15,8 +15,6 @@ TRANSACTIONAL_SCHEMA = (
     " token TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL)",
 )
 
-ORDER_COLUMNS = "id, sku, qty, token, created_at"
-
 # The on-call rota (servers/oncall.py): a shift's doctors are rows, so "at least one on
 # call" is a rule over rows that no row's own constraint can state.
 ONCALL_SCHEMA = (

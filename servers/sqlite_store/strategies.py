@@ -8,14 +8,13 @@ from sqlalchemy import create_engine, event, exc, text
 
 from servers.errors import Busy, NotFound, OutOfStock, StoreUnreadable, UnknownSku
 from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
-from servers.sql_reads import SELECT_BY_TOKEN, SqlReads
+from servers.sql_reads import ORDER_COLUMNS, SELECT_BY_TOKEN, SqlReads
 from servers.sqlite_store import oncall
 from servers.sqlite_store.oncall import NaiveSqliteOnCall, TransactionalSqliteOnCall
 from servers.sqlite_store.schema import (
     NAIVE_SCHEMA,
     ONCALL_SCHEMA,
     ONCALL_TABLES,
-    ORDER_COLUMNS,
     TRANSACTIONAL_SCHEMA,
 )
 from servers.stepping import pause, wait_limit
