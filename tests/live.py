@@ -86,12 +86,15 @@ RACE_REQUESTS = 1000
 RACE_CAP_S = 60.0
 
 
-def load_and_check(tmp_path, backend, strategy, workers) -> dict:
-    """Serve a target, send it RACE_REQUESTS writes, stop it, and return the checker's report."""
+def load_and_check(tmp_path, backend, strategy, workers, through_api=False):
+    """Serve a target, send it RACE_REQUESTS writes, stop it, and return the checker's report
+    (through_api: and the report of a check that read the store through the running API)."""
     history_path = tmp_path / f"{backend}-{strategy}-{workers}.jsonl"
     with served(tmp_path, backend, strategy, workers) as (url, data_dir):
         hammer(url, history_path, RACE_CAP_S, max_requests=RACE_REQUESTS)
-    return check(resolve_store_path(data_dir), read_history(history_path))
+        api_report = check(url, read_history(history_path)) if through_api else None
+    report = check(resolve_store_path(data_dir), read_history(history_path))
+    return (report, api_report) if through_api else report
 
 
 class RawServer:

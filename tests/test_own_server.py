@@ -15,7 +15,7 @@ from history import read_history
 from racelab.compare.external import free_port
 from racelab.compare.process import stop_server, wait_for_health
 from racelab.conform.contract import RULES
-from tests.live import RACE_CAP_S, RACE_REQUESTS, hammer, served
+from tests.live import RACE_CAP_S, hammer, served
 
 ROOT = Path(__file__).resolve().parent.parent
 PY_SERVER = ROOT / "examples" / "python" / "contract_server.py"
@@ -43,31 +43,6 @@ def python_server(tmp_path, *broken, skus=5, stock=1000):
 def racelab(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "racelab", *args], capture_output=True,
                           text=True, timeout=timeout)  # fmt: skip
-
-
-def seen_by_both(report: dict) -> dict:
-    """The anomaly counts a file check and an API check can both see."""
-    return {k: v for k, v in report.anomalies.items() if k != "corrupt_store"}
-
-
-@pytest.mark.parametrize(
-    "backend,strategy,workers",
-    [("sqlite", "naive", 4), ("sqlite", "transactional", 4), ("json", "file-lock", 4)],
-)
-def test_the_api_check_agrees_with_the_store_file_check_on_the_same_run(
-    tmp_path, backend, strategy, workers
-):
-    history = tmp_path / "h.jsonl"
-    with served(tmp_path, backend, strategy, workers) as (url, data_dir):
-        hammer(url, history, RACE_CAP_S, max_requests=RACE_REQUESTS)
-        through_api = check(url, read_history(history))
-    from_file = check(next(data_dir.glob("store.*")), read_history(history))
-    assert through_api.store.read == "api" and from_file.store.read == "file"
-    assert seen_by_both(through_api) == seen_by_both(from_file)
-    assert through_api.verdict == from_file.verdict
-    assert "corrupt_store" in through_api.skipped  # not checked, never held
-    if strategy == "naive":
-        assert through_api.anomalies["stock_mismatch"] > 0
 
 
 def test_a_server_that_drops_every_fifth_order_loses_exactly_those(tmp_path):
