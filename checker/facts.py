@@ -18,7 +18,9 @@ from checker.contention import NOT_SENT
 
 __all__ = ["FAIL", "INFO", "NONE", "OK", "RANK", "HistoryFacts", "history_facts"]
 OUTCOMES = ("fail", "info", "ok")
-LATEST = np.iinfo(np.int64).max  # "no write yet" for a reduction that keeps the earliest
+# "No write yet" for a reduction that keeps the earliest: past any write's position, which
+# is an int32 (as the per-token positions are) while a history has fewer than 2**31 writes.
+LATEST = np.iinfo(np.int32).max
 
 
 @dataclass
@@ -80,16 +82,17 @@ class HistoryFacts:
     def sent(self, token) -> tuple:
         """Return the (sku, qty) token's first create named, or (None, None)."""
         code = self.code(token)
-        first = LATEST if code == NONE else self.first_sent[code]
-        if first == LATEST:
+        if code == NONE or self.first_sent[code] == _latest_of(self.first_sent):
             return None, None
+        first = self.first_sent[code]
         return self.writes.sku_names[self.writes.sku[first]], plain(self.writes.qty[first])
 
     def sent_skus_and_qtys(self) -> tuple[np.ndarray, np.ndarray]:
         """Return per token the sku code and qty it first sent (sku NONE: never sent both)."""
         sent, writes = self.first_sent, self.writes
-        where = np.where(sent == LATEST, 0, sent)
-        return np.where(sent == LATEST, NONE, writes.sku[where]), writes.qty[where]
+        never = sent == _latest_of(sent)
+        where = np.where(never, 0, sent)
+        return np.where(never, NONE, writes.sku[where]), writes.qty[where]
 
     def record(self, index: int) -> dict:
         """Return the write record at index."""
@@ -137,7 +140,7 @@ def facts_from(history, writes: Columns, fetch=None) -> HistoryFacts:
     """
     fetch = history.record_at if fetch is None else fetch
     facts = HistoryFacts(initial=dict(history.run["items"]), writes=writes, fetch=fetch)
-    tokens, positions = len(writes.tokens), np.arange(len(writes))
+    tokens, positions = len(writes.tokens), np.arange(len(writes), dtype=_positions(writes))
     create, ok = writes.create, writes.rank == OK
     facts.created = _strongest(tokens, writes.code[create], writes.rank[create])
     facts.cancelled = _strongest(tokens, writes.code[~create], writes.rank[~create])
@@ -158,7 +161,9 @@ def _first_sent(tokens: int, writes: Columns, named: np.ndarray) -> np.ndarray:
     Invocation time, not history order: records are written as answers come back, and the
     copy that was sent first is the one a later copy of the token must be answered with.
     """
-    first = np.full(tokens, LATEST, np.int64)
+    kind = _positions(writes)
+    first = np.full(tokens, np.iinfo(kind).max, kind)
+    named = named.astype(kind)
     codes, t0 = writes.code[named], writes.t0[named]
     earliest = np.full(tokens, np.inf)
     np.minimum.at(earliest, codes, t0)
@@ -179,8 +184,18 @@ def _strongest(tokens: int, codes, ranks) -> np.ndarray:
     return found
 
 
+def _positions(writes: Columns) -> type:
+    """Return the narrowest type that holds a position among the writes (and LATEST)."""
+    return np.int32 if len(writes) < LATEST else np.int64
+
+
+def _latest_of(first: np.ndarray) -> int:
+    """Return the "no write yet" of a per-token array of positions."""
+    return int(np.iinfo(first.dtype).max)
+
+
 def _latest(tokens: int, codes, positions) -> np.ndarray:
-    found = np.full(tokens, NONE, np.int64)
+    found = np.full(tokens, NONE, positions.dtype)
     np.maximum.at(found, codes, positions)
     return found
 
@@ -213,7 +228,7 @@ def _sku_groups(writes: Columns, sent: np.ndarray) -> np.ndarray:
     A write that names no sku (a cancel, usually) counts under the sku its token first
     sent, if that came earlier; with none known it is a group of its own.
     """
-    positions = np.arange(len(writes))
+    positions = np.arange(len(writes), dtype=sent.dtype)
     first = sent[writes.code] if len(writes) else positions
     inherited = np.where(first <= positions, first, 0)
     sku = writes.sku
