@@ -5,8 +5,14 @@ Reported: wall seconds, CPU seconds (user + system: on a machine others share, t
 their load disturbs least) and the peak memory of the checker's process tree (the summed
 RSS of it and anything it starts, sampled every 10 ms), the two store formats run
 alternately so that they share the machine's hour, with the load average when they began.
+
+The sizes past 1M (issue 35's 10M and 30M: 1.8 and 5.6 GB of history, minutes to write)
+are run on their own, on data written once and kept:
+`python -m benchmarks.checker_scale --sizes 10000000 --runs 1 --data /tmp/checker-data`.
 """
 
+import argparse
+import contextlib
 import json
 import os
 import sqlite3
@@ -147,15 +153,16 @@ def _rss_kb(pid: int) -> int:
         return next((int(line.split()[1]) for line in f if line.startswith("VmRSS")), 0)
 
 
-def run(runs: int = 3, sizes=SIZES) -> dict:
-    """Check every size in both formats `runs` times, alternating; print and save medians."""
+def run(runs: int = 3, sizes=SIZES, data: Path | None = None) -> dict:
+    """Check every size in both formats `runs` times, alternating; print and save medians.
+
+    data: a directory where each size's files are kept (written if missing), or None for
+    a temporary one, deleted after.
+    """
     rows, summary = [], {}
     for size in sizes:
-        with tempfile.TemporaryDirectory() as work:
-            history, json_store, db_store = write_data(Path(work), size)
-            # The files just written are still in memory (260 MB at 1M): written back 30 s
-            # later, that would land in the middle of some check. It is the data's cost.
-            os.sync()
+        with _work(data, size) as work:
+            history, json_store, db_store = _data(Path(work), size)
             load = os.getloadavg()[0]
             stores = {"json": json_store, "sqlite": db_store}
             rounds = [{f: check_once(s, history) for f, s in stores.items()} for _ in range(runs)]
@@ -169,10 +176,41 @@ def run(runs: int = 3, sizes=SIZES) -> dict:
         f"Checker: N stored orders and N operations, median of {runs}, formats alternating",
         ["format", "N", "seconds", "CPU s", "peak MB", "verdict", "load avg"],
         rows,
-        f"python -m benchmarks checker --runs {runs}",
+        _command(runs, sizes, data),
     )
-    save("checker", {"runs": runs, "results": summary})
+    save(
+        "checker" if tuple(sizes) == SIZES else "checker_large", {"runs": runs, "results": summary}
+    )
     return summary
+
+
+def _command(runs: int, sizes, data: Path | None) -> str:
+    """Return the command that repeats a run."""
+    if tuple(sizes) == SIZES and data is None:
+        return f"python -m benchmarks checker --runs {runs}"
+    named = " ".join(map(str, sizes))
+    kept = "" if data is None else f" --data {data}"
+    return f"python -m benchmarks.checker_scale --sizes {named} --runs {runs}{kept}"
+
+
+def _work(data: Path | None, size: int):
+    """Return a context giving the directory of one size's data (kept under data)."""
+    if data is None:
+        return tempfile.TemporaryDirectory()
+    kept = data / str(size)
+    kept.mkdir(parents=True, exist_ok=True)
+    return contextlib.nullcontext(kept)
+
+
+def _data(work: Path, size: int) -> tuple[Path, Path, Path]:
+    """Return one size's history and stores, written unless work holds them already."""
+    paths = (work / "history.jsonl", work / "store.json", work / "store.db")
+    if not all(p.is_file() for p in paths):
+        paths = write_data(work, size)
+    # Files just written are still in memory (260 MB at 1M): written back 30 s later, that
+    # would land in the middle of some check. It is the data's cost.
+    os.sync()
+    return paths
 
 
 def _figures(results: list) -> dict:
@@ -184,3 +222,17 @@ def _figures(results: list) -> dict:
         "peak_mb": median([r["peak_mb"] for r in results]),
         "verdicts": sorted({r["verdict"] for r in results}),
     }
+
+
+def main() -> None:
+    """Run the checker benchmark on the sizes named (the large ones, on kept data)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.checker_scale")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="N each.")
+    parser.add_argument("--runs", type=int, default=3, help="Runs of each size and format.")
+    parser.add_argument("--data", type=Path, help="Where to keep each size's files.")
+    args = parser.parse_args()
+    run(args.runs, tuple(args.sizes), args.data)
+
+
+if __name__ == "__main__":
+    main()
