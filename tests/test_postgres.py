@@ -1,6 +1,5 @@
 """The PostgreSQL target: private servers, a shared database, and isolation levels live."""
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec, parse_spec
 from racelab.step.runner import run_permutation
 from racelab.step.spec import is_serial, load_spec
+from shapes.reports import CheckReport, from_json
 from tests.live import RACE_CAP_S, hammer, require_postgres, served
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
@@ -104,7 +104,7 @@ def test_two_app_servers_share_one_database_by_url(tmp_path, postgres_database):
         assert db.execute("SELECT count(*) FROM orders").fetchone()[0] > 0
     result = racelab("check", postgres_database, "--history", tmp_path / "both.jsonl",
                      "--min-overlaps", 0, "--json")  # fmt: skip
-    report = json.loads(result.stdout)
+    report = from_json(result.stdout, CheckReport)  # the documented JSON, read typed
     assert report.store.backend == "postgres"
     assert report.verdict == "held", report.examples
     assert report.history.creates.ok > 100
