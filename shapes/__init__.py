@@ -1,9 +1,10 @@
-"""The documented input shapes, each defined once as a typed struct (docs/contract.md).
+"""The documented shapes, each defined once as a typed struct (docs/contract.md).
 
 `order`: a stored order and the POST /orders body; `leave`: the POST /shifts/<shift>/leave
 body; `fields`: what a struct says of each field. The history operation is the history
 format's own (history/format.py). The servers, the checker and the OpenAPI document derive
-their rules from these; this package imports none of them.
+their rules from these; this package imports none of them. `reports`: the output shapes
+(the load summary, the check report, the compare report), imported from shapes.reports.
 """
 
 from shapes.fields import FieldRule, field_rules, is_kind, within
