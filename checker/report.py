@@ -11,6 +11,7 @@ from checker.contention import MIN_OVERLAPS, contention
 from checker.facts import INFO, facts_from, history_facts
 from checker.integrity import IntegrityCheck
 from checker.oncall import leave_records, spans_with_leaves
+from checker.snapshot import Snapshot
 from checker.store_index import index_store
 from checker.stores import read_store
 from shapes.reports import (
@@ -48,7 +49,9 @@ def check(
     return report
 
 
-def _read_and_check(store_path, history, examples, existing, read_timeout) -> tuple:
+def _read_and_check(
+    store_path, history, examples, existing, read_timeout
+) -> tuple[CheckReport, "Background | None"]:
     """Read the store and the history and run the checks; return (report, the contention
     measure under way, or None without a history).
 
@@ -114,7 +117,9 @@ def _verdict(report: CheckReport) -> Verdict:
     return Verdict.HELD if overlaps >= report.min_overlaps else Verdict.INCONCLUSIVE
 
 
-def _report(snapshot, index, history, facts, examples: int, leaves=None, reads=None):
+def _report(
+    snapshot: Snapshot, index, history, facts, examples: int, leaves=None, reads=None
+) -> CheckReport:
     """Run every check that has what it needs; compose the report (leaves and reads: the
     history's leave records and answered reads, when known already)."""
     ctx = Context(snapshot=snapshot, index=index, facts=facts, history=history)
@@ -168,7 +173,7 @@ def _doubtful(report: CheckReport) -> bool:
     return bool(report.errors) or not report.store.readable
 
 
-def _empty_report(snapshot, history, facts) -> CheckReport:
+def _empty_report(snapshot: Snapshot, history, facts) -> CheckReport:
     """Return the report before any check ran: what was read, and no finding yet."""
     counts = None
     if facts is not None:
@@ -189,7 +194,7 @@ def _empty_report(snapshot, history, facts) -> CheckReport:
     )
 
 
-def _store_info(snapshot) -> StoreInfo:
+def _store_info(snapshot: Snapshot) -> StoreInfo:
     """Return what the report says of the store: where, what, and how far it was read."""
     return StoreInfo(
         path=snapshot.path,
