@@ -194,7 +194,7 @@ class CompareEntry(msgspec.Struct, kw_only=True):
     workers: int
     why: str | UnsetType = UNSET  # UNSET: an older report (its strategy's, then)
     claims: str | UnsetType = UNSET
-    expected: str
+    expected: str | None  # the verdict its strategy claims (None: a server of yours claims none)
     workload: str
     read: Literal["api", "file"]
     store_error: str | None

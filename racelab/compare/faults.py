@@ -8,10 +8,13 @@ import threading
 import time
 from pathlib import Path
 
+from msgspec import UNSET, UnsetType
+
 from racelab.compare.launch import launch
 from racelab.compare.process import TargetFailed
 from racelab.compare.targets import TargetSpec
 from racelab.interpose.mount import Mount, MountFailed
+from shapes.reports import Fault
 
 FIRST, LAST = 0.1, 0.8  # kills land in this part of the run, one per equal slot
 
@@ -49,7 +52,7 @@ class Killer:
     ):
         self.spec, self.data_dir, self.settings, self.log_path = spec, data_dir, settings, log_path
         self.process, self.port, self.times = process, int(url.rsplit(":", 1)[1]), times
-        self.events: list[dict] = []
+        self.events: list[Fault] = []
         self.unmade: list[float] = []  # planned kills still to come when the load ended
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -65,9 +68,9 @@ class Killer:
         self._thread.join()
         return self.process
 
-    def outcome(self) -> dict:
+    def outcome(self) -> tuple[list[Fault], list[float]]:
         """The kills made (and whether each target came back), and the planned ones not made."""
-        return {"faults": self.events, "kills_unmade": self.unmade}
+        return self.events, self.unmade
 
     def _run(self) -> None:
         for k, at in enumerate(self.times):
@@ -78,15 +81,17 @@ class Killer:
                 return
             if self.process is None:
                 continue  # an earlier restart failed: the target stays down
-            at, what = time.monotonic() - self._started, self._fault()
-            self.events.append({**self._restart(at), **what})
+            at, lost = time.monotonic() - self._started, self._fault()
+            event = self._restart(at)
+            event.power_loss = lost
+            self.events.append(event)
 
-    def _fault(self) -> dict:
-        """Kill the target; return what else the fault did, for its report entry."""
+    def _fault(self) -> dict[str, int] | UnsetType:
+        """Kill the target; return what else the fault lost (UNSET: nothing but the process)."""
         kill_group(self.process)
-        return {}
+        return UNSET
 
-    def _restart(self, at: float) -> dict:
+    def _restart(self, at: float) -> Fault:
         killed = time.monotonic()
         try:
             self.process, _ = launch(
@@ -94,12 +99,8 @@ class Killer:
             )
         except TargetFailed as e:
             self.process = None
-            return {"at_s": round(at, 3), "restarted": False, "error": str(e)}
-        return {
-            "at_s": round(at, 3),
-            "restarted": True,
-            "down_s": round(time.monotonic() - killed, 3),
-        }
+            return Fault(at_s=round(at, 3), restarted=False, error=str(e))
+        return Fault(at_s=round(at, 3), restarted=True, down_s=round(time.monotonic() - killed, 3))
 
 
 class PowerCut(Killer):
@@ -110,20 +111,20 @@ class PowerCut(Killer):
         self.layer = layer
         self._failure: str | None = None
 
-    def _fault(self) -> dict:
+    def _fault(self) -> dict[str, int] | UnsetType:
         kill_group(self.process)
         try:
             lost = self.layer.power_loss()  # what no fsync had made durable is gone
             self.layer.start()  # the reboot: the same folder, as the power loss left it
         except MountFailed as e:
             self._failure = f"the FUSE layer failed: {e}"
-            return {}
-        return {"power_loss": lost}
+            return UNSET
+        return lost
 
-    def _restart(self, at: float) -> dict:
+    def _restart(self, at: float) -> Fault:
         if self._failure:  # no mount to start it on: it stays down
             self.process = None
-            return {"at_s": round(at, 3), "restarted": False, "error": self._failure}
+            return Fault(at_s=round(at, 3), restarted=False, error=self._failure)
         return super()._restart(at)
 
 

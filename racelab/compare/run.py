@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import msgspec
+from msgspec import UNSET
 
 from checker import check
 from history import HistoryStream
@@ -21,7 +21,7 @@ from racelab.compare.process import TargetFailed, log_tail, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
 from racelab.process_exit import finishing
-from shapes.reports import CheckReport, CompareEntry, CompareReport, Fault, LoadSummary, write_shape
+from shapes.reports import CheckReport, CompareEntry, CompareReport, LoadSummary, write_shape
 
 
 def load_config(url: str, settings: Settings) -> LoadConfig:
@@ -117,7 +117,7 @@ def _loaded(spec, settings: Settings, target_dir: Path, process, url: str, live,
             raise TargetFailed(str(e)) from None
         raise
     process = killer.finish() if killer else process
-    return summary, (killer.outcome() if killer else {"faults": []}), process
+    return summary, (killer.outcome() if killer else ([], UNSET)), process
 
 
 def _checked(store, target_dir: Path) -> CheckReport:
@@ -129,9 +129,10 @@ def _checked(store, target_dir: Path) -> CheckReport:
 
 
 def _entry(
-    spec, report: CheckReport, summary: LoadSummary, faults: dict, workload: str = "orders"
+    spec, report: CheckReport, summary: LoadSummary, faults: tuple, workload: str = "orders"
 ) -> CompareEntry:
-    """Return the target's CompareEntry for report.json (faults: what the kills did)."""
+    """Return the target's CompareEntry for report.json (faults: the kills made, and those
+    planned but not made, UNSET without kills)."""
     external = isinstance(spec, ExternalTarget)
     expected = spec.expected if external else spec.expected_for(workload)
     return CompareEntry(
@@ -146,8 +147,8 @@ def _entry(
         read="api" if external else "file",
         store_error=report.store.error,
         verdict=report.verdict,
-        faults=msgspec.convert(faults["faults"], list[Fault]),
-        kills_unmade=faults.get("kills_unmade", msgspec.UNSET),
+        faults=faults[0],
+        kills_unmade=faults[1],
         anomalies=report.anomalies,
         contention=report.contention,
         load=summary,
