@@ -133,16 +133,23 @@ def _interleavings(points: list[str]) -> set[tuple[str, ...]]:
 def test_explore_finds_the_express_pg_servers_lost_update_at_its_own_sql(tmp_path):
     command = (f"{NODE} {ROOT}/examples/express/server.js --store pg --database-url "
                "{database_url} --port {port} --skus {skus} --stock {stock}")  # fmt: skip
-    run, found = explore(tmp_path, "--external", f"express-pg={command}", *TWO_CREATES)
+    # A sample of 8 of the 20 (each one restarts the server on an emptied database): lab 10
+    # explores 6 of them too; every interleaving is run on the data.json server above.
+    run, found = explore(tmp_path, "--external", f"express-pg={command}", *TWO_CREATES,
+                         "--budget", "8")  # fmt: skip
     assert run.returncode == 1, run.stdout + run.stderr
     # Its token lookup and stock read are two SELECTs met at once: one step.
     assert found["points"] == {"A": ["select", "update", "insert"],
                                "B": ["select", "update", "insert"]}  # fmt: skip
     assert "A alone reached select select update insert" in run.stderr
-    steps = [f["steps"] for f in found["failing"]]
-    assert ["A.select", "B.select", "A.update", "A.insert", "B.update", "B.insert"] in steps
-    assert ["A.select", "A.update", "A.insert", "B.select", "B.update", "B.insert"] not in steps
-    assert all(set(f["anomalies"]) == {"stock_mismatch", "oversold"} for f in found["failing"])
+    assert (found["schedules"], found["run"], found["sampled"]) == (20, 8, True)
+    serial = ["A.select", "A.update", "A.insert", "B.select", "B.update", "B.insert"]
+    assert found["failing"] and serial not in [f["steps"] for f in found["failing"]]
+    for failing in found["failing"]:  # each one has both sessions read before either writes
+        steps = failing["steps"]
+        assert steps.index("B.select") < steps.index("A.update"), steps
+        assert steps.index("A.select") < steps.index("B.update"), steps
+        assert set(failing["anomalies"]) == {"stock_mismatch", "oversold"}
 
 
 def test_sigterm_stops_the_exploration_and_every_server_it_started(tmp_path):
