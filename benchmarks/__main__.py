@@ -2,35 +2,16 @@
 
 import argparse
 
-from benchmarks import (
-    checker_scale,
-    compare_time,
-    durability,
-    generator,
-    growth,
-    kills,
-    labs,
-    many_vus,
-    oncall_matrix,
-    soak,
-    step_cost,
-    step_io,
-    step_matrix,
-    step_repeat,
-    targets,
-    ui_clients,
-    ui_reset,
-    worker_threads,
-)
+from benchmarks import capacity, checker_scale, compares, faults, generator, labs, stepping, ui
 
 BENCHMARKS = {
     "generator": generator.run,
-    "targets": targets.run,
-    "growth": growth.run,
+    "targets": compares.measure_targets,
+    "growth": capacity.measure_growth,
     "checker": checker_scale.run,
-    "compare": compare_time.run,
-    "step": step_cost.run,
-    "durability": durability.run,
+    "compare": compares.time_ladder,
+    "step": stepping.measure_cost,
+    "durability": faults.time_durability,
 }
 # Run only when named: the soak lasts ten minutes, the kill tally half a minute a run,
 # the labs tally a minute or two a run, the stepped interleavings' tally 1.5 s a run a cell,
@@ -38,26 +19,26 @@ BENCHMARKS = {
 # 40 s a run, every spec's matrix a minute or two a run, the ui's watchers 25 s a run, the ui's
 # resets half a minute.
 EXTRA = {
-    "soak": soak.run,
-    "kills": kills.run,
+    "soak": faults.soak,
+    "kills": faults.tally_kills,
     "labs": labs.run,
-    "stepruns": step_repeat.run,
-    "stepmatrix": step_matrix.run,
+    "stepruns": stepping.tally_repeats,
+    "stepmatrix": stepping.time_matrices,
     # Express stepped at its own file operations and SQL: about 0.5 s a run a case.
-    "stepio": step_io.run,
+    "stepio": stepping.tally_own_io,
     # The write-skew specs' first interleaved permutation on every target: 21 cells.
-    "stepskew": lambda runs: step_repeat.run(
+    "stepskew": lambda runs: stepping.tally_repeats(
         runs, only=("write-skew", "write-skew-at-commit"), first_only=True
     ),
-    "vus": many_vus.run,
-    "threads": worker_threads.run,
-    "ui": ui_clients.run,
-    "uireset": ui_reset.run,
+    "vus": capacity.hold_many_users,
+    "threads": capacity.measure_threads,
+    "ui": ui.measure_watchers,
+    "uireset": ui.time_resets,
     # racelab compare --workload oncall, a run a compare: the ladder 25 s, postgres 30 s.
-    "oncall": oncall_matrix.run,
-    "oncallpg": lambda runs: oncall_matrix.run(runs, matrix="postgres"),
+    "oncall": compares.tally_oncall,
+    "oncallpg": lambda runs: compares.tally_oncall(runs, matrix="postgres"),
     # The postgres strategies alone (the targets benchmark runs them with every other).
-    "postgres": lambda runs: targets.run(runs, matrix="postgres"),
+    "postgres": lambda runs: compares.measure_targets(runs, matrix="postgres"),
 }
 
 
