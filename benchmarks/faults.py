@@ -20,7 +20,7 @@ from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
 from servers.json_store import document, strategies
-from servers.sqlite_store.schema import TRANSACTIONAL_SCHEMA
+from servers.sqlite_store.strategies import TRANSACTIONAL_SCHEMA
 from shapes.reports import CheckReport, LoadSummary, read_shape
 
 # `kills`: `racelab compare --faults kill` over many seeds, counted per target. How often

@@ -16,6 +16,14 @@ from sqlalchemy import Engine, text
 from servers import oncall
 from servers.stepping import pause
 
+# The rota's tables (servers/oncall.py): a shift's doctors are rows, so "at least one on
+# call" is a rule over rows that no row's own constraint can state.
+SCHEMA = (
+    "CREATE TABLE shifts (shift TEXT PRIMARY KEY)",
+    "CREATE TABLE on_call (shift TEXT NOT NULL, doctor TEXT NOT NULL, PRIMARY KEY (shift, doctor))",
+    "CREATE TABLE leaves (token TEXT PRIMARY KEY, shift TEXT, doctor TEXT, answer TEXT)",
+)
+TABLES = ("leaves", "on_call", "shifts")
 SELECT_LEAVE = "SELECT answer FROM leaves WHERE token = :token"
 SELECT_SHIFT = "SELECT shift FROM shifts WHERE shift = :shift"
 SELECT_ON_CALL = "SELECT doctor FROM on_call WHERE shift = :shift ORDER BY doctor"

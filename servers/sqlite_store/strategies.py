@@ -11,16 +11,24 @@ from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
 from servers.sql_reads import ORDER_COLUMNS, SELECT_BY_TOKEN, SqlReads
 from servers.sqlite_store import oncall
 from servers.sqlite_store.oncall import NaiveSqliteOnCall, TransactionalSqliteOnCall
-from servers.sqlite_store.schema import (
-    NAIVE_SCHEMA,
-    ONCALL_SCHEMA,
-    ONCALL_TABLES,
-    TRANSACTIONAL_SCHEMA,
-)
 from servers.stepping import pause, wait_limit
 from servers.storage import Store, seed_items, utc_now
 from servers.writer_queue import WriterQueue
 
+# store.db's schemas: a beginner's, and one with the constraints that make it safe.
+# AUTOINCREMENT in both: an id is never handed out twice, even after a cancel deletes
+# the highest one, so the checker can treat any reused id as an anomaly.
+NAIVE_SCHEMA = (
+    "CREATE TABLE items (sku TEXT PRIMARY KEY, stock INTEGER)",
+    "CREATE TABLE orders (id INTEGER PRIMARY KEY AUTOINCREMENT, sku TEXT, qty INTEGER,"
+    " token TEXT, created_at TEXT)",
+)
+TRANSACTIONAL_SCHEMA = (
+    "CREATE TABLE items (sku TEXT PRIMARY KEY, stock INTEGER NOT NULL CHECK (stock >= 0))",
+    "CREATE TABLE orders (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " sku TEXT NOT NULL REFERENCES items(sku), qty INTEGER NOT NULL,"
+    " token TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL)",
+)
 BUSY_TIMEOUT_S = 2.0
 NAIVE_LOCK_WAIT_S = 5.0  # Python's sqlite3 default timeout, which naive keeps
 # One persistent connection per serving thread; a thread-per-request server may run
@@ -84,7 +92,7 @@ class SqliteStore(SqlReads, Store):
         with contextlib.closing(sqlite3.connect(path)) as db:
             for pragma in cls.setup_pragmas:
                 db.execute(pragma)
-            for statement in (*cls.schema, *ONCALL_SCHEMA):
+            for statement in (*cls.schema, *oncall.SCHEMA):
                 db.execute(statement)
             db.executemany("INSERT INTO items VALUES (?, ?)", seed_items(skus, stock).items())
             oncall.seed(db, shifts, doctors)
@@ -96,7 +104,7 @@ class SqliteStore(SqlReads, Store):
         """Empty every table and seed them again in the same file, ids from 1 again."""
         path = Path(data_dir) / cls.filename
         with contextlib.closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)) as db, db:
-            for table in ("orders", "items", "sqlite_sequence", *ONCALL_TABLES):
+            for table in ("orders", "items", "sqlite_sequence", *oncall.TABLES):
                 db.execute(f"DELETE FROM {table}")
             db.executemany("INSERT INTO items VALUES (?, ?)", seed_items(skus, stock).items())
             oncall.seed(db, shifts, doctors)
