@@ -19,18 +19,19 @@ from servers.postgres_store.oncall import (
     SerializablePostgresOnCall,
     TransactionalPostgresOnCall,
 )
-from servers.postgres_store.schema import KEYED_SCHEMA, TRANSACTIONAL_SCHEMA
 from servers.postgres_store.store import (
     DELETE_ORDER,
     DELETE_RETURNING,
     GIVE_BACK,
     INSERT_ORDER,
+    KEYED_SCHEMA,
     LOCK_ORDER,
     LOCK_STOCK,
     SELECT_BY_TOKEN,
     SELECT_STOCK,
     SET_STOCK,
     TAKE,
+    TRANSACTIONAL_SCHEMA,
     PostgresStore,
     new_order,
     read_then_write_cancel,
