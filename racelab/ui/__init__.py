@@ -1,5 +1,6 @@
 """`racelab ui`: a local web app where a class starts runs, watches them live, and steps
-through races in the browser. create_app builds it; racelab/cli/ui.py serves it."""
+through races in the browser. create_app builds it, with its pages and the past runs they
+read; racelab/cli/ui.py serves it."""
 
 import hmac
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 from flask import Flask, abort, jsonify, render_template, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
+from racelab.exceptions import RacelabError
 from racelab.pages import JINJA_OPTIONS, STATIC, TEMPLATES
 from racelab.ui.api import UiApiError, bp
 from racelab.ui.runs import RunManager
@@ -131,8 +133,7 @@ def _past_pages(app: Flask) -> None:
 
 
 def _pair(runs_dir: Path, first: str, second: str) -> dict:
-    from racelab.ui.past import NoSuchRun, side_by_side
-
+    """Return two runs' verdicts side by side, or answer 404 if either has no report."""
     try:
         return side_by_side(runs_dir, first, second)
     except NoSuchRun as e:
@@ -151,3 +152,28 @@ def past_runs(runs_dir: Path) -> list[dict]:
         found.append({"id": report.parent.name, "targets": targets,
                       "stopped": data.stopped is True, "seconds": data.seconds})  # fmt: skip
     return found
+
+
+class NoSuchRun(RacelabError, LookupError):
+    """A run id with no report.json in the runs folder."""
+
+
+def verdicts(runs_dir: Path, run_id: str) -> dict[str, str]:
+    """Return {target@workers: verdict} of one run's report.json, in its order."""
+    path = Path(runs_dir) / run_id / "report.json"
+    if "/" in run_id or run_id.startswith(".") or not path.is_file():
+        raise NoSuchRun(f"no run {run_id!r} with a report in {runs_dir}")
+    try:
+        report = read_shape(path, CompareReport)
+    except (OSError, ValueError) as e:  # not JSON, or not the shape (msgspec.ValidationError)
+        raise NoSuchRun(f"run {run_id!r}: its report.json is unreadable ({e})") from None
+    return {f"{t.target}@{t.workers}": t.verdict.value for t in report.targets}
+
+
+def side_by_side(runs_dir: Path, first: str, second: str) -> dict:
+    """Return {"runs": [first, second], "rows": [{target, verdicts: [a, b]}]} (None: not run)."""
+    a, b = verdicts(runs_dir, first), verdicts(runs_dir, second)
+    targets = list(dict.fromkeys([*a, *b]))
+    rows = [{"target": t, "verdicts": [a.get(t), b.get(t)], "same": a.get(t) == b.get(t)}
+            for t in targets]  # fmt: skip
+    return {"runs": [first, second], "rows": rows}

@@ -1,5 +1,6 @@
 """Step sessions played from the page: one `racelab serve --step` each, kept for many
-permutations (the store is reseeded in place), every session a lane the class releases.
+permutations (the store is reseeded in place), every session a lane the class releases, and
+the store beside the lanes as its file holds it.
 
 Playing permutation K, the class clicks the sessions in K's order; the points K does not
 name are passed on their own, and after K's last step every session runs to its end. With
@@ -23,9 +24,12 @@ from racelab.step.runner import (
 )
 from racelab.step.spec import Spec, StepSpecError, load_spec, parse_spec, step_name, tomllib
 from racelab.ui.source import pause_line, strategy_source
+from shapes import ROW_FIELDS
 
 BLOCK_WAIT_S = 0.5  # a released session not at its next point by then is shown waiting
 SPECS_DIR = Path(__file__).resolve().parents[2] / "specs"
+ORDERS_SHOWN = 50  # of the store's orders, on the Step page
+TEXT_SHOWN = 4000  # characters of a JSON store's text
 
 
 class StepInputError(BadInput, ValueError):
@@ -158,8 +162,6 @@ class StepSession:
 
     def state(self) -> dict:
         """Return what the page draws: lanes, answers, the store, the verdict."""
-        from racelab.ui.store_view import store_view
-
         return {
             "id": self.id,
             "spec": self.spec.name,
@@ -227,3 +229,27 @@ def _request_text(request: dict) -> str:
 
 def _answer(answer) -> dict:
     return {"session": answer.session, "text": answer.text(), "status": answer.status}
+
+
+def store_view(data_dir: Path) -> dict:
+    """Return {"items", "orders", "text", "error"} of the store in data_dir."""
+    # Read from the file, never through the server: a session held inside a lock must not
+    # make the page wait for it.
+    from checker.stores import read_store, resolve_store_path
+
+    try:
+        path = resolve_store_path(data_dir)
+        snapshot = read_store(path, integrity=False)
+    except (OSError, ValueError) as e:
+        return {"items": {}, "orders": [], "text": None, "error": str(e)}
+    orders = snapshot.orders
+    shown = [orders[i] for i in range(min(len(orders), ORDERS_SHOWN))]
+    text = None
+    if Path(path).suffix == ".json":
+        text = Path(path).read_text(errors="replace")[:TEXT_SHOWN]
+    return {
+        "items": snapshot.items or {},
+        "orders": [dict(zip(ROW_FIELDS, order, strict=True)) for order in shown],
+        "text": text,
+        "error": snapshot.corruption or snapshot.unreadable,
+    }
