@@ -145,9 +145,9 @@ def test_kills_still_to_come_when_the_load_ends_are_listed_not_dropped(tmp_path)
         time.sleep(0.05)
     process = killer.finish()
     try:
-        outcome = killer.outcome()
-        assert [e["restarted"] for e in outcome["faults"]] == [True], outcome
-        assert outcome["kills_unmade"] == [30.0, 40.0]
+        made, unmade = killer.outcome()
+        assert [e.restarted for e in made] == [True], made
+        assert unmade == [30.0, 40.0]
         wait_for_health(url, process)  # the restarted server serves on the same port
     finally:
         stop_server(process)
