@@ -1,1 +1,0 @@
-"""racelab's benchmarks: `make bench` (python -m benchmarks)."""
