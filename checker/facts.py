@@ -140,7 +140,8 @@ def facts_from(history, writes: Columns, fetch=None) -> HistoryFacts:
     """
     fetch = history.record_at if fetch is None else fetch
     facts = HistoryFacts(initial=dict(history.run["items"]), writes=writes, fetch=fetch)
-    tokens, positions = len(writes.tokens), np.arange(len(writes), dtype=_positions(writes))
+    tokens = len(writes.tokens)
+    positions: np.ndarray = np.arange(len(writes), dtype=_positions(writes))
     create, ok = writes.create, writes.rank == OK
     facts.created = _strongest(tokens, writes.code[create], writes.rank[create])
     facts.cancelled = _strongest(tokens, writes.code[~create], writes.rank[~create])
@@ -162,7 +163,7 @@ def _first_sent(tokens: int, writes: Columns, named: np.ndarray) -> np.ndarray:
     copy that was sent first is the one a later copy of the token must be answered with.
     """
     kind = _positions(writes)
-    first = np.full(tokens, np.iinfo(kind).max, kind)
+    first: np.ndarray = np.full(tokens, np.iinfo(kind).max, kind)
     named = named.astype(kind)
     codes, t0 = writes.code[named], writes.t0[named]
     earliest = np.full(tokens, np.inf)

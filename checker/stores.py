@@ -121,11 +121,11 @@ def read_json(path, raw: bytes | None = None) -> Snapshot:
     """Read store.json (raw: its bytes, or None to read them here); salvage what is damaged."""
     # As racelab writes it, a block of orders at a time (checker/json_stream.py); else whole.
     read = streamed_store(path, raw, _WELL_FORMED, _ORDERS)
-    if read is None and raw is None:
-        raw = Path(path).read_bytes()
-    read = read or _well_formed(raw)
     if read is None:
-        return read_json_carefully(path, raw)
+        raw = Path(path).read_bytes() if raw is None else raw
+        read = _well_formed(raw)
+        if read is None:
+            return read_json_carefully(path, raw)
     doc, orders = read
     snapshot = Snapshot(str(path), backend="json")
     snapshot.items = doc.items
