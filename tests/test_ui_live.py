@@ -7,6 +7,7 @@ at; two past runs' verdicts come side by side.
 
 import ast
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from test_ui_api import Ui, descendants
 from history import op_record, run_record
 from racelab.ui import close_app, create_app
 from racelab.ui.judge import judge
+from racelab.ui.live import Watcher
 from servers.registry import init_store
 from shapes.reports import CompareReport, Verdict, write_shape
 from tests.builders import compare_entry
@@ -156,3 +158,18 @@ def test_the_ui_sends_setup_orders_through_the_runners_public_function():
         if alias.name.startswith("_")
     ]
     assert private == []
+
+
+def test_a_check_that_outlives_its_targets_load_is_never_shown_as_the_next_targets(tmp_path):
+    # Seen on a busy machine: json:naive's last live check came back once sqlite's load
+    # had begun, and sqlite:transactional@4's card showed naive's lost orders.
+    events = []
+    watcher = Watcher(events.append, threading.Event())
+    watcher.start_target("json:naive@1", tmp_path / "a", True)
+    watcher.start_target("sqlite:transactional@4", tmp_path / "b", True)
+    watcher.checked("json:naive@1", {"acknowledged": 9, "stored": 7, "anomalies": {"lost": 2}})
+    assert events[-1]["target"] == "json:naive@1" and events[-1]["anomalies"] == {"lost": 2}
+    assert watcher.latest == {"acknowledged": 0, "stored": 0, "anomalies": {}}
+    watcher.checked("sqlite:transactional@4", {"acknowledged": 5, "stored": 5, "anomalies": {}})
+    assert events[-1]["target"] == "sqlite:transactional@4" and watcher.latest["stored"] == 5
+    watcher.close()

@@ -8,6 +8,7 @@ answer had not come when the store was copied is not judged: it goes to the chec
 """
 
 import asyncio
+import functools
 import json
 import shutil
 import sqlite3
@@ -52,8 +53,9 @@ class Watcher:
         run.pending = {}  # before the first request: this runs while the items are read
         name, history_path, store = self.target
         loop = asyncio.get_running_loop()
-        checker = None if store is None else LiveCheck(run, loop, history_path, store,
-                                                        self._checked, self.worker)  # fmt: skip
+        done = functools.partial(self.checked, name)
+        checker = None if store is None else LiveCheck(run, loop, history_path, store, done,
+                                                        self.worker)  # fmt: skip
         last, last_check = _Sample(0.0, 0, 0), 0.0
         while True:
             await asyncio.sleep(TICK_S)
@@ -87,10 +89,13 @@ class Watcher:
             "provisional": True,
         }
 
-    def _checked(self, result: dict) -> None:
-        """Keep a live check's counts for the next progress events, and emit the check."""
-        self.latest = {k: result[k] for k in ("acknowledged", "stored", "anomalies")}
-        self.emit({"type": "check", "target": self.target[0], **result})
+    def checked(self, name: str, result: dict) -> None:
+        """Emit a live check of target name; keep its counts for the next progress events
+        while name is still the target loading. A check can outlive its target's load (a
+        busy machine): the next target's card must never show its counts."""
+        if name == self.target[0]:
+            self.latest = {k: result[k] for k in ("acknowledged", "stored", "anomalies")}
+        self.emit({"type": "check", "target": name, **result})
 
 
 class _Sample:
