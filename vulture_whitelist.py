@@ -13,6 +13,7 @@ receive  # tests/test_pause_helpers.py
 # msgspec and Flask read these fields and settings by name.
 created_at  # checker/stores.py, servers/json_store/document.py: decoded struct fields
 _.sort_keys  # servers/app.py: Flask's JSON provider
+_.must_close  # racelab/gunicorn_worker.py: gunicorn's request flag, read by its response
 p90  # shapes/reports.py: Latency's field, written to the load summary and read by thresholds
 
 # asyncio's Protocol and httptools' parser call these (loadtests/fasthttp.py).
