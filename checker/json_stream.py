@@ -10,6 +10,7 @@ not (another writer's key order or spacing, damage), the caller reads the file w
 """
 
 import io
+import itertools
 import re
 from pathlib import Path
 
@@ -19,6 +20,7 @@ EDGE = 1 << 20  # bytes of head (and of tail) searched for the orders array's bo
 BLOCK = 1 << 23  # bytes of the orders array read at a time
 ORDERS_AT = re.compile(rb'"orders"\s*:\s*\[')
 ORDER_START = b'{"id"'  # as racelab's servers and json.dumps write an order
+ARRAY_END = re.compile(rb"(?:\}|^)\s*\]")
 ENDS_TRIED = 8  # candidate ends of the array tried in the tail
 
 
@@ -50,27 +52,26 @@ def _read_at(source, offset: int, count: int) -> bytes:
 
 def _skeleton(source, size: int, head: bytes, documents) -> tuple:
     """Return (the document decoded with `[0]` for its orders, where the array ends), or
-    (None, None) when no end in the tail makes a documented document."""
+    (None, None) when none of the first few ends in the tail makes a documented document."""
     import msgspec  # noqa: PLC0415 - checker/stores.py imports it already
 
     base = max(len(head), size - EDGE)
     tail = _read_at(source, base, size - base)
-    tried = 0
-    for end in (m.start() for m in re.finditer(rb"\]", tail)):
-        before = (head + tail[:end] if base == len(head) else tail[:end]).rstrip()
+    # The array ends at a "]" after its last order's "}" (or at once, if it is empty), most
+    # likely the last such "]": what follows the orders is short, and a token may hold "}]".
+    ends = list(ARRAY_END.finditer(tail))[::-1]
+    for found in itertools.islice(ends, ENDS_TRIED):
+        end = found.end() - 1
         after = tail[end + 1 :]
-        if not before.endswith((b"}", b"[")) or b'"orders"' in after:
+        if b'"orders"' in after:
             continue
-        tried += 1
         try:
             document = documents.decode(head[:-1] + b"[0]" + after)
         except (msgspec.DecodeError, UnicodeDecodeError):
-            document = None
-        if document is not None and len(document.orders) == 1:
+            continue
+        if len(document.orders) == 1:
             document.orders = []
             return document, base + end
-        if tried == ENDS_TRIED:
-            break
     return None, None
 
 

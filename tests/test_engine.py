@@ -25,7 +25,7 @@ from checker import engine, json_stream
 from checker.columns import FAIL, INFO, NONE, OK
 from checker.facts import facts_from, history_facts
 from checker.report import check
-from checker.stores import read_store
+from checker.stores import read_json_carefully, read_store
 from history import HistoryError, HistoryStream, op_record, parse_lines
 from tests.builders import history_lines, write_store
 from tests.test_columnar import reference
@@ -252,6 +252,25 @@ def test_a_history_and_a_store_read_a_few_lines_and_orders_at_a_time_give_the_sa
         assert check(store, stream) == whole
     read = careful(lines, lenient=True)
     assert summary(whole) == expected(read, rows, ITEMS, {"sku-1": 5, "sku-2": 7})
+
+
+@pytest.mark.parametrize("orders", [0, 1, 40])
+def test_an_on_call_store_read_a_piece_at_a_time_is_the_careful_readers(
+    tmp_path, monkeypatch, orders
+):
+    # The rota's lists and the leaves' maps come after the orders, and a token holds the
+    # text the reader cuts at and the one that ends the array: neither may be taken for it.
+    monkeypatch.setattr(json_stream, "BLOCK", 64)
+    tokens = [f't{n}{{"id": 1}}]' for n in range(orders)]
+    doc = {"version": 1, "items": {"sku-1": 9}, "next_id": orders + 1,
+           "orders": orders_of([(n + 1, t, "sku-1", 1) for n, t in enumerate(tokens)]),
+           "shifts": {"mon": ["ann", "bob"]}, "leaves": {"t0": {"shift": "mon"}}}  # fmt: skip
+    path = tmp_path / "store.json"
+    path.write_text(json.dumps(doc))
+    assert read_json_fast(path) is not None
+    careful = read_json_carefully(path, path.read_bytes())
+    assert read_store(path) == careful and len(careful.orders) == orders
+    assert careful.shifts == {"mon": ["ann", "bob"]}
 
 
 def read_json_fast(path):
