@@ -40,7 +40,9 @@ MEMORY_SCHEMA = {name: dtype for name, dtype in SCHEMA.items() if name not in AN
 ANSWERED = pl.any_horizontal([pl.col(name).is_not_null() for name in ANSWER_FIELDS])
 WHITESPACE = np.frombuffer(b" \t\r\n", np.uint8)
 CHUNK = 1 << 24  # bytes scanned at a time for line starts (only for examples)
-BLOCK = 1 << 26  # bytes of history polars reads at a time: its threads share each block
+# Bytes of history polars reads at a time: its threads share each block. 16 MiB, not 64:
+# a fifth less CPU to parse 10M lines, a quarter of the system time (docs/benchmarks.md, 4).
+BLOCK = 1 << 24
 
 
 def read_writes(history) -> tuple[Columns, object, list, list | None] | None:
