@@ -43,6 +43,14 @@ def _as_ctrl_c(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def raise_if_stopped() -> None:
+    """Raise KeyboardInterrupt in the main thread if SIGTERM or SIGHUP came: loops that
+    start things call this between steps, since a handler that ran inside a finalizer
+    (a __del__) had its KeyboardInterrupt printed and dropped, and the loop went on."""
+    if _received and threading.current_thread() is threading.main_thread():
+        raise KeyboardInterrupt
+
+
 def stop_signal() -> int:
     """Return the signal that stopped racelab: SIGINT unless SIGTERM or SIGHUP came first."""
     return _received[0] if _received else signal.SIGINT

@@ -14,7 +14,7 @@ from pathlib import Path
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
 from racelab.exceptions import RunFailed
-from racelab.process_exit import die_with_parent, finishing
+from racelab.process_exit import die_with_parent, finishing, raise_if_stopped
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
@@ -110,6 +110,7 @@ def wait_for_health(url: str, process) -> None:
     """Wait until GET /health answers 200, or raise TargetFailed saying why not."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
+        raise_if_stopped()
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
                 if response.status == 200:

@@ -11,6 +11,7 @@ from racelab.exceptions import RacelabError
 from racelab.explore import schedules
 from racelab.explore.drive import driver
 from racelab.explore.requests import alone
+from racelab.process_exit import raise_if_stopped
 from racelab.step.runner import Outcome
 from racelab.step.scheduler import BLOCK_WAIT_S
 from racelab.step.spec import Spec, step_name
@@ -121,6 +122,7 @@ def explore(spec: Spec, target, search: Search = Search(), progress=None) -> Exp
         how = f"a sample (seed {search.seed})" if sampled else "every one"
         progress(f"{found.total} interleavings; running {len(picked)}: {how}")
         for number, schedule in enumerate(picked, 1):
+            raise_if_stopped()
             tried = Tried(schedule, chosen.run(spec, schedule).outcome)
             found.tried.append(tried)
             progress(f"{number}/{len(picked)} {' '.join(tried.steps())}: {tried.outcome.verdict}")
