@@ -134,7 +134,7 @@ def ladder_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("repro-run")
     targets = ",".join([*FAILING, "sqlite:transactional@4"])
     subprocess.run([sys.executable, "-m", "racelab", "compare", "--targets", targets,
-                    "--max-requests", "1000", "--duration", "60s", "--out", str(out)],
+                    "--max-requests", "500", "--duration", "60s", "--out", str(out)],
                    check=True, capture_output=True)  # fmt: skip
     return out
 
