@@ -30,6 +30,14 @@ def judge(request: dict) -> dict:
     return result
 
 
+def warm_up() -> None:
+    """Import what a check needs before the first one comes: the UI starts this process as
+    a target starts, and the imports then overlap the server's start."""
+    import checker.report  # noqa: F401
+    import racelab.report.swimlane  # noqa: F401
+    import racelab.repro.pick  # noqa: F401
+
+
 def swimlanes(report: CheckReport, history, copy: str, drawn: set) -> dict:
     """Return {class: SVG} of the first example of each class not drawn yet."""
     from checker.stores import read_store
@@ -50,6 +58,7 @@ def swimlanes(report: CheckReport, history, copy: str, drawn: set) -> dict:
 
 def main() -> None:
     """Answer each request line until stdin closes (the UI's run ended, or the UI died)."""
+    warm_up()
     for line in sys.stdin:
         try:
             answer = judge(json.loads(line))

@@ -47,6 +47,8 @@ class Watcher:
         store = target_dir / "data" if checkable else None
         self.target = (name, target_dir / "history.jsonl", store)
         self.latest = {"acknowledged": 0, "stored": 0, "anomalies": {}}
+        if checkable:  # on a busy machine its start-up could outlast a short target's load
+            self.worker.warm()
 
     async def watch(self, run) -> None:
         """Emit progress until cancelled; start a check each second; stop the load on Stop."""
@@ -112,15 +114,23 @@ class Worker:
         self.process: subprocess.Popen | None = None
         self.lock = threading.Lock()
 
+    def warm(self) -> None:
+        """Start the worker now, so that its imports are done before the first check."""
+        with self.lock:
+            self._started()
+
+    def _started(self) -> subprocess.Popen:
+        if self.process is None:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "racelab.ui.judge"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+        return self.process
+
     def ask(self, request: dict) -> dict:
         """Send one check to the worker and return its answer ({} if it is gone)."""
         with self.lock:
-            process = self.process
-            if process is None:
-                self.process = process = subprocess.Popen(
-                    [sys.executable, "-m", "racelab.ui.judge"],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                )  # fmt: skip
+            process = self._started()
             assert process.stdin is not None and process.stdout is not None  # pipes, above
             process.stdin.write(json.dumps(request) + "\n")
             process.stdin.flush()
