@@ -20,6 +20,7 @@ from racelab.arrival import ARRIVAL_S, KEEPALIVE_REQUESTS, ArrivalSocket, Framed
 from racelab.prompt_gunicorn import PromptExitThreadWorker
 from servers.app import MAX_BODY_BYTES
 from servers.errors import RequestTimeout, raw_error_response
+from servers.stepping import SESSION_HEADER
 
 # A request bigger than this is handed to a thread as it is: the app refuses a body over
 # MAX_BODY_BYTES without reading it, and the parser a head over its limits.
@@ -29,6 +30,7 @@ _HEAD_END = b"\r\n\r\n"
 _LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d+)", re.IGNORECASE)
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:[^\r\n]*chunked", re.IGNORECASE)
 _EXPECT = re.compile(rb"\r\nexpect[ \t]*:", re.IGNORECASE)
+_SESSION = SESSION_HEADER.upper()  # gunicorn's parser gives header names in upper case
 
 # What the parser's errors answer: status, and the sentence's start.
 _PARSE_ERRORS = [
@@ -171,9 +173,11 @@ class ContractThreadWorker(PromptExitThreadWorker):
 
     def handle_request(self, req, conn):
         """Serve a request whose body's framing errors answer 400, not 500; close the
-        connection after KEEPALIVE_REQUESTS answers, so the next one may reach another worker."""
+        connection after KEEPALIVE_REQUESTS answers, so the next one may reach another
+        worker. A stepped session's connection is kept: racelab step pins each session to a
+        worker process of its own through it."""
         conn.served += 1
-        if conn.served >= KEEPALIVE_REQUESTS:
+        if conn.served >= KEEPALIVE_REQUESTS and not _names_a_session(req):
             req.must_close = True
         if req.body is not None:
             req.body = FramedBody(req.body, (http_errors.ParseException,))
@@ -192,6 +196,11 @@ class ContractThreadWorker(PromptExitThreadWorker):
             client.sendall(raw_error_response(status, sentence))
         except OSError:
             self.log.debug("Failed to send error message.")
+
+
+def _names_a_session(req) -> bool:
+    """Say whether a request names a stepped session (its pause points are scheduled)."""
+    return any(name == _SESSION for name, _ in req.headers)
 
 
 def _status_of(exc: BaseException) -> tuple[int, str]:

@@ -13,6 +13,7 @@ from checker import check, exit_code
 from history import read_history
 from racelab.arrival import KEEPALIVE_REQUESTS
 from racelab.compare.targets import MATRICES, TargetSpec
+from servers.stepping import SESSION_HEADER
 from tests.live import RACE_CAP_S, hammer, load_and_check, served
 
 # The ladder, and transactional in one process: each strategy class says what to expect.
@@ -134,6 +135,21 @@ def test_a_worker_closes_a_connection_after_its_keepalive_requests(tmp_path):
             answers.append(response.getheader("Connection"))
         conn.close()
     assert answers == ["keep-alive"] * (KEEPALIVE_REQUESTS - 1) + ["close"]
+
+
+def test_a_stepped_sessions_connection_is_kept_past_the_keepalive_requests(tmp_path):
+    # racelab step pins each session to a worker of its own through its connection.
+    with served(tmp_path, "json", "thread-lock", 2) as (url, _):
+        host, port = url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        answers = []
+        for _ in range(KEEPALIVE_REQUESTS + 5):
+            conn.request("GET", "/health", headers={SESSION_HEADER: "A"})
+            response = conn.getresponse()
+            response.read()
+            answers.append((response.status, response.getheader("Connection")))
+        conn.close()
+    assert answers == [(200, "keep-alive")] * (KEEPALIVE_REQUESTS + 5)
 
 
 def racelab(*args, timeout=20) -> subprocess.CompletedProcess:
