@@ -19,7 +19,7 @@ WRITES = ("create", "cancel")  # the write ops; every other op is left out
 
 
 class TokenTable(Protocol):
-    """A history's distinct tokens, each with a code (engine.Tokens, DictTokens)."""
+    """A history's distinct tokens, each with a code (tokens.Tokens, DictTokens)."""
 
     def __len__(self) -> int: ...
     def name(self, code: int) -> str: ...

@@ -11,8 +11,8 @@ from functools import cached_property
 import numpy as np
 
 from checker.columns import unset
-from checker.engine import may_repeat, token_series
 from checker.orders import Orders
+from checker.tokens import may_repeat, token_series
 from shapes import ID, TOKEN
 
 

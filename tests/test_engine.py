@@ -26,6 +26,7 @@ from checker.columns import FAIL, INFO, NONE, OK
 from checker.facts import facts_from, history_facts
 from checker.report import check
 from checker.stores import read_json_carefully, read_store
+from checker.tokens import Tokens
 from history import HistoryError, HistoryStream, op_record, parse_lines
 from tests.builders import history_lines, write_store
 from tests.test_columnar import reference
@@ -389,12 +390,12 @@ def test_tokens_that_share_a_hash_are_still_told_apart(monkeypatch, tokens, aske
         codes = table.lookup(asked)
         return [None if c == -1 else table.name(c) for c in codes.tolist()]
 
-    hashed = engine.Tokens(pl.Series(tokens, dtype=pl.String))
+    hashed = Tokens(pl.Series(tokens, dtype=pl.String))
     expected = [t if t in tokens else None for t in asked]
     assert names(hashed) == expected
     with monkeypatch.context() as m:  # every token one hash: told apart by string alone
         m.setattr(pl.Series, "hash", lambda self: pl.Series([7] * len(self), dtype=pl.UInt64))
-        collided = engine.Tokens(pl.Series(tokens, dtype=pl.String))
+        collided = Tokens(pl.Series(tokens, dtype=pl.String))
         assert collided.keys is None or len(set(tokens)) == 1
         assert names(collided) == expected
     assert sorted(collided.names(collided.codes)) == sorted(hashed.names(hashed.codes))
