@@ -44,18 +44,27 @@ def load_prefilled(
         data_dir = Path(work) / "data"
         prefill(backend, strategy, data_dir, orders)
         spec, settings = TargetSpec(backend, strategy, 4), Settings(threads=threads)
-        process, url = start_server(spec, data_dir, settings, Path(work) / "s.log", reset=False)
-        try:
-            summary_path = Path(work) / "load.json"
-            subprocess.run(
-                [sys.executable, "-m", "racelab", "load", url, "--vus", str(vus),
-                 "--duration", f"{seconds}s", "--mix", "create=1", "--quiet",
-                 "--summary-json", str(summary_path)],
-                check=True,
-            )  # fmt: skip
-            return read_shape(summary_path, LoadSummary)
-        finally:
-            stop_server(process)
+        return load_creates(spec, data_dir, settings, vus, seconds, reset=False)
+
+
+def load_creates(spec: TargetSpec, data_dir: Path, settings: Settings, vus: int, seconds: int,
+                 reset: bool = True, extra: tuple = ()) -> LoadSummary:  # fmt: skip
+    """Serve spec on data_dir (extra: more serve options), send it creates for `seconds`
+    with `racelab load`, stop it; return the load's summary."""
+    work = data_dir.parent
+    process, url = start_server(spec, data_dir, settings, work / "server.log", reset=reset,
+                                extra=extra)  # fmt: skip
+    try:
+        summary_path = work / "load.json"
+        subprocess.run(
+            [sys.executable, "-m", "racelab", "load", url, "--vus", str(vus),
+             "--duration", f"{seconds}s", "--mix", "create=1", "--quiet",
+             "--summary-json", str(summary_path)],
+            check=True,
+        )  # fmt: skip
+        return read_shape(summary_path, LoadSummary)
+    finally:
+        stop_server(process)
 
 
 # `growth`: how each store's write cost grows with the data already in it. JSON file-lock

@@ -1,6 +1,5 @@
 """Stepping's benchmarks: its cost when off, its repeatability, whole matrices, servers' own I/O."""
 
-import subprocess
 import sys
 import tempfile
 import time
@@ -8,15 +7,15 @@ import timeit
 from dataclasses import replace
 from pathlib import Path
 
+from benchmarks.capacity import load_creates
 from benchmarks.tools import median, print_table, save
 from racelab.compare.external import parse_external
-from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec, parse_spec
 from racelab.step.external import run_external
 from racelab.step.run import Cell, run_matrix
 from racelab.step.spec import is_serial, load_spec
-from shapes.reports import LoadSummary, read_shape
+from shapes.reports import LoadSummary
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.toml"))
@@ -37,20 +36,7 @@ MODES = {
 def load_once(spec: TargetSpec, extra: tuple, vus: int, seconds: int) -> LoadSummary:
     """Serve a fresh store (with `extra` serve options) under creates; return the summary."""
     with tempfile.TemporaryDirectory() as work:
-        process, url = start_server(
-            spec, Path(work) / "data", Settings(), Path(work) / "server.log", extra=extra
-        )
-        try:
-            summary = Path(work) / "load.json"
-            subprocess.run(
-                [sys.executable, "-m", "racelab", "load", url, "--vus", str(vus),
-                 "--duration", f"{seconds}s", "--mix", "create=1", "--quiet",
-                 "--summary-json", str(summary)],
-                check=True,
-            )  # fmt: skip
-            return read_shape(summary, LoadSummary)
-        finally:
-            stop_server(process)
+        return load_creates(spec, Path(work) / "data", Settings(), vus, seconds, extra=extra)
 
 
 def pause_call_ns() -> float:
