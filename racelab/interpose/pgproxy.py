@@ -169,8 +169,9 @@ class _Link:
         except Exception as error:  # a hook failed: cut this connection, keep serving others
             why = f"hook: {error!r}"
         finally:
-            self.close()
+            # Noted before the cut: whoever sees the connection end can read why at once.
             self.proxy.forget(self.conn_id, why)
+            self.close()
 
     def _startup(self) -> socket.socket | None:
         """Answer encryption requests, check the password, and pass the startup on; return
