@@ -2,10 +2,12 @@
 
 import json
 import sqlite3
+from pathlib import Path
 
 from history import HistoryStream, op_record, parse_lines, run_record
 
 CREATED = "2026-01-01T00:00:00.000Z"
+CORPUS_REPORTS = Path(__file__).parent / "corpus" / "reports.json"
 
 
 def order(order_id, token, sku="sku-1", qty=1) -> dict:
@@ -109,15 +111,25 @@ def write_rota_store(kind, tmp_path, shifts: dict, items=None, orders=(), next_i
     return path
 
 
-def compare_entry(load: dict | None = None, **fields):
-    """Return a compare report's entry: a real one's (tests/corpus/reports) with these
-    fields changed, and these fields of its load summary."""
-    from pathlib import Path
+def corpus_reports() -> dict:
+    """Return the golden report documents (tests/corpus/reports.json), by name."""
+    return json.loads(CORPUS_REPORTS.read_text())
 
+
+def corpus_report(name: str) -> str:
+    """Return one golden report as the dict writers wrote it, byte for byte."""
+    # They wrote json.dumps(indent=2), as to_json does; the corpus keeps each document parsed,
+    # and dumping it again gives back the very bytes (checked for all of them when the
+    # eleven files became one).
+    return json.dumps(corpus_reports()[name], indent=2)
+
+
+def compare_entry(load: dict | None = None, **fields):
+    """Return a compare report's entry: a real one's (tests/corpus/reports.json) with these
+    fields changed, and these fields of its load summary."""
     from msgspec.structs import replace
 
-    from shapes.reports import CompareReport, read_shape
+    from shapes.reports import CompareReport, from_json
 
-    corpus = Path(__file__).parent / "corpus" / "reports" / "compare_orders.json"
-    entry = read_shape(corpus, CompareReport).targets[0]
+    entry = from_json(corpus_report("compare_orders"), CompareReport).targets[0]
     return replace(entry, load=replace(entry.load, **(load or {})), **fields)

@@ -1,7 +1,7 @@
 """The output shapes: every document the old dict writers produced reads into its struct and
 is written back byte for byte; a document that is not the shape is refused by field."""
 
-from pathlib import Path
+import json
 
 import msgspec
 import pytest
@@ -15,45 +15,55 @@ from shapes.reports import (
     Verdict,
     composed,
     from_json,
-    read_shape,
     to_json,
 )
-from tests.builders import cancel, create, history, order, write_store
+from tests.builders import (
+    cancel,
+    corpus_report,
+    corpus_reports,
+    create,
+    history,
+    order,
+    write_store,
+)
 
-CORPUS = Path(__file__).parent / "corpus" / "reports"
 # Written by the dict writers before the shapes existed (compare runs of json:naive,
 # sqlite:transactional@2, an on-call run and a kill run; a hand-built store with every
 # orders anomaly): the format the structs must keep. The external run's came after, from a
 # compare of examples/express, once a first run showed that shape (expected: null) untested.
 DOCUMENTS = [
-    ("compare_orders.json", CompareReport),
-    ("compare_oncall.json", CompareReport),
-    ("compare_kill.json", CompareReport),
-    ("compare_external.json", CompareReport),  # a server of yours: no claim, read through the API
-    ("check_through_api.json", CheckReport),  # final reads failed; the answers show a collision
-    ("check_json_naive.json", CheckReport),
-    ("check_oncall.json", CheckReport),
-    ("check_held.json", CheckReport),
-    ("every_anomaly.json", CheckReport),
-    ("load_json_naive.json", LoadSummary),
-    ("load_oncall.json", LoadSummary),
+    ("compare_orders", CompareReport),
+    ("compare_oncall", CompareReport),
+    ("compare_kill", CompareReport),
+    ("compare_external", CompareReport),  # a server of yours: no claim, read through the API
+    ("check_through_api", CheckReport),  # final reads failed; the answers show a collision
+    ("check_json_naive", CheckReport),
+    ("check_oncall", CheckReport),
+    ("check_held", CheckReport),
+    ("every_anomaly", CheckReport),
+    ("load_json_naive", LoadSummary),
+    ("load_oncall", LoadSummary),
 ]
 
 
 @pytest.mark.parametrize(("name", "shape"), DOCUMENTS, ids=[d[0] for d in DOCUMENTS])
 def test_a_document_reads_typed_and_writes_back_byte_for_byte(name, shape):
-    text = (CORPUS / name).read_text()
-    typed = read_shape(CORPUS / name, shape)
+    text = corpus_report(name)
+    typed = from_json(text, shape)
     assert isinstance(typed, shape)
     assert to_json(typed) == text
 
 
+def test_the_corpus_holds_every_document_the_test_reads_and_no_other():
+    assert sorted(corpus_reports()) == sorted(name for name, _ in DOCUMENTS)
+
+
 def test_the_corpus_reads_as_typed_values():
-    report = read_shape(CORPUS / "compare_kill.json", CompareReport)
+    report = from_json(corpus_report("compare_kill"), CompareReport)
     entry = report.targets[0]
     assert entry.verdict is Verdict.FAILED and entry.load.latency_ms.p99 > 0
     assert entry.faults[0].restarted is False and entry.faults[0].error
-    check = read_shape(CORPUS / "every_anomaly.json", CheckReport)
+    check = from_json(corpus_report("every_anomaly"), CheckReport)
     assert check.valid is False and check.history is not None
     assert check.history.creates.ok == 8
     assert check.examples["stock_mismatch"][0].sku == "sku-1"
@@ -68,9 +78,7 @@ def test_the_corpus_reads_as_typed_values():
     ],
 )
 def test_a_report_that_is_not_the_shape_is_refused_naming_the_field(change, field):
-    import json
-
-    document = json.loads((CORPUS / "check_held.json").read_text())
+    document = json.loads(corpus_report("check_held"))
     document[change[0]] = change[1]
     with pytest.raises(msgspec.ValidationError, match=field.replace("$", r"\$")):
         from_json(json.dumps(document), CheckReport)
@@ -122,5 +130,5 @@ def test_the_checker_writes_the_documented_report(tmp_path):
     store, records = every_anomaly(tmp_path)
     report = check(store, records, min_overlaps=1)
     written = to_json(report).replace(str(tmp_path), "TMP")
-    assert written == (CORPUS / "every_anomaly.json").read_text()
+    assert written == corpus_report("every_anomaly")
     assert report.verdict is Verdict.FAILED and report.anomalies["oversold"] == 1
