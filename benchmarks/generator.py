@@ -23,7 +23,7 @@ def start_fast_server() -> tuple[subprocess.Popen, str]:
     """Start the fixed endpoint on core 0; return (process, base URL)."""
     port = free_port()
     process = subprocess.Popen(
-        pinned([sys.executable, "-m", "benchmarks.fast_server", str(port)], 0), cwd=HERE.parent
+        pinned([sys.executable, "-m", "benchmarks.bare", "server", str(port)], 0), cwd=HERE.parent
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -132,9 +132,10 @@ def _racelab(history: bool, loop: str = "uvloop"):
     return build
 
 
-def _bare(module: str, path: str):
+def _bare(loop: str, path: str):
     def build(url, vus, seconds, work):
-        command = [sys.executable, "-m", module, f"{url}{path}", str(vus), str(seconds)]
+        command = [sys.executable, "-m", "benchmarks.bare", loop, f"{url}{path}"]
+        command += [str(vus), str(seconds)]
         return command, lambda out: int(out.split()[-1])
 
     return build
@@ -145,8 +146,8 @@ TOOLS = {
     "k6": _k6,
     "locust-fast": _locust("FastItems"),
     "locust-http": _locust("SlowItems"),
-    "aiohttp-bare": _bare("benchmarks.bare_aiohttp", "/items"),
-    "fasthttp-bare": _bare("benchmarks.bare_fasthttp", ""),
+    "aiohttp-bare": _bare("aiohttp", "/items"),
+    "fasthttp-bare": _bare("fasthttp", ""),
     "racelab-asyncio-loop": _racelab(history=True, loop="asyncio"),
     "racelab-no-history": _racelab(history=False),
     "racelab": _racelab(history=True),
