@@ -1,5 +1,6 @@
 """racelab step: real servers driven through chosen interleavings, the same way every time."""
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,7 @@ import pytest
 
 from racelab.compare.targets import parse_spec
 from racelab.step import run
-from racelab.step.runner import run_permutation
+from racelab.step.runner import StepServer, stepped_server
 from racelab.step.scheduler import Scheduler
 from racelab.step.spec import Session, StepSpecError, every_interleaving, is_serial, load_spec
 from racelab.step.spec import parse_spec as spec_of
@@ -16,6 +17,21 @@ from servers.registry import STRATEGIES
 from servers.stepping import COMMON_POINTS
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.toml"))
+
+
+@pytest.fixture(scope="module")
+def stepped():
+    """Return the module's stepped server for a target, started at its first use and its store
+    reseeded before each permutation after (as `racelab step` runs many on one server)."""
+    with contextlib.ExitStack() as stack:
+        servers: dict[str, StepServer] = {}
+
+        def server_for(target: str) -> StepServer:
+            if target not in servers or servers[target].spoiled:
+                servers[target] = stack.enter_context(stepped_server(parse_spec(target)))
+            return servers[target]
+
+        yield server_for
 
 
 def test_a_spec_fails_only_when_interleaved_one_session_after_another_holds_everywhere():
@@ -77,25 +93,25 @@ def test_one_token_on_two_skus_is_stored_once_by_every_strategy_that_claims_to_h
 
 
 @pytest.mark.parametrize("target", ["json:naive@1", "sqlite:naive@4", "json:file-lock@1"])
-def test_an_interleaving_gives_the_same_outcome_every_time(target):
+def test_an_interleaving_gives_the_same_outcome_every_time(stepped, target):
     spec = load_spec(SPECS[0].parent / "last-item-oversold.toml")
     interleaved = spec.permutations[1]
-    outcomes = [run_permutation(spec, parse_spec(target), interleaved) for _ in range(5)]
+    outcomes = [stepped(target).run(spec, interleaved) for _ in range(5)]
     assert len({o.key() for o in outcomes}) == 1, [o.key() for o in outcomes]
     assert len({tuple(s.outcome for s in o.steps) for o in outcomes}) == 1
 
 
-def test_sessions_of_a_multi_worker_target_reach_different_processes():
+def test_sessions_of_a_multi_worker_target_reach_different_processes(stepped):
     spec = load_spec(SPECS[0].parent / "two-orders-same-id.toml")
-    outcome = run_permutation(spec, parse_spec("json:thread-lock@4"), spec.permutations[1])
+    outcome = stepped("json:thread-lock@4").run(spec, spec.permutations[1])
     pids = outcome.workers_used
     assert len(pids["A"]) == len(pids["B"]) == 1 and pids["A"] != pids["B"]
     assert outcome.verdict == "failed"
 
 
-def test_a_lock_makes_a_step_wait_and_it_completes_after_the_step_that_frees_it():
+def test_a_lock_makes_a_step_wait_and_it_completes_after_the_step_that_frees_it(stepped):
     spec = load_spec(SPECS[0].parent / "two-orders-same-id.toml")
-    outcome = run_permutation(spec, parse_spec("json:file-lock@1"), spec.permutations[1])
+    outcome = stepped("json:file-lock@1").run(spec, spec.permutations[1])
     assert [(s.step, s.outcome, s.completed_after) for s in outcome.steps] == [
         ("A.read", "ran", None),
         ("B.read", "blocked", "A.write"),
@@ -167,7 +183,7 @@ def test_the_command_prints_the_matrix_and_exits_1_when_a_permutation_failed(tmp
     assert page.count("<td class='cell held'>held</td>") == 3
 
 
-def test_every_strategy_passes_its_declared_points_in_order():
+def test_every_strategy_passes_its_declared_points_in_order(stepped):
     # One stepped create per strategy, every point named, in the declared order: each
     # step must run, none be skipped or blocked.
     for backend, strategies in STRATEGIES.items():
@@ -178,7 +194,7 @@ def test_every_strategy_passes_its_declared_points_in_order():
                 {"name": "A", "requests": [{"op": "create", "sku": "sku-1", "qty": 1,
                                             "token": "a"}]}],
                 "permutations": [[f"A.{p}" for p in points]]}, "inline")  # fmt: skip
-            outcome = run_permutation(spec, parse_spec(f"{backend}:{name}"), steps)
+            outcome = stepped(f"{backend}:{name}@1").run(spec, steps)
             assert [s.outcome for s in outcome.steps] == ["ran"] * len(points), (name, outcome)
 
 
