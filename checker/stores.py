@@ -10,9 +10,8 @@ import msgspec
 from checker.json_stream import streamed_store
 from checker.oncall import document_shifts
 from checker.orders import Orders
-from checker.postgres import is_postgres_store, read_postgres
 from checker.snapshot import Snapshot, is_int
-from checker.sql_store import read_sqlite, read_tables
+from checker.sql_store import is_postgres_store, read_postgres, read_sqlite
 from shapes import Order, is_order
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -44,11 +43,11 @@ def resolve_store_path(path) -> Path | str:
 def read_store(path, integrity: bool = True) -> Snapshot:
     """Read a store file, detecting its format from its first bytes (or a PostgreSQL store).
 
-    integrity=False leaves SQLite's integrity check to the caller (checker/integrity.py).
+    integrity=False leaves SQLite's integrity check to the caller (sql_store.IntegrityCheck).
     """
     if is_postgres_store(path):
         snapshot = Snapshot(str(path), backend="postgres")
-        read_postgres(path, snapshot, read_tables)
+        read_postgres(path, snapshot)
         return snapshot
     path = Path(path)
     with open(path, "rb") as f:
