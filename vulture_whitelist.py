@@ -36,6 +36,20 @@ _.on_start
 close_history
 request_type
 
+# The list of strategies names each one's class by import path (servers/*_store/__init__.py),
+# imported only when a store of it opens.
+NaiveJsonStore  # servers/json_store/strategies.py
+ThreadLockJsonStore
+FileLockJsonStore
+OptimisticJsonStore
+NaiveSqliteStore  # servers/sqlite_store/strategies.py
+TransactionalSqliteStore
+NaivePostgresStore  # servers/postgres_store/strategies.py
+RepeatableReadPostgresStore
+SerializablePostgresStore
+ForUpdatePostgresStore
+TransactionalPostgresStore
+
 # The standard library's servers, sockets and parsers call these overrides.
 _.makefile  # racelab/arrival.py: socketserver's StreamRequestHandler
 buffering

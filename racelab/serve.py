@@ -8,9 +8,8 @@ import socket
 import sys
 import threading
 
-import pgcluster
 from racelab.arrival import KEEPALIVE_S, MAX_CONNECTIONS
-from racelab.exceptions import RacelabError
+from racelab.exceptions import RacelabError, RunFailed
 from servers import create_app, init_store
 from servers.errors import StoreRefused, StoreUnreadable
 from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
@@ -216,10 +215,19 @@ def _store_serving(backend, strategy, data_dir, database_url):
     with contextlib.ExitStack() as stack:
         try:
             note = stack.enter_context(cls.serving(data_dir, database_url))
-        except pgcluster.NoPostgres as e:
-            raise ServeError(str(e)) from None
-        except pgcluster.ClusterError as e:
-            raise ServeError(str(e), status=1) from None
+        except RunFailed as e:
+            raise _cluster_error(e) from None
         except OSError as e:
             raise ServeError(f"cannot write the data dir {data_dir}: {e.strerror}") from None
         yield note
+
+
+def _cluster_error(error: RunFailed) -> Exception:
+    """Return the ServeError for a private database server that would not start, else error."""
+    import pgcluster  # only a database server's start fails so: a file store never loads it
+
+    if isinstance(error, pgcluster.NoPostgres):
+        return ServeError(str(error))  # PostgreSQL is not installed: the user's to fix
+    if isinstance(error, pgcluster.ClusterError):
+        return ServeError(str(error), status=1)
+    return error

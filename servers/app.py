@@ -97,9 +97,9 @@ def register_routes(app: Flask) -> None:
 
 
 def health():
-    """Say which backend and strategy answer."""
-    store = get_store()
-    return {"status": "ok", "backend": store.backend, "strategy": store.strategy}
+    """Say which backend and strategy answer (the store was opened by them)."""
+    config = current_app.config
+    return {"status": "ok", "backend": config["BACKEND"], "strategy": config["STRATEGY"]}
 
 
 def list_items():

@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
-from servers.stepping import COMMON_POINTS
 
 
 def utc_now() -> str:
@@ -20,34 +19,14 @@ def seed_items(skus: int, stock: int) -> dict[str, int]:
 
 
 class Store(abc.ABC):
-    """One backend with one locking strategy, bound to a data dir."""
+    """One backend with one locking strategy, bound to a data dir.
 
-    backend: str = ""
-    strategy: str = ""  # its name on the command line
+    What it claims and where it should hold are its entry in the list of strategies
+    (servers/strategy.py), plain data; the class holds the code.
+    """
+
     filename: str = ""
-    # One sentence: the mechanism by which it holds or fails under concurrent writes.
-    why: str = ""
-    # The guarantee it claims, in a phrase; what it gives is measured (docs/contract.md).
-    claims: str = ""
-    # The most worker processes it holds at: 0 never holds, None holds at any count.
-    holds_up_to: int | None = 0
-    # The pause points its write paths pass, in order (servers/stepping.py): a step
-    # SESSION.POINT lets a paused request do what comes after POINT, up to its next one.
-    pause_points: tuple[str, ...] = COMMON_POINTS
     takes_database_url = False  # True where the store lives on a database server
-
-    @classmethod
-    def expected(cls, workers: int, workload: str = "orders") -> str:
-        """Return the verdict this strategy should get under concurrent writes at workers.
-
-        workload "oncall": the leaves of one shift, whose rule spans rows; a strategy whose
-        guard is per row says so in oncall_holds_up_to (its on-call mixin), others guard
-        a leave as they guard an order.
-        """
-        limit = cls.holds_up_to
-        if workload == "oncall":
-            limit = getattr(cls, "oncall_holds_up_to", limit)
-        return "held" if limit is None or workers <= limit else "failed"
 
     def __init__(self, data_dir):
         self.data_dir = Path(data_dir)

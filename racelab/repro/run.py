@@ -11,7 +11,7 @@ from racelab.compare.targets import TargetSpec
 from racelab.repro.pick import Writes, is_retry, pick
 from racelab.repro.spec_text import file_stem, spec_text
 from racelab.step.spec import StepSpecError
-from servers.registry import store_class
+from servers.registry import find_strategy
 from shapes.reports import (
     CheckReport,
     CompareEntry,
@@ -60,7 +60,7 @@ def build(report: CheckReport, writes: Writes, target: TargetSpec, origin: str,
           points: tuple[str, ...] | None = None) -> list[Repro]:  # fmt: skip
     """Return a reproduction for each of the first examples of every anomaly class, stepped
     at points (a racelab target's own when None; a server of yours has those it reached)."""
-    points = points or store_class(target.backend, target.strategy).pause_points
+    points = points or find_strategy(target.backend, target.strategy).pause_points
     repros, stems = [], set[str]()
     for anomaly, examples in report.examples.items():
         for example in examples[:PER_CLASS]:

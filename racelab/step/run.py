@@ -11,7 +11,7 @@ from racelab.compare.targets import TargetSpec
 from racelab.step.external import run_external
 from racelab.step.runner import Outcome, Run, Target, run_many
 from racelab.step.spec import Permutation, Spec, check_points, step_name
-from servers.registry import store_class
+from servers.registry import find_strategy
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Cell:
 def check_targets(spec: Spec, targets: list[TargetSpec]) -> None:
     """Raise StepSpecError if a step names a point a target's strategy does not have."""
     for target in targets:
-        check_points(spec, store_class(target.backend, target.strategy).pause_points, target.name)
+        check_points(spec, find_strategy(target.backend, target.strategy).pause_points, target.name)
 
 
 def run_matrix(spec: Spec, targets: list[Target], repeat: int, block_wait: float,

@@ -54,7 +54,6 @@ def fsync_folder(folder: Path) -> None:
 class JsonStore(JsonOnCall, Store):
     """Shared read-modify-write; strategies differ in _load, _save and their guards."""
 
-    backend = "json"
     filename = "store.json"
 
     @classmethod
@@ -121,18 +120,9 @@ class NaiveJsonStore(JsonStore):
     written over a longer one leaves the longer one's tail behind: "Extra data".
     """
 
-    strategy = "naive"
-    claims = "nothing: read the file, change it, write it back"
-    why = (
-        "no lock at all: concurrent read-modify-writes of one file overwrite each other, "
-        "and a shorter document written over a longer one leaves garbage behind."
-    )
-
     def _load(self) -> document.Document:
         with open(self.path) as f:
             return document.from_plain(json.load(f))
-
-    pause_points: tuple[str, ...] = ("read", "write", "truncated")
 
     def _save(self, doc: document.Document) -> None:
         with open(self.path, "w") as f:
@@ -145,15 +135,6 @@ class ThreadLockJsonStore(NaiveJsonStore):
 
     Each worker process has its own lock, so four workers are four unguarded writers.
     """
-
-    strategy = "thread-lock"
-    claims = "one writer at a time (a mutex), so writes are serializable"
-    why = (
-        "thread-lock holds one process; several processes each hold their own lock, so "
-        "their writes interleave as if there were none."
-    )
-    holds_up_to = 1
-    pause_points = ("lock", "read", "write", "truncated")
 
     def __init__(self, data_dir):
         super().__init__(data_dir)
@@ -180,15 +161,6 @@ class FileLockJsonStore(JsonStore):
     so it is slow and gets slower as the store grows. Reads need no lock: a reader
     sees either the old file or the new one, never half of one.
     """
-
-    strategy = "file-lock"
-    claims = "one writer at a time across processes (flock), and an atomic replace"
-    why = (
-        "an OS file lock and an atomic replace should hold; a failure here is a bug worth "
-        "reporting."
-    )
-    holds_up_to = None
-    pause_points = ("lock", "read", "write")
 
     def __init__(self, data_dir):
         super().__init__(data_dir)
@@ -220,15 +192,6 @@ class OptimisticJsonStore(JsonStore):
     not close it: check-and-write must be one atomic step, and here it is two.
     """
 
-    strategy = "optimistic"
-    claims = "no lost updates: a write is refused when the version moved"
-    why = (
-        "the version check and the write are two steps: writers that check the same "
-        "version all pass, and the last replace erases the others' writes."
-    )
-
-    pause_points = ("read", "check", "write")
-
     def _current_version(self) -> int:
         return self._load().version
 
@@ -248,10 +211,3 @@ class OptimisticJsonStore(JsonStore):
                 self._save(doc)
                 return result, True
         raise Busy(f"The store changed under {OPTIMISTIC_ATTEMPTS} attempts in a row.")
-
-
-# The strategies this backend offers, in the order the ladder and the docs show them.
-STRATEGIES: dict[str, type[Store]] = {
-    cls.strategy: cls
-    for cls in (NaiveJsonStore, ThreadLockJsonStore, FileLockJsonStore, OptimisticJsonStore)
-}

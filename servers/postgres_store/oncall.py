@@ -118,16 +118,12 @@ class PostgresOnCall(SqlOnCallReads):
 class NaivePostgresOnCall(PostgresOnCall):
     """sqlite naive's leave, each statement its own transaction."""
 
-    oncall_holds_up_to = 0
-
     def leave_shift(self, shift: str, doctor: str, token: str) -> tuple[dict, bool]:
         return leave(self._each_alone, shift, doctor, token)
 
 
 class RepeatableReadPostgresOnCall(PostgresOnCall):
     """The same leave in one REPEATABLE READ transaction: both leaves read one snapshot."""
-
-    oncall_holds_up_to = 0  # both leaves read one snapshot, write two rows: no conflict
 
     def leave_shift(self, shift: str, doctor: str, token: str) -> tuple[dict, bool]:
         return self._once_per_leave(
@@ -138,16 +134,12 @@ class RepeatableReadPostgresOnCall(PostgresOnCall):
 class SerializablePostgresOnCall(PostgresOnCall):
     """The same leave in one SERIALIZABLE transaction, retried whole on 40001."""
 
-    oncall_holds_up_to = None
-
     def leave_shift(self, shift: str, doctor: str, token: str) -> tuple[dict, bool]:
         return self._once_per_leave(token, lambda: self._retrying(leave, shift, doctor, token))
 
 
 class ForUpdatePostgresOnCall(PostgresOnCall):
     """The shift's rows locked (SELECT ... FOR UPDATE) before they are read."""
-
-    oncall_holds_up_to: int | None = None
 
     def leave_shift(self, shift: str, doctor: str, token: str) -> tuple[dict, bool]:
         return self._once_per_leave(
@@ -161,8 +153,6 @@ class ForUpdatePostgresOnCall(PostgresOnCall):
 
 class TransactionalPostgresOnCall(ForUpdatePostgresOnCall):
     """A conditional DELETE that counts and deletes in one statement, at READ COMMITTED."""
-
-    oncall_holds_up_to = 0  # the count is read from a snapshot; only the deleted row is locked
 
     def leave_shift(self, shift: str, doctor: str, token: str) -> tuple[dict, bool]:
         return self._once_per_leave(

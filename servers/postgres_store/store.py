@@ -120,7 +120,6 @@ def read_then_write_cancel(run, order_id: int) -> None:
 class PostgresStore(SqlReads, Store):
     """Shared reads, set-up and serving; strategies differ in schema and writes."""
 
-    backend = "postgres"
     filename = CONNINFO_FILE
     takes_database_url = True
     schema: tuple[str, ...] = NAIVE_SCHEMA

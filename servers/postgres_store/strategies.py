@@ -39,7 +39,6 @@ from servers.postgres_store.store import (
     serialization_failure,
 )
 from servers.stepping import pause
-from servers.storage import Store
 
 MAX_ATTEMPTS = 10  # serializable's tries of one write before it answers 503 busy
 log = logging.getLogger("racelab.postgres")
@@ -47,13 +46,6 @@ log = logging.getLogger("racelab.postgres")
 
 class NaivePostgresStore(NaivePostgresOnCall, PostgresStore):
     """The sqlite naive code on a database server: every statement its own transaction."""
-
-    strategy = "naive"
-    claims = "a real database server: every statement is atomic"
-    why = (
-        "stock is read, computed in Python and written back in separate statements: at "
-        "READ COMMITTED concurrent orders overwrite each other's stock (a lost update)."
-    )
 
     def _each_alone(self, statement, params):
         with self.engine.begin() as conn:
@@ -69,14 +61,6 @@ class NaivePostgresStore(NaivePostgresOnCall, PostgresStore):
 class RepeatableReadPostgresStore(RepeatableReadPostgresOnCall, PostgresStore):
     """The naive code in one REPEATABLE READ transaction, and no retry."""
 
-    strategy = "repeatable-read"
-    claims = "snapshot isolation (first updater wins) and a unique token"
-    why = (
-        "the second writer of a row read in its snapshot is aborted (SQLSTATE 40001), so "
-        "a lost update becomes a 503 busy that the client must resend; nothing is lost."
-    )
-    holds_up_to = None
-    pause_points = ("read", "write", "commit")
     schema = KEYED_SCHEMA
 
     def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
@@ -103,14 +87,6 @@ class RepeatableReadPostgresStore(RepeatableReadPostgresOnCall, PostgresStore):
 class SerializablePostgresStore(SerializablePostgresOnCall, PostgresStore):
     """The naive code in one SERIALIZABLE transaction, retried whole on 40001."""
 
-    strategy = "serializable"
-    claims = "serializable: as if the transactions ran one at a time; a unique token"
-    why = (
-        "PostgreSQL aborts any transaction that could not have run one at a time "
-        "(SQLSTATE 40001) and the strategy retries it whole, so the naive code holds."
-    )
-    holds_up_to = None
-    pause_points = ("read", "write", "commit")
     schema = KEYED_SCHEMA
 
     def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
@@ -141,14 +117,6 @@ class SerializablePostgresStore(SerializablePostgresOnCall, PostgresStore):
 class ForUpdatePostgresStore(ForUpdatePostgresOnCall, PostgresStore):
     """The read-then-write, with the item's row locked first (SELECT ... FOR UPDATE)."""
 
-    strategy = "for-update"
-    claims = "a row lock (SELECT ... FOR UPDATE) before reading the stock; a unique token"
-    why = (
-        "the item's row is locked before its stock is read, so a second order waits for "
-        "the first to commit and then reads what it left; the token is checked under it."
-    )
-    holds_up_to = None
-    pause_points = ("read", "write", "commit")
     schema = KEYED_SCHEMA
 
     def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
@@ -185,14 +153,6 @@ class ForUpdatePostgresStore(ForUpdatePostgresOnCall, PostgresStore):
 class TransactionalPostgresStore(TransactionalPostgresOnCall, PostgresStore):
     """One transaction, a conditional update, a unique token: as sqlite's transactional."""
 
-    strategy = "transactional"
-    claims = "a conditional update and a unique token, at READ COMMITTED"
-    why = (
-        "UPDATE ... WHERE stock >= qty decides and writes in one statement; a concurrent one "
-        "waits for the row and re-checks the condition; a unique token stops a duplicate."
-    )
-    holds_up_to = None
-    pause_points = ("read", "write", "commit")
     schema = TRANSACTIONAL_SCHEMA
 
     def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
@@ -221,16 +181,3 @@ class TransactionalPostgresStore(TransactionalPostgresOnCall, PostgresStore):
             if row is None:
                 raise NotFound(f"No order has id {order_id}.")
             run(GIVE_BACK, {"qty": row.qty, "sku": row.sku})
-
-
-# The strategies this backend offers, in the order the ladder and the docs show them.
-STRATEGIES: dict[str, type[Store]] = {
-    cls.strategy: cls
-    for cls in (
-        NaivePostgresStore,
-        RepeatableReadPostgresStore,
-        SerializablePostgresStore,
-        ForUpdatePostgresStore,
-        TransactionalPostgresStore,
-    )
-}

@@ -81,7 +81,6 @@ class SqlOnCallReads:
 class NaiveSqliteOnCall(SqlOnCallReads):
     """Each statement of the leave its own transaction (self._one), as naive's orders."""
 
-    oncall_holds_up_to = 0
     _one: Callable[..., Any]  # the store's: one statement in its own transaction
 
     def leave_shift(self, shift: str, doctor: str, token: str) -> tuple[dict, bool]:
@@ -100,7 +99,6 @@ class NaiveSqliteOnCall(SqlOnCallReads):
 class TransactionalSqliteOnCall(SqlOnCallReads):
     """The whole leave inside self._write(): the writer queue and BEGIN IMMEDIATE."""
 
-    oncall_holds_up_to = None
     _write: Callable[[], AbstractContextManager[Any]]  # the store's: the queue, BEGIN IMMEDIATE
 
     def leave_shift(self, shift: str, doctor: str, token: str) -> tuple[dict, bool]:

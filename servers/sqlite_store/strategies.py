@@ -75,7 +75,6 @@ def _check_readable(path: Path) -> None:
 class SqliteStore(SqlReads, Store):
     """Shared reads and set-up; strategies differ in schema, connection and writes."""
 
-    backend = "sqlite"
     filename = "store.db"
     schema: tuple[str, ...] = ()
     setup_pragmas: tuple[str, ...] = ()
@@ -130,13 +129,6 @@ class NaiveSqliteStore(NaiveSqliteOnCall, SqliteStore):
     token both find it missing and both insert it (no unique constraint stops them).
     """
 
-    strategy = "naive"
-    claims = "a real database: every statement is atomic"
-    why = (
-        "stock is read, computed in Python and written back in separate statements: "
-        "concurrent orders overwrite each other's stock (a lost update), even on a real "
-        "database."
-    )
     schema = NAIVE_SCHEMA
 
     def _one(self, statement, params, first_write: bool = True):
@@ -193,14 +185,6 @@ class TransactionalSqliteStore(TransactionalSqliteOnCall, SqliteStore):
     write lock, and a write that cannot get it answers 503 busy: it did not happen.
     """
 
-    strategy = "transactional"
-    claims = "serializable writes: BEGIN IMMEDIATE, a conditional update, a unique token"
-    why = (
-        "BEGIN IMMEDIATE with a conditional update should hold; a failure here is a bug "
-        "worth reporting."
-    )
-    holds_up_to = None
-    pause_points = ("lock", "read", "write", "commit")
     schema = TRANSACTIONAL_SCHEMA
     setup_pragmas = ("PRAGMA journal_mode=WAL",)
 
@@ -282,9 +266,3 @@ def _configure_connection(dbapi_connection, _record) -> None:
     # back orders the server already acknowledged (docs/contract.md, Durability).
     dbapi_connection.isolation_level = None
     dbapi_connection.execute("PRAGMA synchronous=FULL")
-
-
-# The strategies this backend offers, in the order the ladder and the docs show them.
-STRATEGIES: dict[str, type[Store]] = {
-    cls.strategy: cls for cls in (NaiveSqliteStore, TransactionalSqliteStore)
-}
