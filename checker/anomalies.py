@@ -12,9 +12,8 @@ from functools import cached_property
 import numpy as np
 
 from checker.facts import FAIL, INFO, NONE, OK, HistoryFacts
-from checker.join import Join
 from checker.snapshot import Snapshot
-from checker.store_index import StoreIndex
+from checker.store_index import Join, StoreIndex
 from history import History, HistoryStream
 from shapes import ID, QTY, ROW_FIELDS, SKU, TOKEN
 
