@@ -12,7 +12,7 @@ from functools import cached_property
 import numpy as np
 
 from checker.facts import FAIL, INFO, NONE, OK, HistoryFacts
-from checker.snapshot import Snapshot
+from checker.orders import Snapshot
 from checker.store_index import Join, StoreIndex
 from history import History, HistoryStream
 from shapes import ID, QTY, ROW_FIELDS, SKU, TOKEN

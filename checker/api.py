@@ -11,8 +11,7 @@ import sys
 from typing import TypeGuard
 from urllib.parse import urlsplit
 
-from checker.orders import Orders
-from checker.snapshot import Snapshot
+from checker.orders import Orders, Snapshot
 from checker.untrusted import BadAnswer, fetch, parse_json, printable
 from racelab.exceptions import RunFailed
 from shapes import is_order

@@ -1,4 +1,5 @@
-"""A store's well-formed orders as columns, read as a sequence of (id, sku, qty, token) tuples.
+"""What a store holds, as far as it could be read (the Snapshot every reader fills), and its
+well-formed orders as columns, read as a sequence of (id, sku, qty, token) tuples.
 
 A million orders as tuples cost about 160 bytes each (the tuple, an int object for the id,
 the token); as columns, ids and qtys are numpy arrays and the tokens one polars string
@@ -10,6 +11,7 @@ indexes the orders (examples, the swimlane, conform) still gets tuples, made on 
 import sqlite3
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
 import numpy as np
@@ -177,3 +179,34 @@ def int_array(values) -> np.ndarray:
         return np.array(values, dtype=np.int64)
     except OverflowError:  # JSON and SQLite's own ints are unbounded here; numpy would wrap
         return np.array(values, dtype=object)
+
+
+@dataclass
+class Snapshot:
+    """What a store holds, as far as it could be read."""
+
+    path: str
+    backend: str | None = None
+    items: dict | None = None
+    # Well-formed orders, read as (id, sku, qty, token) tuples, held as columns (millions).
+    orders: Orders = field(default_factory=Orders)
+    # Orders with missing or ill-typed fields, as they were found.
+    malformed: list = field(default_factory=list)
+    corruption: str | None = None
+    unreadable: str | None = None  # why nothing could be read (a server's final reads failed)
+    shifts: dict | None = None  # who is on call, by shift ({}: no rota; None: not read)
+
+    @property
+    def readable(self) -> bool:
+        """Say whether any orders or items could be read."""
+        return self.unreadable is None and (self.items is not None or bool(self.orders))
+
+    @property
+    def through_api(self) -> bool:
+        """Say whether the state was read through the HTTP API rather than from a file."""
+        return self.backend == "api"
+
+
+def is_int(value) -> bool:
+    """Say whether value is an int and not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)

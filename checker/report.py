@@ -10,7 +10,7 @@ from checker.checks import CHECKS, Context
 from checker.contention import MIN_OVERLAPS, contention
 from checker.facts import INFO, facts_from, history_facts
 from checker.oncall import leave_records, spans_with_leaves
-from checker.snapshot import Snapshot
+from checker.orders import Snapshot
 from checker.sql_store import IntegrityCheck
 from checker.store_index import index_store
 from checker.stores import read_store

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pgcluster
 from checker.oncall import read_sql_shifts
-from checker.orders import Orders
-from checker.snapshot import Snapshot, is_int
+from checker.orders import Orders, Snapshot, is_int
 from shapes import ORDER_FIELDS, ORDER_KINDS, ROW_FIELDS, is_order_row
 
 URL_PREFIXES = ("postgresql://", "postgres://")

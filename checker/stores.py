@@ -9,8 +9,7 @@ import msgspec
 
 from checker.json_stream import streamed_store
 from checker.oncall import document_shifts
-from checker.orders import Orders
-from checker.snapshot import Snapshot, is_int
+from checker.orders import Orders, Snapshot, is_int
 from checker.sql_store import is_postgres_store, read_postgres, read_sqlite
 from shapes import Order, is_order
 

@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 
 from checker.columns import DictTokens
 from checker.facts import FAIL, NONE, OK, RANK, history_facts
-from checker.orders import Orders, interned_lines
-from checker.snapshot import Snapshot
+from checker.orders import Orders, Snapshot, interned_lines
 from checker.sql_store import WELL_TYPED, read_sqlite_tables, read_tables
 from checker.stores import BATCH, _well_formed, read_json, read_json_carefully
 from history import op_record, parse_lines

@@ -19,7 +19,7 @@ import pytest
 from builders import CREATED, write_json_store
 from live import in_process
 
-from checker.snapshot import Snapshot
+from checker.orders import Snapshot
 from checker.sql_store import read_tables
 from checker.stores import read_store
 
