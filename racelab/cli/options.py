@@ -3,7 +3,6 @@
 import click
 
 from checker.contention import MIN_OVERLAPS
-from loadtests.plan import WORKLOADS
 
 
 def store_options(skus: int, stock: int, each: str = "a fresh store"):
@@ -63,17 +62,23 @@ timeout_option = click.option(
 
 def mix_option(help_text: str):
     """--mix: operation weights (unset: the --workload's own)."""
+    from loadtests.plan import WORKLOADS  # the load's plan, which racelab serve never needs
+
     defaults = "; ".join(f"{name}: {mix}" for name, mix in WORKLOADS.items())
     return click.option("--mix", help=f"{help_text} Default by workload ({defaults}).")
 
 
-workload_option = click.option(
-    "--workload",
-    type=click.Choice(list(WORKLOADS)),
-    default=next(iter(WORKLOADS)),
-    show_default=True,
-    help="orders: create, cancel and read orders; oncall: doctors leave shifts (write skew).",
-)
+def workload_option(command):
+    """--workload: the orders, or the on-call leaves."""
+    from loadtests.plan import WORKLOADS
+
+    return click.option(
+        "--workload",
+        type=click.Choice(list(WORKLOADS)),
+        default=next(iter(WORKLOADS)),
+        show_default=True,
+        help="orders: create, cancel and read orders; oncall: doctors leave shifts (write skew).",
+    )(command)
 
 
 def repeat_option(default: int, help_text: str):
