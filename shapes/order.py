@@ -1,4 +1,5 @@
-"""The order, defined once: what a store holds, and what a client sends to make one.
+"""The order, defined once: what a store holds, and what a client sends to make one; and
+the on-call workload's one input, a leave's body, whose token is an order's.
 
 docs/contract.md describes these shapes; the servers' request validation, the OpenAPI
 schemas and the checker's well-typed rule are derived from the structs below.
@@ -15,12 +16,14 @@ from shapes.fields import field_rules
 SKU_MAX_LENGTH = 64
 QTY_MIN, QTY_MAX = 1, 100
 TOKEN_MAX_LENGTH = 64
+NAME_MAX_LENGTH = 64  # a doctor's name, and a shift's
 TOKEN_CHARACTERS = "A-Za-z0-9_.:-"  # a regular expression's character class
 TOKEN_PATTERN = f"^[{TOKEN_CHARACTERS}]{{1,{TOKEN_MAX_LENGTH}}}$"
 MAX_ID = 2**63 - 1  # SQLite's largest integer; no store hands out a larger id
 
 Sku = Annotated[str, Meta(min_length=1, max_length=SKU_MAX_LENGTH)]
 Qty = Annotated[int, Meta(ge=QTY_MIN, le=QTY_MAX)]
+Name = Annotated[str, Meta(min_length=1, max_length=NAME_MAX_LENGTH)]
 Token = Annotated[
     str,
     Meta(
@@ -52,6 +55,13 @@ class NewOrder(msgspec.Struct, forbid_unknown_fields=True):
 
     sku: Sku
     qty: Qty
+    token: Token
+
+
+class NewLeave(msgspec.Struct, forbid_unknown_fields=True):
+    """The POST /shifts/<shift>/leave body: exactly these fields, the token as an order's."""
+
+    doctor: Name
     token: Token
 
 
