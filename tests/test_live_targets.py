@@ -13,6 +13,7 @@ from checker import check, exit_code
 from history import read_history
 from racelab.arrival import KEEPALIVE_REQUESTS
 from racelab.compare.targets import MATRICES, TargetSpec
+from servers.registry import store_class
 from servers.stepping import SESSION_HEADER
 from tests.live import RACE_CAP_S, hammer, load_and_check, served
 
@@ -69,26 +70,42 @@ def test_safe_strategies_lose_nothing_and_never_oversell(tmp_path, backend, stra
     assert report.contention.overlaps >= report.min_overlaps
 
 
-def test_one_client_cannot_show_a_race_so_a_clean_store_is_inconclusive(tmp_path):
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    """One sqlite:transactional@1 server for the module's tests of a one-process target;
+    yield its URL, its data dir and a function that reseeds its store in place (Store.reseed,
+    as racelab step reseeds between permutations)."""
+    skus, stock = 5, 100_000
+    with served(tmp_path_factory.mktemp("one-process"), "sqlite", "transactional", 1, skus,
+                stock) as (url, data_dir):  # fmt: skip
+
+        def reseed() -> None:
+            store_class("sqlite", "transactional").reseed(data_dir, skus, stock)
+
+        yield url, data_dir, reseed
+
+
+def test_one_client_cannot_show_a_race_so_a_clean_store_is_inconclusive(tmp_path, one_process):
+    url, data_dir, reseed = one_process
+    reseed()  # the seeded store again, whatever the module's other tests sent it
     history_path = tmp_path / "one.jsonl"
-    with served(tmp_path, "sqlite", "transactional") as (url, data_dir):
-        summary = hammer(url, history_path, RACE_CAP_S, vus=1, max_requests=300)
+    summary = hammer(url, history_path, RACE_CAP_S, vus=1, max_requests=300)
     report = check(next(data_dir.glob("store.*")), read_history(history_path))
     assert report.anomalies == dict.fromkeys(report.anomalies, 0)
     assert report.contention.overlaps == summary.overlaps == 0
     assert report.verdict == "inconclusive" and exit_code(report) == 3
 
 
-def test_a_load_can_demand_that_its_writes_contended(tmp_path):
+def test_a_load_can_demand_that_its_writes_contended(one_process):
     # One VU never overlaps itself, however many it sends; thirty must overlap past 100.
-    with served(tmp_path, "sqlite", "transactional") as (url, _):
-        for vus, sent, expected in ((1, 100, 1), (30, 600, 0)):
-            result = racelab(
-                "load", url, "--vus", str(vus), "--duration", "60s", "--max-requests", str(sent),
-                "--mix", "create=100", "--threshold", "overlaps>100", timeout=90,
-            )  # fmt: skip
-            assert result.returncode == expected, (vus, result.stdout, result.stderr)
-            assert "overlaps>100" in result.stdout
+    url, _, _ = one_process
+    for vus, sent, expected in ((1, 100, 1), (30, 600, 0)):
+        result = racelab(
+            "load", url, "--vus", str(vus), "--duration", "60s", "--max-requests", str(sent),
+            "--mix", "create=100", "--threshold", "overlaps>100", timeout=90,
+        )  # fmt: skip
+        assert result.returncode == expected, (vus, result.stdout, result.stderr)
+        assert "overlaps>100" in result.stdout
 
 
 def raw_request(url: str, head: bytes) -> bytes:
@@ -129,9 +146,8 @@ def assert_a_huge_declared_body_is_refused_unread(url: str) -> None:
     assert time.monotonic() - started < 3
 
 
-def test_a_huge_declared_body_is_refused_without_being_read(tmp_path):
-    with served(tmp_path, "json", "file-lock", 1) as (url, _):
-        assert_a_huge_declared_body_is_refused_unread(url)
+def test_a_huge_declared_body_is_refused_without_being_read(one_process):
+    assert_a_huge_declared_body_is_refused_unread(one_process[0])
 
 
 def test_a_huge_declared_body_is_refused_by_gunicorn_without_being_read(two_workers):
