@@ -157,6 +157,10 @@ def _gunicorn_settings(sock: socket.socket, workers: int, threads: int, worker_c
         "accesslog": None,
         "loglevel": "warning",
         "keepalive": KEEPALIVE_S,
+        # gunicorn's control socket (gunicornc) would be one path in $HOME shared by every
+        # server racelab runs at once, and its asyncio thread is stopped and restarted
+        # around each worker's fork: racelab stops its servers by signal, never through it.
+        "control_socket_disable": True,
     }
 
 
