@@ -210,8 +210,7 @@ def _points(target) -> tuple:
     cannot be started or passes none."""
     from racelab.cli.errors import InputError
     from racelab.compare.process import TargetFailed
-    from racelab.explore.engine import NothingToInterleave
-    from racelab.explore.points import create_points
+    from racelab.explore.engine import NothingToInterleave, create_points
 
     try:
         return create_points(target)

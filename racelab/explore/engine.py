@@ -2,7 +2,8 @@
 
 First each session runs alone on a fresh store, and the points it reaches are its steps;
 then the chosen interleavings of those steps run, each on a fresh store, and the checker
-judges each (racelab.step.runner).
+judges each (racelab.step.runner). The points one create passes, learned the same way,
+write a reproduction in a server's own points (`racelab check --repro --external`).
 """
 
 from dataclasses import dataclass, field
@@ -10,13 +11,14 @@ from dataclasses import dataclass, field
 from racelab.exceptions import RacelabError
 from racelab.explore import schedules
 from racelab.explore.drive import driver
-from racelab.explore.requests import alone
+from racelab.explore.requests import alone, build_spec
 from racelab.process_exit import raise_if_stopped
 from racelab.step.runner import Outcome
 from racelab.step.scheduler import BLOCK_WAIT_S
 from racelab.step.spec import Spec, step_name
 
 DEFAULT_BUDGET = 200
+AMPLE_STOCK = 100  # as a reproduction's setup has: the create is not refused for stock
 
 
 class NothingToInterleave(RacelabError):
@@ -127,3 +129,11 @@ def explore(spec: Spec, target, search: Search = Search(), progress=None) -> Exp
             found.tried.append(tried)
             progress(f"{number}/{len(picked)} {' '.join(tried.steps())}: {tried.outcome.verdict}")
     return found
+
+
+def create_points(target, block_wait: float = BLOCK_WAIT_S, files: bool = False) -> tuple:
+    """Return the points one create passes on target, alone on a fresh store, as steps a
+    spec can name; raise NothingToInterleave if it passes none."""
+    spec = build_spec(["A: create sku-1 1"], f"skus=1,stock={AMPLE_STOCK}")
+    with driver(target, block_wait, files) as chosen:
+        return tuple(learn(spec, chosen.run, lambda text: None)["A"])
