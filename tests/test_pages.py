@@ -10,8 +10,7 @@ from racelab.compare.targets import parse_specs
 from racelab.report.html import examples_page, report_page
 from racelab.report.swimlane import example_lanes
 from racelab.repro.pick import read_writes
-from racelab.step.html import matrix_html
-from racelab.step.run import run_matrix
+from racelab.step.run import matrix_html, run_matrix
 from racelab.step.spec import load_spec
 from shapes.reports import (
     CompareEntry,

@@ -130,9 +130,7 @@ def show_results(spec, rows, json_path, html_path) -> None:
     if json_path:
         write_file(json_path, json.dumps(run.as_json(spec, rows), indent=2))
     if html_path:
-        from racelab.step.html import matrix_html
-
-        write_file(html_path, matrix_html(spec, rows))
+        write_file(html_path, run.matrix_html(spec, rows))
 
 
 def write_file(path: str, text: str) -> None:

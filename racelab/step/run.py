@@ -1,6 +1,7 @@
 """Run a spec against one or more targets, each permutation `repeat` times; format it.
 
-Compute (run_matrix), format (table_lines, matrix_lines) and write (the CLI) are apart.
+Compute (run_matrix), format (table_lines, matrix_lines, as_json, matrix_html: the page's
+data, gathered before its template renders it) and write (the CLI) are apart.
 """
 
 from collections.abc import Callable
@@ -173,6 +174,45 @@ def as_json(spec: Spec, rows: list[list[Cell]]) -> dict:
             }
             for row in rows
         ],
+    }
+
+
+def matrix_html(spec: Spec, rows: list[list[Cell]]) -> str:
+    """Return the matrix as one self-contained HTML page (racelab/templates/step_matrix.html):
+    the matrix, then each target's permutations step by step."""
+    from racelab.pages import render  # jinja2 is loaded for --html alone
+
+    columns = range(len(rows[0]) if rows else 0)
+    return render(
+        "step_matrix.html",
+        spec={"name": spec.name, "path": spec.path},
+        rows=[_page_row(row) for row in rows],
+        targets=[_page_target(rows, n) for n in columns],
+    )
+
+
+def _page_row(row: list[Cell]) -> dict:
+    """Return one permutation's steps and each target's verdict on it."""
+    steps = " ".join(step_name(s) for s in row[0].permutation)
+    return {"steps": steps, "cells": [{"verdict": c.verdict, "label": c.label()} for c in row]}
+
+
+def _page_target(rows: list[list[Cell]], column: int) -> dict:
+    """Return one target's column: its name, why, and each permutation's first run."""
+    target = rows[0][column].target
+    return {"name": target.name, "why": target.why,
+            "runs": [_page_run(row[column]) for row in rows]}  # fmt: skip
+
+
+def _page_run(cell: Cell) -> dict:
+    """Return a cell's first run: its steps, answers, verdict and anomaly classes."""
+    first = cell.runs[0]
+    return {
+        "steps": steps_text(first),
+        "answers": "; ".join(f"{a.session}: {a.text()}" for a in first.answers),
+        "over": f" over {len(cell.runs)} runs" if len(cell.runs) > 1 else "",
+        "verdict": cell.verdict,
+        "anomalies": ", ".join(f"{k} {v}" for k, v in first.anomalies.items() if v),
     }
 
 
