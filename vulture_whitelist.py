@@ -8,7 +8,7 @@ commands and Flask routes are left out by their decorators (pyproject.toml, [too
 
 # Python's own protocols: a module's lazy attributes (PEP 562), an ASGI app's arguments.
 __getattr__  # checker/__init__.py
-receive  # tests/test_pause_helpers.py
+receive  # tests/test_step_interpose.py
 
 # msgspec and Flask read these fields and settings by name.
 created_at  # checker/stores.py, servers/json_store/document.py: decoded struct fields
