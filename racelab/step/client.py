@@ -1,13 +1,31 @@
-"""One stepped session's HTTP connection to the server, kept open across its requests."""
+"""What the step runner holds open to a target: each session's HTTP connection, kept open
+across its requests, and for a PostgreSQL target a lock probe.
 
+The probe asks the server how many of its clients wait for a lock, as isolationtester does.
+A row lock is taken inside PostgreSQL, where no wait notice can be sent from, so the
+scheduler asks the server itself: a request released into `SELECT ... FOR UPDATE` on a row
+another session holds shows in pg_locks as a lock not granted. The lock is granted by the
+holder's COMMIT before that COMMIT returns, so once the holder's step is over the count no
+longer includes its waiter.
+"""
+
+import contextlib
 import http.client
 import json
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import pgcluster
 from servers.stepping import SESSION_HEADER, WORKER_HEADER
 
 REQUEST_LIMIT_S = 60.0  # as long as a held request may wait: a permutation's whole bound
 DISTINCT_WORKER_TRIES = 40
+PRIVATE_DIR = "pgdata"  # where `racelab serve postgres` keeps its private server
+PROBE_CONNECT_TIMEOUT_S = 5
+WAITING = """
+    SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE NOT l.granted AND a.datname = current_database() AND a.pid <> pg_backend_pid()
+"""
 
 
 class Client:
@@ -66,3 +84,35 @@ def _json(raw: bytes) -> dict | None:
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
+
+
+class LockProbe:
+    """One connection to a target's private PostgreSQL, counting its clients' lock waits."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def __call__(self) -> int:
+        """Return how many of the database's other clients wait for a lock now."""
+        return self.connection.execute(WAITING).fetchone()[0]
+
+    def close(self) -> None:
+        """Close the connection."""
+        with contextlib.suppress(Exception):
+            self.connection.close()
+
+
+def lock_probe(data_dir) -> LockProbe | None:
+    """Return a probe of the private PostgreSQL serving data_dir, or None if there is none."""
+    socket_dir = pgcluster.running_socket_dir(Path(data_dir) / PRIVATE_DIR)
+    if socket_dir is None:
+        return None
+    import psycopg  # noqa: PLC0415 - a fifth of a second, for PostgreSQL targets only
+
+    try:
+        connection = psycopg.connect(
+            pgcluster.conninfo(socket_dir), autocommit=True, connect_timeout=PROBE_CONNECT_TIMEOUT_S
+        )
+    except psycopg.Error:
+        return None
+    return LockProbe(connection)

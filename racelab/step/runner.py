@@ -27,9 +27,8 @@ from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
 from racelab.process_exit import finishing
-from racelab.step.client import REQUEST_LIMIT_S, Client
+from racelab.step.client import REQUEST_LIMIT_S, Client, lock_probe
 from racelab.step.lanes import StepLog
-from racelab.step.lock_probe import lock_probe
 from racelab.step.scheduler import BLOCK_WAIT_S, Scheduler
 from racelab.step.spec import WRITES, Permutation, Session, Spec
 from servers.registry import store_class
