@@ -2,7 +2,17 @@
 
 import argparse
 
-from benchmarks import capacity, checker_scale, compares, faults, generator, labs, stepping, ui
+from benchmarks import (
+    capacity,
+    checker_scale,
+    compares,
+    faults,
+    generator,
+    labs,
+    starts,
+    stepping,
+    ui,
+)
 
 BENCHMARKS = {
     "generator": generator.run,
@@ -39,6 +49,9 @@ EXTRA = {
     "oncallpg": lambda runs: compares.tally_oncall(runs, matrix="postgres"),
     # The postgres strategies alone (the targets benchmark runs them with every other).
     "postgres": lambda runs: compares.measure_targets(runs, matrix="postgres"),
+    # The CPU of each command the tests start many times (RACELAB_BASELINE: beside another
+    # checkout's).
+    "starts": starts.measure_starts,
 }
 
 
