@@ -1,6 +1,7 @@
 """The command line: help for every command, bad values named with exit 2, check's exit codes."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -156,3 +157,26 @@ def test_check_an_unreadable_store_is_exit_1(runner, tmp_path):
     (tmp_path / "store.json").write_bytes(b"\x00\x01")
     result = runner.invoke(cli, ["check", str(tmp_path / "store.json")])
     assert result.exit_code == 1 and "corrupt_store         1" in result.output
+
+
+@pytest.mark.parametrize(
+    ("bindir", "status", "message"),
+    [
+        ({}, 2, "no PostgreSQL server binaries (initdb, postgres) were found"),  # the user's
+        ({"initdb": 3, "postgres": 3}, 1, "initdb failed"),  # the machine's: it would not start
+    ],
+)
+def test_serve_postgres_says_why_its_own_server_did_not_start(tmp_path, bindir, status, message):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name, code in bindir.items():
+        (fake / name).write_text(f"#!/bin/sh\necho refused >&2\nexit {code}\n")
+        (fake / name).chmod(0o755)
+    result = subprocess.run(
+        [sys.executable, "-m", "racelab", "serve", "postgres", "--port", "0",
+         "--data-dir", str(tmp_path / "data")],
+        env={**os.environ, "RACELAB_PG_BINDIR": str(fake)},
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == status, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
