@@ -196,6 +196,8 @@ class Misbehaving(RawServer):
 def test_a_misbehaving_target_still_yields_a_complete_history(tmp_path, mode, client):
     server = Misbehaving(mode)
     try:
+        # Bounded by requests: a server that answers at once would have three VUs spin for
+        # the whole second (a CPU second each test); how each answer is recorded is checked.
         config = LoadConfig(
             url=server.url,
             duration=1.0,
@@ -204,6 +206,7 @@ def test_a_misbehaving_target_still_yields_a_complete_history(tmp_path, mode, cl
             seed=1,
             mix={"create": 1},
             client=client,
+            max_requests=30,
         )
         summary, run = execute(config, tmp_path / "h.jsonl")
     finally:
@@ -222,7 +225,9 @@ def test_a_refused_connection_is_fail_because_nothing_was_sent(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = LoadConfig(url=f"http://127.0.0.1:{port}", duration=0.5, vus=2, mix={"create": 1})
+    # Bounded by requests too: a refused connect comes back at once, and two VUs would spin.
+    config = LoadConfig(url=f"http://127.0.0.1:{port}", duration=0.5, vus=2, mix={"create": 1},
+                        max_requests=20)  # fmt: skip
     run = LoadRun(config, RecordingHistory(), items={"sku-1": 1})  # nobody to ask for them
     import asyncio
 
