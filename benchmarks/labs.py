@@ -187,8 +187,15 @@ def explore_mismatches(
     command: str, expected: tuple[int, str, list[str]], out_root: Path
 ) -> list[str]:
     """Run a lab's explore command; return how its exit, output or schedules missed the promise."""
+    return explored_mismatches(run_command(command, out_root), command, expected, out_root)
+
+
+def explored_mismatches(
+    result: subprocess.CompletedProcess, command: str, expected: tuple[int, str, list[str]],
+    out_root: Path,
+) -> list[str]:  # fmt: skip
+    """Return how a lab's explore command, run into out_root, missed the promise."""
     code, line, anomalies = expected
-    result = run_command(command, out_root)
     if result.returncode != code:
         return [f"exit {result.returncode}, not {code}: {result.stderr[-500:]}"]
     args = adapt(command, out_root)
