@@ -66,8 +66,8 @@ _.nr_conns  # racelab/gunicorn_worker.py
 _.data_ready
 _.on_client_socket_readable
 _.handle_error
-_.spawn_workers  # racelab/prompt_gunicorn.py
-_._num_workers  # gunicorn's num_workers property reads it (tests/test_prompt_gunicorn.py)
+_.spawn_workers  # racelab/gunicorn_worker.py
+_._num_workers  # gunicorn's num_workers property reads it (tests/test_slow_clients.py)
 _.handle_hup  # racelab/serve.py
 
 # FUSE (mfusepy) calls these operations with these arguments (racelab/interpose/fs.py).

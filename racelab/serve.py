@@ -114,8 +114,7 @@ def serve_gunicorn(sock: socket.socket, config: dict, workers: int, threads: int
     """Serve with N gunicorn worker processes (gthread), each opening the store itself."""
     from gunicorn.app.base import BaseApplication
 
-    from racelab.gunicorn_worker import ContractThreadWorker
-    from racelab.prompt_gunicorn import PromptArbiter
+    from racelab.gunicorn_worker import ContractThreadWorker, PromptArbiter
 
     settings = _gunicorn_settings(sock, workers, threads, ContractThreadWorker)
     settings["post_worker_init"] = announce_when_workers_ready(workers, ready)

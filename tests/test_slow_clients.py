@@ -2,9 +2,15 @@
 
 Each server gets its half-sent requests when the module starts, so the wait for the
 arrival bound runs while the other tests do.
+
+Their gunicorn runs racelab/gunicorn_worker.py, whose PromptArbiter overrides
+Arbiter.spawn_workers, which gunicorn does not document; pyproject.toml bounds gunicorn
+below its next major version, and the last two tests hold the override to gunicorn's own
+loop, so an upgrade that changes it fails here, not in a compare.
 """
 
 import contextlib
+import inspect
 import json
 import socket
 import time
@@ -12,11 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from gunicorn.arbiter import Arbiter
 
 from racelab.arrival import ARRIVAL_S, MAX_CONNECTIONS
 from racelab.compare.process import start_server, stop_server
 from racelab.compare.settings import Settings
 from racelab.compare.targets import TargetSpec
+from racelab.gunicorn_worker import PromptArbiter
 
 HEAD = b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
 HALF_SENT = [
@@ -155,3 +163,21 @@ def test_one_process_serves_a_bounded_number_of_connections(servers):
     # Every connection before /health's was accepted by the time it was answered: with a
     # thread each, as many threads; bounded, the half-sent ones wait their turn.
     assert status == 200 and threads <= MAX_CONNECTIONS + 5
+
+
+def test_gunicorn_still_spawns_workers_in_the_loop_the_override_replaces():
+    source = inspect.getsource(Arbiter.spawn_workers)
+    assert "for _ in range(self.num_workers - len(self.WORKERS)):" in source
+    assert "self.spawn_worker()" in source
+    assert "time.sleep(0.1 * random.random())" in source  # the stagger PromptArbiter drops
+
+
+def test_the_prompt_arbiter_spawns_every_missing_worker_and_no_more():
+    arbiter = object.__new__(PromptArbiter)  # no app, no config: only the spawn loop runs
+    arbiter._num_workers = 4  # what gunicorn's num_workers property reads
+    arbiter.WORKERS = {1001: "already up"}
+    spawned = []
+    arbiter.spawn_worker = lambda: spawned.append(len(spawned) + 1)  # gunicorn's, not ours
+    arbiter.spawn_workers()
+    assert spawned == [1, 2, 3]
+    assert arbiter.num_workers == 4
