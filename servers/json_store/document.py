@@ -3,7 +3,7 @@
 import msgspec
 
 from servers.errors import NotFound, OutOfStock, StoreUnreadable, UnknownSku
-from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT, seed_shifts
+from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT, answer, decide, seed_shifts
 from servers.storage import seed_items, utc_now
 from shapes import Order  # one stored order, its fields in the order store.json writes them
 
@@ -113,6 +113,17 @@ def remove_order(doc: Document, order_id: int) -> tuple[None, bool]:
     doc.orders.remove(order)
     doc.items[order.sku] = doc.items.get(order.sku, 0) + order.qty
     return None, True
+
+
+def take_leave(doc: Document, shift: str, doctor: str, token: str) -> tuple[dict, bool]:
+    """Apply a leave to doc; return (answer, changed)."""
+    done = doc.leaves.get(token)
+    if done is not None:
+        return answer(done.shift, done.on_call), False
+    stays = decide(shift, doctor, doc.shifts.get(shift))
+    doc.shifts[shift] = stays
+    doc.leaves[token] = Leave(shift=shift, doctor=doctor, on_call=stays)
+    return answer(shift, stays), True
 
 
 def orders_after(doc: Document, limit: int, after_id: int) -> list[dict]:

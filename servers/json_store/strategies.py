@@ -9,7 +9,6 @@ from pathlib import Path
 
 from servers.errors import Busy
 from servers.json_store import document
-from servers.json_store.oncall import JsonOnCall
 from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
 from servers.stepping import locked, pause
 from servers.storage import Store
@@ -51,7 +50,7 @@ def fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-class JsonStore(JsonOnCall, Store):
+class JsonStore(Store):
     """Shared read-modify-write; strategies differ in _load, _save and their guards."""
 
     filename = "store.json"
@@ -110,6 +109,15 @@ class JsonStore(JsonOnCall, Store):
 
     def cancel_order(self, order_id: int) -> None:
         self._update(lambda doc: document.remove_order(doc, order_id))
+
+    def shifts(self) -> dict[str, list[str]]:
+        return self._read(lambda doc: {shift: list(d) for shift, d in doc.shifts.items()})
+
+    def leave_shift(self, shift: str, doctor: str, token: str) -> tuple[dict, bool]:
+        # Guarded as an order is, through the same pause points: a whole-file store cannot
+        # skew two rows apart, but an unguarded one loses a leave when a stale copy of the
+        # document is written back over it.
+        return self._update(lambda doc: document.take_leave(doc, shift, doctor, token))
 
 
 class NaiveJsonStore(JsonStore):
