@@ -117,7 +117,7 @@ def test_conform_says_so_when_nothing_answers():
 
 def test_compare_runs_a_url_target_and_refuses_one_that_already_holds_orders(tmp_path):
     with python_server(tmp_path, stock=100_000) as url:
-        run = racelab("compare", "--targets", f"url:{url}", "--max-requests", "1500",
+        run = racelab("compare", "--targets", f"url:{url}", "--max-requests", "500",
                       "--duration", "60s", "--out", str(tmp_path / "a"))  # fmt: skip
         assert run.returncode == 0, run.stderr
         entry = json.loads((tmp_path / "a" / "report.json").read_text())["targets"][0]
