@@ -6,6 +6,7 @@ import click
 
 from racelab.cli.options import (
     allow_remote_option,
+    chosen_mix,
     max_requests_option,
     mix_option,
     retries_option,
@@ -145,7 +146,6 @@ def settings_from(options: dict):
     """Return the Settings every target gets: the options, parsed, one field each."""
     from loadtests.shapes import parse_duration
     from racelab.cli.errors import parsed_option
-    from racelab.cli.load_options import chosen_mix
 
     if options["duration"] is None:
         duration = {"kill": KILL_DURATION_S, "power-loss": POWER_LOSS_DURATION_S}.get(

@@ -3,6 +3,7 @@
 import click
 
 from checker.contention import MIN_OVERLAPS
+from racelab.cli.errors import parsed_option
 
 
 def store_options(skus: int, stock: int, each: str = "a fresh store"):
@@ -66,6 +67,13 @@ def mix_option(help_text: str):
 
     defaults = "; ".join(f"{name}: {mix}" for name, mix in WORKLOADS.items())
     return click.option("--mix", help=f"{help_text} Default by workload ({defaults}).")
+
+
+def chosen_mix(text: str | None, workload: str) -> dict:
+    """Return --mix parsed (naming it if bad), or the workload's own mix when it is unset."""
+    from loadtests.plan import default_mix, parse_mix
+
+    return parsed_option(parse_mix, text, "--mix") if text else default_mix(workload)
 
 
 def workload_option(command):
