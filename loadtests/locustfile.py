@@ -24,9 +24,8 @@ from locust import HttpUser, between, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from history import READ_OPS, HistoryWriter, op_record, run_record
-from loadtests.answers import answer_fields
 from loadtests.client import LIST_LIMIT
-from loadtests.outcome import classify_status
+from loadtests.outcome import answer_fields, classify_status
 
 SEED = int(os.environ.get("RACELAB_SEED", "1"))
 THINK = float(os.environ.get("RACELAB_THINK", "0"))

@@ -4,8 +4,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from history import READ_OPS, encode_op, with_fields
-from loadtests.answers import answer_fields
 from loadtests.client import LIST_LIMIT, request_args
+from loadtests.outcome import answer_fields
 from loadtests.plan import Step
 
 

@@ -11,8 +11,8 @@ import pytest
 from checker import check
 from checker.stores import resolve_store_path
 from history import read_history
-from loadtests.answers import answer_fields
 from loadtests.config import LoadConfig
+from loadtests.outcome import answer_fields
 from loadtests.plan import Planner, ShiftClock, default_mix
 from loadtests.run import execute
 from tests.live import in_process
