@@ -102,9 +102,8 @@ def load_command(history_path, summary_json, timeline_csv, thresholds, quiet, **
 
     Exit 0 when every threshold passed, 1 when one failed, 2 on bad usage.
     """
-    from loadtests.console import summary_lines
     from loadtests.limits import peak_vus, raise_open_files
-    from loadtests.run import execute, live_stream
+    from loadtests.run import execute, live_stream, summary_lines
     from loadtests.runner import LoadError
 
     config = build_config(**options)
