@@ -21,7 +21,7 @@ LONGEST_FIRST = ("test_explore.py", "test_live_targets.py", "test_hostile.py", "
                  "test_lab_outcomes_2.py", "test_leftovers.py", "test_faults.py",
                  "test_step_matrix_sql.py", "test_fuzz_http.py", "test_engine.py",
                  "test_swimlane.py", "test_ui_browser.py", "test_step_interpose.py",
-                 "test_bad_input.py", "test_load.py", "test_postgres.py")  # fmt: skip
+                 "test_contract.py", "test_load.py", "test_postgres.py")  # fmt: skip
 
 
 def pytest_collection_modifyitems(items):
