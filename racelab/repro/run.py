@@ -3,9 +3,13 @@
 Compute (build), write (write_all) and replay are apart; progress goes through a callback.
 """
 
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from racelab.compare.external import ExternalTarget
 from racelab.compare.process import TargetFailed
 from racelab.compare.targets import TargetSpec
 from racelab.repro.pick import Writes, is_retry, pick
@@ -20,6 +24,9 @@ from shapes.reports import (
     Verdict,
     read_shape,
 )
+
+if TYPE_CHECKING:
+    from racelab.step.runner import StepServer
 
 PER_CLASS = 2  # examples reproduced per anomaly class
 REPEAT = 5
@@ -101,32 +108,33 @@ def write_all(repros: list[Repro], out_dir: Path) -> None:
             repro.path.write_text(repro.text, encoding="utf-8")
 
 
-def replay(repros: list[Repro], target: TargetSpec, repeat: int = REPEAT, faults=False,
-           progress=None) -> None:  # fmt: skip
+def replay(repros: list[Repro], target: TargetSpec | ExternalTarget, repeat: int = REPEAT,
+           faults=False, progress=None) -> None:  # fmt: skip
     """Replay each written spec on target, and say how it went through progress."""
     progress = progress or (lambda text: None)
-    for repro in repros:
-        if repro.path is None:
-            continue
-        try:
-            _replay_one(repro, target, repeat)
-        except (TargetFailed, StepSpecError, OSError) as e:
-            # One reproduction that cannot run must not cost the run its report.
-            repro.error = str(e) or type(e).__name__
-        if not repro.reproduced and faults:
-            repro.fault_note = ("no interleaving reproduced it, and the run was killed on "
-                                "purpose: a crash explains it")  # fmt: skip
-        progress(repro.summary())
+    with _permutation_runner(target) as run:
+        for repro in repros:
+            if repro.path is None:
+                continue
+            try:
+                _replay_one(repro, run, repeat)
+            except (TargetFailed, StepSpecError, OSError) as e:
+                # One reproduction that cannot run must not cost the run its report.
+                repro.error = str(e) or type(e).__name__
+            if not repro.reproduced and faults:
+                repro.fault_note = ("no interleaving reproduced it, and the run was killed "
+                                    "on purpose: a crash explains it")  # fmt: skip
+            progress(repro.summary())
 
 
-def _replay_one(repro: Repro, target: TargetSpec, repeat: int) -> None:
+def _replay_one(repro: Repro, run: Callable, repeat: int) -> None:
     """Try each race permutation once; run the first that shows the anomaly `repeat` times."""
     from racelab.step.spec import load_spec
 
     spec = load_spec(repro.path)
 
     def shows(index: int) -> bool:
-        outcome = _run(spec, target, spec.permutations[index])
+        outcome = run(spec, spec.permutations[index])
         return bool(outcome.anomalies.get(repro.anomaly))
 
     races = range(1, len(spec.permutations))
@@ -138,16 +146,37 @@ def _replay_one(repro: Repro, target: TargetSpec, repeat: int) -> None:
     repro.reproduced = 1 + sum(shows(found) for _ in range(repeat - 1))
 
 
-def _run(spec, target, permutation):
-    """Run one permutation on a server of its own: a racelab target's, or yours started
-    afresh from its command (racelab step --external's engine)."""
-    if target.backend == "external":
+@contextlib.contextmanager
+def _permutation_runner(target: TargetSpec | ExternalTarget) -> Iterator[Callable]:
+    """Yield run(spec, permutation). A racelab target's server serves every permutation,
+    its store reseeded before each (racelab step's engine), and is started again only
+    after an error or a session left unfinished; a server of yours is started afresh from
+    its command each time (racelab step --external's engine)."""
+    if isinstance(target, ExternalTarget):
         from racelab.step.external import run_external
 
-        return run_external(target, [(spec, permutation)])[0]
-    from racelab.step.runner import run_permutation
+        yield lambda spec, permutation: run_external(target, [(spec, permutation)])[0]
+        return
+    from racelab.step.runner import stepped_server
 
-    return run_permutation(spec, target, permutation)
+    with contextlib.ExitStack() as stack:
+        servers: list[StepServer] = []  # the one running now, if any
+
+        def run(spec, permutation):
+            if not servers:
+                servers.append(stack.enter_context(stepped_server(target)))
+            try:
+                outcome = servers[0].run(spec, permutation)
+            except BaseException:
+                servers.clear()
+                stack.close()
+                raise
+            if servers[0].spoiled:
+                servers.clear()
+                stack.close()
+            return outcome
+
+        yield run
 
 
 def compare_entry(store: Path) -> CompareEntry | None:
