@@ -16,12 +16,13 @@ settings.load_profile("racelab")
 
 # The files that take longest, started first: pytest-xdist hands files to its processes in
 # collection order, and one of these started last would end the run minutes after the rest.
-LONGEST_FIRST = ("test_explore.py", "test_live_targets.py", "test_hostile.py", "test_labs.py",
-                 "test_step.py", "test_repro.py", "test_own_server.py", "test_lab_outcomes_1.py",
-                 "test_lab_outcomes_2.py", "test_leftovers.py", "test_faults.py",
-                 "test_step_matrix_sql.py", "test_fuzz_http.py", "test_engine.py",
-                 "test_swimlane.py", "test_ui_browser.py", "test_step_interpose.py",
-                 "test_contract.py", "test_load.py", "test_postgres.py")  # fmt: skip
+LONGEST_FIRST = ("test_explore.py", "test_live_targets.py", "test_labs.py", "test_faults.py",
+                 "test_lab_outcomes_1.py", "test_hostile.py", "test_contract.py",
+                 "test_own_server.py", "test_engine.py", "test_lab_outcomes_2.py", "test_step.py",
+                 "test_leftovers.py", "test_fuzz_http.py", "test_step_matrix_sql.py",
+                 "test_interop.py", "test_load.py", "test_repro.py", "test_step_interpose.py",
+                 "test_postgres.py", "test_ui_browser.py", "test_power_loss.py",
+                 "test_checker_stores.py")  # fmt: skip
 
 
 def pytest_collection_modifyitems(items):
