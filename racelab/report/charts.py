@@ -12,7 +12,12 @@ from markupsafe import Markup
 
 from checker.checks import CHECKS
 from racelab.report.svg import (
+    AMBER,
+    GREEN,
+    GREY,
     GRID,
+    RED,
+    WIDTH,
     Scale,
     SymlogScale,
     bar,
@@ -30,10 +35,10 @@ from shapes.reports import CompareEntry, Verdict
 
 ANOMALIES = tuple(CHECKS)
 COLORS = {
-    Verdict.HELD: "#2e7d32",
-    Verdict.FAILED: "#c62828",
-    Verdict.INCONCLUSIVE: "#b26a00",
-    Verdict.UNKNOWN: "#9e9e9e",
+    Verdict.HELD: GREEN,
+    Verdict.FAILED: RED,
+    Verdict.INCONCLUSIVE: AMBER,
+    Verdict.UNKNOWN: GREY,
 }
 PALETTE = (
     "#1f77b4",
@@ -47,8 +52,7 @@ PALETTE = (
     "#bcbd22",
     "#17becf",
 )  # one colour per anomaly class
-KILL = "#c62828"
-WIDTH = 760  # the swimlanes' width, so the page lines up
+KILL = RED
 _SMALL = Markup(" font-size='9'")
 
 
@@ -77,7 +81,7 @@ def timeline_chart(rows: list[dict], title: str, kills: tuple = ()) -> Markup:
     panels = (
         (
             "per second",
-            (("requests", "requests/s", "#1565c0"), ("errors", "errors/s", "#c62828")),
+            (("requests", "requests/s", "#1565c0"), ("errors", "errors/s", RED)),
             False,
         ),
         (
@@ -204,7 +208,7 @@ def throughput_chart(entries: list[CompareEntry]) -> Markup:
     body = _names(entries, 4)
     body += grid(left, ticks(left.high), 4, axis_y) + grid(right, ticks(right.high), 4, axis_y)
     for row, entry in enumerate(entries):
-        y, color, name = 10 + row * ROW_H, COLORS.get(entry.verdict, "#9e9e9e"), label(entry)
+        y, color, name = 10 + row * ROW_H, COLORS.get(entry.verdict, GREY), label(entry)
         (low, high), height = bands[row], ROW_H - 12
         body.append(bar(left, rps[row], y, height, color, f"{name}: {rps[row]:,.0f} requests/s"))
         tip = f"{name}: p99 {p99[row]:,.1f} ms (95% band {low:,.1f}-{high:,.1f} ms)"

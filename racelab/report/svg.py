@@ -10,6 +10,8 @@ import math
 from markupsafe import Markup
 
 GRID = "#e0e0e0"
+GREEN, RED, AMBER, YELLOW, GREY = "#2e7d32", "#c62828", "#b26a00", "#f9a825", "#9e9e9e"
+WIDTH = 760  # a page's charts and swimlanes alike, so they line up
 NOTHING = Markup("")
 FONT = "font-family='sans-serif' font-size='11'"
 

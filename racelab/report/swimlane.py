@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from markupsafe import Markup
 
 from racelab.pages import render
+from racelab.report.svg import GREEN, RED, WIDTH, YELLOW
 from racelab.repro.pick import Writes, pick
 from shapes import ID, TOKEN
 from shapes.reports import CheckReport, Example, read_shape
 
 MOST_BARS = 12  # the example's requests and the nearest that ran beside them
-COLORS = {"ok": "#2e7d32", "fail": "#c62828", "info": "#f9a825"}
-LANE_H, LEFT, WIDTH = 22, 64, 760
+COLORS = {"ok": GREEN, "fail": RED, "info": YELLOW}
+LANE_H, LEFT = 22, 64
 
 
 @dataclass
