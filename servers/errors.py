@@ -36,6 +36,11 @@ class NotFound(ApiError):
 class OutOfStock(ApiError):
     status, code = 409, "out_of_stock"
 
+    @classmethod
+    def left(cls, stock: int, sku: str, qty: int) -> "OutOfStock":
+        """The answer to a create that asks for more than is left, in every store's words."""
+        return cls(f"Only {stock} of {sku!r} left; {qty} were asked for.")
+
 
 class TooLarge(ApiError):
     status, code = 413, "too_large"

@@ -62,6 +62,7 @@ def test_out_of_stock_is_409_and_takes_nothing(client):
     response = order(client, "b", qty=2)
     assert response.status_code == 409
     assert response.get_json()["error"] == "out_of_stock"
+    assert response.get_json()["message"] == "Only 1 of 'sku-1' left; 2 were asked for."
     assert stock(client) == 1
 
 

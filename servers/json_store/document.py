@@ -99,7 +99,7 @@ def add_order(doc: Document, sku: str, qty: int, token: str) -> tuple[dict, bool
     if sku not in doc.items:
         raise UnknownSku(f"No item has sku {sku!r}.")
     if doc.items[sku] < qty:
-        raise OutOfStock(f"Only {doc.items[sku]} of {sku!r} left; {qty} were asked for.")
+        raise OutOfStock.left(doc.items[sku], sku, qty)
     order = Order(id=doc.next_id, sku=sku, qty=qty, token=token, created_at=utc_now())
     doc.next_id += 1
     doc.items[sku] -= qty

@@ -99,7 +99,7 @@ def read_then_write_create(run, sku: str, qty: int, token: str) -> tuple[dict, b
     if row is None:
         raise UnknownSku(f"No item has sku {sku!r}.")
     if row.stock < qty:
-        raise OutOfStock(f"Only {row.stock} of {sku!r} left; {qty} were asked for.")
+        raise OutOfStock.left(row.stock, sku, qty)
     pause("write")
     run(SET_STOCK, {"stock": row.stock - qty, "sku": sku})
     order = new_order(sku, qty, token)

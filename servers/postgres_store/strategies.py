@@ -133,7 +133,7 @@ class ForUpdatePostgresStore(ForUpdatePostgresOnCall, PostgresStore):
             if existing is not None:
                 return dict(existing._mapping), False
             if row.stock < qty:
-                raise OutOfStock(f"Only {row.stock} of {sku!r} left; {qty} were asked for.")
+                raise OutOfStock.left(row.stock, sku, qty)
             pause("write")
             run(SET_STOCK, {"stock": row.stock - qty, "sku": sku})
             order = new_order(sku, qty, token)
@@ -169,7 +169,7 @@ class TransactionalPostgresStore(TransactionalPostgresOnCall, PostgresStore):
                 row = run(SELECT_STOCK, {"sku": sku}).first()
                 if row is None:
                     raise UnknownSku(f"No item has sku {sku!r}.")
-                raise OutOfStock(f"Only {row.stock} of {sku!r} left; {qty} were asked for.")
+                raise OutOfStock.left(row.stock, sku, qty)
             order = new_order(sku, qty, token)
             return {"id": run(INSERT_ORDER, order).scalar_one(), **order}, True
 

@@ -154,7 +154,7 @@ class NaiveSqliteStore(NaiveSqliteOnCall, SqliteStore):
         if row is None:
             raise UnknownSku(f"No item has sku {sku!r}.")
         if row.stock < qty:
-            raise OutOfStock(f"Only {row.stock} of {sku!r} left; {qty} were asked for.")
+            raise OutOfStock.left(row.stock, sku, qty)
         new_stock = row.stock - qty
         pause("write")
         self._one(
@@ -246,7 +246,7 @@ class TransactionalSqliteStore(TransactionalSqliteOnCall, SqliteStore):
         row = conn.exec_driver_sql(TX["stock"], (sku,)).first()
         if row is None:
             return UnknownSku(f"No item has sku {sku!r}.")
-        return OutOfStock(f"Only {row.stock} of {sku!r} left; {qty} were asked for.")
+        return OutOfStock.left(row.stock, sku, qty)
 
     def cancel_order(self, order_id: int) -> None:
         with self._write() as conn:
