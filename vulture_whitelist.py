@@ -32,6 +32,7 @@ OrderUser  # loadtests/locustfile.py
 OnCallUser
 abstract
 wait_time
+tasks
 _.on_start
 close_history
 request_type

@@ -20,12 +20,13 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import TypedDict
 
-from locust import HttpUser, between, constant, events, task
+from locust import HttpUser, between, constant, events
 from locust.runners import MasterRunner, WorkerRunner
 
 from history import READ_OPS, HistoryWriter, op_record, run_record
 from loadtests.client import LIST_LIMIT
 from loadtests.outcome import answer_fields, classify_status
+from loadtests.plan import default_mix
 
 SEED = int(os.environ.get("RACELAB_SEED", "1"))
 THINK = float(os.environ.get("RACELAB_THINK", "0"))
@@ -158,8 +159,15 @@ def _extra_fields(context: dict, status, response) -> dict:
     return answer_fields(context["op"], status, body, context.get("after_id", 0), LIST_LIMIT)
 
 
+def weighted(workload: str, ops) -> list:
+    """Return Locust's tasks in the workload's default mix (loadtests/plan.py): each op as
+    many times as its weight, as Locust expands @task(weight)."""
+    mix = default_mix(workload)
+    return [op for op in ops for _ in range(mix[op.__name__])]
+
+
 class OrderUser(HttpUser):
-    """One shopper: orders, cancels, reads, with the mix create=70, cancel=10, get=10, list=10."""
+    """One shopper: orders, cancels, reads, in `racelab load`'s default mix for orders."""
 
     abstract = WORKLOAD != "orders"  # Locust runs every user class that is not abstract
     wait_time = between(0, THINK) if THINK else constant(0)
@@ -185,7 +193,6 @@ class OrderUser(HttpUser):
     def _mine(self):
         return self.orders[self.random.randrange(len(self.orders))] if self.orders else None
 
-    @task(70)
     def create(self):
         self.n += 1
         order = {
@@ -198,7 +205,6 @@ class OrderUser(HttpUser):
         if response.status_code in (200, 201):
             self.orders.append({**order, "id": response.json()["id"]})
 
-    @task(10)
     def cancel(self):
         order = self._mine()
         if order is None:
@@ -212,7 +218,6 @@ class OrderUser(HttpUser):
         }
         self._send("DELETE", f"/orders/{order['id']}", "/orders/{id}", context)
 
-    @task(10)
     def get(self):
         order = self._mine()
         if order is None:
@@ -225,7 +230,6 @@ class OrderUser(HttpUser):
         }
         self._send("GET", f"/orders/{order['id']}", "/orders/{id}", context)
 
-    @task(10)
     def list(self):
         after = (self._mine() or {"id": 0})["id"]
         self._send(
@@ -235,9 +239,12 @@ class OrderUser(HttpUser):
             {"op": "list", "vu": self.vu, "after_id": after},
         )
 
+    tasks = weighted("orders", (create, cancel, get, list))
+
 
 class OnCallUser(HttpUser):
-    """One doctor's pager: leaves that walk the shifts in order, and rota reads (90/10)."""
+    """One doctor's pager: leaves that walk the shifts in order, and rota reads, in
+    `racelab load`'s default mix for on-call."""
 
     abstract = WORKLOAD != "oncall"
     wait_time = between(0, THINK) if THINK else constant(0)
@@ -248,7 +255,6 @@ class OnCallUser(HttpUser):
         self.rota = [(s["shift"], s["on_call"]) for s in self.client.get("/shifts").json()]
         self.n = 0
 
-    @task(90)
     def leave(self):
         shift, doctors = self.rota[self.n % len(self.rota)]
         self.n += 1
@@ -260,8 +266,9 @@ class OnCallUser(HttpUser):
         self._send("POST", f"/shifts/{shift}/leave", "/shifts/{shift}/leave", context, (200, 409),
                    json=body)  # fmt: skip
 
-    @task(10)
     def shifts(self):
         self._send("GET", "/shifts", "/shifts", {"op": "shifts", "vu": self.vu})
+
+    tasks = weighted("oncall", (leave, shifts))
 
     _send = OrderUser._send

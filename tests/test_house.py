@@ -2,7 +2,10 @@
 and a server that loads only its own backend's code (the list of strategies is plain data)."""
 
 import ast
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -216,3 +219,21 @@ def test_the_exception_root_loads_nothing_else():
     # history/, servers/, loadtests/ and the checker import it: it must not bring racelab in.
     graph = import_graph()
     assert graph["racelab.exceptions"] == set() and graph["racelab"] == set()
+
+
+def test_k6_and_locust_run_the_same_default_mixes_as_racelab_load():
+    # k6 runs JavaScript, so its script keeps a copy of the mixes; this holds it to the one
+    # source (loadtests/plan.py), from which the locustfile's task weights are derived.
+    from loadtests.plan import WORKLOADS, parse_mix
+
+    script = (ROOT / "loadtests" / "k6" / "orders.js").read_text()
+    mixes = re.search(r"const MIXES = \{(.*?)\};", script).group(1)
+    assert dict(re.findall(r'(\w+): "([a-z=0-9,]+)"', mixes)) == WORKLOADS
+    # Locust patches the interpreter with gevent when imported: ask a process of its own.
+    ask = ("import collections, json; from loadtests.locustfile import OnCallUser, OrderUser; "
+           "print(json.dumps({u.__name__: collections.Counter(t.__name__ for t in u.tasks) "
+           "for u in (OrderUser, OnCallUser)}))")  # fmt: skip
+    found = json.loads(subprocess.run([sys.executable, "-c", ask], capture_output=True,
+                                      text=True, check=True, cwd=ROOT).stdout)  # fmt: skip
+    assert found == {"OrderUser": parse_mix(WORKLOADS["orders"]),
+                     "OnCallUser": parse_mix(WORKLOADS["oncall"])}  # fmt: skip
