@@ -10,12 +10,12 @@ from pathlib import Path
 from sqlalchemy import create_engine, exc, text
 
 import pgcluster
-from servers.errors import NotFound, OutOfStock, StoreRefused, StoreUnreadable, UnknownSku
+from servers.errors import StoreRefused, StoreUnreadable
 from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
 from servers.postgres_store import oncall
-from servers.sql_reads import ORDER_COLUMNS, SELECT_BY_ID, SELECT_BY_TOKEN, SqlReads
+from servers.sql import ORDER_COLUMNS, SELECT_BY_TOKEN, SqlReads
 from servers.stepping import pause
-from servers.storage import Store, seed_items, utc_now
+from servers.storage import Store, seed_items
 
 CONNINFO_FILE = "database.url"  # the libpq URL or key=value string the workers connect with
 PRIVATE_DIR = "pgdata"  # a private server's cluster, inside the data dir
@@ -57,16 +57,8 @@ TABLES = ("items", "orders", "shifts", "on_call", "leaves")
 MARK = "racelab store: made by racelab serve postgres; racelab serve --reset replaces it"
 MARK_TABLES = tuple(f"COMMENT ON TABLE {table} IS '{MARK}'" for table in TABLES)
 
-SELECT_STOCK = text("SELECT stock FROM items WHERE sku = :sku")
 LOCK_STOCK = text("SELECT stock FROM items WHERE sku = :sku FOR UPDATE")
-SET_STOCK = text("UPDATE items SET stock = :stock WHERE sku = :sku")
 TAKE = text("UPDATE items SET stock = stock - :qty WHERE sku = :sku AND stock >= :qty")
-GIVE_BACK = text("UPDATE items SET stock = stock + :qty WHERE sku = :sku")
-INSERT_ORDER = text(
-    "INSERT INTO orders (sku, qty, token, created_at)"
-    " VALUES (:sku, :qty, :token, :created_at) RETURNING id"
-)
-DELETE_ORDER = text("DELETE FROM orders WHERE id = :id")
 DELETE_RETURNING = text("DELETE FROM orders WHERE id = :id RETURNING sku, qty")
 LOCK_ORDER = text("SELECT sku, qty FROM orders WHERE id = :id FOR UPDATE")
 
@@ -79,42 +71,6 @@ def read_conninfo(data_dir) -> str:
 def serialization_failure(error: exc.DBAPIError) -> bool:
     """Say whether PostgreSQL aborted a transaction to keep it serializable."""
     return getattr(error.orig, "sqlstate", None) in SERIALIZATION_FAILURES
-
-
-def new_order(sku: str, qty: int, token: str) -> dict:
-    return {"sku": sku, "qty": qty, "token": token, "created_at": utc_now()}
-
-
-def read_then_write_create(run, sku: str, qty: int, token: str) -> tuple[dict, bool]:
-    """The beginner's create: look the token up, read the stock, decide in Python, write.
-
-    run(statement, params) executes one statement: in its own transaction (naive), or in
-    one transaction at the strategy's isolation level.
-    """
-    pause("read")
-    existing = run(SELECT_BY_TOKEN, {"token": token}).first()
-    if existing is not None:
-        return dict(existing._mapping), False
-    row = run(SELECT_STOCK, {"sku": sku}).first()
-    if row is None:
-        raise UnknownSku(f"No item has sku {sku!r}.")
-    if row.stock < qty:
-        raise OutOfStock.left(row.stock, sku, qty)
-    pause("write")
-    run(SET_STOCK, {"stock": row.stock - qty, "sku": sku})
-    order = new_order(sku, qty, token)
-    return {"id": run(INSERT_ORDER, order).scalar_one(), **order}, True
-
-
-def read_then_write_cancel(run, order_id: int) -> None:
-    """The beginner's cancel: find the order, then give its qty back and delete it."""
-    pause("read")
-    row = run(SELECT_BY_ID, {"id": order_id}).first()
-    if row is None:
-        raise NotFound(f"No order has id {order_id}.")
-    pause("write")
-    run(GIVE_BACK, {"qty": row.qty, "sku": row.sku})
-    run(DELETE_ORDER, {"id": order_id})
 
 
 class PostgresStore(SqlReads, Store):

@@ -20,23 +20,25 @@ from servers.postgres_store.oncall import (
     TransactionalPostgresOnCall,
 )
 from servers.postgres_store.store import (
-    DELETE_ORDER,
     DELETE_RETURNING,
-    GIVE_BACK,
-    INSERT_ORDER,
     KEYED_SCHEMA,
     LOCK_ORDER,
     LOCK_STOCK,
-    SELECT_BY_TOKEN,
-    SELECT_STOCK,
-    SET_STOCK,
     TAKE,
     TRANSACTIONAL_SCHEMA,
     PostgresStore,
+    serialization_failure,
+)
+from servers.sql import (
+    DELETE_ORDER,
+    GIVE_BACK,
+    INSERT_ORDER,
+    SELECT_BY_TOKEN,
+    SELECT_STOCK,
+    SET_STOCK,
     new_order,
     read_then_write_cancel,
     read_then_write_create,
-    serialization_failure,
 )
 from servers.stepping import pause
 

@@ -79,21 +79,13 @@ class SqlOnCallReads:
 
 
 class NaiveSqliteOnCall(SqlOnCallReads):
-    """Each statement of the leave its own transaction (self._one), as naive's orders."""
+    """Each statement of the leave its own transaction, as naive's orders."""
 
-    _one: Callable[..., Any]  # the store's: one statement in its own transaction
+    # The store's: run(statement, params) for one request, each statement alone.
+    _statement_runner: Callable[[], Callable[..., Any]]
 
     def leave_shift(self, shift: str, doctor: str, token: str) -> tuple[dict, bool]:
-        wrote: list = []
-
-        def run(statement, params):
-            # 503 busy promises nothing happened: only until the first write.
-            result = self._one(statement, params, first_write=not wrote)
-            if not str(statement).startswith("SELECT"):
-                wrote.append(statement)
-            return result
-
-        return leave(run, shift, doctor, token)
+        return leave(self._statement_runner(), shift, doctor, token)
 
 
 class TransactionalSqliteOnCall(SqlOnCallReads):

@@ -2,13 +2,15 @@
 
 import contextlib
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event, exc, text
 
 from servers.errors import Busy, NotFound, OutOfStock, StoreUnreadable, UnknownSku
 from servers.oncall import DOCTORS_DEFAULT, SHIFTS_DEFAULT
-from servers.sql_reads import ORDER_COLUMNS, SELECT_BY_TOKEN, SqlReads
+from servers.sql import ORDER_COLUMNS, SqlReads, read_then_write_cancel, read_then_write_create
 from servers.sqlite_store import oncall
 from servers.sqlite_store.oncall import NaiveSqliteOnCall, TransactionalSqliteOnCall
 from servers.stepping import pause, wait_limit
@@ -34,10 +36,6 @@ NAIVE_LOCK_WAIT_S = 5.0  # Python's sqlite3 default timeout, which naive keeps
 # One persistent connection per serving thread; a thread-per-request server may run
 # dozens at once, and SQLAlchemy's default pool of 5+10 would make them queue.
 POOL = {"pool_size": 32, "max_overflow": 96, "pool_timeout": 10}
-SELECT_STOCK = text("SELECT stock FROM items WHERE sku = :sku")
-INSERT_ORDER = text(
-    "INSERT INTO orders (sku, qty, token, created_at) VALUES (:sku, :qty, :token, :created_at)"
-)
 # The transactional writes, as plain SQL for exec_driver_sql: inside the one serialized
 # section, SQLAlchemy's statement compilation cost 190 us a create; this path 125 us.
 TX = {
@@ -131,51 +129,37 @@ class NaiveSqliteStore(NaiveSqliteOnCall, SqliteStore):
 
     schema = NAIVE_SCHEMA
 
-    def _one(self, statement, params, first_write: bool = True):
-        """Run one statement in its own transaction.
+    def _statement_runner(self) -> Callable[..., Any]:
+        """Return run(statement, params) for one request: each statement in its own
+        transaction, as the JSON file's read-modify-write (servers/sql.py has the steps).
 
         A lock that outlasts the wait answers 503 busy while nothing is written yet; after
         the first write it is a 500, because 503 promises that nothing happened.
         """
-        try:
-            with self.engine.begin() as conn:
-                return conn.execute(statement, params)
-        except exc.OperationalError as e:
-            if first_write and _locked(e):
-                raise Busy(f"The database was locked for {NAIVE_LOCK_WAIT_S:g} s.") from None
-            raise
+        wrote: list = []
+
+        def run(statement, params):
+            try:
+                with self.engine.begin() as conn:
+                    result = conn.execute(statement, params)
+                    # SQLite runs an INSERT ... RETURNING to its end as its rows are read:
+                    # read them before the commit.
+                    rows = result.freeze() if result.returns_rows else None
+            except exc.OperationalError as e:
+                if not wrote and _locked(e):
+                    raise Busy(f"The database was locked for {NAIVE_LOCK_WAIT_S:g} s.") from None
+                raise
+            if not str(statement).startswith("SELECT"):
+                wrote.append(statement)
+            return result if rows is None else rows()
+
+        return run
 
     def create_order(self, sku: str, qty: int, token: str) -> tuple[dict, bool]:
-        pause("read")
-        existing = self._one(SELECT_BY_TOKEN, {"token": token}).first()
-        if existing is not None:
-            return dict(existing._mapping), False
-        row = self._one(SELECT_STOCK, {"sku": sku}).first()
-        if row is None:
-            raise UnknownSku(f"No item has sku {sku!r}.")
-        if row.stock < qty:
-            raise OutOfStock.left(row.stock, sku, qty)
-        new_stock = row.stock - qty
-        pause("write")
-        self._one(
-            text("UPDATE items SET stock = :stock WHERE sku = :sku"),
-            {"stock": new_stock, "sku": sku},
-        )
-        order = {"sku": sku, "qty": qty, "token": token, "created_at": utc_now()}
-        order_id = self._one(INSERT_ORDER, order, first_write=False).lastrowid
-        return {"id": order_id, **order}, True
+        return read_then_write_create(self._statement_runner(), sku, qty, token)
 
     def cancel_order(self, order_id: int) -> None:
-        # Check, then act: two cancels can both find the order, and each gives its qty
-        # back (the increment itself is one atomic statement; the check is not).
-        pause("read")
-        order = self.get_order(order_id)
-        pause("write")
-        self._one(
-            text("UPDATE items SET stock = stock + :qty WHERE sku = :sku"),
-            {"qty": order["qty"], "sku": order["sku"]},
-        )
-        self._one(text("DELETE FROM orders WHERE id = :id"), {"id": order_id}, first_write=False)
+        read_then_write_cancel(self._statement_runner(), order_id)
 
 
 class TransactionalSqliteStore(TransactionalSqliteOnCall, SqliteStore):
