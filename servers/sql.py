@@ -39,10 +39,15 @@ def read_then_write_create(run, sku: str, qty: int, token: str) -> tuple[dict, b
     row = run(SELECT_STOCK, {"sku": sku}).first()
     if row is None:
         raise UnknownSku(f"No item has sku {sku!r}.")
-    if row.stock < qty:
-        raise OutOfStock.left(row.stock, sku, qty)
+    return write_what_was_read(run, row.stock, sku, qty, token)
+
+
+def write_what_was_read(run, stock: int, sku: str, qty: int, token: str) -> tuple[dict, bool]:
+    """Decide in Python from the stock read, then write the new stock and the order."""
+    if stock < qty:
+        raise OutOfStock.left(stock, sku, qty)
     pause("write")
-    run(SET_STOCK, {"stock": row.stock - qty, "sku": sku})
+    run(SET_STOCK, {"stock": stock - qty, "sku": sku})
     order = new_order(sku, qty, token)
     return {"id": run(INSERT_ORDER, order).scalar_one(), **order}, True
 

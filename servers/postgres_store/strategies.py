@@ -35,10 +35,10 @@ from servers.sql import (
     INSERT_ORDER,
     SELECT_BY_TOKEN,
     SELECT_STOCK,
-    SET_STOCK,
     new_order,
     read_then_write_cancel,
     read_then_write_create,
+    write_what_was_read,
 )
 from servers.stepping import pause
 
@@ -134,12 +134,7 @@ class ForUpdatePostgresStore(ForUpdatePostgresOnCall, PostgresStore):
             existing = run(SELECT_BY_TOKEN, {"token": token}).first()
             if existing is not None:
                 return dict(existing._mapping), False
-            if row.stock < qty:
-                raise OutOfStock.left(row.stock, sku, qty)
-            pause("write")
-            run(SET_STOCK, {"stock": row.stock - qty, "sku": sku})
-            order = new_order(sku, qty, token)
-            return {"id": run(INSERT_ORDER, order).scalar_one(), **order}, True
+            return write_what_was_read(run, row.stock, sku, qty, token)
 
     def cancel_order(self, order_id: int) -> None:
         with self._transaction("READ COMMITTED") as run:
