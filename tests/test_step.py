@@ -229,14 +229,19 @@ def test_interactive_from_a_pipe_lets_the_keys_schedule_the_sessions():
     assert "B got: create b1 409" in serial.stdout and "verdict: held" in serial.stdout
 
 
-def test_a_pin_that_finds_no_new_worker_closes_every_connection_it_held():
+def test_a_pin_that_finds_no_new_worker_says_so_and_closes_every_connection_it_held(
+    monkeypatch,
+):
     import gc
     import threading
     import warnings
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from racelab.step.client import Client
+    from racelab.step import client as step_client
+    from racelab.step.client import Client, WorkerNotFound
     from servers.stepping import WORKER_HEADER
+
+    monkeypatch.setattr(step_client, "PIN_LIMIT_S", 1.0)
 
     class OneWorker(BaseHTTPRequestHandler):
         """Every connection served by the same process: a pin can only give up."""
@@ -258,7 +263,8 @@ def test_a_pin_that_finds_no_new_worker_closes_every_connection_it_held():
         client = Client(f"http://127.0.0.1:{server.server_port}", "a")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ResourceWarning)
-            assert client.pin_to_a_new_worker({4242}) is None
+            with pytest.raises(WorkerNotFound, match=r"but \[4242\] took a new connection in 1 s"):
+                client.pin_to_a_new_worker({4242})
             gc.collect()
         client.close()
     finally:

@@ -9,17 +9,24 @@ holder's COMMIT before that COMMIT returns, so once the holder's step is over th
 longer includes its waiter.
 """
 
+import collections
 import contextlib
 import http.client
 import json
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pgcluster
+from racelab.compare.process import TargetFailed
 from servers.stepping import SESSION_HEADER, WORKER_HEADER
 
 REQUEST_LIMIT_S = 60.0  # as long as a held request may wait: a permutation's whole bound
-DISTINCT_WORKER_TRIES = 40
+# How long a session may look for a worker process of its own: a busy machine's workers
+# may leave every new connection to one of them for a while.
+PIN_LIMIT_S = 10.0
+SPARE_CONNECTIONS = 40  # held at once while looking; then one try each PIN_PAUSE_S
+PIN_PAUSE_S = 0.02
 PRIVATE_DIR = "pgdata"  # where `racelab serve postgres` keeps its private server
 PROBE_CONNECT_TIMEOUT_S = 5
 WAITING = """
@@ -62,19 +69,31 @@ class Client:
         self.conn.close()
 
     def pin_to_a_new_worker(self, taken: set[int]) -> int | None:
-        """Reconnect until this connection is served by a process no other session uses."""
-        spare = []
+        """Reconnect until this connection is served by a process no other session uses;
+        return its pid (None: the server does not say). Raise WorkerNotFound after
+        PIN_LIMIT_S, rather than let two sessions share a process unknowingly."""
+        spare: collections.deque = collections.deque()
+        deadline = time.monotonic() + PIN_LIMIT_S
         try:
-            for _ in range(DISTINCT_WORKER_TRIES):
+            while True:
                 _, _, pid = self.send("GET", "/health")
                 if pid is None or pid not in taken:
                     return pid
+                if time.monotonic() > deadline:
+                    raise WorkerNotFound(f"no worker process but {sorted(taken)} took a new "
+                                         f"connection in {PIN_LIMIT_S:g} s")  # fmt: skip
                 spare.append(self.conn)  # held open, so the next connect lands elsewhere
+                if len(spare) > SPARE_CONNECTIONS:  # the others' turn to accept, if busy
+                    spare.popleft().close()
+                    time.sleep(PIN_PAUSE_S)
                 self.conn = self._open()
-            return None
         finally:
             for conn in spare:  # closed however it ends: found a worker, or gave up
                 conn.close()
+
+
+class WorkerNotFound(TargetFailed):
+    """No worker process but those other sessions use took a session's connection."""
 
 
 def _json(raw: bytes) -> dict | None:

@@ -185,7 +185,7 @@ def _run_sessions(spec: Spec, target: Target, permutation: Permutation, schedule
                   url: str, data_dir: Path | None, clients: dict[str, Client],
                   records: list[dict], ids: dict[str, int], clock: float) -> Outcome:  # fmt: skip
     """Send every session's requests from its own thread while the schedule runs."""
-    workers_used = _pin(clients) if target.workers > 1 else {}
+    workers_used = _pin(clients, target.workers) if target.workers > 1 else {}
     answers: list[Answer] = []
     threads = [
         threading.Thread(
@@ -218,11 +218,12 @@ def checked(spec: Spec, url: str, data_dir: Path | None, records: list[dict]) ->
     return check(store, parse_lines(lines), min_overlaps=0)
 
 
-def _pin(clients: dict[str, Client]) -> dict[str, set[int]]:
-    """Give each session's connection its own worker process; return session -> {pid}."""
+def _pin(clients: dict[str, Client], workers: int) -> dict[str, set[int]]:
+    """Give each session's connection its own worker process while there are processes
+    enough (sessions beyond them share); return session -> {pid}."""
     taken: set[int] = set()
     used: dict[str, set[int]] = {}
-    for name, client in clients.items():
+    for name, client in list(clients.items())[:workers]:
         pid = client.pin_to_a_new_worker(taken)
         used[name] = set() if pid is None else {pid}  # None: no worker said who it is
         taken |= used[name]
