@@ -24,7 +24,7 @@ system:
 # running or a step waiting on a lock, so four overlap well, and every race test must hold
 # on a busy machine anyway. Each file stays in one process (loadfile), so a module's
 # expensive fixture (a compare run) is made once; the longest files start first
-# (tests/conftest.py). A fresh clone's run takes about 5 minutes here (docs/benchmarks.md).
+# (tests/conftest.py). A fresh clone's run takes 5 to 6 minutes here (docs/benchmarks.md).
 test: setup system
 	$(BIN)/python -m pytest -q -n 4 --dist loadfile
 
