@@ -59,8 +59,7 @@ def step_command(
     from loadtests.shapes import parse_duration
     from racelab.cli.errors import parsed_option
     from racelab.compare.targets import MATRICES, TargetSpecError, parse_specs
-    from racelab.step import run
-    from racelab.step.spec import StepSpecError, load_spec
+    from racelab.step.spec import StepSpecError, check_targets, load_spec
 
     wait = parsed_option(parse_duration, block_wait, "--block-wait")
     try:
@@ -72,13 +71,15 @@ def step_command(
         raise click.UsageError("name a --target (or --ladder, or --external)")
     with bad_input(StepSpecError):
         spec = load_spec(spec_path)
-        run.check_targets(spec, chosen)  # an external server's points are known once it runs
+        check_targets(spec, chosen)  # an external server's points are known once it runs
     if interactive:
         if outside:
             raise click.UsageError("--interactive takes a --target, not --external")
         raise SystemExit(interact(spec, chosen, wait))
     if file_points and not outside:
         raise click.UsageError("--file-points steps an --external server: name one")
+    from racelab.step import run  # the runner and the checker: only for a spec that is good
+
     rows = run_all(spec, [*chosen, *outside], repeat, wait, file_points)
     show_results(spec, rows, json_path, html_path)
     sys.exit(2 if said_never_reached(rows) else run.exit_status(rows))

@@ -8,11 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from racelab.compare.external import ExternalTarget
-from racelab.compare.targets import TargetSpec
 from racelab.step.external import run_external
 from racelab.step.runner import Outcome, Run, Target, run_many
-from racelab.step.spec import Permutation, Spec, check_points, step_name
-from servers.registry import find_strategy
+from racelab.step.spec import Permutation, Spec, step_name
 
 
 @dataclass
@@ -42,12 +40,6 @@ class Cell:
         text = ", ".join(k for k, v in first.anomalies.items() if v) or first.verdict
         blocked = any(s.outcome in ("blocked", "waiting") for s in first.steps)
         return text + (" (blocked)" if blocked else "")
-
-
-def check_targets(spec: Spec, targets: list[TargetSpec]) -> None:
-    """Raise StepSpecError if a step names a point a target's strategy does not have."""
-    for target in targets:
-        check_points(spec, find_strategy(target.backend, target.strategy).pause_points, target.name)
 
 
 def run_matrix(spec: Spec, targets: list[Target], repeat: int, block_wait: float,

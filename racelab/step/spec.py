@@ -273,6 +273,14 @@ def check_points(spec: Spec, points: tuple[str, ...], target: str) -> None:
                 )
 
 
+def check_targets(spec: Spec, targets: list) -> None:
+    """Raise StepSpecError if a step names a point a target's strategy does not have."""
+    from servers.registry import find_strategy  # noqa: PLC0415 - the strategies' plain data
+
+    for target in targets:
+        check_points(spec, find_strategy(target.backend, target.strategy).pause_points, target.name)
+
+
 def every_interleaving(sessions: list[Session]) -> list[Permutation]:
     """Return every order of the sessions' steps that keeps each session's own order."""
     lanes = [

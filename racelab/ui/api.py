@@ -102,7 +102,7 @@ def stop_run(run_id: str):
 def start_step():
     """Start a stepped server for a spec on a target; answer its id."""
     from racelab.compare.targets import TargetSpecError, parse_spec
-    from racelab.step.run import check_targets
+    from racelab.step.spec import check_targets
 
     body = _body()
     try:
