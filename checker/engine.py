@@ -38,6 +38,11 @@ STRINGS = [name for name, dtype in SCHEMA.items() if dtype == pl.String and name
 # A History in memory holds answers as lists and maps, which polars will not take as text:
 # left out (the checks find those reads in memory themselves).
 MEMORY_SCHEMA = {name: dtype for name, dtype in SCHEMA.items() if name not in ANSWER_FIELDS}
+# What a string polars read may have been read from (_maybe_not_a_string): any text its
+# Float64 cast takes, true, false, an object's or an array's text, or NUL (a lone
+# surrogate). One regex, not five tests, so each string is scanned once (docs/benchmarks.md, 4).
+NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?i:inf|infinity|nan)"
+NOT_A_STRING = rf"^(?:{NUMBER}|true|false)$|^[{{\[]|\x00"
 ANSWERED = pl.any_horizontal([pl.col(name).is_not_null() for name in ANSWER_FIELDS])
 WHITESPACE = np.frombuffer(b" \t\r\n", np.uint8)
 CHUNK = 1 << 24  # bytes scanned at a time for line starts (only for examples)
@@ -124,9 +129,7 @@ def _maybe_not_a_string(text: pl.Expr) -> pl.Expr:
     A number, a boolean, an object or an array read as a string reads as its JSON text; a
     lone surrogate as NUL. A string that looks like one of them may have been one.
     """
-    number = text.cast(pl.Float64, strict=False).is_not_null()
-    nested = text.str.starts_with("{") | text.str.starts_with("[")
-    return number | text.is_in(["true", "false"]) | nested | text.str.contains("\x00", literal=True)
+    return text.str.contains(NOT_A_STRING)
 
 
 def _writes(frame: pl.LazyFrame) -> pl.LazyFrame:
