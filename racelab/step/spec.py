@@ -28,6 +28,7 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
+from servers.registry import find_strategy
 from servers.stepping import COMMON_POINTS
 
 OPS = {"create": ("sku", "qty", "token"), "cancel": ("token",), "get": ("token",),
@@ -261,24 +262,17 @@ def _permutation(steps, spec: Spec, fail) -> Permutation:
     return parsed
 
 
-def check_points(spec: Spec, points: tuple[str, ...], target: str) -> None:
-    """Raise StepSpecError if a step names a point the target's strategy does not have."""
-    for permutation in spec.permutations:
-        for name, point in permutation:
+def check_targets(spec: Spec, targets: list) -> None:
+    """Raise StepSpecError if a step names a point a target's strategy does not have."""
+    for target in targets:
+        points = find_strategy(target.backend, target.strategy).pause_points
+        for name, point in (step for permutation in spec.permutations for step in permutation):
             if point not in points:
                 raise StepSpecError(
                     spec.path,
                     line_of(spec.text, f"{name}.{point}"),
-                    f"{target} has no pause point {point!r} (it has {', '.join(points)})",
+                    f"{target.name} has no pause point {point!r} (it has {', '.join(points)})",
                 )
-
-
-def check_targets(spec: Spec, targets: list) -> None:
-    """Raise StepSpecError if a step names a point a target's strategy does not have."""
-    from servers.registry import find_strategy  # noqa: PLC0415 - the strategies' plain data
-
-    for target in targets:
-        check_points(spec, find_strategy(target.backend, target.strategy).pause_points, target.name)
 
 
 def every_interleaving(sessions: list[Session]) -> list[Permutation]:
