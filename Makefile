@@ -28,9 +28,10 @@ system:
 # running or a step waiting on a lock, so four overlap well, and every race test must hold
 # on a busy machine anyway. Each file stays in one process (loadfile), so a module's
 # expensive fixture (a compare run) is made once; the longest files start first
-# (tests/conftest.py). A fresh clone's run takes 5 to 6 minutes here (docs/benchmarks.md).
+# (tests/conftest.py's order: xdist would otherwise hand out the files with the most tests
+# first, and the long lab runs last). A fresh clone's run: docs/benchmarks.md.
 test: setup system
-	$(BIN)/python -m pytest -q -n 4 --dist loadfile
+	$(BIN)/python -m pytest -q -n 4 --dist loadfile --no-loadscope-reorder
 
 compare: setup
 	$(BIN)/racelab compare

@@ -15,18 +15,24 @@ settings.register_profile("racelab", deadline=None)
 settings.load_profile("racelab")
 
 # The files that take longest, started first: pytest-xdist hands files to its processes in
-# collection order, and one of these started last would end the run minutes after the rest.
-LONGEST_FIRST = ("test_explore.py", "test_live_targets.py", "test_labs.py", "test_faults.py",
-                 "test_lab_outcomes_1.py", "test_hostile.py", "test_contract.py",
-                 "test_own_server.py", "test_engine.py", "test_lab_outcomes_2.py", "test_step.py",
-                 "test_leftovers.py", "test_fuzz_http.py", "test_step_matrix_sql.py",
-                 "test_interop.py", "test_load.py", "test_repro.py", "test_step_interpose.py",
-                 "test_postgres.py", "test_ui_browser.py", "test_power_loss.py",
-                 "test_checker_stores.py")  # fmt: skip
+# collection order, and one of these started last would end the run minutes after the rest
+# (the order of one run's per-file times, docs/benchmarks.md).
+LONGEST_FIRST = ("test_explore.py", "test_live_targets.py", "test_contract.py", "test_labs.py",
+                 "test_lab_outcomes_1.py", "test_hostile.py", "test_lab_outcomes_2.py",
+                 "test_postgres.py", "test_step_interpose.py", "test_step_matrix_sql.py",
+                 "test_repro.py", "test_fuzz_http.py", "test_faults.py", "test_engine.py",
+                 "test_own_server.py", "test_leftovers.py", "test_step.py", "test_load.py",
+                 "test_ui_browser.py", "test_interop.py", "test_power_loss.py", "test_checker.py",
+                 "test_swimlane.py", "test_ui_api.py", "test_oncall.py", "test_checker_stores.py",
+                 "test_step_matrix_files.py", "test_ui_live.py", "test_compare.py")  # fmt: skip
 
 
 def pytest_collection_modifyitems(items):
-    """Collect the longest files first (longest-processing-time-first scheduling)."""
+    """Collect the longest files first (longest-processing-time-first scheduling).
+
+    xdist keeps this order only with --no-loadscope-reorder (the Makefile passes it);
+    otherwise it hands out the files with the most tests first.
+    """
     rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
