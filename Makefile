@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# racelab's own modules compiled: where PYTHONDONTWRITEBYTECODE is set, as on the machine
+# these were measured on, no process writes a .pyc, and each would compile every module it
+# imports (docs/benchmarks.md, "make test's time"). Later runs recompile only what changed.
+COMPILE := $(BIN)/python -m compileall -q -j 0 -x '/\.' .
 
 .PHONY: setup system test compare lint bench clean
 
@@ -33,7 +37,7 @@ system:
 # (tests/conftest.py's order: xdist would otherwise hand out the files with the most tests
 # first, and the long lab runs last). A fresh clone's run: docs/benchmarks.md.
 test: setup system
-	$(BIN)/python -m compileall -q -j 0 -x '/\.' .  # racelab's own modules, as above
+	$(COMPILE)
 	$(BIN)/python -m pytest -q -n 4 --dist loadfile --no-loadscope-reorder
 
 compare: setup
