@@ -1,8 +1,10 @@
 """Faults as an experiment variable: kills and retries, and what each strategy keeps."""
 
 import json
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 
 from history import read_history
 from racelab.compare.external import free_port
-from racelab.compare.faults import Killer, kill_times
+from racelab.compare.faults import Killer, kill_times, wait_for_port
 from racelab.compare.launch import launch
 from racelab.compare.process import stop_server, wait_for_health
 from racelab.compare.settings import Settings
@@ -27,6 +29,23 @@ def test_kill_times_are_seeded_spread_and_inside_the_run():
     assert times == kill_times(7, "json-naive-1w", 3, 10.0)
     assert times != kill_times(8, "json-naive-1w", 3, 10.0)
     assert times == sorted(times) and 1.0 < times[0] and times[-1] < 8.0
+
+
+def test_a_restart_waits_for_the_killed_servers_port_to_be_let_go():
+    # A CI run's json:file-lock@2 restart found its port still taken: a killed worker in an
+    # fsync lets go of the listening socket only when the call returns.
+    holder = socket.create_server(("127.0.0.1", 0))
+    port = holder.getsockname()[1]
+    threading.Timer(0.5, holder.close).start()
+    started = time.monotonic()
+    wait_for_port("127.0.0.1", port)
+    waited = time.monotonic() - started
+    assert waited >= 0.4, waited
+    socket.create_server(("127.0.0.1", port)).close()  # free, as the restart will find it
+    with socket.create_server(("127.0.0.1", 0)) as kept:  # never let go: it gives up
+        started = time.monotonic()
+        wait_for_port("127.0.0.1", kept.getsockname()[1], seconds=0.3)
+        assert 0.3 <= time.monotonic() - started < 10
 
 
 def compare(tmp_path, *args):

@@ -4,9 +4,11 @@ import contextlib
 import os
 import random
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from msgspec import UNSET, UnsetType
 
@@ -17,6 +19,7 @@ from racelab.interpose.mount import Mount, MountFailed
 from shapes.reports import Fault
 
 FIRST, LAST = 0.1, 0.8  # kills land in this part of the run, one per equal slot
+PORT_WAIT_S = 20.0  # how long a restart waits for the killed server's port to be let go
 
 
 def kill_times(seed: int, slug: str, kills: int, duration: float) -> list[float]:
@@ -37,6 +40,26 @@ def kill_group(process) -> None:
     process.wait()
 
 
+def wait_for_port(host: str, port: int, seconds: float = PORT_WAIT_S) -> None:
+    """Wait until host:port can be listened on again, or seconds pass (launch says why).
+
+    A killed worker inside a system call (an fsync under load) dies, and lets go of the
+    listening socket it shares, only when the call returns: the restart would find the
+    port still taken.
+    """
+    deadline = time.monotonic() + seconds
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    while time.monotonic() < deadline:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            try:
+                probe.bind((host, port))
+                return
+            except OSError:
+                pass
+        time.sleep(0.02)
+
+
 class Killer:
     """During the load, kill the target at each moment and start it again on the same port."""
 
@@ -51,7 +74,8 @@ class Killer:
         times: list[float],
     ):
         self.spec, self.data_dir, self.settings, self.log_path = spec, data_dir, settings, log_path
-        self.process, self.port, self.times = process, int(url.rsplit(":", 1)[1]), times
+        self.process, self.times = process, times
+        self.host, self.port = urlsplit(url).hostname or "127.0.0.1", int(url.rsplit(":", 1)[1])
         self.events: list[Fault] = []
         self.unmade: list[float] = []  # planned kills still to come when the load ended
         self._stop = threading.Event()
@@ -93,6 +117,7 @@ class Killer:
 
     def _restart(self, at: float) -> Fault:
         killed = time.monotonic()
+        wait_for_port(self.host, self.port)
         try:
             self.process, _ = launch(
                 self.spec, self.data_dir, self.settings, self.log_path, port=self.port, reset=False
