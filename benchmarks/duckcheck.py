@@ -1,0 +1,509 @@
+"""Issue 35's next step, measured: the check's per-token work in DuckDB, out of core.
+
+Not racelab's checker, and no command of racelab's: a study of the engine issue 35 asks
+for, run on the data of `benchmarks.checker_scale`. It reads the history file and the store
+(store.json or store.db, as the checker's readers do, a block of orders at a time) into
+DuckDB under a memory limit, spilling to a temporary directory, and computes the order
+workload's report figures: the history's counts, lost, duplicated, id_collision,
+unexpected, resurrected, corrupt_record's mismatches, recovered, the stock sums and the
+contention measure. `--verify` compares every figure with `racelab check --json` on the
+same files. What it leaves out, and what adopting it would take: docs/benchmarks.md, 4.
+
+    python -m benchmarks.duckcheck --data /tmp/c35 --sizes 1000000 10000000 --runs 3
+    python -m benchmarks.duckcheck --verify STORE HISTORY
+    python -m benchmarks.duckcheck --planted
+
+DuckDB is not one of racelab's dependencies: `pip install -e '.[study]'`.
+"""
+
+import argparse
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.checker_scale import TreePeak, _data, check_once, write_data
+from benchmarks.tools import median, print_table, save
+
+MEMORY_LIMIT = "500MB"
+FAIL, INFO, OK = 0, 1, 2
+# Every field a write record's checks read, typed; DuckDB reads the file in its threads.
+HISTORY_COLUMNS = (
+    "{op: 'VARCHAR', token: 'VARCHAR', sku: 'VARCHAR', qty: 'BIGINT', order_id: 'BIGINT',"
+    " status: 'BIGINT', type: 'VARCHAR', t0: 'DOUBLE', t1: 'DOUBLE'}"
+)
+STORE_ROWS = 1 << 20  # orders handed to DuckDB at a time
+WRITES = f"""
+CREATE TABLE w AS
+SELECT token, op = 'create' AS is_create,
+       (CASE type WHEN 'fail' THEN {FAIL} WHEN 'info' THEN {INFO} WHEN 'ok' THEN {OK} END)::TINYINT
+         AS rank,
+       sku, qty, order_id, status IS NULL AS unsent, t0, t1
+FROM read_json(?, format = 'newline_delimited', columns = {HISTORY_COLUMNS})
+WHERE op IN ('create', 'cancel')
+"""
+NAMED = "is_create AND sku IS NOT NULL AND qty IS NOT NULL"  # a create that sent both
+# The facts per token (checker/facts.py), by one group-by; rowid is the write's position.
+FACTS = f"""
+CREATE TABLE f AS
+SELECT token,
+       max(rank) FILTER (is_create) AS created,
+       max(rank) FILTER (NOT is_create) AS cancelled,
+       arg_max(order_id, rowid) FILTER (is_create AND rank = {OK} AND order_id IS NOT NULL)
+         AS acked_id,
+       arg_max({{'named': order_id IS NOT NULL, 'id': order_id}}, rowid)
+         FILTER (NOT is_create AND rank = {OK}) AS cancel,
+       arg_min({{'sku': sku, 'qty': qty, 'at': rowid}}, t0) FILTER ({NAMED}) AS sent,
+       count(*) FILTER ({NAMED}) AS named_creates
+FROM w GROUP BY token
+"""
+# Of a token's creates sent at its earliest time, the first in history order: a list key
+# costs three times the whole group-by, so only tokens sent twice or more are done again.
+FIRST_SENT = f"""
+UPDATE f SET sent = again.sent FROM (
+    SELECT token, arg_min({{'sku': sku, 'qty': qty, 'at': w.rowid}}, [t0, w.rowid::DOUBLE]) AS sent
+    FROM w SEMI JOIN (SELECT token FROM f WHERE named_creates > 1) USING (token)
+    WHERE {NAMED} GROUP BY token) AS again
+WHERE f.token = again.token
+"""
+# Each stored token's first order (the checks' "distinct" orders).
+DISTINCT = "CREATE TABLE d AS SELECT token, arg_min(id, pos) AS id FROM s GROUP BY token"
+COUNTS = {
+    "lost": f"""SELECT count(*) FROM f ANTI JOIN d USING (token)
+                WHERE created = {OK} AND coalesce(cancelled, -1) < {INFO}""",
+    "duplicated": "SELECT count(*) FROM (SELECT token FROM s GROUP BY token HAVING count(*) > 1)",
+    "id_collision": f"""SELECT count(*) FROM (
+        SELECT id FROM s GROUP BY id HAVING count(*) > 1
+        UNION
+        SELECT order_id FROM w WHERE is_create AND rank = {OK} AND order_id IS NOT NULL
+        GROUP BY order_id HAVING count(DISTINCT token) > 1)""",
+    "unexpected": f"""SELECT count(*) FROM d LEFT JOIN f USING (token)
+                      WHERE coalesce(f.created, -1) <= {FAIL}""",
+    "resurrected": f"""SELECT count(*) FROM f JOIN d USING (token)
+                       WHERE f.cancelled = {OK} AND (NOT f.cancel.named OR f.cancel.id = d.id)""",
+    "mismatched": """SELECT count(*) FROM s JOIN f USING (token)
+                     WHERE f.sent IS NOT NULL AND (s.sku <> f.sent.sku OR s.qty <> f.sent.qty)""",
+    "recovered": f"SELECT count(*) FROM f JOIN d USING (token) WHERE f.created = {INFO}",
+}
+# Each sku a number (the empty sku too: a token may have sent it first).
+SKUS = """CREATE TABLE k AS SELECT sku, row_number() OVER () AS code
+          FROM (SELECT DISTINCT sku FROM w WHERE sku IS NOT NULL)"""
+# Each sent write's sku group (checker/facts.py's _sku_groups): its own sku, else the one its
+# token first sent, if that came earlier, else a group of its own; unsent failures left out.
+GROUPS = f"""
+CREATE TABLE g AS
+SELECT w.t0, w.t1, k.code AS grp
+FROM w JOIN k USING (sku)
+WHERE w.sku <> '' AND NOT (w.rank = {FAIL} AND w.unsent)
+UNION ALL
+SELECT w.t0, w.t1, CASE WHEN f.sent.at <= w.rowid THEN k.code ELSE -2 - w.rowid END
+FROM w LEFT JOIN f USING (token) LEFT JOIN k ON k.sku = f.sent.sku
+WHERE (w.sku IS NULL OR w.sku = '') AND NOT (w.rank = {FAIL} AND w.unsent)
+"""
+# Every lasting span's start (1) and end (0), sorted: ends before starts on a tie, so at an
+# end the starts before it began strictly earlier (overlap is strict: max(t0) < min(t1)).
+EVENTS = """
+CREATE TABLE {table} AS
+SELECT {key} AS grp, k FROM (
+    SELECT grp, t0 AS t, 1::TINYINT AS k FROM g WHERE t1 > t0
+    UNION ALL SELECT grp, t1, 0::TINYINT FROM g WHERE t1 > t0)
+ORDER BY grp, t, k
+"""
+EVENT_ROWS = 1 << 22  # sorted events read back at a time
+
+
+def connect(work: Path, memory_limit: str):
+    """Return a DuckDB database in work, held to memory_limit (the rest spills to work)."""
+    try:
+        import duckdb  # noqa: PLC0415 - only this study needs it
+    except ImportError:
+        sys.exit("benchmarks.duckcheck needs DuckDB: pip install -e '.[study]'")
+
+    con = duckdb.connect(str(work / "check.duckdb"))
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET temp_directory = '{work / 'spill'}'")
+    return con
+
+
+def check(store: Path, history: Path, memory_limit: str = MEMORY_LIMIT) -> dict:
+    """Return the order workload's report figures for a store and a history, from DuckDB."""
+    with tempfile.TemporaryDirectory(prefix="duckcheck-") as work:
+        con = connect(Path(work), memory_limit)
+        lap = Laps()
+        con.execute(WRITES, [str(history)])
+        lap("history")
+        con.execute(FACTS)
+        con.execute(FIRST_SENT)
+        lap("facts")
+        items, initial = load_store(con, store, Path(work)), _initial_items(history)
+        lap("store")
+        con.execute(DISTINCT)
+        lap("distinct")
+        found = {name: _one(con, query) for name, query in COUNTS.items()}
+        found["history"] = _history_counts(con)
+        found["stored"] = _one(con, "SELECT count(*) FROM s")
+        found["stock"] = _stock(con, items, initial)
+        lap("checks")
+        con.execute(SKUS)
+        con.execute(GROUPS)
+        lap("groups")
+        found["contention"] = _contention(con)
+        lap("contention")
+        con.close()
+    return found
+
+
+class Laps:
+    """Print each phase's wall and CPU seconds to stderr (--one's breakdown)."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.monotonic(), time.process_time()
+
+    def __call__(self, name: str) -> None:
+        wall, cpu = time.monotonic(), time.process_time()
+        print(f"{name:11} {wall - self.wall:6.2f} s {cpu - self.cpu:6.2f} CPU s", file=sys.stderr)
+        self.wall, self.cpu = wall, cpu
+
+
+def _one(con, query: str) -> int:
+    return int(con.execute(query).fetchone()[0])
+
+
+def _initial_items(history: Path) -> dict:
+    with open(history, "rb") as f:
+        return json.loads(f.readline())["items"]
+
+
+def _history_counts(con) -> dict:
+    rows = con.execute("SELECT is_create, rank, count(*) FROM w GROUP BY ALL").fetchall()
+    counts = {"creates": dict.fromkeys(("fail", "info", "ok"), 0)}
+    counts["cancels"] = dict(counts["creates"])
+    for is_create, rank, count in rows:
+        counts["creates" if is_create else "cancels"][("fail", "info", "ok")[rank]] = count
+    return counts
+
+
+def _stock(con, items: dict, initial: dict) -> dict:
+    """Return stock_mismatch's and oversold's counts from the stored qty per sku."""
+    sold = dict(con.execute("SELECT sku, sum(qty)::BIGINT FROM s GROUP BY sku").fetchall())
+    skus = set(initial) | set(items)
+    mismatch = sum(initial.get(s, 0) - sold.get(s, 0) != items.get(s, 0) for s in skus)
+    over = sum(items.get(s, 0) < 0 or (s in initial and sold.get(s, 0) > initial[s]) for s in skus)
+    return {"stock_mismatch": mismatch, "oversold": over}
+
+
+def _contention(con) -> dict:
+    """Return checker/contention.py's figures, from the spans' sorted ends a chunk at a time."""
+    lap = Laps()
+    con.execute(EVENTS.format(table="by_sku", key="grp"))
+    lap("  events")
+    con.execute(EVENTS.format(table="by_time", key="0::BIGINT"))
+    met, lasting, depth = _met(con, "by_sku")
+    all_met, _, _ = _met(con, "by_time")
+    lap("  met")
+    return {
+        "writes": _one(con, "SELECT count(*) FROM g"),
+        "overlaps": (met - lasting) // 2,
+        "store_overlaps": (all_met - lasting) // 2,
+        "max_depth": depth,
+    }
+
+
+def _met(con, table: str) -> tuple[int, int, int]:
+    """Return, over a sorted events table, the sum over spans of the spans each met (itself
+    included), the number of spans, and the most in flight at once within one group.
+
+    At a span's end, the starts before it in its group; at its start, the ends at or before
+    it: running counts, reset where the group changes, carried from chunk to chunk.
+    """
+    total = _one(con, f"SELECT count(*) FROM {table}")
+    met = spans = depth = 0
+    carried = np.zeros(4, np.int64)  # starts and ends so far, and before the group began
+    last = None
+    for start in range(0, total, EVENT_ROWS):
+        got = con.execute(
+            f"SELECT grp, k FROM {table} WHERE rowid >= {start} AND rowid < {start + EVENT_ROWS}"
+        ).fetchnumpy()
+        group, kind = np.asarray(got["grp"]), np.asarray(got["k"]).astype(np.int64)
+        starts = carried[0] + np.cumsum(kind)
+        ends = carried[1] + np.cumsum(1 - kind)
+        new = np.empty(group.size, bool)
+        new[0] = last is None or group[0] != last
+        new[1:] = group[1:] != group[:-1]
+        first = np.maximum.accumulate(np.where(new, np.arange(group.size), -1))
+        at = np.maximum(first, 0)
+        before_starts = np.where(first >= 0, (starts - kind)[at], carried[2])
+        before_ends = np.where(first >= 0, (ends - 1 + kind)[at], carried[3])
+        in_starts, in_ends = starts - before_starts, ends - before_ends
+        is_start = kind == 1
+        met += int(in_starts[~is_start].sum()) - int(in_ends[is_start].sum())
+        spans += int(is_start.sum())
+        if is_start.any():
+            depth = max(depth, int((in_starts - in_ends)[is_start].max()))
+        carried[:] = starts[-1], ends[-1], before_starts[-1], before_ends[-1]
+        last = group[-1]
+    return met, spans, depth
+
+
+def load_store(con, store: Path, work: Path) -> dict:
+    """Hand a store's well-formed orders to DuckDB as table s, a block at a time; return
+    its items."""
+    con.execute("CREATE TABLE s (pos BIGINT, id BIGINT, sku VARCHAR, qty BIGINT, token VARCHAR)")
+    with open(store, "rb") as f:
+        is_sqlite = f.read(16) == b"SQLite format 3\x00"
+    blocks = Blocks(con, work)
+    items = _sqlite_blocks(store, blocks) if is_sqlite else _json_blocks(store, blocks)
+    blocks.load()
+    return items
+
+
+class Blocks(list):
+    """Orders handed to DuckDB as they come, a block at a time, none kept.
+
+    Each block is written by polars as a Parquet file (DuckDB reads those in its threads;
+    a Python str per token would cost more than the rest of the read); a list to the JSON
+    store's block reader, which appends each block it decodes.
+    """
+
+    def __init__(self, con, work: Path):
+        super().__init__()
+        self.con, self.work, self.count, self.files = con, work, 0, 0
+
+    def append(self, orders) -> None:
+        import polars as pl  # noqa: PLC0415
+
+        frame = pl.DataFrame({
+            "pos": np.arange(self.count, self.count + len(orders), dtype=np.int64),
+            "id": orders.ids, "sku": orders.skus, "qty": orders.qtys, "token": orders.tokens,
+        })  # fmt: skip
+        frame.write_parquet(
+            self.work / f"orders-{self.files:06}.parquet", compression="uncompressed"
+        )
+        self.count += len(orders)
+        self.files += 1
+
+    def load(self) -> None:
+        """Make the blocks written so far table s."""
+        if self.files:
+            self.con.execute(
+                f"INSERT INTO s SELECT * FROM read_parquet('{self.work}/orders-*.parquet')"
+            )
+        for path in self.work.glob("orders-*.parquet"):
+            path.unlink()
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+
+def _sqlite_blocks(store: Path, blocks: Blocks) -> dict:
+    from checker.orders import Orders  # noqa: PLC0415
+    from checker.sql_store import WELL_TYPED  # noqa: PLC0415
+
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    low, high = db.execute("SELECT min(id), max(id) FROM orders").fetchone()
+    for start in range(low or 0, (high or 0) + 1, STORE_ROWS):
+        where = f"{WELL_TYPED} AND id >= {start} AND id < {start + STORE_ROWS}"
+        orders = Orders.joined(db, where)
+        if orders is None:
+            raise ValueError("a newline in a sku or token: not in this study")
+        if len(orders):
+            blocks.append(orders)
+    items = dict(db.execute("SELECT sku, stock FROM items").fetchall())
+    db.close()
+    return items
+
+
+def _json_blocks(store: Path, blocks: Blocks) -> dict:
+    from checker import json_stream, stores  # noqa: PLC0415
+
+    with open(store, "rb") as source:
+        size = source.seek(0, os.SEEK_END)
+        head = json_stream._read_at(source, 0, min(size, json_stream.EDGE))
+        start = json_stream.ORDERS_AT.search(head).end()
+        document, end = json_stream._skeleton(source, size, head[:start], stores._WELL_FORMED)
+        if document is None or not _pieces(source, start, end, blocks):
+            raise ValueError("not store.json as racelab writes it: not in this study")
+    return document.items
+
+
+def _pieces(source, start: int, end: int, blocks: Blocks) -> bool:
+    """checker/json_stream.py's _pieces, each decoded block handed on to blocks."""
+    from checker import json_stream, stores  # noqa: PLC0415
+
+    source.seek(start)
+    carry, at = b"", start
+    while at < end:
+        block = carry + source.read(min(json_stream.BLOCK, end - at))
+        at = source.tell()
+        cut = block.rfind(json_stream.ORDER_START) if at < end else len(block)
+        if cut <= 0:
+            carry = block
+            continue
+        piece, carry = block[:cut], block[cut:]
+        if not json_stream._decoded(piece, at >= end and not carry, blocks, stores._ORDERS):
+            return False
+    return not carry or json_stream._decoded(carry, True, blocks, stores._ORDERS)
+
+
+ORDER_KEYS = ("id", "sku", "qty", "token", "created_at")
+PLANTED_IN_STORE = (
+    "DELETE FROM orders WHERE token IN ('t5', 't15')",  # lost
+    "INSERT INTO orders SELECT 20001, sku, qty, token, created_at FROM orders WHERE token = 't7'",
+    "UPDATE orders SET sku = 'sku-1' WHERE token = 't11'",  # corrupt_record
+    "UPDATE orders SET qty = 5 WHERE token = 't12'",
+    "INSERT INTO orders VALUES (20002, 'sku-1', 1, 'never', 'x')",  # unexpected
+    "INSERT INTO orders VALUES (9, 'sku-10', 1, 't9', 'x')",  # resurrected: cancelled as id 9
+)
+
+
+def planted(work: Path) -> tuple[Path, Path, Path]:
+    """Write 10,000 operations with every order anomaly planted, both stores; return paths.
+
+    In the history: an id acked to two tokens, an info and a failed create of stored
+    tokens, a retry sent earlier with another sku, a cancel that names no id, and a retry
+    sent at the same instant (the first in history order is the one sent).
+    In the stores: two orders lost, one stored twice, a sku and a qty changed, a token no
+    one sent, and a cancelled order stored again under its id.
+    """
+    history, json_store, db_store = write_data(work, 10_000)
+    lines = history.read_text().splitlines()
+    records = {json.loads(line).get("token"): at for at, line in enumerate(lines)}
+    _edit(lines, records["t31"], order_id=32)
+    _edit(lines, records["t41"], type="info")
+    _edit(lines, records["t51"], type="fail", status=None, order_id=None)
+    retry = {**json.loads(lines[records["t61"]]), "sku": "sku-5"}
+    retry["t0"] -= 0.001
+    same_time = {**json.loads(lines[records["t81"]]), "sku": "sku-3"}
+    cancel = {**json.loads(lines[records["t71"]]), "op": "cancel", "order_id": None, "sku": None,
+              "qty": None, "status": 204}  # fmt: skip
+    lines += [json.dumps(r) for r in (retry, same_time, cancel)]
+    history.write_text("\n".join(lines) + "\n")
+    with sqlite3.connect(db_store) as db:
+        for statement in PLANTED_IN_STORE:
+            db.execute(statement)
+        rows = db.execute(f"SELECT {', '.join(ORDER_KEYS)} FROM orders ORDER BY id").fetchall()
+        items = dict(db.execute("SELECT sku, stock FROM items").fetchall())
+    document = {"version": 1, "items": items, "next_id": 20003,
+                "orders": [dict(zip(ORDER_KEYS, row, strict=True)) for row in rows]}  # fmt: skip
+    json_store.write_text(json.dumps(document))
+    return history, json_store, db_store
+
+
+def _edit(lines: list, at: int, **fields) -> None:
+    lines[at] = json.dumps({**json.loads(lines[at]), **fields})
+
+
+def report_figures(report: dict) -> dict:
+    """Return racelab check's JSON report as this study's figures."""
+    anomalies = report["anomalies"]
+    return {
+        "lost": anomalies["lost"],
+        "duplicated": anomalies["duplicated"],
+        "id_collision": anomalies["id_collision"],
+        "unexpected": anomalies["unexpected"],
+        "resurrected": anomalies["resurrected"],
+        "mismatched": anomalies["corrupt_record"],
+        "recovered": report["recovered"],
+        "history": {k: report["history"][k] for k in ("creates", "cancels")},
+        "stored": report["store"]["orders"],
+        "stock": {k: anomalies.get(k, 0) for k in ("stock_mismatch", "oversold")},
+        "contention": report["contention"],
+    }
+
+
+def verify(store: Path, history: Path) -> bool:
+    """Say whether every figure equals racelab check's on the same files (and print both)."""
+    command = [sys.executable, "-m", "racelab", "check", str(store), "--history", str(history)]
+    output = subprocess.run([*command, "--json"], capture_output=True, check=False).stdout
+    theirs, ours = report_figures(json.loads(output)), check(store, history)
+    for name in theirs:
+        same = "same" if theirs[name] == ours[name] else "DIFFERENT"
+        print(f"{name:14} {same:9} racelab {theirs[name]}  duckdb {ours[name]}")
+    return theirs == ours
+
+
+def measure_once(store: Path, history: Path, memory_limit: str) -> dict:
+    """Run one check in a process of its own; return its wall and CPU seconds and peak MB."""
+    started = time.monotonic()
+    command = [sys.executable, "-m", "benchmarks.duckcheck", "--one", str(store), str(history),
+               "--memory-limit", memory_limit]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    peak = TreePeak(process.pid)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    process.stdout.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"the study's check failed on {store}")
+    return {"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_mb": peak.stop() / 1024, "figures": json.loads(output)}  # fmt: skip
+
+
+def run(runs: int, sizes, data: Path, memory_limit: str = MEMORY_LIMIT) -> dict:
+    """Measure the study's check and racelab check side by side on each size's kept data,
+    alternating engines and formats so that they share the machine's hour."""
+    rows, figures = [], {}
+    for size in sizes:
+        history, json_store, db_store = _data(data / str(size), size)
+        found: dict = {}
+        load = os.getloadavg()[0]
+        for _ in range(runs):
+            for name, store in (("json", json_store), ("sqlite", db_store)):
+                found.setdefault(("racelab", name), []).append(check_once(store, history))
+                found.setdefault(("duckdb", name), []).append(
+                    measure_once(store, history, memory_limit)
+                )
+        for (engine, name), results in found.items():
+            seconds = [r["seconds"] for r in results]
+            row = {"engine": engine, "format": name, "N": size,
+                   "seconds": round(median(seconds), 2),
+                   "runs": ", ".join(f"{s:.2f}" for s in seconds),
+                   "CPU s": round(median([r["cpu"] for r in results]), 2),
+                   "peak MB": round(median([r["peak_mb"] for r in results])),
+                   "load": round(load, 1)}  # fmt: skip
+            rows.append(row)
+            figures[f"{engine}_{name}_{size}"] = row
+    command = f"python -m benchmarks.duckcheck --data {data} --sizes {' '.join(map(str, sizes))}"
+    header = list(rows[0]) if rows else []
+    print_table("The check, racelab's engine and DuckDB", header,
+                [list(r.values()) for r in rows], f"{command} --runs {runs}")  # fmt: skip
+    return save("duckcheck", {"command": f"{command} --runs {runs}", "figures": figures})
+
+
+def main() -> None:
+    """Measure, verify, or (--one) run the study's check once and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("/tmp/checker-data"))
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--memory-limit", default=MEMORY_LIMIT)
+    parser.add_argument("--verify", nargs=2, type=Path, metavar=("STORE", "HISTORY"))
+    parser.add_argument("--one", nargs=2, type=Path, metavar=("STORE", "HISTORY"))
+    parser.add_argument("--planted", action="store_true", help="Verify on planted anomalies.")
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(check(*args.one, args.memory_limit)))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(f"peak RSS {peak / 1024:.0f} MB", file=sys.stderr)
+    elif args.verify:
+        sys.exit(0 if verify(*args.verify) else 1)
+    elif args.planted:
+        with tempfile.TemporaryDirectory(prefix="duckcheck-planted-") as work:
+            history, *stores = planted(Path(work))
+            sys.exit(0 if all([verify(store, history) for store in stores]) else 1)
+    else:
+        run(args.runs, args.sizes, args.data, args.memory_limit)
+
+
+if __name__ == "__main__":
+    main()
