@@ -1,0 +1,185 @@
+"""Issue 35's third way, measured: the history's writes partitioned by token hash in polars.
+
+Not racelab's checker: a study beside `benchmarks.duckcheck`. Pass 1 reads the history as
+the engine does (checker/engine.py: 16 MiB blocks, every field typed and tested) and writes
+each block's writes, narrow, to one Arrow IPC file per partition of the tokens' hashes;
+pass 2 reads one partition at a time, numbers its tokens (checker/tokens.py) and reduces
+the facts per token as checker/facts.py does. Every write of a token lands in one
+partition, so each token's facts are whole there, and memory holds one block and one
+partition, never the whole history. Measured beside the engine's own read and facts, each
+in a process of its own:
+
+    python -m benchmarks.token_partitions --data /tmp/c35 --sizes 1000000 10000000 --runs 3
+
+Only the history's read and its facts per token: the store, the checks, the collisions by
+id and the contention measure would have to be partitioned too (docs/benchmarks.md, 4).
+"""
+
+import argparse
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from benchmarks.checker_scale import TreePeak, _data
+from benchmarks.tools import median, print_table, save
+from checker.columns import NONE, OK
+from checker.engine import BLOCK, SCHEMA, _validity, _writes
+from checker.tokens import Tokens
+
+WRITES_A_PARTITION = 625_000  # the partitions' count is the history's writes over this
+# Blocks of writes held before each partition's share is written: one small file a block
+# a partition cost a third more CPU at 30M (15,840 files) than at 10M.
+FLUSH = 8
+
+
+def partitioned(path: Path, parts: int) -> dict:
+    """Read a history's writes into partitions by token hash, then reduce each; return counts."""
+    with tempfile.TemporaryDirectory(prefix="partitions-") as work:
+        writes = _write_partitions(path, Path(work), parts)
+        tokens = sum(_reduce(sorted(Path(work).glob(f"p{p:04}-*.arrow"))) for p in range(parts))
+    return {"writes": writes, "tokens": tokens}
+
+
+def _write_partitions(path: Path, work: Path, parts: int) -> int:
+    """Pass 1: the writes, narrow, to IPC files by partition, FLUSH blocks a file; return
+    their count."""
+    first = written = 0
+    pending: dict = {}
+    with open(path, "rb") as file:
+        for number, block in enumerate(iter(lambda: file.read(BLOCK), b"")):
+            block += file.readline()  # whole lines
+            frame = pl.read_ndjson(io.BytesIO(block), schema=SCHEMA)
+            lazy = frame.lazy().with_row_index("locator", offset=first)
+            if first == 0:
+                lazy = lazy.filter(pl.col("locator") > 0)  # the run record
+            first += frame.height
+            valid, writes = pl.collect_all([_validity(lazy), _writes(lazy)])
+            if not valid["valid"].item():
+                raise ValueError("input the careful reader would read: not in this study")
+            writes = writes.with_columns(part=(pl.col("token").hash() % parts).cast(pl.Int32))
+            for (part,), rows in writes.partition_by("part", as_dict=True).items():
+                pending.setdefault(part, []).append(rows.drop("part"))
+            written += writes.height
+            if number % FLUSH == FLUSH - 1:
+                _flush(pending, work, number)
+    _flush(pending, work, "last")
+    return written
+
+
+def _flush(pending: dict, work: Path, number) -> None:
+    """Write each partition's pending writes as one file, and let them go."""
+    for part, frames in pending.items():
+        pl.concat(frames).write_ipc(work / f"p{part:04}-{number}.arrow")
+    pending.clear()
+
+
+def _reduce(files: list) -> int:
+    """Pass 2: one partition's facts per token, as checker/facts.py reduces them."""
+    if not files:
+        return 0
+    writes = pl.concat([pl.read_ipc(f) for f in files]).sort("locator")
+    tokens = Tokens(writes["token"])
+    codes, count = tokens.codes, len(tokens)
+    create, rank = writes["create"].to_numpy(), writes["rank"].to_numpy()
+    positions = np.arange(writes.height, dtype=np.int32)
+    created = np.full(count, NONE, np.int8)
+    np.maximum.at(created, codes[create], rank[create])
+    cancelled = np.full(count, NONE, np.int8)
+    np.maximum.at(cancelled, codes[~create], rank[~create])
+    acked = create & (rank == OK) & writes["order_id"].is_not_null().to_numpy()
+    last_ok = np.full(count, NONE, np.int32)
+    np.maximum.at(last_ok, codes[acked], positions[acked])
+    first = np.full(count, np.inf)
+    np.minimum.at(first, codes[create], writes["t0"].to_numpy()[create])
+    return count
+
+
+def engine(path: Path) -> dict:
+    """The engine's own read and facts, for the same counts."""
+    from checker.engine import read_writes  # noqa: PLC0415
+    from checker.facts import facts_from  # noqa: PLC0415
+    from history import HistoryStream  # noqa: PLC0415
+
+    history = HistoryStream(path)
+    columns, fetch, _, _ = read_writes(history)
+    facts = facts_from(history, columns, fetch)
+    return {"writes": len(columns), "tokens": int(facts.created.size)}
+
+
+def measure_once(way: str, path: Path, parts: int) -> dict:
+    """Run one way in a process of its own; return its seconds, CPU seconds and peak MB."""
+    started = time.monotonic()
+    command = [sys.executable, "-m", "benchmarks.token_partitions", "--one", way, str(path),
+               "--parts", str(parts)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE)
+    peak = TreePeak(process.pid)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    process.stdout.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{way} failed on {path}")
+    return {"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_mb": peak.stop() / 1024, "counts": json.loads(output)}  # fmt: skip
+
+
+def run(runs: int, sizes, data: Path) -> dict:
+    """Measure both ways on each size's kept history, alternating; print and save medians."""
+    rows, figures = [], {}
+    for size in sizes:
+        history = _data(data / str(size), size)[0]
+        parts = max(1, size // WRITES_A_PARTITION)
+        found: dict = {"engine": [], "partitioned": []}
+        load = os.getloadavg()[0]
+        for _ in range(runs):
+            for way in found:
+                found[way].append(measure_once(way, history, parts))
+        if len({json.dumps(r["counts"]) for results in found.values() for r in results}) != 1:
+            raise RuntimeError(f"the two ways counted differently at {size}")
+        for way, results in found.items():
+            row = {"way": way, "N": size, "parts": parts if way == "partitioned" else "",
+                   "seconds": round(median([r["seconds"] for r in results]), 2),
+                   "CPU s": round(median([r["cpu"] for r in results]), 2),
+                   "peak MB": round(median([r["peak_mb"] for r in results])),
+                   "load": round(load, 1)}  # fmt: skip
+            rows.append(row)
+            figures[f"{way}_{size}"] = row
+    command = (
+        f"python -m benchmarks.token_partitions --data {data} "
+        f"--sizes {' '.join(map(str, sizes))} --runs {runs}"
+    )
+    print_table("The history's read and facts, whole or by partition", list(rows[0]),
+                [list(r.values()) for r in rows], command)  # fmt: skip
+    return save("token_partitions", {"command": command, "figures": figures})
+
+
+def main() -> None:
+    """Measure both ways, or (--one) run one way once and print its counts."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("/tmp/checker-data"))
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--one", nargs=2, metavar=("WAY", "HISTORY"))
+    parser.add_argument("--parts", type=int, default=16)
+    args = parser.parse_args()
+    if args.one:
+        way, path = args.one
+        counts = engine(Path(path)) if way == "engine" else partitioned(Path(path), args.parts)
+        print(json.dumps(counts))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(f"peak RSS {peak / 1024:.0f} MB", file=sys.stderr)
+    else:
+        run(args.runs, args.sizes, args.data)
+
+
+if __name__ == "__main__":
+    main()
