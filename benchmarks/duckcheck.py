@@ -267,9 +267,10 @@ def load_store(con, store: Path, work: Path) -> dict:
 class Blocks(list):
     """Orders handed to DuckDB as they come, a block at a time, none kept.
 
-    Each block is written by polars as a Parquet file (DuckDB reads those in its threads;
-    a Python str per token would cost more than the rest of the read); a list to the JSON
-    store's block reader, which appends each block it decodes.
+    Each block is written by polars as a Parquet file, which DuckDB reads in its threads,
+    so no token becomes a Python str on the way (about as fast as handing DuckDB the
+    strs: docs/benchmarks.md, 4); a list to the JSON store's block reader, which appends
+    each block it decodes.
     """
 
     def __init__(self, con, work: Path):
