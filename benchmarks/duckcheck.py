@@ -2,12 +2,14 @@
 
 Not racelab's checker, and no command of racelab's: a study of the engine issue 35 asks
 for, run on the data of `benchmarks.checker_scale`. It reads the history file and the store
-(store.json or store.db, as the checker's readers do, a block of orders at a time) into
-DuckDB under a memory limit, spilling to a temporary directory, and computes the order
+(store.json or store.db, by the checker's own block readers, each block written as Parquet
+and all loaded at the end) into DuckDB under a memory limit, spilling to a temporary
+directory, and computes the order
 workload's report figures: the history's counts, lost, duplicated, id_collision,
 unexpected, resurrected, corrupt_record's mismatches, recovered, the stock sums and the
 contention measure. `--verify` compares every figure with `racelab check --json` on the
-same files. What it leaves out, and what adopting it would take: docs/benchmarks.md, 4.
+same files (benchmarks/duckcheck_verify.py). What it leaves out, and what adopting it would
+take: docs/benchmarks.md, 4.
 
     python -m benchmarks.duckcheck --data /tmp/c35 --sizes 1000000 10000000 --runs 3
     python -m benchmarks.duckcheck --verify STORE HISTORY
@@ -28,9 +30,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
-from benchmarks.checker_scale import TreePeak, _data, check_once, write_data
+from benchmarks.checker_scale import TreePeak, _data, check_once
 from benchmarks.tools import median, print_table, save
+from checker import stores
+from checker.json_stream import stream_orders
+from checker.orders import Orders
+from checker.sql_store import WELL_TYPED
 
 MEMORY_LIMIT = "500MB"
 FAIL, INFO, OK = 0, 1, 2
@@ -39,7 +46,7 @@ HISTORY_COLUMNS = (
     "{op: 'VARCHAR', token: 'VARCHAR', sku: 'VARCHAR', qty: 'BIGINT', order_id: 'BIGINT',"
     " status: 'BIGINT', type: 'VARCHAR', t0: 'DOUBLE', t1: 'DOUBLE'}"
 )
-STORE_ROWS = 1 << 20  # orders handed to DuckDB at a time
+STORE_ROWS = 1 << 20  # store.db rows decoded at a time
 WRITES = f"""
 CREATE TABLE w AS
 SELECT token, op = 'create' AS is_create,
@@ -56,6 +63,7 @@ CREATE TABLE f AS
 SELECT token,
        max(rank) FILTER (is_create) AS created,
        max(rank) FILTER (NOT is_create) AS cancelled,
+       -- the id each token was acked with: no count reads it, racelab's examples do
        arg_max(order_id, rowid) FILTER (is_create AND rank = {OK} AND order_id IS NOT NULL)
          AS acked_id,
        arg_max({{'named': order_id IS NOT NULL, 'id': order_id}}, rowid)
@@ -127,6 +135,9 @@ def connect(work: Path, memory_limit: str):
         sys.exit("benchmarks.duckcheck needs DuckDB: pip install -e '.[study]'")
 
     con = duckdb.connect(str(work / "check.duckdb"))
+    # A table's rowid is then its rows' order as read: a write's position in the history,
+    # and the sorted events' order (DuckDB's default, said here because all rests on it).
+    con.execute("SET preserve_insertion_order = true")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET temp_directory = '{work / 'spill'}'")
     return con
@@ -173,15 +184,18 @@ class Laps:
 
 
 def _one(con, query: str) -> int:
+    """Return a query's one integer."""
     return int(con.execute(query).fetchone()[0])
 
 
 def _initial_items(history: Path) -> dict:
+    """Return the stock the run began with, from the history's first record."""
     with open(history, "rb") as f:
         return json.loads(f.readline())["items"]
 
 
 def _history_counts(con) -> dict:
+    """Count each write op's outcomes, as the report's history counts."""
     rows = con.execute("SELECT is_create, rank, count(*) FROM w GROUP BY ALL").fetchall()
     counts = {"creates": dict.fromkeys(("fail", "info", "ok"), 0)}
     counts["cancels"] = dict(counts["creates"])
@@ -264,22 +278,20 @@ def load_store(con, store: Path, work: Path) -> dict:
     return items
 
 
-class Blocks(list):
-    """Orders handed to DuckDB as they come, a block at a time, none kept.
+class Blocks:
+    """Orders handed over a block at a time: each block written as Parquet by polars, and
+    all of them made table s by load(), none kept in memory.
 
-    Each block is written by polars as a Parquet file, which DuckDB reads in its threads,
-    so no token becomes a Python str on the way (about as fast as handing DuckDB the
-    strs: docs/benchmarks.md, 4); a list to the JSON store's block reader, which appends
-    each block it decodes.
+    No token of a SQLite store becomes a Python str on the way (about as fast as handing
+    DuckDB the strs: docs/benchmarks.md, 4); the JSON store's block reader appends each
+    block it decodes.
     """
 
     def __init__(self, con, work: Path):
-        super().__init__()
         self.con, self.work, self.count, self.files = con, work, 0, 0
 
     def append(self, orders) -> None:
-        import polars as pl  # noqa: PLC0415
-
+        """Write one block of Orders, numbered on from the last block's."""
         frame = pl.DataFrame({
             "pos": np.arange(self.count, self.count + len(orders), dtype=np.int64),
             "id": orders.ids, "sku": orders.skus, "qty": orders.qtys, "token": orders.tokens,
@@ -299,21 +311,13 @@ class Blocks(list):
         for path in self.work.glob("orders-*.parquet"):
             path.unlink()
 
-    def __len__(self) -> int:
-        return self.count
-
-    def __bool__(self) -> bool:
-        return self.count > 0
-
 
 def _sqlite_blocks(store: Path, blocks: Blocks) -> dict:
-    from checker.orders import Orders  # noqa: PLC0415
-    from checker.sql_store import WELL_TYPED  # noqa: PLC0415
-
+    """Hand store.db's well-formed orders over STORE_ROWS rows at a time; return its items."""
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    low, high = db.execute("SELECT min(id), max(id) FROM orders").fetchone()
+    low, high = db.execute("SELECT min(rowid), max(rowid) FROM orders").fetchone()
     for start in range(low or 0, (high or 0) + 1, STORE_ROWS):
-        where = f"{WELL_TYPED} AND id >= {start} AND id < {start + STORE_ROWS}"
+        where = f"{WELL_TYPED} AND rowid >= {start} AND rowid < {start + STORE_ROWS}"
         orders = Orders.joined(db, where)
         if orders is None:
             raise ValueError("a newline in a sku or token: not in this study")
@@ -325,112 +329,13 @@ def _sqlite_blocks(store: Path, blocks: Blocks) -> dict:
 
 
 def _json_blocks(store: Path, blocks: Blocks) -> dict:
-    from checker import json_stream, stores  # noqa: PLC0415
-
+    """Hand store.json's orders over a block at a time, as the checker reads them; return
+    its items."""
     with open(store, "rb") as source:
-        size = source.seek(0, os.SEEK_END)
-        head = json_stream._read_at(source, 0, min(size, json_stream.EDGE))
-        start = json_stream.ORDERS_AT.search(head).end()
-        document, end = json_stream._skeleton(source, size, head[:start], stores._WELL_FORMED)
-        if document is None or not _pieces(source, start, end, blocks):
-            raise ValueError("not store.json as racelab writes it: not in this study")
+        document = stream_orders(source, stores._WELL_FORMED, stores._ORDERS, blocks)
+    if document is None:
+        raise ValueError("not store.json as racelab writes it: not in this study")
     return document.items
-
-
-def _pieces(source, start: int, end: int, blocks: Blocks) -> bool:
-    """checker/json_stream.py's _pieces, each decoded block handed on to blocks."""
-    from checker import json_stream, stores  # noqa: PLC0415
-
-    source.seek(start)
-    carry, at = b"", start
-    while at < end:
-        block = carry + source.read(min(json_stream.BLOCK, end - at))
-        at = source.tell()
-        cut = block.rfind(json_stream.ORDER_START) if at < end else len(block)
-        if cut <= 0:
-            carry = block
-            continue
-        piece, carry = block[:cut], block[cut:]
-        if not json_stream._decoded(piece, at >= end and not carry, blocks, stores._ORDERS):
-            return False
-    return not carry or json_stream._decoded(carry, True, blocks, stores._ORDERS)
-
-
-ORDER_KEYS = ("id", "sku", "qty", "token", "created_at")
-PLANTED_IN_STORE = (
-    "DELETE FROM orders WHERE token IN ('t5', 't15')",  # lost
-    "INSERT INTO orders SELECT 20001, sku, qty, token, created_at FROM orders WHERE token = 't7'",
-    "UPDATE orders SET sku = 'sku-1' WHERE token = 't11'",  # corrupt_record
-    "UPDATE orders SET qty = 5 WHERE token = 't12'",
-    "INSERT INTO orders VALUES (20002, 'sku-1', 1, 'never', 'x')",  # unexpected
-    "INSERT INTO orders VALUES (9, 'sku-10', 1, 't9', 'x')",  # resurrected: cancelled as id 9
-)
-
-
-def planted(work: Path) -> tuple[Path, Path, Path]:
-    """Write 10,000 operations with every order anomaly planted, both stores; return paths.
-
-    In the history: an id acked to two tokens, an info and a failed create of stored
-    tokens, a retry sent earlier with another sku, a cancel that names no id, and a retry
-    sent at the same instant (the first in history order is the one sent).
-    In the stores: two orders lost, one stored twice, a sku and a qty changed, a token no
-    one sent, and a cancelled order stored again under its id.
-    """
-    history, json_store, db_store = write_data(work, 10_000)
-    lines = history.read_text().splitlines()
-    records = {json.loads(line).get("token"): at for at, line in enumerate(lines)}
-    _edit(lines, records["t31"], order_id=32)
-    _edit(lines, records["t41"], type="info")
-    _edit(lines, records["t51"], type="fail", status=None, order_id=None)
-    retry = {**json.loads(lines[records["t61"]]), "sku": "sku-5"}
-    retry["t0"] -= 0.001
-    same_time = {**json.loads(lines[records["t81"]]), "sku": "sku-3"}
-    cancel = {**json.loads(lines[records["t71"]]), "op": "cancel", "order_id": None, "sku": None,
-              "qty": None, "status": 204}  # fmt: skip
-    lines += [json.dumps(r) for r in (retry, same_time, cancel)]
-    history.write_text("\n".join(lines) + "\n")
-    with sqlite3.connect(db_store) as db:
-        for statement in PLANTED_IN_STORE:
-            db.execute(statement)
-        rows = db.execute(f"SELECT {', '.join(ORDER_KEYS)} FROM orders ORDER BY id").fetchall()
-        items = dict(db.execute("SELECT sku, stock FROM items").fetchall())
-    document = {"version": 1, "items": items, "next_id": 20003,
-                "orders": [dict(zip(ORDER_KEYS, row, strict=True)) for row in rows]}  # fmt: skip
-    json_store.write_text(json.dumps(document))
-    return history, json_store, db_store
-
-
-def _edit(lines: list, at: int, **fields) -> None:
-    lines[at] = json.dumps({**json.loads(lines[at]), **fields})
-
-
-def report_figures(report: dict) -> dict:
-    """Return racelab check's JSON report as this study's figures."""
-    anomalies = report["anomalies"]
-    return {
-        "lost": anomalies["lost"],
-        "duplicated": anomalies["duplicated"],
-        "id_collision": anomalies["id_collision"],
-        "unexpected": anomalies["unexpected"],
-        "resurrected": anomalies["resurrected"],
-        "mismatched": anomalies["corrupt_record"],
-        "recovered": report["recovered"],
-        "history": {k: report["history"][k] for k in ("creates", "cancels")},
-        "stored": report["store"]["orders"],
-        "stock": {k: anomalies.get(k, 0) for k in ("stock_mismatch", "oversold")},
-        "contention": report["contention"],
-    }
-
-
-def verify(store: Path, history: Path) -> bool:
-    """Say whether every figure equals racelab check's on the same files (and print both)."""
-    command = [sys.executable, "-m", "racelab", "check", str(store), "--history", str(history)]
-    output = subprocess.run([*command, "--json"], capture_output=True, check=False).stdout
-    theirs, ours = report_figures(json.loads(output)), check(store, history)
-    for name in theirs:
-        same = "same" if theirs[name] == ours[name] else "DIFFERENT"
-        print(f"{name:14} {same:9} racelab {theirs[name]}  duckdb {ours[name]}")
-    return theirs == ours
 
 
 def measure_once(store: Path, history: Path, memory_limit: str) -> dict:
@@ -497,11 +402,13 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"peak RSS {peak / 1024:.0f} MB", file=sys.stderr)
     elif args.verify:
+        from benchmarks.duckcheck_verify import verify  # noqa: PLC0415 - it imports check
+
         sys.exit(0 if verify(*args.verify) else 1)
     elif args.planted:
-        with tempfile.TemporaryDirectory(prefix="duckcheck-planted-") as work:
-            history, *stores = planted(Path(work))
-            sys.exit(0 if all([verify(store, history) for store in stores]) else 1)
+        from benchmarks.duckcheck_verify import verify_planted  # noqa: PLC0415
+
+        sys.exit(0 if verify_planted() else 1)
     else:
         run(args.runs, args.sizes, args.data, args.memory_limit)
 

@@ -31,18 +31,29 @@ def streamed_store(path, raw: bytes | None, documents, orders):
     raw: the file's bytes, or None to read path; documents and orders: msgspec decoders
     of the document and of a list of orders.
     """
+    parts: list = []
     with io.BytesIO(raw) if raw is not None else open(Path(path), "rb") as source:
-        size = source.seek(0, io.SEEK_END)
-        head = _read_at(source, 0, min(size, EDGE))
-        found = ORDERS_AT.search(head)
-        if found is None or head.count(b'"orders"') != 1:
-            return None
-        start = found.end()  # just past the array's "["
-        document, end = _skeleton(source, size, head[:start], documents)
-        if document is None:
-            return None
-        parts = _pieces(source, start, end, orders)
-    return None if parts is None else (document, Orders.joined_parts(parts))
+        document = stream_orders(source, documents, orders, parts)
+    return None if document is None else (document, Orders.joined_parts(parts))
+
+
+def stream_orders(source, documents, orders, parts):
+    """Hand a store.json's orders, as Orders a block at a time, to parts.append; return the
+    document without its orders, or None when it is not the documented shape (what parts
+    was handed is then no store's: the caller drops it).
+
+    source: the file, open for binary reading; parts: a list, or anything with append.
+    """
+    size = source.seek(0, io.SEEK_END)
+    head = _read_at(source, 0, min(size, EDGE))
+    found = ORDERS_AT.search(head)
+    if found is None or head.count(b'"orders"') != 1:
+        return None
+    start = found.end()  # just past the array's "["
+    document, end = _skeleton(source, size, head[:start], documents)
+    if document is None or not _pieces(source, start, end, orders, parts):
+        return None
+    return document
 
 
 def _read_at(source, offset: int, count: int) -> bytes:
@@ -75,12 +86,11 @@ def _skeleton(source, size: int, head: bytes, documents) -> tuple:
     return None, None
 
 
-def _pieces(source, start: int, end: int, orders) -> list | None:
-    """Return the orders between start and end as Orders, a block at a time; None if a
-    piece is not comma-separated well-formed orders."""
-    parts: list = []
+def _pieces(source, start: int, end: int, orders, parts) -> bool:
+    """Hand the orders between start and end to parts as Orders, a block at a time; say
+    whether every piece was comma-separated well-formed orders."""
     source.seek(start)
-    carry, at = b"", start
+    carry, at, handed = b"", start, 0
     while at < end:
         block = carry + source.read(min(BLOCK, end - at))
         at = source.tell()
@@ -89,15 +99,15 @@ def _pieces(source, start: int, end: int, orders) -> list | None:
             carry = block
             continue
         piece, carry = block[:cut], block[cut:]
-        if not _decoded(piece, at >= end and not carry, parts, orders):
-            return None
-    if carry and not _decoded(carry, True, parts, orders):
-        return None
-    return parts
+        if not _decoded(piece, at >= end and not carry, handed == 0, parts, orders):
+            return False
+        handed += 1
+    return not carry or _decoded(carry, True, handed == 0, parts, orders)
 
 
-def _decoded(piece: bytes, last: bool, parts: list, orders) -> bool:
-    """Decode a piece of the array (all but the last end in a comma) into parts."""
+def _decoded(piece: bytes, last: bool, first: bool, parts, orders) -> bool:
+    """Decode a piece of the array (all but the last end in a comma) into parts (first:
+    no piece was handed to it before)."""
     import msgspec  # noqa: PLC0415
 
     body = piece.rstrip()
@@ -107,7 +117,7 @@ def _decoded(piece: bytes, last: bool, parts: list, orders) -> bool:
         body = body[:-1]
         if not body.strip():
             return False
-    elif parts and not body.strip():
+    elif not first and not body.strip():
         return False
     try:
         parts.append(Orders.from_structs(orders.decode(b"[" + body + b"]")))
