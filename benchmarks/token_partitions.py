@@ -1,18 +1,20 @@
 """Issue 35's third way, measured: the history's writes partitioned by token hash in polars.
 
-Not racelab's checker: a study beside `benchmarks.duckcheck`. Pass 1 reads the history as
-the engine does (checker/engine.py: 16 MiB blocks, every field typed and tested) and writes
-each block's writes, narrow, to one Arrow IPC file per partition of the tokens' hashes;
-pass 2 reads one partition at a time, numbers its tokens (checker/tokens.py) and reduces
-the facts per token as checker/facts.py does. Every write of a token lands in one
-partition, so each token's facts are whole there, and memory holds one block and one
-partition, never the whole history. Measured beside the engine's own read and facts, each
-in a process of its own:
+Not racelab's checker: a study beside `benchmarks.duckcheck`. Pass 1 reads the history
+with the engine's blocks, schema and tests (checker/engine.py; not its fallbacks to the
+careful reader) and writes the writes, narrow, to Arrow IPC files by the tokens' hashes,
+FLUSH blocks a file; pass 2 reads one partition at a time and reduces it with
+checker/facts.py itself. Every write of a token lands in one partition, so each token's
+facts are whole there, and memory holds FLUSH blocks' writes or one partition, never the
+whole history. The two ways' facts are held equal by a digest (sums that do not depend on
+how the tokens were numbered). Measured beside the engine's own read and facts, each in a
+process of its own:
 
     python -m benchmarks.token_partitions --data /tmp/c35 --sizes 1000000 10000000 --runs 3
 
-Only the history's read and its facts per token: the store, the checks, the collisions by
-id and the contention measure would have to be partitioned too (docs/benchmarks.md, 4).
+Only the history's read and its facts per token, the collisions only within a partition:
+the store, the checks, the collisions by id and the contention measure would have to be
+partitioned too (docs/benchmarks.md, 4).
 """
 
 import argparse
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -31,22 +34,28 @@ import polars as pl
 
 from benchmarks.checker_scale import TreePeak, _data
 from benchmarks.tools import median, print_table, save
-from checker.columns import NONE, OK
-from checker.engine import BLOCK, SCHEMA, _validity, _writes
-from checker.tokens import Tokens
+from checker.columns import NONE
+from checker.engine import BLOCK, SCHEMA, Blocks, _validity, _writes
+from checker.facts import facts_from
+from history import HistoryStream
 
-WRITES_A_PARTITION = 625_000  # the partitions' count is the history's writes over this
-# Blocks of writes held before each partition's share is written: one small file a block
-# a partition cost a third more CPU at 30M (15,840 files) than at 10M.
+# The partitions' count: the history's operations over this (each one a write in this data).
+WRITES_A_PARTITION = 625_000
+# Blocks of writes held before each partition's share is written: at 30M, a file a block
+# a partition (15,840 files) cost 68.1 CPU s, 8 blocks a file 49.9.
 FLUSH = 8
 
 
 def partitioned(path: Path, parts: int) -> dict:
-    """Read a history's writes into partitions by token hash, then reduce each; return counts."""
+    """Read a history's writes into partitions by token hash, then reduce each; return the
+    facts' digest, summed over the partitions."""
+    history = HistoryStream(path)
     with tempfile.TemporaryDirectory(prefix="partitions-") as work:
-        writes = _write_partitions(path, Path(work), parts)
-        tokens = sum(_reduce(sorted(Path(work).glob(f"p{p:04}-*.arrow"))) for p in range(parts))
-    return {"writes": writes, "tokens": tokens}
+        _write_partitions(path, Path(work), parts)
+        found: Counter = Counter()
+        for part in range(parts):
+            found += _reduce(sorted(Path(work).glob(f"p{part:04}-*.arrow")), history)
+    return dict(sorted(found.items()))
 
 
 def _write_partitions(path: Path, work: Path, parts: int) -> int:
@@ -82,37 +91,42 @@ def _flush(pending: dict, work: Path, number) -> None:
     pending.clear()
 
 
-def _reduce(files: list) -> int:
-    """Pass 2: one partition's facts per token, as checker/facts.py reduces them."""
+def _reduce(files: list, history) -> Counter:
+    """Pass 2: one partition's facts per token, by checker/facts.py itself; their digest."""
     if not files:
-        return 0
-    writes = pl.concat([pl.read_ipc(f) for f in files]).sort("locator")
-    tokens = Tokens(writes["token"])
-    codes, count = tokens.codes, len(tokens)
-    create, rank = writes["create"].to_numpy(), writes["rank"].to_numpy()
-    positions = np.arange(writes.height, dtype=np.int32)
-    created = np.full(count, NONE, np.int8)
-    np.maximum.at(created, codes[create], rank[create])
-    cancelled = np.full(count, NONE, np.int8)
-    np.maximum.at(cancelled, codes[~create], rank[~create])
-    acked = create & (rank == OK) & writes["order_id"].is_not_null().to_numpy()
-    last_ok = np.full(count, NONE, np.int32)
-    np.maximum.at(last_ok, codes[acked], positions[acked])
-    first = np.full(count, np.inf)
-    np.minimum.at(first, codes[create], writes["t0"].to_numpy()[create])
-    return count
+        return Counter()
+    blocks = Blocks()
+    blocks.add(pl.concat([pl.read_ipc(f) for f in files]).sort("locator"))
+    return digest(facts_from(history, blocks.columns(), fetch=None))
+
+
+def digest(facts) -> Counter:
+    """Return what the facts say, in sums that do not depend on how tokens were numbered
+    (the collisions only within a partition: ids are not partitioned here)."""
+    found: Counter = Counter(tokens=len(facts.writes.tokens))
+    for name in ("created", "cancelled"):
+        found.update({f"{name} {rank}": n for rank, n in enumerate(np.bincount(
+            getattr(facts, name) + 1).tolist())})  # fmt: skip
+    found["acked"] = int((facts.acked != NONE).sum())
+    found["cancel"] = int((facts.cancel != NONE).sum())
+    skus, qtys = facts.sent_skus_and_qtys()
+    names = facts.writes.sku_names
+    for code, qty in zip(skus.tolist(), qtys.tolist(), strict=True):
+        if code != NONE:
+            found[f"sent {names[code]}"] += qty
+    for op, outcomes in facts.counts.items():
+        found.update({f"{op} {outcome}": n for outcome, n in outcomes.items()})
+    found["collisions"] = len(facts.collisions)
+    return found
 
 
 def engine(path: Path) -> dict:
-    """The engine's own read and facts, for the same counts."""
+    """The engine's own read and facts, and their digest."""
     from checker.engine import read_writes  # noqa: PLC0415
-    from checker.facts import facts_from  # noqa: PLC0415
-    from history import HistoryStream  # noqa: PLC0415
 
     history = HistoryStream(path)
     columns, fetch, _, _ = read_writes(history)
-    facts = facts_from(history, columns, fetch)
-    return {"writes": len(columns), "tokens": int(facts.created.size)}
+    return dict(sorted((+digest(facts_from(history, columns, fetch))).items()))  # no zeros
 
 
 def measure_once(way: str, path: Path, parts: int) -> dict:
