@@ -93,24 +93,28 @@ def write_data(work: Path, size: int) -> tuple[Path, Path, Path]:
 
 def check_once(store: Path, history: Path) -> dict:
     """Run racelab check once; return wall and CPU seconds, peak RSS and its verdict."""
-    started = time.monotonic()
     command = [sys.executable, "-m", "racelab", "check", str(store), "--history", str(history)]
-    process = subprocess.Popen(
-        [*command, "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    measured = run_measured([*command, "--json"])
+    report = measured.pop("output")
+    return {**measured, "verdict": report["verdict"]}
+
+
+def run_measured(command: list) -> dict:
+    """Run a command that prints JSON; return it (output), its exit code, its wall and CPU
+    seconds and the peak memory of its process tree."""
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     peak = TreePeak(process.pid)
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)  # wait() and the child's CPU time
-    process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - started
     process.stdout.close()
     return {
         "seconds": seconds,
         "cpu": usage.ru_utime + usage.ru_stime,
         "peak_mb": peak.stop() / 1024,
-        "verdict": json.loads(output)["verdict"],
+        "exit": os.waitstatus_to_exitcode(status),
+        "output": json.loads(output) if output.strip() else None,
     }
 
 

@@ -23,7 +23,6 @@ import json
 import os
 import resource
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from benchmarks.checker_scale import TreePeak, _data, check_once
+from benchmarks.checker_scale import _data, check_once, run_measured
 from benchmarks.tools import median, print_table, save
 from checker import stores
 from checker.json_stream import stream_orders
@@ -340,19 +339,13 @@ def _json_blocks(store: Path, blocks: Blocks) -> dict:
 
 def measure_once(store: Path, history: Path, memory_limit: str) -> dict:
     """Run one check in a process of its own; return its wall and CPU seconds and peak MB."""
-    started = time.monotonic()
     command = [sys.executable, "-m", "benchmarks.duckcheck", "--one", str(store), str(history),
                "--memory-limit", memory_limit]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    peak = TreePeak(process.pid)
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.monotonic() - started
-    process.stdout.close()
-    if os.waitstatus_to_exitcode(status) != 0:
+    measured = run_measured(command)
+    if measured.pop("exit") != 0:
         raise RuntimeError(f"the study's check failed on {store}")
-    return {"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime,
-            "peak_mb": peak.stop() / 1024, "figures": json.loads(output)}  # fmt: skip
+    output = measured.pop("output")
+    return {**measured, "figures": output}
 
 
 def run(runs: int, sizes, data: Path, memory_limit: str = MEMORY_LIMIT) -> dict:

@@ -22,17 +22,15 @@ import io
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from benchmarks.checker_scale import TreePeak, _data
+from benchmarks.checker_scale import _data, run_measured
 from benchmarks.tools import median, print_table, save
 from checker.columns import NONE
 from checker.engine import BLOCK, SCHEMA, Blocks, _validity, _writes
@@ -131,19 +129,13 @@ def engine(path: Path) -> dict:
 
 def measure_once(way: str, path: Path, parts: int) -> dict:
     """Run one way in a process of its own; return its seconds, CPU seconds and peak MB."""
-    started = time.monotonic()
     command = [sys.executable, "-m", "benchmarks.token_partitions", "--one", way, str(path),
                "--parts", str(parts)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE)
-    peak = TreePeak(process.pid)
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.monotonic() - started
-    process.stdout.close()
-    if os.waitstatus_to_exitcode(status) != 0:
+    measured = run_measured(command)
+    if measured.pop("exit") != 0:
         raise RuntimeError(f"{way} failed on {path}")
-    return {"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime,
-            "peak_mb": peak.stop() / 1024, "counts": json.loads(output)}  # fmt: skip
+    output = measured.pop("output")
+    return {**measured, "counts": output}
 
 
 def run(runs: int, sizes, data: Path) -> dict:
