@@ -206,6 +206,12 @@ def _work(data: Path | None, size: int):
     return contextlib.nullcontext(kept)
 
 
+def kept_data(data: Path, size: int) -> tuple[Path, Path, Path]:
+    """Return one size's history and stores, kept under data (written the first time)."""
+    with _work(data, size) as work:
+        return _data(Path(work), size)
+
+
 def _data(work: Path, size: int) -> tuple[Path, Path, Path]:
     """Return one size's history and stores, written unless work holds them already."""
     paths = (work / "history.jsonl", work / "store.json", work / "store.db")

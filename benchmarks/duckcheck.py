@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from benchmarks.checker_scale import _data, check_once, run_measured
+from benchmarks.checker_scale import check_once, kept_data, run_measured
 from benchmarks.tools import median, print_table, save
 from checker import stores
 from checker.json_stream import stream_orders
@@ -353,7 +353,7 @@ def run(runs: int, sizes, data: Path, memory_limit: str = MEMORY_LIMIT) -> dict:
     alternating engines and formats so that they share the machine's hour."""
     rows, figures = [], {}
     for size in sizes:
-        history, json_store, db_store = _data(data / str(size), size)
+        history, json_store, db_store = kept_data(data, size)
         found: dict = {}
         load = os.getloadavg()[0]
         for _ in range(runs):

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from benchmarks.checker_scale import _data, run_measured
+from benchmarks.checker_scale import kept_data, run_measured
 from benchmarks.tools import median, print_table, save
 from checker.columns import NONE
 from checker.engine import BLOCK, SCHEMA, Blocks, _validity, _writes
@@ -142,7 +142,7 @@ def run(runs: int, sizes, data: Path) -> dict:
     """Measure both ways on each size's kept history, alternating; print and save medians."""
     rows, figures = [], {}
     for size in sizes:
-        history = _data(data / str(size), size)[0]
+        history = kept_data(data, size)[0]
         parts = max(1, size // WRITES_A_PARTITION)
         found: dict = {"engine": [], "partitioned": []}
         load = os.getloadavg()[0]
