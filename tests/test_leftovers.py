@@ -21,12 +21,15 @@ SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 TARGET_SLUG = "json-naive-2w"
 
-# One permutation whose B.read waits on A's lock: with a long --block-wait the run sits in
-# the middle of it until the signal comes.
+# Every interleaving of two creates, run a hundred times (STEP_RUNS): 600 permutations.
+# One permutation would not do: a step blocked on json:file-lock's lock is known at once
+# (the lock sends a wait notice, not a --block-wait), so it ends within milliseconds of its
+# server's start, and a signal meant for the middle of the run could land after its end (a
+# fresh clone's CI saw "held (blocked)" where "stopped by SIGINT" was due). 600 last
+# seconds on any machine, so the signal lands mid-run whatever its speed.
 BLOCKING_SPEC = """
-name = "A holds the lock"
+name = "A and B create, each interleaving"
 setup = { skus = 1, stock = 5 }
-permutations = [["A.read", "B.read", "A.write", "B.write"]]
 
 [[session]]
 name = "A"
@@ -145,13 +148,14 @@ def test_compare_killed_outright_takes_its_server_with_it(tmp_path):
 
 
 def step_server_announced(folder: Path):
-    """The permutation's server is up: from here racelab drives it, or waits on B's lock."""
+    """The stepped server is up: from here racelab drives it through the permutations."""
     return lambda: any(
         " on http://" in log.read_text() for log in (folder / "tmp").glob("*/server.log")
     )
 
 
 STEP_MOMENTS = {"starting": server_started, "mid-permutation": step_server_announced}
+STEP_RUNS = 100  # --repeat's most
 
 
 @pytest.mark.parametrize("moment", STEP_MOMENTS)
@@ -161,7 +165,7 @@ def test_step_leaves_nothing_behind(tmp_path, signum, moment):
     """A signal while its server starts or mid-permutation: the server and store folder go."""
     spec = tmp_path / "blocking.toml"
     spec.write_text(BLOCKING_SPEC)
-    process = racelab(tmp_path, "step", spec, "--target", "json:file-lock", "--block-wait", "20s")
+    process = racelab(tmp_path, "step", spec, "--target", "json:file-lock", "--repeat", STEP_RUNS)
     try:
         wait_until(STEP_MOMENTS[moment](tmp_path), moment, process)
         signal_now(process, signum)
