@@ -175,15 +175,18 @@ def test_sigterm_stops_the_ui_and_the_run_it_started(ui):
 def test_a_run_of_the_on_call_workload_checks_the_rota(ui):
     # The naive read-decide-write loses leaves: the rota's own checks, not the orders'. A
     # race, not a certainty: under ten CPU burners half the 2 s runs lost none (and held),
-    # so a run that found nothing is tried again, up to five, until one does.
+    # and a fresh clone's CI saw a run whose store.json was left torn and no leave lost in
+    # what could be read of it (corrupt_store alone). A run that showed no lost leave is
+    # tried again, up to five, until one does.
     body = {"targets": ["json:naive@1"], "workload": "oncall", "duration": 2}
     for _ in range(5):
         status, started = ui.call("POST", "/api/runs", body)
         assert status == 201
         events = list(ui.events(started["events"]))
         finished = next(e for e in events if e["type"] == "finished")
-        if finished["verdict"] == "failed":
+        if finished["anomalies"].get("lost_leave", 0) > 0:
             break
-        assert finished["anomalies"] == {}, finished  # held or inconclusive: nothing found
+        # Nothing found (held or inconclusive), or a torn store and no lost leave seen.
+        assert set(finished["anomalies"]) <= {"corrupt_store"}, finished
     assert finished["verdict"] == "failed"
     assert finished["anomalies"].get("lost_leave", 0) > 0, finished
