@@ -83,23 +83,29 @@ def corrupt_store(ctx: Context, limit: int):
 
 def corrupt_record(ctx: Context, limit: int):
     """Stored orders with bad fields, or with a sku/qty other than the client sent."""
-    examples = [
-        {"text": f"stored order {bad!r:.200} lacks a well-typed field."}
-        for bad in ctx.snapshot.malformed[:limit]
-    ]
+    examples = [malformed_example(bad) for bad in ctx.snapshot.malformed[:limit]]
     count = len(ctx.snapshot.malformed)
     if ctx.facts is not None:
         wrong = ctx.join.mismatched()
         count += len(wrong)
-        for position in wrong[: max(0, limit - len(examples))]:
-            order = ctx.snapshot.orders[position]
-            sku, qty = ctx.facts.sent(order[TOKEN])
-            text = (
-                f"token {order[TOKEN]} was sent as {qty} x {sku} but "
-                f"stored as {order[QTY]} x {order[SKU]} (id {order[ID]})."
-            )
-            examples.append(_example(text, ctx, order[TOKEN], stored=_order(order)))
+        orders = map(ctx.snapshot.orders.__getitem__, wrong[: max(0, limit - len(examples))])
+        examples += [mismatched_example(ctx, order) for order in orders]
     return count, examples
+
+
+def malformed_example(bad) -> dict:
+    """Describe a stored order with a missing or ill-typed field."""
+    return {"text": f"stored order {bad!r:.200} lacks a well-typed field."}
+
+
+def mismatched_example(ctx: Context, order) -> dict:
+    """Describe a stored order whose sku or qty is not what its client sent."""
+    sku, qty = ctx.history_facts.sent(order[TOKEN])
+    text = (
+        f"token {order[TOKEN]} was sent as {qty} x {sku} but "
+        f"stored as {order[QTY]} x {order[SKU]} (id {order[ID]})."
+    )
+    return _example(text, ctx, order[TOKEN], stored=_order(order))
 
 
 def lost(ctx: Context, limit: int):
@@ -107,10 +113,11 @@ def lost(ctx: Context, limit: int):
     facts = ctx.history_facts
     lost_ = (facts.created == OK) & (facts.cancelled < INFO) & ~ctx.join.held
     tokens = facts.tokens_at(lost_)
-    return len(tokens), [_lost_example(ctx, t) for t in tokens[:limit]]
+    return len(tokens), [lost_example(ctx, t) for t in tokens[:limit]]
 
 
-def _lost_example(ctx: Context, token: str) -> dict:
+def lost_example(ctx: Context, token: str) -> dict:
+    """Describe an acknowledged create whose token is not stored."""
     facts = ctx.history_facts
     acked = facts.acked_id(token)
     record = _acked_create(facts, token)
@@ -138,31 +145,38 @@ def _overlap(a: dict, b: dict) -> bool:
 def duplicated(ctx: Context, limit: int):
     """Tokens stored more than once."""
     repeats = ctx.index.repeated_tokens
-    examples = [
-        _example(
-            f"token {token} is stored {len(orders)} times, as ids "
-            f"{', '.join(str(o[ID]) for o in orders)}.",
-            ctx,
-            token,
-            stored=[_order(o) for o in orders],
-        )
-        for token, orders in list(repeats.items())[:limit]
-    ]
+    examples = [duplicated_example(ctx, t, orders) for t, orders in list(repeats.items())[:limit]]
     return len(repeats), examples
+
+
+def duplicated_example(ctx: Context, token, orders: list) -> dict:
+    """Describe a token stored more than once (orders: every order that holds it)."""
+    return _example(
+        f"token {token} is stored {len(orders)} times, as ids "
+        f"{', '.join(str(o[ID]) for o in orders)}.",
+        ctx,
+        token,
+        stored=[_order(o) for o in orders],
+    )
 
 
 def id_collision(ctx: Context, limit: int):
     """One id on two stored orders, or handed to two tokens in ok answers."""
     stored = {i: sorted({o[TOKEN] for o in orders}) for i, orders in ctx.index.repeated_ids.items()}
-    acked = {}
-    if ctx.facts is not None:
-        acked = ctx.facts.collisions
+    acked = {} if ctx.facts is None else ctx.facts.collisions
+    return collisions(ctx, stored, acked, limit)
+
+
+def collisions(ctx: Context, stored: dict, acked: dict, limit: int):
+    """Count the ids stored on two orders (stored: id -> their tokens, sorted) or acked to
+    two tokens (acked: id -> those tokens, sorted); describe the first few by id."""
     ids = sorted(set(stored) | set(acked))
-    examples = [_collision_example(ctx, i, stored.get(i), acked.get(i)) for i in ids[:limit]]
+    examples = [collision_example(ctx, i, stored.get(i), acked.get(i)) for i in ids[:limit]]
     return len(ids), examples
 
 
-def _collision_example(ctx: Context, order_id, stored_tokens, acked_tokens) -> dict:
+def collision_example(ctx: Context, order_id, stored_tokens, acked_tokens) -> dict:
+    """Describe one id on two stored orders, or handed to two tokens in ok answers."""
     if stored_tokens:
         return {
             "text": f"id {order_id} is stored on {len(stored_tokens)} orders "
@@ -200,40 +214,38 @@ def _acked_create(facts, token) -> dict:
 
 def unexpected(ctx: Context, limit: int):
     """Stored orders whose token no client sent, or whose every create failed."""
-    outcome = ctx.history_facts.outcome
     # Never sent, or its strongest create failed (NONE or FAIL), once per stored token:
     strongest = ctx.join.per_stored(ctx.history_facts.created, NONE)
     positions = np.flatnonzero(strongest <= FAIL)
     orders = map(ctx.index.distinct.__getitem__, positions[:limit].tolist())
-    examples = [
-        _example(
-            f"token {token} is stored (id {order_id}) but "
-            + (
-                "no client sent it."
-                if outcome(token) is None
-                else "every create that sent it failed."
-            ),
-            ctx,
-            token,
-        )
-        for order_id, _, _, token in orders
-    ]
-    return int(positions.size), examples
+    return int(positions.size), [unexpected_example(ctx, order) for order in orders]
+
+
+def unexpected_example(ctx: Context, order) -> dict:
+    """Describe a stored order whose token no client sent, or whose every create failed."""
+    order_id, token = order[ID], order[TOKEN]
+    why = (
+        "no client sent it."
+        if ctx.history_facts.outcome(token) is None
+        else "every create that sent it failed."
+    )
+    return _example(f"token {token} is stored (id {order_id}) but " + why, ctx, token)
 
 
 def resurrected(ctx: Context, limit: int):
     """Orders whose cancel was ok but that are still stored."""
     tokens = ctx.history_facts.writes.tokens.names(ctx.join.resurrected())
-    examples = [
-        _example(
-            f"order {ctx.index.by_token[t][0]} (token {t}) was cancelled ok and is stored "
-            "again: a stale copy of the store was written back over the cancel.",
-            ctx,
-            t,
-        )
-        for t in tokens[:limit]
-    ]
-    return len(tokens), examples
+    return len(tokens), [resurrected_example(ctx, t) for t in tokens[:limit]]
+
+
+def resurrected_example(ctx: Context, token) -> dict:
+    """Describe an order cancelled ok that is still stored."""
+    return _example(
+        f"order {ctx.index.by_token[token][0]} (token {token}) was cancelled ok and is stored "
+        "again: a stale copy of the store was written back over the cancel.",
+        ctx,
+        token,
+    )
 
 
 def stock_mismatch(ctx: Context, limit: int):
