@@ -15,7 +15,9 @@ careful_columns). docs/dependencies.md.
 """
 
 import io
+import os
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -219,8 +221,10 @@ def _says_null(path, name: str) -> bool:
 class LineReader:
     """A history file's records read again by locator: the n-th line that is not blank."""
 
-    def __init__(self, path):
-        self.path, self._starts = path, None
+    def __init__(self, path, spill: Path | None = None):
+        """spill: a file to keep the lines' starts in, on disk (None: in memory)."""
+        self.path, self.spill = path, spill
+        self._starts: np.ndarray | None = None
 
     def record(self, locator: int) -> dict:
         """Return the record at a locator, with every field (as HistoryStream.record_at)."""
@@ -233,7 +237,7 @@ class LineReader:
         if not locators:
             return []
         if self._starts is None:  # one scan, on the first record asked for
-            self._starts = line_starts(self.path)
+            self._starts = line_starts(self.path, self.spill)
         found = []
         with open(self.path, "rb") as file:
             for locator in locators:
@@ -242,14 +246,25 @@ class LineReader:
         return found
 
 
-def line_starts(path) -> np.ndarray:
-    """Return where each line of a file that is not blank starts (polars skips blank ones)."""
+def line_starts(path, spill: Path | None = None) -> np.ndarray:
+    """Return where each line of a file that is not blank starts (polars skips blank ones);
+    with spill, written there a block at a time and returned memory-mapped."""
     found, base = [], 0
-    with open(path, "rb") as file:
+    with open(path, "rb") as file, open(spill or os.devnull, "wb") as kept:
         while block := file.read(CHUNK):
             block += file.readline()
-            found.append(base + _solid_starts(block))
+            starts = base + _solid_starts(block)
+            if spill is None:
+                found.append(starts)
+            else:
+                kept.write(starts.astype(np.int64).tobytes())
             base += len(block)
+    if spill is not None:
+        return (
+            np.fromfile(spill, np.int64)
+            if spill.stat().st_size == 0
+            else np.memmap(spill, np.int64, "r")
+        )
     return np.concatenate(found) if found else np.zeros(0, np.int64)
 
 

@@ -34,19 +34,42 @@ def check(
     min_overlaps: int = MIN_OVERLAPS,
     existing=frozenset(),
     read_timeout: float = READ_TIMEOUT_S,
+    partitions: int | None = None,
 ) -> CheckReport:
     """Check the store at store_path against a history (or none); return the report.
 
     store_path is a store file, or a server's URL whose final state is read through the
     API (existing: orders it held before the run, left out; see checker/api.py). history
     is a parsed History or a HistoryStream (history). A store with no anomaly is `held`
-    only if at least min_overlaps pairs of writes on one sku overlapped.
+    only if at least min_overlaps pairs of writes on one sku overlapped. A large history
+    file is checked a partition of its tokens at a time (partitions: how many; None: by
+    its size, checker/partitions.py), with the same report.
     """
-    report, measured = _read_and_check(store_path, history, examples, existing, read_timeout)
-    report.contention = None if measured is None else msgspec.convert(measured.result(), Contention)
+    checked = _partitioned(store_path, history, examples, partitions)
+    if checked is None:
+        report, measured = _read_and_check(store_path, history, examples, existing, read_timeout)
+        figures = None if measured is None else measured.result()
+    else:
+        report, figures = checked
+    report.contention = None if figures is None else msgspec.convert(figures, Contention)
     report.min_overlaps = min_overlaps
     report.verdict = _verdict(report)
     return report
+
+
+def _partitioned(store_path, history, examples: int, partitions: int | None):
+    """Return (report, contention figures) checked a partition at a time, or None when
+    the history is checked in memory (small, not a file, or not the order workload's)."""
+    path = getattr(history, "path", None)
+    if path is None or is_url(store_path):
+        return None
+    from checker import partitioned  # noqa: PLC0415 - large histories only
+    from checker import partitions as sizes
+
+    parts = sizes.partition_count(path) if partitions is None else partitions
+    if parts <= 1:
+        return None
+    return partitioned.check_partitioned(store_path, history, examples, parts)
 
 
 def _read_and_check(
@@ -128,19 +151,19 @@ def _report(
             ctx.__dict__[name] = known  # the cached property's value: no search of the file
     report = _empty_report(snapshot, history, facts)
     for name, (fn, needs, *_) in CHECKS.items():
-        missing = _missing(needs, ctx)
+        missing = missing_needs(needs, ctx)
         if missing:
             report.skipped.append(name)
             report.skipped_because[name] = missing
             continue
-        _run_check(report, name, fn, ctx, examples)
+        run_check(report, name, fn, ctx, examples)
     if facts is not None:
         report.recovered = int(((facts.created == INFO) & ctx.join.in_store).sum())
-    report.valid = composed(any(report.anomalies.values()), _doubtful(report))
+    report.valid = composed(any(report.anomalies.values()), doubtful(report))
     return report
 
 
-def _missing(needs, ctx: Context) -> str | None:
+def missing_needs(needs, ctx: Context) -> str | None:
     if ctx.snapshot.unreadable and "state" in needs:
         return ctx.snapshot.unreadable
     if "file" in needs and ctx.snapshot.through_api:
@@ -156,7 +179,7 @@ def _missing(needs, ctx: Context) -> str | None:
     return None
 
 
-def _run_check(report: CheckReport, name: str, fn, ctx: Context, examples: int) -> None:
+def run_check(report: CheckReport, name: str, fn, ctx: Context, examples: int) -> None:
     """Run one check; a crash makes it unknown instead of stopping the others."""
     try:
         count, found = fn(ctx, examples)
@@ -168,7 +191,7 @@ def _run_check(report: CheckReport, name: str, fn, ctx: Context, examples: int) 
         report.examples[name] = msgspec.convert(found, list[Example])
 
 
-def _doubtful(report: CheckReport) -> bool:
+def doubtful(report: CheckReport) -> bool:
     """Say whether a check crashed or the store could not be read."""
     return bool(report.errors) or not report.store.readable
 

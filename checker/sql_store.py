@@ -78,11 +78,12 @@ def read_sqlite_tables(snapshot: Snapshot, db) -> None:
     except sqlite3.Error:  # a row that cannot be read: row by row keeps every one before it
         read_tables(snapshot, db)
         return
-    _read_items(snapshot, db)
+    read_items(snapshot, db)
     snapshot.orders, snapshot.malformed = orders, malformed
 
 
-def _read_items(snapshot: Snapshot, db) -> None:
+def read_items(snapshot: Snapshot, db) -> None:
+    """Read the items table (and the rota's, where there is one) into snapshot."""
     snapshot.shifts = read_sql_shifts(db)
     rows = db.execute("SELECT sku, stock FROM items").fetchall()
     if all(isinstance(sku, str) and is_int(stock) for sku, stock in rows):
@@ -101,7 +102,7 @@ def read_tables(snapshot: Snapshot, db) -> None:
 
 
 def _read_rows(snapshot: Snapshot, found: list, db) -> None:
-    _read_items(snapshot, db)
+    read_items(snapshot, db)
     cursor = db.execute(f"SELECT {COLUMNS} FROM orders")
     for row in cursor:
         if is_order_row(row):

@@ -1,0 +1,192 @@
+"""The contention measure and the writes that overlapped one, over sorted runs on disk.
+
+A partitioned check (checker/partitioned.py) sorts each partition's spans and saves them;
+here they are read back memory-mapped and merged a bounded step at a time, so a history
+of any length is measured in the same memory. The figures are checker/contention.py's,
+by another road: that module counts, per write, the starts before its end less the ends
+before its start; here the same sums come from one sweep over the merged starts (pairs =
+n(n-1)/2 less, per start, the ends at or before it), which a merge can feed.
+"""
+
+import heapq
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from checker.contention import NOT_SENT
+
+STEP = 1 << 22  # starts merged at a time, over all runs together
+Side = Literal["left", "right"]
+ALONE = -2  # the group of a write with no sku of its own or inherited: overlaps none
+
+
+class Runs:
+    """Each partition's sorted arrays, saved as files and read back a window at a time."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.numbers: list[int] = []
+
+    def save(self, number: int, **arrays: np.ndarray) -> None:
+        """Save one partition's arrays, by name."""
+        for name, array in arrays.items():
+            np.ascontiguousarray(array).tofile(self.folder / f"{name}-{number}")
+            (self.folder / f"{name}-{number}.dtype").write_text(array.dtype.str)
+        self.numbers.append(number)
+
+    def load(self, name: str) -> list["OnDisk"]:
+        """Return every partition's array of one name, on disk."""
+        return [OnDisk(self.folder / f"{name}-{n}") for n in self.numbers]
+
+
+class OnDisk:
+    """A sorted array in a file, read a window at a time: the pages a memory map would
+    touch would count as the process's own, and a sweep touches every page."""
+
+    WINDOW = 1 << 12  # values read at once at the end of a search
+
+    def __init__(self, path: Path, start: int = 0, stop: int | None = None):
+        self.path, self.dtype = path, np.dtype(Path(f"{path}.dtype").read_text())
+        whole = path.stat().st_size // self.dtype.itemsize
+        self.start, self.stop = start, whole if stop is None else stop
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, at):
+        if isinstance(at, slice):
+            begin, end, _ = at.indices(self.size)
+            return self._read(self.start + begin, max(0, end - begin))
+        return self._read(self.start + at, 1)[0]
+
+    def window(self, begin: int, end: int) -> "OnDisk":
+        """Return the part from begin to end, on disk still."""
+        return OnDisk(self.path, self.start + begin, self.start + end)
+
+    def _read(self, offset: int, count: int) -> np.ndarray:
+        return np.fromfile(self.path, self.dtype, count, offset=offset * self.dtype.itemsize)
+
+    def searchsorted(self, value, side: Side = "left") -> int:
+        """Return np.searchsorted(self, value, side), halving on disk down to one window."""
+        low, high = self.start, self.stop  # the answer lies in [low, high]
+        while high - low > self.WINDOW:
+            middle = (low + high) // 2
+            probe = self._read(middle, 1)[0]
+            if probe < value or (side == "right" and probe == value):
+                low = middle + 1
+            else:
+                high = middle
+        return low - self.start + int(np.searchsorted(self._read(low, high - low), value, side))
+
+
+def save_spans(runs: Runs, number: int, spans: dict) -> None:
+    """Save one partition's spans sorted every way the measure and the examples read them.
+
+    spans: t0, t1, index (each write's place in the history), locator and group (its sku's
+    global code, ALONE, or NOT_SENT), in history order.
+    """
+    t0, t1, group = spans["t0"], spans["t1"], spans["group"]
+    by_start = np.argsort(t0, kind="stable")  # ties in history order, as the examples read
+    counted = (group != NOT_SENT) & (t1 > t0)  # sent, and lasting: a span of no length meets none
+    grouped = counted & (group != ALONE)
+    by_group_start = np.lexsort((t0[grouped], group[grouped]))
+    by_group_end = np.lexsort((t1[grouped], group[grouped]))
+    runs.save(
+        number,
+        t0=t0[by_start],
+        t1=t1[by_start],
+        index=spans["index"][by_start],
+        locator=spans["locator"][by_start],
+        start=np.sort(t0[counted]),
+        end=np.sort(t1[counted]),
+        group_start=group[grouped][by_group_start],
+        grouped_start=t0[grouped][by_group_start],
+        group_end=group[grouped][by_group_end],
+        grouped_end=t1[grouped][by_group_end],
+        groups=np.unique(group[grouped]),
+    )
+
+
+def measure(runs: Runs, writes: int, alone: bool) -> dict:
+    """Return checker/contention.py's figures from the saved runs.
+
+    writes: the writes that were sent; alone: whether one of them, lasting, had no group
+    (it stands alone, in flight with nothing of its sku: depth 1).
+    """
+    same_store, _ = sweep(runs.load("start"), runs.load("end"))
+    pairs, depth = 0, int(alone)
+    group_starts, starts = runs.load("group_start"), runs.load("grouped_start")
+    group_ends, ends = runs.load("group_end"), runs.load("grouped_end")
+    for group in sorted({g for run in runs.load("groups") for g in run[:].tolist()}):
+        found, most = sweep(
+            [_part(s, g, group) for g, s in zip(group_starts, starts, strict=True)],
+            [_part(e, g, group) for g, e in zip(group_ends, ends, strict=True)],
+        )
+        pairs, depth = pairs + found, max(depth, most)
+    return {"writes": writes, "overlaps": pairs, "store_overlaps": same_store, "max_depth": depth}
+
+
+def _part(values: OnDisk, groups: OnDisk, group: int) -> OnDisk:
+    """Return one group's values, from a run sorted by group and then by value."""
+    return values.window(groups.searchsorted(group, "left"), groups.searchsorted(group, "right"))
+
+
+def sweep(starts: list, ends: list) -> tuple[int, int]:
+    """Return the pairs of spans that overlapped and the most in flight at once.
+
+    starts and ends: the spans' starts and their ends, each a list of sorted runs (a span
+    lasts: it ends after it starts). Merged a step at a time, up to a bound every run has
+    passed, so ties never straddle two steps.
+    """
+    total = sum(int(run.size) for run in starts)
+    if total == 0:
+        return 0, 0
+    step = max(1, STEP // len(starts))
+    heads, tails = [0] * len(starts), [0] * len(ends)
+    begun = ended = before = depth = 0
+    while True:
+        left = [(run, at) for run, at in zip(starts, heads, strict=True) if at < run.size]
+        if not left:
+            break
+        bound = min(run[min(at + step, run.size) - 1] for run, at in left)
+        chunk, done = _taken(starts, heads, bound), _taken(ends, tails, bound)
+        # Per start: the ends at or before it (they met nothing after), the starts up to it.
+        at_or_before = ended + np.searchsorted(done, chunk, "right")
+        started = begun + np.searchsorted(chunk, chunk, "right")
+        before += int(at_or_before.sum())
+        depth = max(depth, int((started - at_or_before).max()))
+        begun, ended = begun + chunk.size, ended + done.size
+    return total * (total - 1) // 2 - before, depth
+
+
+def _taken(runs: list, heads: list, bound) -> np.ndarray:
+    """Take from each run its values up to bound (moving its head on); return them sorted."""
+    pieces = []
+    for k, run in enumerate(runs):
+        stop = run.searchsorted(bound, "right")
+        pieces.append(np.asarray(run[heads[k] : stop]))
+        heads[k] = stop
+    return np.sort(np.concatenate(pieces)) if pieces else np.zeros(0)
+
+
+def overlapping(runs: Runs, at: tuple, longest: float, limit: int) -> list[int]:
+    """Return the locators of up to limit writes whose spans overlap one write's, in the
+    order of their starts (ties in history order), as HistoryFacts.overlapping finds them.
+
+    at: that write's (index, t0, t1); longest: the longest span of any write.
+    """
+    index, t0, t1 = at
+    found = []
+    for starts, ends, indices, locators in zip(
+        *(runs.load(name) for name in ("t0", "t1", "index", "locator")), strict=True
+    ):
+        begin, end = starts.searchsorted(t0 - longest), starts.searchsorted(t1)
+        met = np.flatnonzero((indices[begin:end] != index) & (ends[begin:end] > t0))[:limit]
+        found += [
+            (float(starts[begin + m]), int(indices[begin + m]), int(locators[begin + m]))
+            for m in met.tolist()
+        ]
+    return [locator for _, _, locator in heapq.nsmallest(limit, found)]
