@@ -14,7 +14,9 @@ in-memory check's, byte for byte (tests/test_partitioned.py).
 
 import heapq
 import tempfile
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -47,6 +49,7 @@ from shapes.reports import CheckReport, HistoryCounts, StoreInfo, Verdict, compo
 
 # The classes found a partition at a time; the others read the whole store's figures.
 PER_TOKEN = ("corrupt_record", "lost", "duplicated", "unexpected", "resurrected")
+WORKERS = 2  # partitions checked at once
 
 
 def check_partitioned(store_path, history, examples: int, parts: int):
@@ -61,8 +64,10 @@ def check_partitioned(store_path, history, examples: int, parts: int):
             snapshot = _read_store(store_path, store_parts)
             reading.result()
         except NotPartitioned:
-            reading._thread.join()
             return None
+        finally:  # never a thread still writing into a folder being removed
+            history_parts.stopped.set()
+            reading.wait()
         return _checked(folder, history, snapshot, history_parts, store_parts, examples)
 
 
@@ -99,25 +104,71 @@ class Found:
 def _checked(folder, history, snapshot, history_parts, store_parts, examples):
     """Check every partition, then the store as a whole; return (report, contention)."""
     fetch = LineReader(history.path, spill=folder / "line_starts")
-    runs = Runs(folder / "runs")
+    shared = _Shared(history, snapshot, fetch.record, history_parts, store_parts,
+                     Runs(folder / "runs"), examples)  # fmt: skip
     found = {name: Found(examples) for name in PER_TOKEN}
-    malformed_tokens = _malformed_tokens(snapshot.malformed, history_parts.parts)
     totals: Counter = Counter()
-    skus: dict = {}  # sku -> its code over all partitions (for the contention's groups)
     longest = None  # the longest span of any write (where the examples' overlaps begin)
-    for number in range(history_parts.parts):
-        part = _Partition(number, history, snapshot, fetch.record)
-        part.read(history_parts, store_parts, malformed_tokens.get(number, ()))
-        part.find(found)
-        save_spans(runs, number, part.spans(skus))
-        totals += part.totals
-        if part.longest is not None:
-            longest = part.longest if longest is None else max(longest, part.longest)
-    lookup = Lookup(history, history_parts, store_parts, fetch.record, runs, totals, longest or 0.0)
-    report = _report(snapshot, history, lookup, store_parts, found, examples)
+    # Two partitions at a time: polars and numpy let go of the GIL for most of the work.
+    pool = ThreadPoolExecutor(WORKERS)
+    try:
+        for findings, counted, part_longest in pool.map(shared.check, range(history_parts.parts)):
+            for name, (count, keyed) in findings.items():
+                found[name].add(count, keyed)
+            totals += counted
+            if part_longest is not None:
+                longest = part_longest if longest is None else max(longest, part_longest)
+    finally:  # on an error or Ctrl-C, the partitions not begun are not checked
+        pool.shutdown(cancel_futures=True)
+    lookup = Lookup(history, history_parts, store_parts, fetch.record, shared.runs, totals,
+                    0.0 if longest is None else longest)  # fmt: skip
+    measuring = Background(measure, shared.runs, totals["sent"], bool(totals["alone"]))
+    try:
+        report = _report(snapshot, history, lookup, store_parts, found, examples)
+    finally:
+        measuring.wait()
     report.recovered = totals["recovered"]
-    contention = measure(runs, totals["sent"], bool(totals["alone"]))
-    return report, contention
+    return report, measuring.result()
+
+
+@dataclass
+class _Shared:
+    """What every partition's check reads, and the runs they save."""
+
+    history: object
+    snapshot: Snapshot
+    fetch: object
+    history_parts: HistoryParts
+    store_parts: StoreParts
+    runs: Runs
+    limit: int
+    groups: "SkuGroups" = field(default_factory=lambda: SkuGroups())
+    malformed: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.malformed = _malformed_tokens(self.snapshot.malformed, self.history_parts.parts)
+
+    def check(self, number: int) -> tuple[dict, Counter, float | None]:
+        """Check one partition; return its findings, its totals and its longest span."""
+        part = _Partition(number, self.history, self.snapshot, self.fetch)
+        part.read(self.history_parts, self.store_parts, self.malformed.get(number, ()))
+        findings = part.find(self.limit)
+        save_spans(self.runs, number, part.spans(self.groups))
+        return findings, part.totals, part.longest
+
+
+class SkuGroups:
+    """Each sku's group over all partitions, numbered as partitions name them."""
+
+    def __init__(self):
+        self._codes: dict = {}
+        self._lock = threading.Lock()
+
+    def codes(self, names: list) -> np.ndarray:
+        """Return the group of each sku name (a partition's skus, in its code order)."""
+        with self._lock:
+            return np.array([self._codes.setdefault(n, len(self._codes)) for n in names] or [0],
+                            np.int64)  # fmt: skip
 
 
 def _malformed_tokens(malformed: list, parts: int) -> dict:
@@ -149,14 +200,14 @@ class _Partition:
 
     def read(self, history_parts: HistoryParts, store_parts: StoreParts, malformed) -> None:
         """Read the partition's writes and orders back, in history and store order."""
-        writes = history_parts.writes.read(self.number, "index")
+        writes = history_parts.writes.read(self.number)
         blocks = Blocks()
         self.index = np.zeros(0, np.int64)
         if writes is not None:
             self.index = writes.drop_in_place("index").to_numpy()
             blocks.add(writes)
         self.facts = facts_from(self.history, blocks.columns(), self.fetch)
-        orders = store_parts.orders.read(self.number, "position")
+        orders = store_parts.orders.read(self.number)
         self.positions, stored = _orders(orders)
         part = Snapshot(
             self.snapshot.path,
@@ -169,29 +220,34 @@ class _Partition:
         store.malformed_tokens.update(malformed)
         self.ctx = Context(snapshot=part, index=store, facts=self.facts, history=self.history)
 
-    def find(self, found: dict) -> None:
-        """Add this partition's findings of each per-token class to found."""
+    def find(self, limit: int) -> dict:
+        """Return this partition's findings of each per-token class: (count, the first
+        limit as (key, subject))."""
         facts, join = self.facts, self.ctx.join
         lost = (facts.created == OK) & (facts.cancelled < INFO) & ~join.held
-        limit = found["lost"].limit
-        found["lost"].add(*self._by_first_write(np.flatnonzero(lost), limit))
         resurrected = np.asarray(join.resurrected(), np.int64)
-        found["resurrected"].add(*self._by_first_write(resurrected, limit))
         wrong = join.mismatched()
         orders = self.ctx.snapshot.orders
-        found["corrupt_record"].add(
-            len(wrong), [(int(self.positions[w]), orders[w]) for w in wrong[:limit]]
-        )
-        strongest = join.per_stored(facts.created, NONE)
-        unexpected = np.flatnonzero(strongest <= FAIL)
+        unexpected = np.flatnonzero(join.per_stored(facts.created, NONE) <= FAIL)
         distinct = self._distinct_positions()
-        found["unexpected"].add(
-            int(unexpected.size),
-            [(int(distinct[u]), self.ctx.index.distinct[u]) for u in unexpected[:limit].tolist()],
-        )
-        found["duplicated"].add(len(self.ctx.index.repeated_tokens), self._repeats())
         self.totals.update(_counted(facts.counts))
         self.totals["recovered"] += int(((facts.created == INFO) & join.in_store).sum())
+        return {
+            "lost": self._by_first_write(np.flatnonzero(lost), limit),
+            "resurrected": self._by_first_write(resurrected, limit),
+            "corrupt_record": (
+                len(wrong),
+                [(int(self.positions[w]), orders[w]) for w in wrong[:limit]],
+            ),
+            "unexpected": (
+                int(unexpected.size),
+                [
+                    (int(distinct[u]), self.ctx.index.distinct[u])
+                    for u in unexpected[:limit].tolist()
+                ],
+            ),
+            "duplicated": (len(self.ctx.index.repeated_tokens), self._repeats()),
+        }
 
     def _by_first_write(self, codes: np.ndarray, limit: int) -> tuple[int, list]:
         """Return (how many codes, (the history place of its first write, token) for the
@@ -225,12 +281,12 @@ class _Partition:
                     keyed.append((int(self.positions[at]), (token, repeats[token])))
         return keyed
 
-    def spans(self, skus: dict) -> dict:
+    def spans(self, groups: "SkuGroups") -> dict:
         """Return the partition's spans for the contention measure and the examples, each
         write's group numbered by its sku's name over all partitions."""
         writes, group = self.facts.writes, self.facts.sku.astype(np.int64)
         names = writes.sku_names
-        table = np.array([skus.setdefault(n, len(skus)) for n in names] or [0], np.int64)
+        table = groups.codes(names)
         own = (group >= 0) & (group < len(names))
         global_group = np.where(
             own,
@@ -292,7 +348,7 @@ class Lookup:
             number = int(
                 token_part(pl.Series([token], dtype=pl.String), self.history_parts.parts)[0]
             )
-            writes = self.history_parts.writes.read(number, "index")
+            writes = self.history_parts.writes.read(number)
             blocks, indices = Blocks(), np.zeros(0, np.int64)
             if writes is not None:
                 writes = writes.filter(pl.col("token") == token)
@@ -340,7 +396,7 @@ class StoredOrders:
 
     def get(self, token):
         number = int(token_part(pl.Series([token], dtype=pl.String), self.store_parts.parts)[0])
-        frame = self.store_parts.orders.read(number, "position")
+        frame = self.store_parts.orders.read(number)
         if frame is None:
             return None
         frame = frame.filter(pl.col("token") == token)
@@ -360,7 +416,7 @@ def _acked_collisions(history_parts: HistoryParts) -> dict:
     """Return id -> sorted tokens, for every id that ok answers gave to more than one token."""
     found = {}
     for number in range(history_parts.parts):
-        frame = history_parts.acked.read(number, "order_id")
+        frame = history_parts.acked.read(number)
         if frame is None:
             continue
         clashes = (
@@ -377,7 +433,7 @@ def _stored_collisions(store_parts: StoreParts) -> dict:
     """Return id -> the sorted tokens of its orders, for every id stored more than once."""
     found = {}
     for number in range(store_parts.parts):
-        frame = store_parts.ids.read(number, "id")
+        frame = store_parts.ids.read(number)
         if frame is None:
             continue
         clashes = frame.group_by("id").agg(pl.col("token")).filter(pl.col("token").list.len() > 1)

@@ -14,6 +14,7 @@ checks it in memory. docs/benchmarks.md, 4.
 import contextlib
 import shutil
 import sqlite3
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -71,7 +72,9 @@ class Spool:
 
     def add(self, frame: pl.DataFrame, part: pl.Series) -> None:
         """Hand each row of frame to its partition (part: one per row)."""
-        split = frame.with_columns(part=part).partition_by("part", as_dict=True)
+        split = frame.with_columns(part=part).partition_by(
+            "part", as_dict=True, maintain_order=True
+        )
         for (number,), rows in split.items():
             self._pending.setdefault(number, []).append(rows.drop("part"))
         self._held += frame.height
@@ -86,12 +89,16 @@ class Spool:
         self._pending.clear()
         self._held = 0
 
-    def read(self, number: int, by: str) -> pl.DataFrame | None:
-        """Return one partition's rows in the order of column by (None: it has none)."""
+    def read(self, number: int) -> pl.DataFrame | None:
+        """Return one partition's rows in the order they were handed (None: it has none).
+
+        Each file holds its rows in that order (partition_by keeps it), and the files are
+        named in the order they were written.
+        """
         files = sorted(self.folder.glob(f"p{number:05}-*.arrow"))
         if not files:
             return None
-        return pl.concat([pl.read_ipc(f) for f in files]).sort(by)
+        return pl.concat([pl.read_ipc(f) for f in files])
 
     def clear(self) -> None:
         """Forget every row handed so far."""
@@ -109,12 +116,15 @@ class HistoryParts:
         self.writes = Spool(work / "writes", parts)
         self.acked = Spool(work / "acked", parts)
         self.count = 0  # writes
+        self.stopped = threading.Event()  # set: give up at the next block
 
     def read(self, path) -> None:
         """Read the history at path into the partitions, or raise NotPartitioned."""
         first, unsure = 0, False
         try:
             for frame in engine._file_frames(path):
+                if self.stopped.is_set():
+                    raise NotPartitioned("stopped: the check ended another way")
                 lazy = frame.lazy().with_row_index("locator", offset=first)
                 if first == 0:  # row 0: the run record, read already
                     lazy = lazy.filter(pl.col("locator") > 0)

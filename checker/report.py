@@ -124,6 +124,10 @@ class Background:
         except BaseException as e:  # noqa: BLE001 - handed to the caller of result()
             self._error = e
 
+    def wait(self) -> None:
+        """Wait for the call to end, whatever it returns or raises."""
+        self._thread.join()
+
     def result(self):
         """Wait for the call; return its value, or raise what it raised."""
         self._thread.join()

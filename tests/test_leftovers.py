@@ -214,3 +214,28 @@ def test_ui_killed_outright_takes_the_server_it_steps_with_it(tmp_path):
     finally:
         process.kill()
         process.wait()
+
+
+@pytest.fixture(scope="module")
+def large_run(tmp_path_factory):
+    """A history and store.json of 200k operations: a partitioned check of them lasts long
+    enough, on any machine, to be stopped while it works."""
+    from benchmarks.checker_scale import write_data
+
+    history, store, _ = write_data(tmp_path_factory.mktemp("large"), 200_000)
+    return history, store
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+def test_a_partitioned_check_leaves_no_partition_behind(tmp_path, large_run, signum):
+    """Stopped while its partitions are on disk, check removes them and every thread ends."""
+    history, store = large_run
+    process = racelab(tmp_path, "check", store, "--history", history, "--partitions", "6")
+    try:
+        wait_until(lambda: any((tmp_path / "tmp").glob("racelab-check-*/writes")),
+                   "partitioning", process)  # fmt: skip
+        signal_now(process, signum)
+        assert_nothing_left(tmp_path, process, signum, "check")
+    finally:
+        process.kill()
+        process.wait()

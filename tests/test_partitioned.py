@@ -9,7 +9,10 @@ against checker/contention.py's on random spans.
 """
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from array import array
 
 import msgspec
@@ -240,3 +243,43 @@ def test_a_large_history_is_partitioned_by_its_size(tmp_path, monkeypatch, kind)
     assert taken == [partitions.partition_count(path)]
     assert report.anomalies["lost"] == 1  # t0's create was acked, and it is not stored
     assert report.examples["lost"][0].tokens == ["t0"]
+
+
+def test_racelab_check_partitions_as_told_and_leaves_nothing_behind(tmp_path):
+    records = [
+        record(
+            {
+                "op": "create",
+                "token": f"t{n}",
+                "type": "ok",
+                "order_id": n % 7,
+                "sku": "sku-2",
+                "qty": 1,
+                "t0": n / 10,
+                "span": 0.5,
+            }
+        )
+        for n in range(40)
+    ]
+    path = tmp_path / "history.jsonl"
+    path.write_text("\n".join(history_lines(ITEMS, records)) + "\n")
+    store = write_store(
+        "sqlite",
+        tmp_path,
+        {"sku-1": 50, "sku-2": 10},
+        orders_of([(n, f"t{n}", "sku-2", 1) for n in range(0, 40, 2)]),
+    )
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+
+    def run(*args):
+        command = [sys.executable, "-m", "racelab", "check", str(store), "--history", str(path)]
+        return subprocess.run([*command, *args], capture_output=True, text=True, env=env)
+
+    whole, parted = run("--json", "--partitions", "1"), run("--json", "--partitions", "5")
+    assert parted.stdout == whole.stdout and parted.returncode == whole.returncode == 1
+    assert json.loads(parted.stdout)["anomalies"]["lost"] == 20
+    assert list((tmp_path / "tmp").iterdir()) == []
+    refused = run("--partitions", "0")
+    assert refused.returncode == 2
+    assert "'--partitions': 0 is not in the range" in refused.stderr

@@ -38,6 +38,13 @@ from racelab.cli.options import allow_remote_option, min_overlaps_option, repeat
     help="Examples kept per anomaly class.",
 )
 @click.option("--lenient", is_flag=True, help="Skip unreadable history lines and count them.")
+@click.option(
+    "--partitions",
+    type=click.IntRange(1, 100_000),
+    help="Check the history this many partitions of its tokens at a time, on disk, in "
+    "bounded memory (1: all in memory). By default one per 112 MB of a history of 448 MB "
+    "or more; the report is the same either way.",
+)
 @min_overlaps_option
 @click.option(
     "--repro",
@@ -58,7 +65,7 @@ from racelab.cli.options import allow_remote_option, min_overlaps_option, repeat
 @repeat_option(5, "Replays of each reproduction.")
 def check_command(
     store, url, allow_remote, read_timeout, history_path, as_json, explain, examples, lenient,
-    min_overlaps, repro_dir, target, external, repeat,
+    partitions, min_overlaps, repro_dir, target, external, repeat,
 ):  # fmt: skip
     """Check STORE (store.json, store.db, a PostgreSQL URL, or their data dir), or the server
     at --url, for lost, duplicated and corrupt writes.
@@ -84,7 +91,8 @@ def check_command(
         # Streamed: the history's records are read once and not kept (see checker/facts.py).
         history = open_history(history_path, lenient) if history_path else None
         with contextlib.closing(history) if history is not None else contextlib.nullcontext():
-            report = check(path, history, examples, min_overlaps, read_timeout=read_timeout)
+            report = check(path, history, examples, min_overlaps, read_timeout=read_timeout,
+                           partitions=partitions)  # fmt: skip
             writes = _writes(history, replay_on) if repro_dir or (explain and history) else None
     _print_report(report, as_json, _picker(writes) if explain else False)
     if repro_dir:
