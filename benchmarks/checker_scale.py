@@ -24,9 +24,17 @@ import time
 from pathlib import Path
 
 from benchmarks.tools import median, print_table, save
+from checker.partitions import partition_count
 from history import op_record, run_record
 
 SIZES = (10_000, 100_000, 1_000_000)
+# How a check holds its history: as racelab check chooses by its size; all in memory; or a
+# partition of its tokens at a time, on disk (at least two, checker/partitions.py).
+WAYS = {
+    "default": lambda history: [],
+    "memory": lambda history: ["--partitions", "1"],
+    "partitioned": lambda history: ["--partitions", str(max(2, partition_count(history)))],
+}
 SKUS = 10
 CREATED = "2026-01-01T00:00:00.000Z"
 
@@ -91,10 +99,11 @@ def write_data(work: Path, size: int) -> tuple[Path, Path, Path]:
     return history_path, json_path, db_path
 
 
-def check_once(store: Path, history: Path) -> dict:
-    """Run racelab check once; return wall and CPU seconds, peak RSS and its verdict."""
+def check_once(store: Path, history: Path, way: str = "default") -> dict:
+    """Run racelab check once, its history in memory or partitioned as way says (WAYS);
+    return wall and CPU seconds, peak RSS and its verdict."""
     command = [sys.executable, "-m", "racelab", "check", str(store), "--history", str(history)]
-    measured = run_measured([*command, "--json"])
+    measured = run_measured([*command, "--json", *WAYS[way](history)])
     report = measured.pop("output")
     return {**measured, "verdict": report["verdict"]}
 
@@ -157,8 +166,9 @@ def _rss_kb(pid: int) -> int:
         return next((int(line.split()[1]) for line in f if line.startswith("VmRSS")), 0)
 
 
-def run(runs: int = 3, sizes=SIZES, data: Path | None = None) -> dict:
-    """Check every size in both formats `runs` times, alternating; print and save medians.
+def run(runs: int = 3, sizes=SIZES, data: Path | None = None, ways=("default",)) -> dict:
+    """Check every size in both formats (and each way) `runs` times, alternating; print and
+    save medians.
 
     data: a directory where each size's files are kept (written if missing), or None for
     a temporary one, deleted after.
@@ -168,19 +178,22 @@ def run(runs: int = 3, sizes=SIZES, data: Path | None = None) -> dict:
         with _work(data, size) as work:
             history, json_store, db_store = _data(Path(work), size)
             load = os.getloadavg()[0]
-            stores = {"json": json_store, "sqlite": db_store}
-            rounds = [{f: check_once(s, history) for f, s in stores.items()} for _ in range(runs)]
-            for fmt in stores:
-                figures = _figures([r[fmt] for r in rounds])
-                summary[f"{fmt} {size}"] = figures | {"load": load}
+            cases = [
+                (f, s, w) for f, s in (("json", json_store), ("sqlite", db_store)) for w in ways
+            ]
+            rounds = [{(f, w): check_once(s, history, w) for f, s, w in cases} for _ in range(runs)]
+            for fmt, _, way in cases:
+                figures = _figures([r[(fmt, way)] for r in rounds])
+                named = fmt if way == "default" else f"{fmt} {way}"
+                summary[f"{named} {size}"] = figures | {"load": load}
                 seconds, peak = f"{figures['seconds']:.2f}", f"{figures['peak_mb']:.0f}"
                 verdicts, cpu = "/".join(figures["verdicts"]), f"{figures['cpu']:.2f}"
-                rows.append([fmt, f"{size:,}", seconds, cpu, peak, verdicts, f"{load:.1f}"])
+                rows.append([named, f"{size:,}", seconds, cpu, peak, verdicts, f"{load:.1f}"])
     print_table(
-        f"Checker: N stored orders and N operations, median of {runs}, formats alternating",
+        f"Checker: N stored orders and N operations, median of {runs}, alternating",
         ["format", "N", "seconds", "CPU s", "peak MB", "verdict", "load avg"],
         rows,
-        _command(runs, sizes, data),
+        _command(runs, sizes, data, ways),
     )
     save(
         "checker" if tuple(sizes) == SIZES else "checker_large", {"runs": runs, "results": summary}
@@ -188,13 +201,14 @@ def run(runs: int = 3, sizes=SIZES, data: Path | None = None) -> dict:
     return summary
 
 
-def _command(runs: int, sizes, data: Path | None) -> str:
+def _command(runs: int, sizes, data: Path | None, ways=("default",)) -> str:
     """Return the command that repeats a run."""
-    if tuple(sizes) == SIZES and data is None:
+    if tuple(sizes) == SIZES and data is None and tuple(ways) == ("default",):
         return f"python -m benchmarks checker --runs {runs}"
     named = " ".join(map(str, sizes))
     kept = "" if data is None else f" --data {data}"
-    return f"python -m benchmarks.checker_scale --sizes {named} --runs {runs}{kept}"
+    told = "" if tuple(ways) == ("default",) else " --ways " + " ".join(ways)
+    return f"python -m benchmarks.checker_scale --sizes {named} --runs {runs}{kept}{told}"
 
 
 def _work(data: Path | None, size: int):
@@ -240,8 +254,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="N each.")
     parser.add_argument("--runs", type=int, default=3, help="Runs of each size and format.")
     parser.add_argument("--data", type=Path, help="Where to keep each size's files.")
+    parser.add_argument("--ways", nargs="+", choices=list(WAYS), default=["default"],
+                        help="How each check holds its history, alternated.")  # fmt: skip
     args = parser.parse_args()
-    run(args.runs, tuple(args.sizes), args.data)
+    run(args.runs, tuple(args.sizes), args.data, tuple(args.ways))
 
 
 if __name__ == "__main__":

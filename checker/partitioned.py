@@ -55,7 +55,14 @@ WORKERS = 2  # partitions checked at once
 def check_partitioned(store_path, history, examples: int, parts: int):
     """Check a store file against a history file a partition at a time; return (the report
     before its verdict, the contention figures), or None for input checked in memory
-    (checker/partitions.py says which)."""
+    (checker/partitions.py says which, and a disk with no room for the partitions)."""
+    try:
+        return _partitioned(store_path, history, examples, parts)
+    except OSError:  # the partitions would not fit under TMPDIR: in memory, as it may
+        return None
+
+
+def _partitioned(store_path, history, examples: int, parts: int):
     with tempfile.TemporaryDirectory(prefix="racelab-check-") as work:
         folder = Path(work)
         history_parts, store_parts = HistoryParts(folder, parts), StoreParts(folder, parts)

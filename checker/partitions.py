@@ -18,7 +18,6 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from checker import engine
@@ -32,6 +31,7 @@ from checker.sql_store import (
     read_items,
     read_sqlite_tables,
 )
+from checker.store_index import largest
 from checker.stores import _ORDERS, _WELL_FORMED, SQLITE_MAGIC, read_store
 from shapes import ORDER_FIELDS
 
@@ -180,11 +180,15 @@ class StoreParts:
             raise NotPartitioned("a token that is not UTF-8, or an id past int64")
         if orders.qtys.dtype == object:
             raise NotPartitioned("a qty past int64")
+        try:
+            skus = pl.Series(orders.skus, dtype=pl.String)
+        except UnicodeEncodeError as e:  # a lone surrogate, read by the careful reader
+            raise NotPartitioned("a sku that is not UTF-8") from e
         frame = pl.DataFrame(
             {
                 "token": orders.tokens,
                 "id": orders.ids,
-                "sku": pl.Series(orders.skus, dtype=pl.String),
+                "sku": skus,
                 "qty": orders.qtys,
             }
         ).with_row_index("position", offset=self.count)
@@ -197,7 +201,7 @@ class StoreParts:
     def _sum(self, frame: pl.DataFrame) -> None:
         """Add a block's qty to its skus' totals, as Python ints (no sum can overflow)."""
         qty = frame["qty"].to_numpy()
-        if qty.size and int(np.abs(qty).max()) > (2**62) // qty.size:
+        if largest(qty) > (2**62) // max(1, qty.size):
             for sku, amount in zip(frame["sku"].to_list(), qty.tolist(), strict=True):
                 self.qty_by_sku[sku] += amount
             return
@@ -264,6 +268,8 @@ def _paged(db, snapshot: Snapshot, parts: StoreParts) -> bool:
     say whether that could be done (a newline in a token, or damage: not)."""
     probe = Snapshot(snapshot.path, backend="sqlite")
     try:
+        if _shadowed_rowid(db):
+            return False
         well_typed, low = 0, None
         while True:
             high = _page_end(db, low)
@@ -290,6 +296,13 @@ def _paged(db, snapshot: Snapshot, parts: StoreParts) -> bool:
     snapshot.items, snapshot.shifts = probe.items, probe.shifts
     snapshot.malformed, snapshot.corruption = probe.malformed, probe.corruption
     return True
+
+
+def _shadowed_rowid(db) -> bool:
+    """Say whether a column of orders takes the name of SQLite's rowid (which then names
+    that column, not the order in which a scan returns the rows)."""
+    names = {row[1].lower() for row in db.execute("PRAGMA table_info(orders)")}
+    return bool(names & {"rowid", "_rowid_", "oid"})
 
 
 def _page_end(db, low) -> int | None:

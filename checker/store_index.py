@@ -72,7 +72,7 @@ def _qty_by_sku(index: StoreIndex, orders) -> Counter:
     )
     qty = orders.qtys
     index.sku_at, index.qty = codes, qty
-    if qty.dtype == object or (qty.size and int(np.abs(qty).max()) > (2**62) // qty.size):
+    if qty.dtype == object or largest(qty) > (2**62) // max(1, qty.size):
         totals: Counter = Counter()
         for _, sku, amount, _ in orders:
             totals[sku] += amount
@@ -80,6 +80,12 @@ def _qty_by_sku(index: StoreIndex, orders) -> Counter:
     sums = np.zeros(len(orders), np.int64)
     np.add.at(sums, codes, qty)
     return Counter({sku: int(sums[at]) for sku, at in first.items()})
+
+
+def largest(values: np.ndarray) -> int:
+    """Return the largest magnitude among int64 values, as a Python int (np.abs would
+    leave -2**63 negative, and a sum guarded by it would wrap)."""
+    return max(int(values.max()), -int(values.min())) if values.size else 0
 
 
 def _index_repeats(index: StoreIndex, orders) -> None:

@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from checker.contention import NOT_SENT
+from checker.contention import NOT_SENT, _met
 
 STEP = 1 << 22  # starts merged at a time, over all runs together
 Side = Literal["left", "right"]
@@ -94,6 +94,7 @@ def save_spans(runs: Runs, number: int, spans: dict) -> None:
     grouped = counted & (group != ALONE)
     by_group_start = np.lexsort((t0[grouped], group[grouped]))
     by_group_end = np.lexsort((t1[grouped], group[grouped]))
+    groups, group_sizes = np.unique(group[grouped], return_counts=True)
     runs.save(
         number,
         t0=t0[by_start],
@@ -106,7 +107,8 @@ def save_spans(runs: Runs, number: int, spans: dict) -> None:
         grouped_start=t0[grouped][by_group_start],
         group_end=group[grouped][by_group_end],
         grouped_end=t1[grouped][by_group_end],
-        groups=np.unique(group[grouped]),
+        groups=groups,
+        group_sizes=group_sizes,
     )
 
 
@@ -118,20 +120,74 @@ def measure(runs: Runs, writes: int, alone: bool) -> dict:
     """
     same_store, _ = sweep(runs.load("start"), runs.load("end"))
     pairs, depth = 0, int(alone)
-    group_starts, starts = runs.load("group_start"), runs.load("grouped_start")
-    group_ends, ends = runs.load("group_end"), runs.load("grouped_end")
-    for group in sorted({g for run in runs.load("groups") for g in run[:].tolist()}):
-        found, most = sweep(
-            [_part(s, g, group) for g, s in zip(group_starts, starts, strict=True)],
-            [_part(e, g, group) for g, e in zip(group_ends, ends, strict=True)],
-        )
+    for found, most in _by_group(runs):
         pairs, depth = pairs + found, max(depth, most)
     return {"writes": writes, "overlaps": pairs, "store_overlaps": same_store, "max_depth": depth}
 
 
-def _part(values: OnDisk, groups: OnDisk, group: int) -> OnDisk:
-    """Return one group's values, from a run sorted by group and then by value."""
-    return values.window(groups.searchsorted(group, "left"), groups.searchsorted(group, "right"))
+def _by_group(runs: Runs):
+    """Yield (pairs, depth) of each sku group: a group of STEP writes or more swept over
+    the runs on disk; smaller ones a batch of STEP at a time, in memory, as
+    checker/contention.py counts them."""
+    groups = [run[:] for run in runs.load("groups")]
+    sizes = [run[:] for run in runs.load("group_sizes")]
+    ends = [np.cumsum(size) for size in sizes]  # where each group ends, in each run
+    names = np.unique(np.concatenate(groups)) if groups else np.zeros(0, np.int32)
+    totals = np.zeros(names.size, np.int64)
+    for held, size in zip(groups, sizes, strict=True):
+        totals[np.searchsorted(names, held)] += size
+    batch: list = []
+    for name, total in zip(names.tolist(), totals.tolist(), strict=True):
+        if total >= STEP:
+            yield sweep(*_windows(runs, groups, ends, [name]))
+            continue
+        batch.append((name, total))
+        if sum(size for _, size in batch) >= STEP:
+            yield from _batch(runs, groups, ends, [n for n, _ in batch])
+            batch = []
+    if batch:
+        yield from _batch(runs, groups, ends, [n for n, _ in batch])
+
+
+def _windows(runs: Runs, groups: list, ends: list, names: list) -> tuple[list, list]:
+    """Return, per run, the window of its starts and of its ends that holds these groups
+    (consecutive groups: every run holds them one after another)."""
+    starts, finishes = [], []
+    for start, finish, held, end in zip(
+        runs.load("grouped_start"), runs.load("grouped_end"), groups, ends, strict=True
+    ):
+        begin, stop = _rows(held, end, names)[2:]
+        starts.append(start.window(begin, stop))
+        finishes.append(finish.window(begin, stop))
+    return starts, finishes
+
+
+def _rows(held: np.ndarray, end: np.ndarray, names: list) -> tuple[int, int, int, int]:
+    """Return where a run lists the groups from names[0] to names[-1] (lo, hi), and where
+    their rows lie (begin, stop)."""
+    lo = int(np.searchsorted(held, names[0], "left"))
+    hi = int(np.searchsorted(held, names[-1], "right"))
+    begin = int(end[lo - 1]) if lo else 0
+    stop = int(end[hi - 1]) if hi else 0
+    return lo, hi, begin, max(begin, stop)
+
+
+def _batch(runs: Runs, groups: list, ends: list, names: list):
+    """Yield (pairs, depth) of each of a batch of small groups, read whole."""
+    starts, finishes = _windows(runs, groups, ends, names)
+    labels = []
+    for held, last in zip(groups, ends, strict=True):
+        lo, hi = _rows(held, last, names)[:2]
+        labels.append(np.repeat(held[lo:hi], np.diff(np.concatenate(([0], last)))[lo:hi]))
+    label = np.concatenate(labels)
+    start = np.concatenate([w[:] for w in starts])
+    end = np.concatenate([w[:] for w in finishes])
+    start, end = start[np.lexsort((start, label))], end[np.lexsort((end, label))]
+    label = np.sort(label, kind="stable")
+    for members in np.split(np.arange(label.size), np.flatnonzero(np.diff(label)) + 1):
+        if members.size:
+            met, most = _met(start[members], end[members], True)
+            yield (met - members.size) // 2, most
 
 
 def sweep(starts: list, ends: list) -> tuple[int, int]:

@@ -10,6 +10,8 @@ against checker/contention.py's on random spans.
 
 import json
 import os
+import resource
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -283,3 +285,70 @@ def test_racelab_check_partitions_as_told_and_leaves_nothing_behind(tmp_path):
     refused = run("--partitions", "0")
     assert refused.returncode == 2
     assert "'--partitions': 0 is not in the range" in refused.stderr
+
+
+def one_create(tmp_path):
+    """Return a history file of one acked create of t1."""
+    records = [record({"op": "create", "token": "t1", "type": "ok", "order_id": 1,
+                       "sku": "sku-1", "qty": 1, "t0": 0.1, "span": 0.3})]  # fmt: skip
+    path = tmp_path / "history.jsonl"
+    path.write_text("\n".join(history_lines(ITEMS, records)) + "\n")
+    return path
+
+
+def test_a_sku_that_is_not_utf8_is_checked_in_memory(tmp_path):
+    """A lone surrogate, read by the careful JSON reader, cannot be a polars string."""
+    path, store = one_create(tmp_path), tmp_path / "store.json"
+    orders = orders_of([(1, "t1", "sku-1", 1), (2, "t2", "SKU", 1)])
+    store.write_text(json.dumps({"version": 1, "items": ITEMS, "orders": orders, "next_id": 3})
+                     .replace('"SKU"', '"\\ud800"'))  # fmt: skip
+    assert json.loads(report_bytes(store, path, 3))["anomalies"]["unexpected"] == 1
+    assert report_bytes(store, path, 3) == report_bytes(store, path, 1)
+
+
+def test_a_column_named_rowid_does_not_order_the_pages(tmp_path, monkeypatch):
+    """Paged by such a column, orders would come back reordered, or not at all (NULL)."""
+    path, store = one_create(tmp_path), tmp_path / "store.db"
+    with sqlite3.connect(store) as db:
+        db.execute("CREATE TABLE items (sku TEXT PRIMARY KEY, stock INTEGER)")
+        db.execute("CREATE TABLE orders (id INTEGER, sku TEXT, qty INTEGER, token TEXT, "
+                   "created_at TEXT, rowid INTEGER)")  # fmt: skip
+        db.executemany("INSERT INTO items VALUES (?, ?)", list(ITEMS.items()))
+        db.executemany("INSERT INTO orders VALUES (?, 'sku-1', 1, ?, 'x', ?)",
+                       [(n, f"u{n}", r) for n, r in enumerate([5, None, 3, 2, 1])])  # fmt: skip
+    monkeypatch.setattr(partitions, "STORE_PAGE", 2)
+    assert json.loads(report_bytes(store, path, 3))["store"]["orders"] == 5
+    assert report_bytes(store, path, 3) == report_bytes(store, path, 1)
+
+
+@pytest.mark.parametrize("kind", ["json", "sqlite"])
+def test_stock_sums_past_int64_are_exact(tmp_path, kind):
+    """-2**63 fooled the guard (np.abs leaves it negative), and numpy's sum wrapped."""
+    path = one_create(tmp_path)
+    rows = [(1, "t1", "sku-2", -(2**63)), (2, "t2", "sku-2", -1), (3, "t3", "sku-1", 1)]
+    store = write_store(kind, tmp_path, ITEMS, orders_of(rows))
+    found = json.loads(report_bytes(store, path, 1))
+    sold = 2**63 + 1
+    assert f"sku-2: 50 at the start - {-sold} in stored orders" in str(found["examples"])
+    assert report_bytes(store, path, 3) == report_bytes(store, path, 1)
+
+
+def test_a_disk_with_no_room_for_the_partitions_is_checked_in_memory(tmp_path):
+    """Files past 16 KB refused (RLIMIT_FSIZE): the partitions cannot be written."""
+    records = [record({"op": "create", "token": f"t{n}", "type": "ok", "order_id": n,
+                       "sku": "sku-1", "qty": 1, "t0": n / 100, "span": 0.3})
+               for n in range(3000)]  # fmt: skip
+    path = tmp_path / "history.jsonl"
+    path.write_text("\n".join(history_lines(ITEMS, records)) + "\n")
+    store = write_store("json", tmp_path, ITEMS, orders_of([(1, "t1", "sku-1", 1)]))
+    command = [sys.executable, "-m", "racelab", "check", str(store), "--history", str(path),
+               "--json", "--partitions"]  # fmt: skip
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 14, 1 << 14))
+
+    parted = subprocess.run([*command, "3"], capture_output=True, text=True, preexec_fn=small_files)
+    whole = subprocess.run([*command, "1"], capture_output=True, text=True)
+    assert "Traceback" not in parted.stderr
+    assert parted.stdout == whole.stdout and json.loads(whole.stdout)["anomalies"]["lost"] == 2999

@@ -40,10 +40,10 @@ from racelab.cli.options import allow_remote_option, min_overlaps_option, repeat
 @click.option("--lenient", is_flag=True, help="Skip unreadable history lines and count them.")
 @click.option(
     "--partitions",
-    type=click.IntRange(1, 100_000),
-    help="Check the history this many partitions of its tokens at a time, on disk, in "
-    "bounded memory (1: all in memory). By default one per 112 MB of a history of 448 MB "
-    "or more; the report is the same either way.",
+    type=click.IntRange(1, 10_000),
+    help="Check the history this many partitions of its tokens at a time, on disk under "
+    "TMPDIR, in bounded memory (1: all in memory). By default one per 112 MB of a history "
+    "of 448 MB or more; the report is the same either way.",
 )
 @min_overlaps_option
 @click.option(
