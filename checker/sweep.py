@@ -136,17 +136,20 @@ def _by_group(runs: Runs):
     totals = np.zeros(names.size, np.int64)
     for held, size in zip(groups, sizes, strict=True):
         totals[np.searchsorted(names, held)] += size
-    batch: list = []
+    batch: list = []  # consecutive small groups
+    held = 0  # the writes they hold
     for name, total in zip(names.tolist(), totals.tolist(), strict=True):
+        if batch and (total >= STEP or held + total > STEP):
+            # A batch is read as one window of every run: never past a group left out.
+            yield from _batch(runs, groups, ends, batch)
+            batch, held = [], 0
         if total >= STEP:
             yield sweep(*_windows(runs, groups, ends, [name]))
-            continue
-        batch.append((name, total))
-        if sum(size for _, size in batch) >= STEP:
-            yield from _batch(runs, groups, ends, [n for n, _ in batch])
-            batch = []
+        else:
+            batch.append(name)
+            held += total
     if batch:
-        yield from _batch(runs, groups, ends, [n for n, _ in batch])
+        yield from _batch(runs, groups, ends, batch)
 
 
 def _windows(runs: Runs, groups: list, ends: list, names: list) -> tuple[list, list]:
