@@ -16,7 +16,7 @@ import numpy as np
 
 from checker.contention import NOT_SENT, _met
 
-STEP = 1 << 22  # starts merged at a time, over all runs together
+STEP = 1 << 20  # starts merged at a time, over all runs together (and a batch of groups)
 Side = Literal["left", "right"]
 ALONE = -2  # the group of a write with no sku of its own or inherited: overlaps none
 
