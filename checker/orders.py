@@ -199,7 +199,12 @@ class Snapshot:
     @property
     def readable(self) -> bool:
         """Say whether any orders or items could be read."""
-        return self.unreadable is None and (self.items is not None or bool(self.orders))
+        return self.readable_with(len(self.orders))
+
+    def readable_with(self, orders: int) -> bool:
+        """Say whether any orders or items could be read, the store holding this many
+        well-formed orders (a partitioned check holds them on disk, not here)."""
+        return self.unreadable is None and (self.items is not None or orders > 0)
 
     @property
     def through_api(self) -> bool:

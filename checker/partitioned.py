@@ -22,12 +22,11 @@ from functools import partial
 from pathlib import Path
 from typing import cast
 
-import msgspec
 import numpy as np
 import polars as pl
 
 from checker import anomalies
-from checker.checks import CHECKS, Context
+from checker.checks import Context
 from checker.columns import FAIL, INFO, NONE, OK
 from checker.engine import Blocks, LineReader
 from checker.facts import HistoryFacts, facts_from
@@ -39,13 +38,13 @@ from checker.partitions import (
     read_store_parts,
     token_part,
 )
-from checker.report import Background, doubtful, missing_needs, run_check
+from checker.report import Background, doubtful, empty_report, run_checks
 from checker.sql_store import IntegrityCheck, is_postgres_store
-from checker.store_index import ANY_SKU, StoreIndex, index_store
+from checker.store_index import StoreIndex, index_store, note_malformed
 from checker.stores import read_store
 from checker.sweep import ALONE, Runs, measure, overlapping, save_spans
 from checker.tokens import Tokens
-from shapes.reports import CheckReport, HistoryCounts, StoreInfo, Verdict, composed
+from shapes.reports import CheckReport, composed
 
 # The classes found a partition at a time; the others read the whole store's figures.
 PER_TOKEN = ("corrupt_record", "lost", "duplicated", "unexpected", "resurrected")
@@ -421,31 +420,25 @@ class StoredOrders:
 
 def _acked_collisions(history_parts: HistoryParts) -> dict:
     """Return id -> sorted tokens, for every id that ok answers gave to more than one token."""
-    found = {}
-    for number in range(history_parts.parts):
-        frame = history_parts.acked.read(number)
-        if frame is None:
-            continue
-        clashes = (
-            frame.group_by("order_id")
-            .agg(pl.col("token").unique())
-            .filter(pl.col("token").list.len() > 1)
-        )
-        for order_id, tokens in clashes.iter_rows():
-            found[order_id] = sorted(tokens)
-    return found
+    return _clashes(history_parts.acked, history_parts.parts, "order_id", pl.col("token").unique())
 
 
 def _stored_collisions(store_parts: StoreParts) -> dict:
     """Return id -> the sorted tokens of its orders, for every id stored more than once."""
+    return _clashes(store_parts.ids, store_parts.parts, "id", pl.col("token"))
+
+
+def _clashes(spool, parts: int, key: str, tokens: pl.Expr) -> dict:
+    """Return each key whose rows give more than one of tokens, with those tokens (each
+    once, sorted), from a spool partitioned by that key."""
     found = {}
-    for number in range(store_parts.parts):
-        frame = store_parts.ids.read(number)
+    for number in range(parts):
+        frame = spool.read(number)
         if frame is None:
             continue
-        clashes = frame.group_by("id").agg(pl.col("token")).filter(pl.col("token").list.len() > 1)
-        for order_id, tokens in clashes.iter_rows():
-            found[order_id] = sorted(set(tokens))
+        clashes = frame.group_by(key).agg(tokens).filter(pl.col("token").list.len() > 1)
+        for value, named in clashes.iter_rows():
+            found[value] = sorted(set(named))
     return found
 
 
@@ -453,12 +446,7 @@ def _store_index(snapshot: Snapshot, store_parts: StoreParts) -> StoreIndex:
     """Return the whole store's index as the global checks read it (qty by sku, what the
     ill-typed orders say), its orders looked up by token."""
     index = StoreIndex(qty_by_sku=store_parts.qty_by_sku)
-    for bad in snapshot.malformed:
-        fields = bad if isinstance(bad, dict) else {}
-        token, sku = fields.get("token"), fields.get("sku")
-        if isinstance(token, str):
-            index.malformed_tokens.add(token)
-        index.uncertain_skus.add(sku if isinstance(sku, str) else ANY_SKU)
+    note_malformed(index, snapshot.malformed)
     index.__dict__["by_token"] = StoredOrders(store_parts)
     return index
 
@@ -473,7 +461,7 @@ def _report(snapshot, history, lookup, store_parts, found, limit) -> CheckReport
         history=history,
     )
     ctx.__dict__["leaves"], ctx.__dict__["reads"] = [], []
-    report = _empty_report(snapshot, history, lookup, store_parts.count)
+    report = empty_report(snapshot, history, lookup.counts, store_parts.count)
     stored = _stored_collisions(store_parts)
     found_fns = {
         "corrupt_record": partial(_corrupt_record, found["corrupt_record"]),
@@ -483,13 +471,7 @@ def _report(snapshot, history, lookup, store_parts, found, limit) -> CheckReport
         "unexpected": partial(_described, found["unexpected"], anomalies.unexpected_example),
         "resurrected": partial(_described, found["resurrected"], anomalies.resurrected_example),
     }
-    for name, (fn, needs, *_) in CHECKS.items():
-        missing = missing_needs(needs, ctx)
-        if missing:
-            report.skipped.append(name)
-            report.skipped_because[name] = missing
-            continue
-        run_check(report, name, found_fns.get(name, fn), ctx, limit)
+    run_checks(report, ctx, limit, found_fns)
     report.valid = composed(any(report.anomalies.values()), doubtful(report))
     return report
 
@@ -510,31 +492,3 @@ def _corrupt_record(found: Found, ctx: Context, limit: int):
     orders = found.subjects[: max(0, limit - len(examples))]
     examples += [anomalies.mismatched_example(ctx, order) for order in orders]
     return len(ctx.snapshot.malformed) + found.count, examples
-
-
-def _empty_report(snapshot: Snapshot, history, lookup: Lookup, orders: int) -> CheckReport:
-    """Return the report before any check ran, as checker/report.py's _empty_report."""
-    counts = msgspec.convert({**lookup.counts, "skipped_lines": history.skipped}, HistoryCounts)
-    readable = snapshot.unreadable is None and (snapshot.items is not None or orders > 0)
-    store = StoreInfo(
-        path=snapshot.path,
-        backend=snapshot.backend,
-        readable=readable,
-        orders=orders,
-        error=snapshot.corruption or snapshot.unreadable,
-        read="file",
-    )
-    return CheckReport(
-        valid=True,
-        store=store,
-        history=counts,
-        anomalies={},
-        recovered=0,
-        skipped=[],
-        skipped_because={},
-        examples={},
-        errors={},
-        contention=None,
-        min_overlaps=0,
-        verdict=Verdict.UNKNOWN,
-    )

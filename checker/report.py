@@ -153,18 +153,24 @@ def _report(
     for name, known in (("leaves", leaves), ("reads", reads)):
         if known is not None:
             ctx.__dict__[name] = known  # the cached property's value: no search of the file
-    report = _empty_report(snapshot, history, facts)
+    report = empty_report(snapshot, history, None if facts is None else facts.counts)
+    run_checks(report, ctx, examples)
+    if facts is not None:
+        report.recovered = int(((facts.created == INFO) & ctx.join.in_store).sum())
+    report.valid = composed(any(report.anomalies.values()), doubtful(report))
+    return report
+
+
+def run_checks(report: CheckReport, ctx: Context, examples: int, found=None) -> None:
+    """Run every check that has what it needs into report, in CHECKS' order; say why each
+    other one was skipped (found: a check's name -> a function to run in its place)."""
     for name, (fn, needs, *_) in CHECKS.items():
         missing = missing_needs(needs, ctx)
         if missing:
             report.skipped.append(name)
             report.skipped_because[name] = missing
             continue
-        run_check(report, name, fn, ctx, examples)
-    if facts is not None:
-        report.recovered = int(((facts.created == INFO) & ctx.join.in_store).sum())
-    report.valid = composed(any(report.anomalies.values()), doubtful(report))
-    return report
+        run_check(report, name, (found or {}).get(name, fn), ctx, examples)
 
 
 def missing_needs(needs, ctx: Context) -> str | None:
@@ -200,15 +206,19 @@ def doubtful(report: CheckReport) -> bool:
     return bool(report.errors) or not report.store.readable
 
 
-def _empty_report(snapshot: Snapshot, history, facts) -> CheckReport:
-    """Return the report before any check ran: what was read, and no finding yet."""
-    counts = None
-    if facts is not None:
-        counts = msgspec.convert({**facts.counts, "skipped_lines": history.skipped}, HistoryCounts)
+def empty_report(snapshot: Snapshot, history, counts, orders: int | None = None) -> CheckReport:
+    """Return the report before any check ran: what was read, and no finding yet.
+
+    counts: the history's writes counted by op and outcome (None: no history); orders:
+    how many well-formed orders the store holds (None: the snapshot's own).
+    """
+    found = None
+    if counts is not None:
+        found = msgspec.convert({**counts, "skipped_lines": history.skipped}, HistoryCounts)
     return CheckReport(
         valid=True,
-        store=_store_info(snapshot),
-        history=counts,
+        store=_store_info(snapshot, orders),
+        history=found,
         anomalies={},
         recovered=0,
         skipped=[],
@@ -221,13 +231,15 @@ def _empty_report(snapshot: Snapshot, history, facts) -> CheckReport:
     )
 
 
-def _store_info(snapshot: Snapshot) -> StoreInfo:
-    """Return what the report says of the store: where, what, and how far it was read."""
+def _store_info(snapshot: Snapshot, orders: int | None = None) -> StoreInfo:
+    """Return what the report says of the store: where, what, and how far it was read
+    (orders: how many well-formed orders it holds, when they are not in the snapshot)."""
+    held = len(snapshot.orders) if orders is None else orders
     return StoreInfo(
         path=snapshot.path,
         backend=snapshot.backend,
-        readable=snapshot.readable,
-        orders=len(snapshot.orders),
+        readable=snapshot.readable_with(held),
+        orders=held,
         error=snapshot.corruption or snapshot.unreadable,
         read="api" if snapshot.through_api else "file",
     )

@@ -55,13 +55,19 @@ def index_store(snapshot) -> StoreIndex:
     if may_repeat(token_series(orders.tokens), orders.ids):
         _index_repeats(index, orders)  # rare: only a broken store repeats a token or an id
     index.qty_by_sku = _qty_by_sku(index, orders)
-    for bad in snapshot.malformed:
+    note_malformed(index, snapshot.malformed)
+    return index
+
+
+def note_malformed(index: StoreIndex, malformed: list) -> None:
+    """Note what ill-typed orders still say: their tokens are stored, their skus' stock
+    cannot be added up."""
+    for bad in malformed:
         fields = bad if isinstance(bad, dict) else {}
         token, sku = fields.get("token"), fields.get("sku")
         if isinstance(token, str):
             index.malformed_tokens.add(token)
         index.uncertain_skus.add(sku if isinstance(sku, str) else ANY_SKU)
-    return index
 
 
 def _qty_by_sku(index: StoreIndex, orders) -> Counter:

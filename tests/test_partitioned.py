@@ -28,7 +28,7 @@ from checker.contention import NOT_SENT, contention
 from checker.report import check
 from history import HistoryStream
 from tests.builders import history_lines, write_store
-from tests.test_engine import ITEMS, minimal, orders_of, record
+from tests.test_engine import ITEMS, minimal, orders_of, record, stored
 
 TOKENS = ["t1", "t2", "t3", "t4", "t5", "t6", "5", "é", "ttt", "t10", "t11", "t12"]
 FIXTURE = HealthCheck.function_scoped_fixture
@@ -44,15 +44,6 @@ write = st.fixed_dictionaries(
         "t0": st.floats(0, 2, allow_nan=False),
         "span": st.sampled_from([0.0, 0.1, 0.3]) | st.floats(-0.1, 0.5, allow_nan=False),
     }
-)
-stored = st.lists(
-    st.tuples(
-        st.integers(1, 12),
-        st.sampled_from(TOKENS),
-        st.sampled_from(["sku-1", "sku-2"]),
-        st.integers(1, 3),
-    ),
-    max_size=16,
 )
 ILL_TYPED = [
     {"id": 40, "sku": "sku-1", "qty": "2", "token": "t3", "created_at": "x"},
