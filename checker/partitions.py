@@ -33,6 +33,7 @@ from checker.sql_store import (
 )
 from checker.store_index import largest
 from checker.stores import _ORDERS, _WELL_FORMED, SQLITE_MAGIC, read_store
+from racelab.exceptions import RacelabError
 from shapes import ORDER_FIELDS
 
 # A partition for about this many bytes of history (625k operations as racelab writes
@@ -46,7 +47,7 @@ FLUSH_ROWS = 1 << 20
 STORE_PAGE = 1 << 20  # store.db orders read at a time
 
 
-class NotPartitioned(Exception):
+class NotPartitioned(RacelabError):
     """The input is checked in memory instead (why: the message)."""
 
 

@@ -1,25 +1,23 @@
 """Compose the checks into one report (checker/text.py formats it)."""
 
-import threading
-
 import msgspec
 
 from checker import engine
 from checker.api import READ_TIMEOUT_S, is_url, read_api
-from checker.checks import CHECKS, Context
+from checker.checks import Context
+from checker.compose import Background, doubtful, empty_report, run_checks
 from checker.contention import MIN_OVERLAPS, contention
 from checker.facts import INFO, facts_from, history_facts
 from checker.oncall import leave_records, spans_with_leaves
 from checker.orders import Snapshot
+from checker.partitioned import check_partitioned
+from checker.partitions import partition_count
 from checker.sql_store import IntegrityCheck
 from checker.store_index import index_store
 from checker.stores import read_store
 from shapes.reports import (
     CheckReport,
     Contention,
-    Example,
-    HistoryCounts,
-    StoreInfo,
     Verdict,
     composed,
 )
@@ -63,13 +61,10 @@ def _partitioned(store_path, history, examples: int, partitions: int | None):
     path = getattr(history, "path", None)
     if path is None or is_url(store_path):
         return None
-    from checker import partitioned  # noqa: PLC0415 - large histories only
-    from checker import partitions as sizes
-
-    parts = sizes.partition_count(path) if partitions is None else partitions
+    parts = partition_count(path) if partitions is None else partitions
     if parts <= 1:
         return None
-    return partitioned.check_partitioned(store_path, history, examples, parts)
+    return check_partitioned(store_path, history, examples, parts)
 
 
 def _read_and_check(
@@ -110,32 +105,6 @@ def _facts(history, read):
     return history_facts(history) if read is None else facts_from(history, *read[:2])
 
 
-class Background:
-    """Call fn(*args) in a thread; result() waits for its value (or raises its error)."""
-
-    def __init__(self, fn, *args):
-        self._value, self._error = None, None
-        self._thread = threading.Thread(target=self._run, args=(fn, *args), daemon=True)
-        self._thread.start()
-
-    def _run(self, fn, *args) -> None:
-        try:
-            self._value = fn(*args)
-        except BaseException as e:  # noqa: BLE001 - handed to the caller of result()
-            self._error = e
-
-    def wait(self) -> None:
-        """Wait for the call to end, whatever it returns or raises."""
-        self._thread.join()
-
-    def result(self):
-        """Wait for the call; return its value, or raise what it raised."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 def _verdict(report: CheckReport) -> Verdict:
     """held, failed, unknown, or inconclusive: no anomaly, but too little contention to tell."""
     if report.valid is not True:
@@ -159,90 +128,6 @@ def _report(
         report.recovered = int(((facts.created == INFO) & ctx.join.in_store).sum())
     report.valid = composed(any(report.anomalies.values()), doubtful(report))
     return report
-
-
-def run_checks(report: CheckReport, ctx: Context, examples: int, found=None) -> None:
-    """Run every check that has what it needs into report, in CHECKS' order; say why each
-    other one was skipped (found: a check's name -> a function to run in its place)."""
-    for name, (fn, needs, *_) in CHECKS.items():
-        missing = missing_needs(needs, ctx)
-        if missing:
-            report.skipped.append(name)
-            report.skipped_because[name] = missing
-            continue
-        run_check(report, name, (found or {}).get(name, fn), ctx, examples)
-
-
-def missing_needs(needs, ctx: Context) -> str | None:
-    if ctx.snapshot.unreadable and "state" in needs:
-        return ctx.snapshot.unreadable
-    if "file" in needs and ctx.snapshot.through_api:
-        return "read through the API: damage in a file behind the server cannot be seen"
-    if "history" in needs and ctx.facts is None:
-        return "no history was given"
-    if "items" in needs and ctx.snapshot.items is None:
-        return "the store's items could not be read"
-    if "shifts" in needs and ctx.snapshot.shifts is None:
-        return "the store's on-call shifts were not read"
-    if "reads" in needs and not ctx.reads:
-        return "no read in the history recorded what it returned: stale reads were not checked"
-    return None
-
-
-def run_check(report: CheckReport, name: str, fn, ctx: Context, examples: int) -> None:
-    """Run one check; a crash makes it unknown instead of stopping the others."""
-    try:
-        count, found = fn(ctx, examples)
-    except Exception as e:  # noqa: BLE001 - Jepsen's safe wrapper: report, do not die
-        report.errors[name] = f"{type(e).__name__}: {e}"
-        return
-    report.anomalies[name] = count
-    if found:
-        report.examples[name] = msgspec.convert(found, list[Example])
-
-
-def doubtful(report: CheckReport) -> bool:
-    """Say whether a check crashed or the store could not be read."""
-    return bool(report.errors) or not report.store.readable
-
-
-def empty_report(snapshot: Snapshot, history, counts, orders: int | None = None) -> CheckReport:
-    """Return the report before any check ran: what was read, and no finding yet.
-
-    counts: the history's writes counted by op and outcome (None: no history); orders:
-    how many well-formed orders the store holds (None: the snapshot's own).
-    """
-    found = None
-    if counts is not None:
-        found = msgspec.convert({**counts, "skipped_lines": history.skipped}, HistoryCounts)
-    return CheckReport(
-        valid=True,
-        store=_store_info(snapshot, orders),
-        history=found,
-        anomalies={},
-        recovered=0,
-        skipped=[],
-        skipped_because={},
-        examples={},
-        errors={},
-        contention=None,
-        min_overlaps=0,
-        verdict=Verdict.UNKNOWN,  # until check() judges it
-    )
-
-
-def _store_info(snapshot: Snapshot, orders: int | None = None) -> StoreInfo:
-    """Return what the report says of the store: where, what, and how far it was read
-    (orders: how many well-formed orders it holds, when they are not in the snapshot)."""
-    held = len(snapshot.orders) if orders is None else orders
-    return StoreInfo(
-        path=snapshot.path,
-        backend=snapshot.backend,
-        readable=snapshot.readable_with(held),
-        orders=held,
-        error=snapshot.corruption or snapshot.unreadable,
-        read="api" if snapshot.through_api else "file",
-    )
 
 
 EXIT_CODES = {Verdict.HELD: 0, Verdict.FAILED: 1, Verdict.UNKNOWN: 1, Verdict.INCONCLUSIVE: 3}

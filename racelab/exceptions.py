@@ -13,7 +13,7 @@
     └── signals kept inside one component, each caught by its own caller:
           ServeError, UiApiError, RunUnderWay, Stopped, NoSuchRun, ContractBroken, Refused,
           NothingToInterleave, ProtocolError, Closed, DiskError, ConnectError, Timeout,
-          ConnectionBroken, Ended
+          ConnectionBroken, Ended, NotPartitioned
 
 A class that was a ValueError (a parser's refusal), an OSError or a LookupError stays one
 too, so the code that catches it by that name still does. This module imports nothing and

@@ -265,7 +265,7 @@ def test_a_cancel_named_by_its_order_id_alone_is_tied_to_its_token(kind, tmp_pat
 
 
 def test_the_contention_thread_hands_back_its_value_or_its_error_and_the_switch_interval():
-    from checker.report import Background
+    from checker.compose import Background
 
     switch = sys.getswitchinterval()
     assert Background(sum, [1, 2, 3]).result() == 6
