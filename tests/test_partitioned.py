@@ -59,7 +59,7 @@ def report_bytes(store, path, parts: int) -> bytes:
         return msgspec.json.encode(check(store, stream, examples=4, partitions=parts))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[FIXTURE])
+@settings(max_examples=80, deadline=None, suppress_health_check=[FIXTURE])
 @given(
     writes=st.lists(write, min_size=1, max_size=40),
     rows=stored,
@@ -168,7 +168,7 @@ spans = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[FIXTURE])
+@settings(max_examples=100, deadline=None, suppress_health_check=[FIXTURE])
 @given(spans=spans, runs=st.integers(1, 5), step=st.integers(1, 9))
 def test_the_measure_over_sorted_runs_is_the_contention_measure(
     tmp_path_factory, monkeypatch, spans, runs, step
