@@ -10,7 +10,6 @@ from checker.contention import MIN_OVERLAPS, contention
 from checker.facts import INFO, facts_from, history_facts
 from checker.oncall import leave_records, spans_with_leaves
 from checker.orders import Snapshot
-from checker.partitioned import check_partitioned
 from checker.partitions import partition_count
 from checker.sql_store import IntegrityCheck
 from checker.store_index import index_store
@@ -64,7 +63,9 @@ def _partitioned(store_path, history, examples: int, partitions: int | None):
     parts = partition_count(path) if partitions is None else partitions
     if parts <= 1:
         return None
-    return check_partitioned(store_path, history, examples, parts)
+    from checker import partitioned  # noqa: PLC0415 - only a large history loads it
+
+    return partitioned.check_partitioned(store_path, history, examples, parts)
 
 
 def _read_and_check(

@@ -183,7 +183,7 @@ def careful(lines: list, lenient: bool):
         return f"HistoryError at line {e.lineno}"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[FIXTURE])
+@settings(max_examples=150, deadline=None, suppress_health_check=[FIXTURE])
 @given(
     writes=st.lists(write, max_size=25),
     rows=stored,
@@ -281,7 +281,7 @@ def read_json_fast(path):
     return json_stream.streamed_store(path, None, _WELL_FORMED, _ORDERS)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[FIXTURE])
+@settings(max_examples=100, deadline=None, suppress_health_check=[FIXTURE])
 @given(writes=st.lists(write, max_size=25), form=st.sampled_from(["full", "minimal"]))
 def test_polars_reduces_the_facts_the_careful_readers_columns_give(tmp_path_factory, writes, form):
     records = [record(w) for w in writes]

@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from checker import engine, json_stream, partitioned, partitions, sweep
-from checker import report as reports
 from checker.contention import NOT_SENT, contention
 from checker.report import check
 from history import HistoryStream
@@ -90,7 +89,7 @@ def test_a_history_checked_in_partitions_gives_the_same_report(
     monkeypatch.setattr(sweep.OnDisk, "WINDOW", 2)
     taken = []
     real = partitioned.check_partitioned
-    monkeypatch.setattr(reports, "check_partitioned", lambda *a: taken.append(1) or real(*a))
+    monkeypatch.setattr(partitioned, "check_partitioned", lambda *a: taken.append(1) or real(*a))
     found = report_bytes(store, path, parts)
     assert found == whole, differences(json.loads(found), json.loads(whole))
     assert taken
@@ -229,7 +228,9 @@ def test_a_large_history_is_partitioned_by_its_size(tmp_path, monkeypatch, kind)
     )
     taken = []
     real = partitioned.check_partitioned
-    monkeypatch.setattr(reports, "check_partitioned", lambda *a: taken.append(a[-1]) or real(*a))
+    monkeypatch.setattr(
+        partitioned, "check_partitioned", lambda *a: taken.append(a[-1]) or real(*a)
+    )
     with HistoryStream(path) as stream:
         report = check(store, stream)
     assert taken == [partitions.partition_count(path)]
