@@ -260,21 +260,27 @@ def test_serve_starts_fast_and_stops_cleanly_on_sigterm(tmp_path, workers):
         stderr=subprocess.PIPE,
         text=True,
     )
-    announced = process.stdout.readline()
-    assert "on http://127.0.0.1:" in announced
-    url = announced.split(" on ")[1].split()[0]
-    import urllib.request
+    try:
+        announced = process.stdout.readline()
+        assert "on http://127.0.0.1:" in announced
+        url = announced.split(" on ")[1].split()[0]
+        import urllib.request
 
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-                assert response.status == 200
-                break
-        except OSError:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    process.terminate()
-    _, errors = process.communicate(timeout=10)
-    assert process.returncode == 0
-    assert "Traceback" not in errors
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        process.terminate()
+        # A busy machine is slow, not stuck: a fresh clone's CI saw this stop take over
+        # 10 s beside three other test processes and a browser (the stop is what is judged).
+        _, errors = process.communicate(timeout=60)
+        assert process.returncode == 0
+        assert "Traceback" not in errors
+    finally:  # never a server left running into the next test
+        process.kill()
+        process.wait()
