@@ -218,11 +218,11 @@ def test_ui_killed_outright_takes_the_server_it_steps_with_it(tmp_path):
 
 @pytest.fixture(scope="module")
 def large_run(tmp_path_factory):
-    """A history and store.json of 200k operations: a partitioned check of them lasts long
+    """A history and store.json of 120k operations: a partitioned check of them lasts long
     enough, on any machine, to be stopped while it works."""
     from benchmarks.checker_scale import write_data
 
-    history, store, _ = write_data(tmp_path_factory.mktemp("large"), 200_000)
+    history, store, _ = write_data(tmp_path_factory.mktemp("large"), 120_000)
     return history, store
 
 

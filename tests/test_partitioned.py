@@ -58,7 +58,7 @@ def report_bytes(store, path, parts: int) -> bytes:
         return msgspec.json.encode(check(store, stream, examples=4, partitions=parts))
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[FIXTURE])
+@settings(max_examples=50, deadline=None, suppress_health_check=[FIXTURE])
 @given(
     writes=st.lists(write, min_size=1, max_size=40),
     rows=stored,
