@@ -78,7 +78,10 @@ def serve_threaded(sock: socket.socket, config: dict, ready) -> None:
     server = BoundedWSGIServer(host, port, app, handler=ContractRequestHandler, fd=sock.fileno())
     # Quiet the per-request access log: at thousands of requests/s it is the bottleneck.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    signal.signal(signal.SIGTERM, lambda *_: _raise_interrupt())
+    # SIGTERM asks the loop to end from a thread of its own: a KeyboardInterrupt raised by
+    # the handler can land in a finalizer, where Python prints and drops it, and a fresh
+    # clone's CI saw a server go on serving after its SIGTERM (found still running later).
+    signal.signal(signal.SIGTERM, lambda *_: _stop_soon(server))
     try:  # a signal from the moment the address is announced stops it the same way
         ready()
         server.serve_forever()
@@ -88,8 +91,9 @@ def serve_threaded(sock: socket.socket, config: dict, ready) -> None:
         server.server_close()
 
 
-def _raise_interrupt():
-    raise KeyboardInterrupt
+def _stop_soon(server) -> None:
+    """Ask serve_forever to return (it looks every half second); never wait for it here."""
+    threading.Thread(target=server.shutdown, daemon=True).start()
 
 
 def announce_when_workers_ready(workers: int, ready):
